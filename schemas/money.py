@@ -1,0 +1,45 @@
+"""Exact money: prices are integer paise; percentages are Decimals. No float touches a price."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+
+
+def rupees_to_paise(value: str | int | Decimal) -> int:
+    """'24510.5' -> 2451050. Rounds half-up to the paisa; rejects non-numbers and non-positives."""
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"{value!r} is not a positive price")
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def paise_to_rupees(paise: int | Fraction) -> str:
+    """2451050 -> '24510.50'; a fractional level is shown to 4 decimal places of a rupee."""
+    if isinstance(paise, Fraction) and paise.denominator != 1:
+        value = Decimal(paise.numerator) / Decimal(paise.denominator) / 100
+        return str(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    return str((Decimal(int(paise)) / 100).quantize(Decimal("0.01")))
+
+
+def pct(value: str | int | Decimal | None) -> Fraction | None:
+    """A percentage as an exact fraction of one: '0.5' -> 1/200. None or '0' means 'not set'."""
+    if value is None or str(value).strip() == "":
+        return None
+    frac = Fraction(Decimal(str(value)))
+    if frac < 0:
+        raise ValueError(f"percentage {value!r} is negative")
+    return frac / 100 if frac else None
+
+
+def fraction_str(value: Fraction | None) -> str | None:
+    """A level, exactly, as it is stored: '247549.5' style when finite in decimal, else 'n/d'."""
+    if value is None:
+        return None
+    return f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
+
+
+def parse_fraction(value: str | None) -> Fraction | None:
+    return None if value is None else Fraction(value)

@@ -1,0 +1,149 @@
+"""Records on the topics: one record type per topic, plain JSON on the wire (no Faust metadata).
+
+Prices and money are integer paise; percentages are decimal strings ("0.5" is half a percent).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import faust
+
+
+class _Record(faust.Record, serializer="json", include_metadata=False):
+    pass
+
+
+class Alert(_Record):
+    """A webhook alert, validated by the gateway. Topic: alerts."""
+    id: str                      # unique per delivery, returned to the caller
+    dedupe_key: str              # same link + same payload => same key
+    dedupe_window_s: int         # 24 h when the payload carries its own id/time, else a short window
+    link_id: str
+    link_version: int            # the agent waits until its link view is at least this fresh
+    bot_version: int
+    action: str                  # BUY SELL EXIT BUY_CALL BUY_PUT SELL_CALL SELL_PUT
+    symbol: str
+    exchange: str
+    token: str
+    received_at_ms: int
+    strategy: Optional[str] = None
+    quantity: Optional[int] = None
+    price_paise: Optional[int] = None
+    payload: Optional[dict] = None   # the parsed body, secrets removed
+
+
+class OrderIntent(_Record):
+    """An order the pipeline wants placed. Topic: orders."""
+    client_order_id: str         # deterministic, <= 20 chars (usable as SmartAPI ordertag)
+    position_id: str
+    link_id: str
+    purpose: str                 # ENTRY | EXIT
+    side: str                    # BUY | SELL
+    quantity: int
+    token: str
+    symbol: str
+    exchange: str
+    paper: bool
+    created_at_ms: int
+    order_type: str = "MARKET"
+    reference_price_paise: Optional[int] = None
+    slippage_bps: int = 0
+    alert_id: Optional[str] = None
+    reason: Optional[str] = None
+
+
+class Fill(_Record):
+    """A broker's answer to an order: a fill (possibly partial) or a rejection. Topic: fills."""
+    fill_id: str
+    client_order_id: str
+    position_id: str
+    token: str
+    side: str
+    status: str                  # FILLED | REJECTED
+    quantity: int
+    price_paise: int
+    at_ms: int
+    broker_order_id: Optional[str] = None
+    text: Optional[str] = None
+
+
+class Event(_Record):
+    """Something that happened to an alert or a position. Topic: events.
+
+    kind: ALERT_ACCEPTED, ALERT_IGNORED, POSITION (snapshot after any change), RESTORED.
+    """
+    event_id: str
+    kind: str
+    at_ms: int
+    link_id: str
+    position_id: Optional[str] = None
+    alert_id: Optional[str] = None
+    reason: Optional[str] = None
+    position: Optional[dict] = None
+
+
+class Command(_Record):
+    """An instruction to the position owner. Topic: commands. kind: RESTORE."""
+    command_id: str
+    kind: str
+    position_id: str
+    at_ms: int
+    position: Optional[dict] = None
+
+
+class Tick(_Record):
+    """A last-traded price. Topic: ticks, keyed by instrument token."""
+    token: str
+    ltp_paise: int
+    ts_ms: int
+    volume: Optional[int] = None
+
+
+class Subscription(_Record):
+    """Whether the feeds must stream an instrument. Topic: subscriptions (compacted)."""
+    token: str
+    symbol: str
+    exchange: str
+    active: bool
+    open_positions: int
+    at_ms: int
+
+
+class LinkConfig(_Record):
+    """A webhook link's settings, without its token. Topic: links (compacted)."""
+    link_id: str
+    name: str
+    strategy: str
+    quantity: int
+    sl_pct: Optional[str]
+    target_pct: Optional[str]
+    trail_pct: Optional[str]
+    trail_activation_pct: Optional[str]
+    slippage_bps: int
+    paper: bool
+    enabled: bool
+    version: int
+
+
+class BotState(_Record):
+    """Whether new alerts are acted on. Topic: bot (compacted, one key)."""
+    running: bool
+    version: int
+    at_ms: int
+
+
+class WorkerHeartbeat(_Record):
+    """What a worker owns and sees. Topic: workers (compacted)."""
+    worker_id: str
+    host: str
+    pid: int
+    active: list
+    standby: list
+    at_ms: int
+    last_tick_ms: Optional[int] = None
+    last_prices: Optional[dict] = None   # token -> [ltp_paise, ts_ms] for tokens with open positions
+    open_positions: int = 0
+
+
+def as_dict(record: Any) -> dict:
+    return record.asdict() if hasattr(record, "asdict") else dict(record)

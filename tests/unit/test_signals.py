@@ -1,0 +1,66 @@
+"""Alert decisions: link, strategy, duplicates, bot state and the open/close rules."""
+import pytest
+
+from agents import positions as P
+from agents.exits import LONG, SHORT
+from agents.signals import CLOSE, IGNORE, OPEN, decide, duplicate_of
+
+
+def live(side, state=P.OPEN):
+    pos = P.open_position(alert_id="x", link_id="L", token="1", symbol="S", exchange="NSE",
+                          side=side, quantity=1, paper=True, sl_pct=None, target_pct=None,
+                          trail_pct=None, trail_activation_pct=None, slippage_bps=0,
+                          reference_price_paise=None, partition=0, now_ms=0)
+    return P.Position.from_dict({**pos.to_dict(), "state": state})
+
+
+def d(action, current=None, strategy="st", link_strategy="st", enabled=True, bot=True, dup=None):
+    return decide(action=action, strategy=strategy, link_strategy=link_strategy,
+                  link_enabled=enabled, bot_running=bot, duplicate=dup, live=current)
+
+
+@pytest.mark.parametrize("action,current,outcome,side,why", [
+    ("BUY", None, OPEN, LONG, "opens a LONG"),
+    ("SELL", None, OPEN, SHORT, "opens a SHORT"),
+    ("EXIT", None, IGNORE, None, "no open position"),
+    ("SELL", live(LONG), CLOSE, None, "closes LONG"),
+    ("BUY", live(SHORT), CLOSE, None, "closes SHORT"),
+    ("BUY", live(LONG), IGNORE, None, "already LONG"),
+    ("SELL", live(SHORT), IGNORE, None, "already SHORT"),
+    ("EXIT", live(LONG), CLOSE, None, "closes LONG"),
+    ("EXIT", live(SHORT), CLOSE, None, "closes SHORT"),
+    ("EXIT", live(LONG, P.EXITING), IGNORE, None, "already exiting"),
+    ("SELL", live(LONG, P.PENDING), IGNORE, None, "waiting for its entry fill"),
+    ("BUY_CALL", None, IGNORE, None, "option contract"),
+])
+def test_position_rules(action, current, outcome, side, why):
+    decision = d(action, current)
+    assert (decision.outcome, decision.side) == (outcome, side) and why in decision.reason
+
+
+@pytest.mark.parametrize("kwargs,why", [
+    (dict(link_strategy=None), "unknown link"),
+    (dict(enabled=False), "disabled"),
+    (dict(strategy="other"), "does not match"),
+    (dict(dup="a0"), "duplicate of alert a0"),
+    (dict(bot=False), "bot is stopped"),
+])
+def test_gates(kwargs, why):
+    decision = d("BUY", **kwargs)
+    assert decision.outcome == IGNORE and why in decision.reason
+
+
+def test_payload_without_strategy_is_accepted_and_strategy_case_is_ignored():
+    assert d("BUY", strategy=None).outcome == OPEN
+    assert d("BUY", strategy="ST").outcome == OPEN
+
+
+@pytest.mark.parametrize("seen,alert,now,window,expected", [
+    (None, "a2", 0, 10, None),
+    ({"alert_id": "a1", "at_ms": 0}, "a2", 10_000, 10, "a1"),    # at the window's edge
+    ({"alert_id": "a1", "at_ms": 0}, "a2", 10_001, 10, None),    # honest re-fire later
+    ({"alert_id": "a2", "at_ms": 0}, "a2", 5, 10, None),          # a replay of itself
+    ({"alert_id": "a1", "at_ms": 0}, "a2", 86_400_000, 86_400, "a1"),
+])
+def test_duplicate_window(seen, alert, now, window, expected):
+    assert duplicate_of(seen, alert, now, window) == expected
