@@ -1,0 +1,55 @@
+"""The Faust app: topics from the registry, changelog-backed tables, and the worker's memory.
+
+All pipeline topics have the same partition count and records about a position go to its
+instrument's partition, so a worker owns a position, its alerts, fills and ticks together.
+"""
+from __future__ import annotations
+
+import faust
+
+from pinewire.settings import settings
+from schemas import records
+from schemas import topics as registry
+
+S = settings()
+
+app = faust.App(
+    S.namespace,
+    broker=f"kafka://{S.bootstrap}",
+    store="memory://",
+    datadir=str(S.data_dir / "worker"),
+    topic_partitions=S.partitions,
+    topic_replication_factor=1,
+    table_standby_replicas=0,
+    broker_session_timeout=S.session_timeout_s,
+    broker_rebalance_timeout=S.session_timeout_s,
+    broker_heartbeat_interval=max(0.5, S.session_timeout_s / 6),
+    broker_commit_interval=1.0,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    web_enabled=False,
+)
+
+
+def _topic(spec: registry.TopicSpec, value_type):
+    return app.topic(registry.topic_name(S.namespace, spec), key_type=str, value_type=value_type,
+                     partitions=S.partitions, internal=False)
+
+
+alerts_topic = _topic(registry.ALERTS, records.Alert)
+orders_topic = _topic(registry.ORDERS, records.OrderIntent)
+fills_topic = _topic(registry.FILLS, records.Fill)
+events_topic = _topic(registry.EVENTS, records.Event)
+commands_topic = _topic(registry.COMMANDS, records.Command)
+ticks_topic = _topic(registry.TICKS, records.Tick)
+subscriptions_topic = _topic(registry.SUBSCRIPTIONS, records.Subscription)
+workers_topic = _topic(registry.WORKERS, records.WorkerHeartbeat)
+
+# position id -> Position.to_dict()
+positions = app.Table("positions", default=None, partitions=S.partitions)
+# "link|token" -> id of the live position on that slot
+slots = app.Table("slots", default=None, partitions=S.partitions)
+# dedupe key -> {"alert_id", "at_ms"}
+dedupe = app.Table("dedupe", default=None, partitions=S.partitions)
+# client order id -> the fills the broker gave it (the executor's idempotency)
+executions = app.Table("executions", default=None, partitions=S.partitions)

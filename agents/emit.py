@@ -1,0 +1,65 @@
+"""Writing a position and the records that follow from it. Every record about a position goes
+to its instrument's partition (co-partitioning, DESIGN.md)."""
+from __future__ import annotations
+
+import time
+
+from agents import app as A
+from agents.memory import WorkerMemory
+from agents.positions import LIVE_STATES, Position, entry_side, exit_side
+from schemas import ids
+from schemas.records import Event, OrderIntent, Subscription
+from schemas.topics import instrument_partition
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def partition_of(token: str) -> int:
+    return instrument_partition(token, A.S.partitions)
+
+
+def save(memory: WorkerMemory, pos: Position) -> None:
+    """Table first: whatever is emitted next is decided against this state."""
+    A.positions[pos.id] = pos.to_dict()
+    if pos.state in LIVE_STATES:
+        A.slots[pos.slot] = pos.id
+    elif A.slots.get(pos.slot) == pos.id:
+        del A.slots[pos.slot]
+    memory.track(pos)
+
+
+async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> None:
+    entry = purpose == "ENTRY"
+    intent = OrderIntent(
+        client_order_id=pos.entry_order_id if entry else pos.exit_order_id,
+        position_id=pos.id, link_id=pos.link_id, purpose=purpose,
+        side=entry_side(pos) if entry else exit_side(pos),
+        quantity=pos.quantity if entry else pos.entry_qty - pos.exit_qty,
+        token=pos.token, symbol=pos.symbol, exchange=pos.exchange, paper=pos.paper,
+        created_at_ms=now_ms(),
+        reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
+        slippage_bps=pos.slippage_bps, alert_id=alert_id,
+        reason=None if entry else pos.exit_reason)
+    await A.orders_topic.send(key=pos.id, value=intent, partition=partition_of(pos.token))
+
+
+async def event(kind: str, *, link_id: str, token: str, pos: Position | None = None,
+                alert_id: str | None = None, reason: str | None = None) -> None:
+    position_id = pos.id if pos else None
+    version = pos.version if pos else 0
+    record = Event(event_id=ids.event_id(kind, alert_id, position_id, version), kind=kind,
+                   at_ms=now_ms(), link_id=link_id, position_id=position_id, alert_id=alert_id,
+                   reason=reason, position=pos.to_dict() if pos else None)
+    await A.events_topic.send(key=position_id or link_id, value=record,
+                              partition=partition_of(token))
+
+
+async def subscription(memory: WorkerMemory, pos: Position) -> None:
+    """The feeds stream an instrument while any live position on it exists."""
+    count = memory.live_on(pos.token)
+    await A.subscriptions_topic.send(
+        key=pos.token, value=Subscription(token=pos.token, symbol=pos.symbol,
+                                          exchange=pos.exchange, active=count > 0,
+                                          open_positions=count, at_ms=now_ms()))

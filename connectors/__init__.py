@@ -1,0 +1,1 @@
+"""The edges: tick feeds and brokers. Connectors translate; they never decide."""

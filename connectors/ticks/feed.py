@@ -1,0 +1,90 @@
+"""The tick-feed process: streams the watchlist and every instrument the subscriptions topic
+marks active, into the ticks topic keyed by token."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from connectors.ticks import replay
+from connectors.ticks.synthetic import RandomWalk
+from pinewire import kafka
+from pinewire.follower import TopicFollower
+from schemas import instruments
+from schemas import topics as registry
+from schemas.records import Tick
+
+log = logging.getLogger(__name__)
+
+
+class Subscriptions:
+    """Which tokens to stream: the watchlist plus active subscriptions."""
+
+    def __init__(self, bootstrap: str, namespace: str, watchlist: set[str]):
+        self.topic = registry.topic_name(namespace, registry.SUBSCRIPTIONS)
+        self.watchlist = watchlist
+        self.follower = TopicFollower(bootstrap, [self.topic])
+
+    def tokens(self) -> set[str]:
+        active = {t for t, v in self.follower.values[self.topic].items() if v and v["active"]}
+        return self.watchlist | active
+
+
+def watchlist_tokens(symbols: str) -> set[str]:
+    tokens = set()
+    for symbol in filter(None, (s.strip() for s in symbols.split(","))):
+        inst = instruments.lookup(symbol)
+        if inst is None:
+            raise ValueError(f"watchlist symbol {symbol!r} is not in the instrument catalog")
+        tokens.add(inst.token)
+    return tokens
+
+
+async def run_synthetic(bootstrap: str, namespace: str, *, watchlist: set[str], rate: float,
+                        volatility_bps: float, seed: int, duration_s: float | None = None) -> int:
+    subs = Subscriptions(bootstrap, namespace, watchlist)
+    subs.follower.start()
+    walks: dict[str, RandomWalk] = {}
+    topic, sent, started = registry.topic_name(namespace, registry.TICKS), 0, time.monotonic()
+    try:
+        async with kafka.producing(bootstrap, linger_ms=5) as prod:
+            while duration_s is None or time.monotonic() - started < duration_s:
+                for token in sorted(subs.tokens()):
+                    inst = instruments.by_token(token)
+                    if inst is None:
+                        continue
+                    walk = walks.setdefault(token, RandomWalk(inst, seed, volatility_bps))
+                    tick = Tick(token=token, ltp_paise=walk.step(), ts_ms=int(time.time() * 1000))
+                    await prod.send(topic, kafka.encode(tick), key=token.encode())
+                    sent += 1
+                await asyncio.sleep(1 / rate)
+    finally:
+        await subs.follower.stop()
+    return sent
+
+
+async def run_replay(bootstrap: str, namespace: str, path: Path, *, speed: float,
+                     watchlist: set[str] | None = None, only_subscribed: bool = True) -> int:
+    """Send the file's ticks; with only_subscribed, skip tokens nobody streams."""
+    ticks = list(replay.read(path))
+    subs = Subscriptions(bootstrap, namespace, watchlist or set())
+    topic, sent = registry.topic_name(namespace, registry.TICKS), 0
+    if only_subscribed:
+        subs.follower.start()
+    try:
+        if only_subscribed:
+            await asyncio.wait_for(subs.follower.caught_up.wait(), 30)
+        async with kafka.producing(bootstrap, linger_ms=5) as prod:
+            for wait, t in replay.delays(ticks, speed):
+                if wait:
+                    await asyncio.sleep(wait)
+                if only_subscribed and t.token not in subs.tokens():
+                    continue
+                tick = Tick(token=t.token, ltp_paise=t.ltp_paise, ts_ms=t.ts_ms, volume=t.volume)
+                await prod.send(topic, kafka.encode(tick), key=t.token.encode())
+                sent += 1
+            await prod.flush()
+    finally:
+        await subs.follower.stop()
+    return sent

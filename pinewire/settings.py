@@ -1,0 +1,57 @@
+"""One settings object, read once from PINEWIRE_* environment variables (and an optional .env)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PINEWIRE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".pinewire"), description="logs, SQLite ledger, worker state")
+    namespace: str = Field("pinewire", description="topic prefix and the worker's consumer group")
+    kafka_url: str | None = Field(None, description="external Kafka; unset: the embedded broker")
+    broker_port: int = Field(19092, description="port of the embedded broker on 127.0.0.1")
+    partitions: int = Field(8, ge=1, description="partitions of every pipeline topic")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite in data_dir")
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    public_url: str | None = Field(None, description="base of webhook URLs shown to traders")
+    dedupe_window_s: int = Field(10, ge=0, description="duplicate window for alerts without an id")
+    own_id_dedupe_window_s: int = Field(86_400, ge=0)
+    resend_after_ms: int = Field(10_000, ge=100, description="resend an unanswered order intent")
+    heartbeat_s: float = Field(2.0, gt=0)
+    session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
+    feed: str = Field("synthetic", description="tick feed of `pinewire up`: synthetic or none")
+    feed_rate: float = Field(4.0, gt=0, description="synthetic ticks per second per instrument")
+    feed_volatility_bps: float = Field(4.0, ge=0, description="synthetic per-tick std dev, bps")
+    feed_seed: int = 7
+    feed_watchlist: str = Field("RELIANCE,SBIN,INFY,TCS,HDFCBANK",
+                                description="symbols the synthetic feed always streams")
+    log_level: str = "INFO"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_url or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_url
+
+    @property
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pinewire.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    s = Settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    return s

@@ -1,0 +1,102 @@
+"""`pinewire up`: the embedded broker, topics, a worker, the web app and a tick feed, in order;
+Ctrl-C (or any part dying) stops them all in reverse order."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+
+from pinewire import broker, kafka, processes
+from pinewire.follower import TopicFollower
+from pinewire.reconcile import reconcile
+from pinewire.settings import Settings
+from schemas import sql
+from schemas import topics as registry
+
+
+def _say(message: str) -> None:
+    print(f"pinewire: {message}", flush=True)
+
+
+async def _prepare(settings: Settings) -> int:
+    await kafka.wait_for_broker(settings.bootstrap, 30)
+    await kafka.create_topics(settings.bootstrap, settings.namespace, settings.partitions)
+    return await reconcile(sql.engine(settings.sql_url), settings)
+
+
+async def wait_for_worker(settings: Settings, since_ms: int, timeout_s: float) -> None:
+    """Until a worker heartbeat newer than since_ms names its active partitions."""
+    topic = registry.topic_name(settings.namespace, registry.WORKERS)
+    follower = TopicFollower(settings.bootstrap, [topic])
+    follower.start()
+    try:
+        ok = await follower.wait_for(lambda: any(
+            v and v["at_ms"] >= since_ms and v["active"] for v in follower.values[topic].values()),
+            timeout_s)
+    finally:
+        await follower.stop()
+    if not ok:
+        raise TimeoutError(f"no worker reported within {timeout_s:.0f}s (see worker.log)")
+
+
+async def wait_for_commands(settings: Settings, timeout_s: float) -> None:
+    """Until the worker has consumed every command (restores) sent so far."""
+    topic = registry.topic_name(settings.namespace, registry.COMMANDS)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lag = await kafka.group_lag(settings.bootstrap, settings.namespace, [topic])
+        if lag.get(topic, {}).get("lag", 1) == 0:
+            return
+        await asyncio.sleep(0.25)
+    raise TimeoutError("the worker did not take the restored positions in time")
+
+
+def run(settings: Settings) -> int:
+    started = time.monotonic()
+    logs = settings.data_dir / "logs"
+    children: list[tuple[str, subprocess.Popen]] = []
+    stopping, serving = False, False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        if not serving:  # still starting up: abandon whatever wait is in progress
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    py = [sys.executable, "-m", "pinewire.cli"]
+    try:
+        if settings.embedded_broker:
+            children.append(("broker", broker.start(settings.broker_port, logs)))
+            _say(f"embedded broker on {settings.bootstrap}")
+        restored = asyncio.run(_prepare(settings))
+        if restored:
+            _say(f"restored {restored} open position(s) from the ledger")
+        since = int(time.time() * 1000)
+        children.append(("worker", processes.spawn(py + ["worker"], logs / "worker.log")))
+        asyncio.run(wait_for_worker(settings, since, 90))
+        if restored:
+            asyncio.run(wait_for_commands(settings, 60))
+        children.append(("web", processes.spawn(py + ["web"], logs / "web.log")))
+        if settings.feed == "synthetic":
+            children.append(("feed", processes.spawn(py + ["feed"], logs / "feed.log")))
+        _say(f"ready in {time.monotonic() - started:.1f}s — paper mode; logs in {logs}")
+        _say(f"status page: {settings.base_url}/status   (Ctrl-C stops everything)")
+        serving = True
+        while not stopping:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    _say(f"{name} exited with code {proc.returncode}; stopping (see {name}.log)")
+                    return 1
+            time.sleep(0.2)
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for name, proc in reversed(children):
+            processes.stop(proc)
+        if children:
+            _say("stopped")

@@ -1,0 +1,156 @@
+"""The SQL ledger and configuration tables (SQLAlchemy Core), and a dialect-aware upsert.
+
+Money is integer paise; exact levels are stored as the strings the pure functions produce.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, Index, Integer, MetaData,
+                        String, Table, Text, create_engine, event)
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = MetaData()
+
+links = Table(
+    "links", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token", String(64), nullable=False),          # the secret in the webhook URL
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("strategy", String(100), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("sl_pct", String(20)), Column("target_pct", String(20)),
+    Column("trail_pct", String(20)), Column("trail_activation_pct", String(20)),
+    Column("slippage_bps", Integer, nullable=False, default=0),
+    Column("paper", Boolean, nullable=False, default=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+bot_state = Table(
+    "bot_state", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("running", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("link_id", String(32), nullable=False, index=True),
+    Column("received_at_ms", BigInteger, nullable=False),
+    Column("action", String(20)), Column("symbol", String(60)), Column("exchange", String(10)),
+    Column("token", String(20)), Column("strategy", String(100)),
+    Column("quantity", Integer), Column("price_paise", BigInteger),
+    Column("payload", JSON),
+    Column("status", String(20), nullable=False),          # RECEIVED | ACCEPTED | IGNORED
+    Column("reason", Text),
+    Column("position_id", String(32)),
+)
+
+webhook_rejections = Table(
+    "webhook_rejections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("link_id", String(32)),
+    Column("status_code", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("client", String(64)),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("client_order_id", String(20), primary_key=True),
+    Column("position_id", String(32), nullable=False, index=True),
+    Column("link_id", String(32), nullable=False),
+    Column("purpose", String(10), nullable=False), Column("side", String(4), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("token", String(20)), Column("symbol", String(60)), Column("exchange", String(10)),
+    Column("paper", Boolean), Column("order_type", String(20)),
+    Column("reference_price_paise", BigInteger), Column("reason", String(40)),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),          # SENT | PARTIAL | FILLED | REJECTED
+    Column("filled_qty", Integer, nullable=False, default=0),
+    Column("text", Text),
+)
+
+fills = Table(
+    "fills", metadata,
+    Column("fill_id", String(32), primary_key=True),
+    Column("client_order_id", String(20), nullable=False, index=True),
+    Column("position_id", String(32), nullable=False, index=True),
+    Column("side", String(4)), Column("status", String(10), nullable=False),
+    Column("quantity", Integer, nullable=False), Column("price_paise", BigInteger, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("broker_order_id", String(40)), Column("text", Text),
+)
+
+positions = Table(
+    "positions", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("link_id", String(32), nullable=False, index=True),
+    Column("token", String(20), nullable=False), Column("symbol", String(60)),
+    Column("exchange", String(10)), Column("side", String(5), nullable=False),
+    Column("state", String(10), nullable=False, index=True),
+    Column("quantity", Integer), Column("entry_qty", Integer), Column("entry_value_paise", BigInteger),
+    Column("exit_qty", Integer), Column("exit_value_paise", BigInteger),
+    Column("best_paise", BigInteger), Column("stop", String(60)), Column("target", String(60)),
+    Column("exit_reason", String(10)), Column("exit_trigger_paise", BigInteger),
+    Column("exit_gap", String(60)), Column("realized_pnl_paise", BigInteger),
+    Column("created_at_ms", BigInteger), Column("closed_at_ms", BigInteger),
+    Column("version", Integer, nullable=False),
+    Column("snapshot", JSON, nullable=False),               # the whole position, for restores
+)
+
+position_events = Table(
+    "position_events", metadata,
+    Column("event_id", String(32), primary_key=True),
+    Column("position_id", String(32), index=True),
+    Column("link_id", String(32)),
+    Column("kind", String(20), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("state", String(10)), Column("reason", Text),
+)
+
+reconciliations = Table(
+    "reconciliations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("restored", Integer, nullable=False),
+    Column("detail", Text),
+)
+
+Index("ix_positions_token_state", positions.c.token, positions.c.state)
+
+
+def engine(url: str) -> Engine:
+    eng = create_engine(url, future=True, pool_pre_ping=True)
+    if eng.dialect.name == "sqlite":
+        @event.listens_for(eng, "connect")
+        def _sqlite_pragmas(conn, _record):  # several processes write the same file
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+    metadata.create_all(eng)
+    return eng
+
+
+def upsert(conn, table: Table, row: dict, keys: list[str], *, only_if_newer: str | None = None,
+           update: list[str] | None = None) -> None:
+    """Insert, or update the given columns (default: all but the keys) of the existing row.
+    With only_if_newer='version', an older snapshot never overwrites a newer one (replays)."""
+    dialect = conn.dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    stmt = insert(table).values(**row)
+    cols = update if update is not None else [c for c in row if c not in keys]
+    if not cols:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
+        return
+    where = None
+    if only_if_newer:
+        where = table.c[only_if_newer] < stmt.excluded[only_if_newer]
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys,
+                                            set_={c: stmt.excluded[c] for c in cols},
+                                            where=where))

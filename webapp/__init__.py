@@ -1,0 +1,1 @@
+"""Starlette: the webhook gateway, the status page and the JSON API."""

@@ -1,0 +1,111 @@
+"""POST /hook/{token}: validate, record, hand off to Kafka. No business rules here.
+
+The 200 answer is sent only after Kafka acknowledged the alert (acks=all); every rejection is
+logged and recorded with its reason, never with the token.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka.errors import KafkaError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from pinewire import kafka, links
+from schemas import ids, instruments, sql
+from schemas import topics as registry
+from schemas.records import Alert
+from schemas.tradingview import MAX_BODY_BYTES, PayloadError, parse
+
+log = logging.getLogger("pinewire.gateway")
+SEND_TIMEOUT_S = 2.5  # TradingView gives up after 3 s
+
+
+class AlertProducer:
+    """One acks=all producer, started lazily so the gateway outlives a broker outage."""
+
+    def __init__(self, bootstrap: str):
+        self.bootstrap, self._producer, self._lock = bootstrap, None, asyncio.Lock()
+
+    async def send(self, topic: str, value: bytes, key: bytes, partition: int) -> None:
+        async with self._lock:
+            if self._producer is None:
+                producer = kafka.producer(self.bootstrap, request_timeout_ms=2000)
+                try:
+                    await asyncio.wait_for(producer.start(), SEND_TIMEOUT_S)
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+        await asyncio.wait_for(self._producer.send_and_wait(topic, value, key=key,
+                                                            partition=partition), SEND_TIMEOUT_S)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+
+def _reject(request: Request, status: int, reason: str, link_id: str | None) -> JSONResponse:
+    client = request.client.host if request.client else None
+    log.warning("webhook rejected %d link=%s client=%s: %s", status, link_id or "-", client, reason)
+    with request.app.state.engine.begin() as conn:
+        conn.execute(sql.webhook_rejections.insert().values(
+            at_ms=int(time.time() * 1000), link_id=link_id, status_code=status, reason=reason,
+            client=client))
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+async def _body(request: Request) -> bytes | None:
+    """The raw body, or None when it exceeds the limit (read no further than that)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def hook(request: Request) -> JSONResponse:
+    state = request.app.state
+    link = links.link_by_token(state.engine, request.path_params["token"])
+    if link is None:
+        return _reject(request, 404, "not found", None)
+    body = await _body(request)
+    if body is None:
+        return _reject(request, 413, f"body larger than {MAX_BODY_BYTES} bytes", link["id"])
+    try:
+        signal = parse(body)
+    except PayloadError as exc:
+        return _reject(request, 422, str(exc), link["id"])
+    inst = instruments.lookup(signal.symbol, signal.exchange)
+    if inst is None:
+        return _reject(request, 422, f"unknown symbol {signal.exchange}:{signal.symbol}",
+                       link["id"])
+    received_ns = time.time_ns()
+    key = ids.dedupe_key(link["id"], signal.payload)
+    settings = state.settings
+    alert = Alert(
+        id=ids.alert_id(key, received_ns), dedupe_key=key,
+        dedupe_window_s=settings.own_id_dedupe_window_s if signal.own_id else settings.dedupe_window_s,
+        link_id=link["id"], link_version=link["version"],
+        bot_version=links.bot(state.engine)["version"], action=signal.action,
+        symbol=inst.symbol, exchange=inst.exchange, token=inst.token,
+        received_at_ms=received_ns // 1_000_000, strategy=signal.strategy,
+        quantity=signal.quantity, price_paise=signal.price_paise, payload=signal.payload)
+    try:
+        await state.producer.send(registry.topic_name(settings.namespace, registry.ALERTS),
+                                  kafka.encode(alert), key=link["id"].encode(),
+                                  partition=registry.instrument_partition(inst.token,
+                                                                          settings.partitions))
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        return _reject(request, 503, f"Kafka unavailable, alert not accepted "
+                                     f"({type(exc).__name__}); retry", link["id"])
+    log.info("alert %s accepted for link %s: %s %s", alert.id, link["name"], alert.action,
+             alert.symbol)
+    return JSONResponse({"alert_id": alert.id, "status": "queued"})

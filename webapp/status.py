@@ -1,0 +1,110 @@
+"""GET /status, /status.json and /healthz: what is running and how far behind it is."""
+from __future__ import annotations
+
+import asyncio
+import time
+from fractions import Fraction
+
+from sqlalchemy import desc, select, text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from agents.ledger import open_positions
+from pinewire import kafka, links
+from schemas import sql
+from schemas import topics as registry
+from schemas.money import paise_to_rupees
+
+
+def _age_s(ms: int | None, now_ms: int) -> float | None:
+    return None if ms is None else round((now_ms - ms) / 1000, 1)
+
+
+async def _kafka_view(settings) -> dict:
+    ns = settings.namespace
+    names = [registry.topic_name(ns, s) for s in registry.ALL]
+    ends = await kafka.topic_offsets(settings.bootstrap, names)
+    pipeline = [registry.topic_name(ns, s) for s in registry.PIPELINE]
+    committed = await kafka.committed_offsets(
+        settings.bootstrap, ns, {t: ends[t] for t in pipeline if t in ends})
+    topics = []
+    for name in names:
+        parts = ends.get(name)
+        if parts is None:
+            topics.append({"name": name, "exists": False})
+            continue
+        entry = {"name": name, "exists": True, "partitions": len(parts),
+                 "end_offsets": [parts[p] for p in sorted(parts)], "records": sum(parts.values())}
+        if name in committed:
+            entry["lag"] = sum(max(0, parts[p] - committed[name][p]) for p in parts)
+        topics.append(entry)
+    return {"reachable": True, "bootstrap": settings.bootstrap, "topics": topics}
+
+
+async def snapshot(state) -> dict:
+    settings, now = state.settings, int(time.time() * 1000)
+    try:
+        broker = await asyncio.wait_for(_kafka_view(settings), 5)
+    except Exception as exc:  # noqa: BLE001 - the page reports any failure to reach Kafka
+        broker = {"reachable": False, "bootstrap": settings.bootstrap,
+                  "error": f"{type(exc).__name__}: {exc}"}
+    beats = [b for b in state.heartbeats.values[state.workers_topic].values() if b]
+    workers = sorted(({"worker_id": b["worker_id"], "active_partitions": b["active"],
+                       "standby_partitions": b["standby"], "open_positions": b["open_positions"],
+                       "heartbeat_age_s": _age_s(b["at_ms"], now),
+                       "alive": now - b["at_ms"] < 3 * settings.heartbeat_s * 1000 + 2000,
+                       "last_tick_age_s": _age_s(b.get("last_tick_ms"), now)} for b in beats),
+                     key=lambda w: w["worker_id"])
+    prices = {}
+    for b in sorted(beats, key=lambda b: b["at_ms"]):
+        prices.update(b.get("last_prices") or {})
+    live = [w for w in workers if w["alive"]]
+    tick_ages = [w["last_tick_age_s"] for w in live if w["last_tick_age_s"] is not None]
+    return {
+        "at_ms": now,
+        "broker": broker,
+        "workers": workers,
+        "last_tick_age_s": min(tick_ages) if tick_ages else None,
+        "bot": {"running": links.bot(state.engine)["running"]},
+        "open_positions": [_position(p, prices) for p in open_positions(state.engine)],
+        "reconciliation": _last_reconciliation(state.engine),
+    }
+
+
+def _position(row: dict, prices: dict) -> dict:
+    last = prices.get(row["token"])
+    entry = Fraction(row["entry_value_paise"], row["entry_qty"]) if row["entry_qty"] else None
+    return {"id": row["id"], "link_id": row["link_id"], "symbol": row["symbol"],
+            "side": row["side"], "state": row["state"], "quantity": row["entry_qty"],
+            "entry_price": None if entry is None else paise_to_rupees(entry),
+            "last_price": paise_to_rupees(last[0]) if last else None,
+            "stop": _level(row["stop"]), "target": _level(row["target"])}
+
+
+def _level(value: str | None) -> str | None:
+    return None if value is None else paise_to_rupees(Fraction(value))
+
+
+def _last_reconciliation(eng) -> dict | None:
+    with eng.connect() as conn:
+        row = conn.execute(select(sql.reconciliations)
+                           .order_by(desc(sql.reconciliations.c.id)).limit(1)).first()
+    return dict(row._mapping) if row else None
+
+
+async def status_json(request: Request) -> JSONResponse:
+    return JSONResponse(await snapshot(request.app.state))
+
+
+async def status_html(request: Request):
+    data = await snapshot(request.app.state)
+    return request.app.state.templates.TemplateResponse(request, "status.html", {"s": data})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    try:
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
+    return JSONResponse({"ok": True})
