@@ -18,8 +18,9 @@ def record_alert(eng: Engine, alert: Alert) -> None:
                action=alert.action, symbol=alert.symbol, exchange=alert.exchange,
                token=alert.token, strategy=alert.strategy, quantity=alert.quantity,
                price_paise=alert.price_paise, payload=alert.payload, status="RECEIVED")
-    with eng.begin() as conn:
-        sql.upsert(conn, sql.alerts, row, ["id"], update=[])
+    with eng.begin() as conn:  # the outcome may already be there: keep it, add the details
+        sql.upsert(conn, sql.alerts, row, ["id"],
+                   update=[c for c in row if c not in ("id", "status")])
 
 
 def record_event(eng: Engine, ev: Event) -> None:

@@ -153,7 +153,7 @@ async def read_topic(bootstrap: str, name: str, *, follow: bool = False, idle_s:
                 for r in records:
                     yield tp.partition, r.offset, (r.key or b"").decode(errors="replace"), \
                         (json.loads(r.value) if r.value else None)
-            if not follow and all(await consumer.position(tp) >= ends[tp] for tp in tps):
+            if not follow and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
                 return
     finally:
         await consumer.stop()

@@ -1,0 +1,31 @@
+import os
+
+import pytest
+
+from pinewire import broker, processes
+from tests.integration.harness import Pipeline, free_port
+
+
+@pytest.fixture(scope="session")
+def kafka_url(tmp_path_factory):
+    """PINEWIRE_TEST_KAFKA_URL if set, otherwise an embedded broker for the session."""
+    external = os.environ.get("PINEWIRE_TEST_KAFKA_URL")
+    if external:
+        yield external
+        return
+    port = free_port()
+    proc = broker.start(port, tmp_path_factory.mktemp("broker"))
+    yield f"127.0.0.1:{port}"
+    processes.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def pipeline(kafka_url, tmp_path_factory):
+    p = Pipeline(tmp_path_factory.mktemp("pipeline"), kafka_url)
+    try:
+        p.prepare_topics()
+        p.start_worker()
+        p.start_web()
+        yield p
+    finally:
+        p.stop()

@@ -1,0 +1,163 @@
+"""A real pipeline for tests: a Kafka broker (PINEWIRE_TEST_KAFKA_URL, or the embedded one),
+a worker process and the web app over real HTTP, each on free loopback ports."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import httpx
+from sqlalchemy import select
+
+from agents.ledger import open_positions  # noqa: F401  (re-exported for tests)
+from connectors.ticks import feed
+from pinewire import kafka, links, processes
+from pinewire.settings import Settings
+from schemas import instruments, sql
+from schemas import topics as registry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
+               interval_s: float = 0.05):
+    """Poll a condition until it is truthy; fail with `what` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+class Pipeline:
+    def __init__(self, data_dir: Path, bootstrap: str | None, **env):
+        self.data_dir = data_dir
+        self.env = {**os.environ,
+                    "PINEWIRE_DATA_DIR": str(data_dir),
+                    "PINEWIRE_NAMESPACE": f"t{secrets.token_hex(4)}",
+                    "PINEWIRE_WEB_PORT": str(free_port()),
+                    "PINEWIRE_FEED": "none",
+                    "PINEWIRE_LOG_LEVEL": "INFO",
+                    **{k: str(v) for k, v in env.items()}}
+        if bootstrap:
+            self.env["PINEWIRE_KAFKA_URL"] = bootstrap
+        self.settings = Settings(**{k[len("PINEWIRE_"):].lower(): v for k, v in self.env.items()
+                                    if k.startswith("PINEWIRE_") and not k.startswith("PINEWIRE_TEST")})
+        self.engine = sql.engine(self.settings.sql_url)
+        self.worker: subprocess.Popen | None = None
+        self.web: subprocess.Popen | None = None
+        self.http = httpx.Client(base_url=self.settings.base_url, timeout=10)
+
+    # -- processes ----------------------------------------------------------------------
+    def cli(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "pinewire.cli", *args]
+
+    def spawn(self, *args: str, log: str) -> subprocess.Popen:
+        return processes.spawn(self.cli(*args), self.data_dir / "logs" / log, env=self.env)
+
+    def prepare_topics(self) -> None:
+        asyncio.run(kafka.create_topics(self.settings.bootstrap, self.settings.namespace,
+                                        self.settings.partitions))
+
+    def start_worker(self, timeout_s: float = 60) -> None:
+        since = int(time.time() * 1000)
+        self.worker = self.spawn("worker", log="worker.log")
+        self.wait_for_worker(since, timeout_s)
+
+    def wait_for_worker(self, since_ms: int, timeout_s: float) -> None:
+        from pinewire.up import wait_for_worker
+        asyncio.run(wait_for_worker(self.settings, since_ms, timeout_s))
+
+    def start_web(self) -> None:
+        self.web = self.spawn("web", log="web.log")
+        wait_until(self._healthy, 30, "the web app's /healthz")
+
+    def _healthy(self) -> bool:
+        if self.web.poll() is not None:
+            raise AssertionError(f"web exited with {self.web.returncode}")
+        try:
+            return self.http.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        for proc in (self.web, self.worker):
+            if proc is not None:
+                processes.stop(proc)
+        self.http.close()
+
+    # -- configuration ------------------------------------------------------------------
+    def add_link(self, **kw) -> dict:
+        defaults = dict(name=f"l{secrets.token_hex(3)}", strategy="st", quantity=10,
+                        sl="1", target="2", trail=None, slippage_bps=0)
+        row = links.add_link(self.engine, **{**defaults, **kw})
+        asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, links=[row]))
+        return row
+
+    def set_bot(self, running: bool) -> None:
+        row = links.set_bot(self.engine, running)
+        asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, bot_row=row))
+
+    def post(self, link: dict, body: str | bytes, **headers) -> httpx.Response:
+        return self.http.post(f"/hook/{link['token']}", content=body, headers=headers)
+
+    def alert(self, link: dict, action: str, symbol: str, price: str | None = None,
+              **extra) -> str:
+        body = {"strategy": link["strategy"], "symbol": symbol, "action": action, **extra}
+        if price:
+            body["price"] = price
+        response = self.post(link, json.dumps(body))
+        assert response.status_code == 200, response.text
+        return response.json()["alert_id"]
+
+    # -- ticks --------------------------------------------------------------------------
+    def ticks(self, symbol: str, prices: list[str]) -> None:
+        """Replay ticks (rupees) for one instrument, as fast as possible, through the feed."""
+        token = instruments.lookup(symbol).token
+        path = self.data_dir / f"ticks-{secrets.token_hex(4)}.csv"
+        start = int(time.time() * 1000)
+        path.write_text("ts,token,ltp\n" + "".join(f"{start + i},{token},{p}\n"
+                                                   for i, p in enumerate(prices)))
+        asyncio.run(feed.run_replay(self.settings.bootstrap, self.settings.namespace, path,
+                                    speed=0, only_subscribed=False))
+
+    # -- ledger -------------------------------------------------------------------------
+    def rows(self, table, *where) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(table).where(*where))]
+
+    def alert_row(self, alert_id: str, final: bool = True, timeout_s: float = 20) -> dict:
+        def done():
+            rows = self.rows(sql.alerts, sql.alerts.c.id == alert_id)
+            return rows and (not final or rows[0]["status"] != "RECEIVED") and rows[0]
+        return wait_until(done, timeout_s, f"alert {alert_id} in the ledger")
+
+    def position(self, position_id: str, state: str | tuple, timeout_s: float = 20) -> dict:
+        states = (state,) if isinstance(state, str) else state
+
+        def reached():
+            rows = self.rows(sql.positions, sql.positions.c.id == position_id)
+            return rows and rows[0]["state"] in states and rows[0]
+        return wait_until(reached, timeout_s, f"position {position_id} in state {states}")
+
+    def topic_records(self, spec: registry.TopicSpec) -> list[tuple[int, int, str, dict]]:
+        async def read():
+            return [r async for r in kafka.read_topic(
+                self.settings.bootstrap, registry.topic_name(self.settings.namespace, spec))]
+        return asyncio.run(read())

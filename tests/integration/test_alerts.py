@@ -1,0 +1,70 @@
+"""Alerts through the real gateway: duplicates, strategy mismatch, bot stopped, bad bodies."""
+import json
+
+import pytest
+
+from schemas import sql
+from schemas import topics as registry
+
+
+def test_same_alert_twice_gives_one_order(pipeline):
+    link = pipeline.add_link()
+    body = json.dumps({"strategy": "st", "symbol": "HDFCBANK", "action": "BUY", "price": "1980",
+                       "time": "2026-11-21T09:20:00Z"})
+    first = pipeline.post(link, body).json()["alert_id"]
+    second = pipeline.post(link, body + "\n", **{"content-type": "text/plain"}).json()["alert_id"]
+    assert pipeline.alert_row(first)["status"] == "ACCEPTED"
+    dup = pipeline.alert_row(second)
+    assert dup["status"] == "IGNORED" and f"duplicate of alert {first}" in dup["reason"]
+    orders = pipeline.rows(sql.orders, sql.orders.c.link_id == link["id"])
+    assert len(orders) == 1
+
+
+def test_strategy_mismatch_is_ignored_and_recorded(pipeline):
+    link = pipeline.add_link(strategy="supertrend")
+    alert = pipeline.alert_row(pipeline.alert(link, "BUY", "ICICIBANK", price="1380",
+                                              strategy="other"))
+    assert alert["status"] == "IGNORED" and "does not match" in alert["reason"]
+    assert pipeline.rows(sql.orders, sql.orders.c.link_id == link["id"]) == []
+
+
+def test_bot_stopped_ignores_new_alerts_while_open_position_still_exits(pipeline):
+    link = pipeline.add_link(sl="1", target="2")
+    opened = pipeline.alert_row(pipeline.alert(link, "BUY", "LT", price="3600"))
+    pipeline.position(opened["position_id"], "OPEN")
+    pipeline.set_bot(False)
+    try:
+        ignored = pipeline.alert_row(pipeline.alert(link, "SELL", "AXISBANK", price="1180"))
+        assert ignored["status"] == "IGNORED" and ignored["reason"] == "bot is stopped"
+        pipeline.ticks("LT", ["3590", "3564"])            # stop 3564
+        pos = pipeline.position(opened["position_id"], "CLOSED")
+        assert pos["exit_reason"] == "SL"
+    finally:
+        pipeline.set_bot(True)
+
+
+@pytest.mark.parametrize("body,status,message", [
+    (b"BUY RELIANCE", 422, "not valid JSON"),
+    (b'{"symbol":"RELIANCE","action":"{{strategy.order.action}}"}', 422, "placeholder"),
+    (b'{"symbol":"RELIANCE","action":"HOLD"}', 422, "unknown action"),
+    (b'{"action":"BUY"}', 422, "missing symbol"),
+    (b'{"symbol":"NOSUCHCO","action":"BUY"}', 422, "unknown symbol"),
+    (b'{"symbol":"RELIANCE","action":"BUY","pad":"' + b"x" * 17000 + b'"}', 413, "larger"),
+])
+def test_malformed_bodies_get_4xx_and_nothing_reaches_the_orders_topic(pipeline, body, status,
+                                                                       message):
+    link = pipeline.add_link()
+    response = pipeline.post(link, body)
+    assert response.status_code == status and message in response.json()["error"]
+    rejections = pipeline.rows(sql.webhook_rejections,
+                               sql.webhook_rejections.c.link_id == link["id"])
+    assert [r["status_code"] for r in rejections] == [status]
+    assert pipeline.rows(sql.alerts, sql.alerts.c.link_id == link["id"]) == []
+    assert not [r for r in pipeline.topic_records(registry.ORDERS)
+                if r[3]["link_id"] == link["id"]]
+    assert link["token"] not in (pipeline.data_dir / "logs" / "web.log").read_text()
+
+
+def test_unknown_token_is_a_bare_404(pipeline):
+    response = pipeline.http.post("/hook/not-a-real-token", content=b'{"action":"BUY"}')
+    assert response.status_code == 404 and response.json() == {"error": "not found"}
