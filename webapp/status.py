@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 from fractions import Fraction
 
 from sqlalchemy import desc, select, text
@@ -89,7 +90,10 @@ def _last_reconciliation(eng) -> dict | None:
     with eng.connect() as conn:
         row = conn.execute(select(sql.reconciliations)
                            .order_by(desc(sql.reconciliations.c.id)).limit(1)).first()
-    return dict(row._mapping) if row else None
+    if row is None:
+        return None
+    at = datetime.fromtimestamp(row.at_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+    return {**dict(row._mapping), "at": at}
 
 
 async def status_json(request: Request) -> JSONResponse:

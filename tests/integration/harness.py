@@ -86,11 +86,14 @@ class Pipeline:
 
     def start_web(self) -> None:
         self.web = self.spawn("web", log="web.log")
-        wait_until(self._healthy, 30, "the web app's /healthz")
+        wait_until(self._web_healthy, 30, "the web app's /healthz")
 
-    def _healthy(self) -> bool:
+    def _web_healthy(self) -> bool:
         if self.web.poll() is not None:
             raise AssertionError(f"web exited with {self.web.returncode}")
+        return self.healthy()
+
+    def healthy(self) -> bool:
         try:
             return self.http.get("/healthz").status_code == 200
         except httpx.TransportError:

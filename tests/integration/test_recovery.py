@@ -1,0 +1,118 @@
+"""Crashes and restarts: the worker killed with SIGKILL, and the whole pipeline stopped while
+the embedded broker loses every topic. Each time the position must exit by its rule, once."""
+import os
+import signal
+import time
+from pathlib import Path
+
+from schemas import sql
+from schemas import topics as registry
+from tests.integration.harness import Pipeline, free_port, wait_until
+
+
+def _changelog_best(pipeline, position_id: str) -> int | None:
+    """The best price the positions changelog holds for a position (what a restart recovers)."""
+    import asyncio
+    from pinewire import kafka
+
+    async def read():
+        latest = None
+        name = registry.changelog_name(pipeline.settings.namespace, "positions")
+        async for _, _, key, value in kafka.read_topic(pipeline.settings.bootstrap, name):
+            if key.strip('"') == position_id:
+                latest = value
+        return latest
+    value = asyncio.run(read())
+    return value and value.get("best_paise")
+
+
+def _exactly_one_exit(pipeline, position_id: str) -> None:
+    orders = pipeline.rows(sql.orders, sql.orders.c.position_id == position_id)
+    assert sorted(o["purpose"] for o in orders) == ["ENTRY", "EXIT"]
+    fills = pipeline.rows(sql.fills, sql.fills.c.position_id == position_id)
+    assert len(fills) == 2
+    exit_ids = {r[3]["client_order_id"] for r in pipeline.topic_records(registry.ORDERS)
+                if r[3]["position_id"] == position_id and r[3]["purpose"] == "EXIT"}
+    assert len(exit_ids) == 1, exit_ids
+    exit_fills = {r[3]["fill_id"] for r in pipeline.topic_records(registry.FILLS)
+                  if r[3]["position_id"] == position_id and r[3]["client_order_id"] in exit_ids}
+    assert len(exit_fills) == 1, exit_fills
+
+
+def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeline):
+    link = pipeline.add_link(sl="1", target=None, trail="0.5")
+    alert = pipeline.alert_row(pipeline.alert(link, "BUY", "SUNPHARMA", price="1680"))
+    pid = alert["position_id"]
+    pipeline.position(pid, "OPEN")
+    # activation at 1688.40; best 1700 -> trailing stop 1691.50 (initial stop 1663.20)
+    pipeline.ticks("SUNPHARMA", ["1685", "1692", "1700"])
+    wait_until(lambda: _changelog_best(pipeline, pid) == 170000, 20,
+               "the changelog to hold best price 1700")
+
+    started = time.monotonic()
+    os.kill(pipeline.worker.pid, signal.SIGKILL)
+    pipeline.worker.wait()
+    pipeline.start_worker(timeout_s=90)
+    recovered_s = time.monotonic() - started
+
+    # Above the trailing stop: nothing. At 1691 (below 1691.50, far above the initial stop):
+    # only a recovered best price makes this an exit.
+    pipeline.ticks("SUNPHARMA", ["1695", "1691"])
+    pos = pipeline.position(pid, "CLOSED", timeout_s=30)
+    assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("TRAIL", 169100)
+    _exactly_one_exit(pipeline, pid)
+    print(f"\nworker SIGKILL -> restarted worker owning partitions: {recovered_s:.1f}s")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _stop_like_ctrl_c(proc, timeout_s: float = 30) -> None:
+    children = _children(proc.pid)
+    assert len(children) == 4, f"broker, worker, web and feed expected, got {children}"
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=timeout_s)
+    wait_until(lambda: not any(_alive(c) for c in children), 10, "every child to exit")
+
+
+def test_broker_restarted_empty_restores_position_from_ledger_and_exits_once(tmp_path):
+    p = Pipeline(tmp_path, None, PINEWIRE_BROKER_PORT=free_port(), PINEWIRE_FEED="synthetic",
+                 PINEWIRE_FEED_WATCHLIST="RELIANCE")
+    up = None
+    try:
+        up = p.spawn("up", log="up.log")
+        wait_until(lambda: p.healthy(), 60, "pinewire up to serve")
+        link = p.add_link(sl="1", target="2")
+        pid = p.alert_row(p.alert(link, "BUY", "KOTAKBANK", price="2100"))["position_id"]
+        p.position(pid, "OPEN")
+        _stop_like_ctrl_c(up)
+
+        up = p.spawn("up", log="up.log")
+        wait_until(lambda: p.healthy(), 90, "pinewire up to serve again")
+        status = p.http.get("/status.json").json()
+        assert status["reconciliation"]["restored"] == 1
+        assert [x["id"] for x in status["open_positions"]] == [pid]
+        assert "restored 1 open position(s) from the ledger" in \
+            (tmp_path / "logs" / "up.log").read_text()
+        assert "Restored 1 open position(s)" in p.http.get("/status").text
+        p.ticks("KOTAKBANK", ["2090", "2079"])          # initial stop 2079.00
+        pos = p.position(pid, "CLOSED", timeout_s=30)
+        assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("SL", 207900)
+        _exactly_one_exit(p, pid)
+        _stop_like_ctrl_c(up)
+        up = None
+    finally:
+        if up is not None:
+            from pinewire import processes
+            processes.stop(up)
+        p.http.close()
