@@ -16,6 +16,7 @@ class WorkerMemory:
         self.config = TopicFollower(bootstrap, [self.links_topic, self.bot_topic])
         self.index: dict[str, set[str]] = {}
         self.last_price: dict[str, tuple[int, int]] = {}
+        self.last_offset: dict[str, int] = {}
         self.last_tick_ms: int | None = None
 
     # -- settings -------------------------------------------------------------------------
@@ -55,8 +56,9 @@ class WorkerMemory:
         return len(self.index.get(token, ()))
 
     # -- prices ----------------------------------------------------------------------------
-    def saw_tick(self, token: str, ltp_paise: int, ts_ms: int) -> None:
+    def saw_tick(self, token: str, ltp_paise: int, ts_ms: int, offset: int) -> None:
         self.last_price[token] = (ltp_paise, ts_ms)
+        self.last_offset[token] = max(offset, self.last_offset.get(token, -1))
         self.last_tick_ms = int(time.time() * 1000)
 
     def price(self, token: str) -> int | None:

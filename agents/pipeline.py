@@ -110,7 +110,8 @@ async def apply_fill(fill: Fill) -> None:
     before = Position.from_dict(data)
     pos = positions.apply_fill(before, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
                                status=fill.status, quantity=fill.quantity,
-                               price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms)
+                               price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
+                               tick_offset=memory.last_offset.get(fill.token))
     if pos is None:
         return  # already applied
     emit.save(memory, pos)
@@ -147,12 +148,15 @@ async def restore(command: Command) -> None:
 
 @A.app.agent(A.ticks_topic, concurrency=1)
 async def on_tick(stream):
-    await _each(stream, watch)
+    # events, not values: the tick's offset tells a replayed tick from a new one
+    await _each(stream.events(), watch)
 
 
-async def watch(tick: Tick) -> None:
+async def watch(event) -> None:
     """The exit monitor: evaluates only the positions of the ticked instrument."""
-    memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms)
+    tick: Tick = event.value
+    offset = event.message.offset
+    memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms, offset)
     for pid in list(memory.index.get(tick.token, ())):
         pos = Position.from_dict(A.positions.get(pid))
         now = emit.now_ms()
@@ -162,7 +166,7 @@ async def watch(tick: Tick) -> None:
             emit.save(memory, pos)
             await emit.order(pos, stale)
             continue
-        changed, decision = positions.on_tick(pos, tick.ltp_paise, now)
+        changed, decision = positions.on_tick(pos, tick.ltp_paise, now, offset)
         if changed is None:
             continue
         emit.save(memory, changed)

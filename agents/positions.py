@@ -51,6 +51,9 @@ class Position:
     entry_attempt: int = 0
     exit_attempt: int = 0
     intent_at_ms: int | None = None  # when the outstanding order intent was last emitted
+    # Offset of the last tick applied (ticks of an instrument share one partition). A replayed
+    # tick at or below it is stale: the state already reflects it, or predates the position.
+    tick_offset: int | None = None
     fill_ids: tuple = field(default_factory=tuple)
     realized_pnl_paise: int | None = None
     closed_at_ms: int | None = None
@@ -126,10 +129,14 @@ def _with_levels(pos: Position, best: int) -> Position:
 
 
 def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str,
-               quantity: int, price_paise: int, text: str | None, now_ms: int) -> Position | None:
-    """The position after a fill or rejection, or None when this fill was already applied."""
+               quantity: int, price_paise: int, text: str | None, now_ms: int,
+               tick_offset: int | None = None) -> Position | None:
+    """The position after a fill or rejection, or None when this fill was already applied.
+    tick_offset: the instrument's latest tick offset now; ticks up to it predate the entry."""
     if fill_id in pos.fill_ids:
         return None
+    if pos.tick_offset is None and tick_offset is not None:
+        pos = replace(pos, tick_offset=tick_offset)
     purpose = client_order_id[len(pos.id)] if client_order_id.startswith(pos.id) else "?"
     pos = replace(pos, fill_ids=pos.fill_ids + (fill_id,))
     if purpose == "E":
@@ -168,19 +175,22 @@ def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Po
                    realized_pnl_paise=sign * (pos.exit_value_paise - pos.entry_value_paise))
 
 
-def on_tick(pos: Position, price_paise: int,
-            now_ms: int) -> tuple[Position | None, exits.ExitDecision | None]:
-    """Apply a tick to an OPEN position: (the changed position or None, the exit it triggers)."""
+def on_tick(pos: Position, price_paise: int, now_ms: int,
+            offset: int | None = None) -> tuple[Position | None, exits.ExitDecision | None]:
+    """Apply a tick to an OPEN position: (the changed position or None, the exit it triggers).
+    A tick at or below the position's tick offset is a replay and changes nothing."""
     if pos.state != OPEN or not pos.entry_qty:
+        return None, None
+    if offset is not None and pos.tick_offset is not None and offset <= pos.tick_offset:
         return None, None
     best, lv, decision = exits.evaluate(pos.side, pos.entry_price, pos.best_paise, pos.rules,
                                         price_paise)
     if decision is not None:
         return _bump(_with_levels(pos, best), state=EXITING, exit_reason=decision.reason,
                      exit_trigger_paise=price_paise, exit_gap=fraction_str(decision.gap),
-                     intent_at_ms=now_ms), decision
+                     intent_at_ms=now_ms, tick_offset=offset), decision
     if best != pos.best_paise:
-        return _bump(_with_levels(pos, best)), None
+        return _bump(_with_levels(pos, best), tick_offset=offset), None
     return None, None
 
 
@@ -190,8 +200,10 @@ def begin_exit(pos: Position, reason: str, now_ms: int) -> Position:
 
 
 def restored(pos: Position, now_ms: int) -> Position:
-    """A position brought back from the ledger: an outstanding intent is sent again."""
-    return _bump(pos, intent_at_ms=now_ms if pos.state in (PENDING, EXITING) else None)
+    """A position brought back from the ledger: an outstanding intent is sent again. The tick
+    offset is forgotten: the broker that lost the topics numbers its ticks from 0 again."""
+    return _bump(pos, intent_at_ms=now_ms if pos.state in (PENDING, EXITING) else None,
+                 tick_offset=None)
 
 
 def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:

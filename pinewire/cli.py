@@ -20,6 +20,13 @@ def _engine():
     return sql.engine(load_settings().sql_url)
 
 
+def _ensure_topics() -> None:
+    """Every long-running part creates the registry's topics if they are missing (idempotent)."""
+    s = load_settings()
+    asyncio.run(kafka.wait_for_broker(s.bootstrap, 60))
+    asyncio.run(kafka.create_topics(s.bootstrap, s.namespace, s.partitions))
+
+
 def _publish_link(row: dict) -> None:
     s = load_settings()
     try:
@@ -132,6 +139,7 @@ def cmd_broker(a) -> int:
 
 
 def cmd_worker(a) -> int:
+    _ensure_topics()
     from agents import worker
     worker.main()
     return 0
@@ -140,6 +148,7 @@ def cmd_worker(a) -> int:
 def cmd_web(a) -> int:
     import uvicorn
     from webapp.app import create_app
+    _ensure_topics()
     s = load_settings()
     uvicorn.run(create_app(s), host=s.web_host, port=s.web_port, access_log=False,
                 log_level=s.log_level.lower())
@@ -148,6 +157,7 @@ def cmd_web(a) -> int:
 
 def cmd_feed(a) -> int:
     from connectors.ticks import feed
+    _ensure_topics()
     s = load_settings()
     watch = feed.watchlist_tokens(s.feed_watchlist)
     if a.replay:
@@ -166,6 +176,7 @@ def cmd_feed(a) -> int:
 
 def cmd_reconcile(a) -> int:
     from pinewire.reconcile import reconcile
+    _ensure_topics()
     s = load_settings()
     print(f"restored {asyncio.run(reconcile(_engine(), s))} position(s)")
     return 0

@@ -82,3 +82,24 @@ def test_stale_intent_is_resent_after_the_timeout():
 def test_round_trip_dict():
     pos = fill(new(), "E", 10, 100000)
     assert P.Position.from_dict(pos.to_dict()) == pos
+
+
+def test_replayed_ticks_at_or_below_the_applied_offset_change_nothing():
+    # The changelog can be ahead of the committed tick offsets: after a crash, ticks already
+    # reflected in the state come again. Evaluating them against the newer state would exit
+    # on a stale price (best 1012 -> trail stop 1006.94, and a replayed 1005 would "hit" it).
+    pos = fill(new(trail_pct="0.5", target_pct=None), "E", 10, 100000)
+    pos, _ = P.on_tick(pos, 100500, now_ms=1, offset=7)
+    pos, _ = P.on_tick(pos, 101200, now_ms=2, offset=8)
+    assert pos.tick_offset == 8 and pos.best_paise == 101200
+    assert P.on_tick(pos, 100500, now_ms=3, offset=7) == (None, None)
+    assert P.on_tick(pos, 100500, now_ms=3, offset=8) == (None, None)
+    _, decision = P.on_tick(pos, 100500, now_ms=3, offset=9)
+    assert decision.reason == "TRAIL"
+
+
+def test_ticks_before_the_entry_fill_are_stale_and_a_restore_forgets_offsets():
+    pos = P.apply_fill(new(), fill_id="f", client_order_id=new().entry_order_id, status="FILLED",
+                       quantity=10, price_paise=100000, text=None, now_ms=1, tick_offset=41)
+    assert P.on_tick(pos, 98000, now_ms=2, offset=41) == (None, None)
+    assert P.restored(pos, now_ms=3).tick_offset is None
