@@ -148,8 +148,7 @@ def cmd_worker(a) -> int:
 def cmd_web(a) -> int:
     import uvicorn
     from webapp.app import create_app
-    _ensure_topics()
-    s = load_settings()
+    s = load_settings()  # no Kafka needed to start: the gateway answers 503 until it is back
     uvicorn.run(create_app(s), host=s.web_host, port=s.web_port, access_log=False,
                 log_level=s.log_level.lower())
     return 0

@@ -1,0 +1,89 @@
+"""What an operator sees: the status page, `pinewire topics`, `pinewire tail`, clear errors,
+the subscriptions the feeds follow, and a 503 when Kafka is gone."""
+import json
+import subprocess
+
+from schemas import sql
+from schemas import topics as registry
+from tests.integration.harness import Pipeline, free_port, wait_until
+
+
+def _run(pipeline, *args):
+    return subprocess.run(pipeline.cli(*args), env=pipeline.env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_status_shows_broker_topics_workers_open_position_and_last_price(pipeline):
+    link = pipeline.add_link(sl="5", target="5")
+    pid = pipeline.alert_row(pipeline.alert(link, "BUY", "TITAN", price="3520"))["position_id"]
+    pipeline.position(pid, "OPEN")
+    pipeline.ticks("TITAN", ["3521.50"])
+    status = pipeline.http.get("/status.json").json()
+    assert status["broker"]["reachable"] is True
+    topics = {t["name"]: t for t in status["broker"]["topics"]}
+    alerts = topics[registry.topic_name(pipeline.settings.namespace, registry.ALERTS)]
+    assert alerts["partitions"] == pipeline.settings.partitions and alerts["records"] >= 1
+    assert "lag" in alerts
+    assert any(w["alive"] and w["active_partitions"] for w in status["workers"])
+
+    def shown():
+        s = pipeline.http.get("/status.json").json()
+        return next((p for p in s["open_positions"]
+                     if p["id"] == pid and p["last_price"] == "3521.50"), None) and s
+    s = wait_until(shown, 20, "the open position with its last price on the status page")
+    assert s["last_tick_age_s"] is not None
+    html = pipeline.http.get("/status").text
+    assert pid in html and "reachable" in html and "TITAN-EQ" in html
+
+
+def test_subscriptions_follow_open_and_close(pipeline):
+    link = pipeline.add_link(sl="1", target=None)
+    pid = pipeline.alert_row(pipeline.alert(link, "BUY", "MARUTI", price="12600"))["position_id"]
+    pipeline.position(pid, "OPEN")
+    pipeline.ticks("MARUTI", ["12474"])
+    pipeline.position(pid, "CLOSED")
+    token = "10999"
+
+    def ended():
+        states = [r[3]["active"] for r in pipeline.topic_records(registry.SUBSCRIPTIONS)
+                  if r[2] == token]
+        return states if states and states[-1] is False else None
+    assert wait_until(ended, 20, "the subscription to end") == [True, False]
+
+
+def test_topics_and_tail_commands(pipeline):
+    link = pipeline.add_link()
+    alert_id = pipeline.alert(link, "BUY", "ASIANPAINT", price="2400")
+    pipeline.alert_row(alert_id)
+    out = _run(pipeline, "topics")
+    assert out.returncode == 0, out.stderr
+    line = next(l for l in out.stdout.splitlines()
+                if l.startswith(registry.topic_name(pipeline.settings.namespace, registry.ALERTS)))
+    assert line.split()[1] == str(pipeline.settings.partitions)
+    tail = _run(pipeline, "tail", "alerts")
+    records = [json.loads(l) for l in tail.stdout.splitlines()]
+    assert any(r["value"]["id"] == alert_id and r["key"] == link["id"] for r in records)
+
+
+def test_cli_errors_are_one_line(pipeline):
+    out = _run(pipeline, "alert", "no-such-link", "BUY", "SBIN")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == \
+        ["pinewire: error: no link named 'no-such-link' (see: pinewire link list)"]
+    out = _run(pipeline, "tail", "nonsense")
+    assert out.returncode == 1 and "unknown topic 'nonsense'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_kafka_unreachable_gives_503_and_records_nothing_but_the_rejection(tmp_path):
+    from pinewire import links
+    down = Pipeline(tmp_path, f"127.0.0.1:{free_port()}")   # nothing listens there
+    try:
+        down.start_web()
+        link = links.add_link(down.engine, name="down", strategy="st", quantity=1)
+        response = down.post(link, b'{"strategy":"st","symbol":"SBIN","action":"BUY"}')
+        assert response.status_code == 503 and "Kafka unavailable" in response.json()["error"]
+        assert down.rows(sql.alerts) == []
+        assert [r["status_code"] for r in down.rows(sql.webhook_rejections)] == [503]
+    finally:
+        down.stop()
