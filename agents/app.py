@@ -5,6 +5,9 @@ instrument's partition, so a worker owns a position, its alerts, fills and ticks
 """
 from __future__ import annotations
 
+import inspect
+import logging
+
 import faust
 
 from pinewire.settings import settings
@@ -53,3 +56,19 @@ slots = app.Table("slots", default=None, partitions=S.partitions)
 dedupe = app.Table("dedupe", default=None, partitions=S.partitions)
 # client order id -> the fills the broker gave it (the executor's idempotency)
 executions = app.Table("executions", default=None, partitions=S.partitions)
+
+
+log = logging.getLogger(__name__)
+
+
+async def consume(stream, handler, on_error=None) -> None:
+    """One bad record is logged (and handed to on_error) and never stops the stream."""
+    async for record in stream:
+        try:
+            result = handler(record)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s failed on %r", getattr(handler, "__name__", handler), record)
+            if on_error is not None:
+                await on_error(record, exc)

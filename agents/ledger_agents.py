@@ -1,4 +1,4 @@
-"""Thin agents that hand each record to the ledger."""
+"""Thin agents that hand each record to the ledger, one per topic."""
 from __future__ import annotations
 
 from agents import app as A
@@ -8,25 +8,13 @@ from schemas import sql
 engine = sql.engine(A.S.sql_url)
 
 
-@A.app.agent(A.alerts_topic, concurrency=1)
-async def ledger_alerts(stream):
-    async for alert in stream:
-        ledger.record_alert(engine, alert)
+def _ledger_agent(topic, record) -> None:
+    async def agent(stream):
+        await A.consume(stream, lambda value: record(engine, value))
+    agent.__name__ = agent.__qualname__ = f"ledger_{record.__name__}"
+    A.app.agent(topic, name=f"agents.ledger.{record.__name__}", concurrency=1)(agent)
 
 
-@A.app.agent(A.events_topic, concurrency=1)
-async def ledger_events(stream):
-    async for ev in stream:
-        ledger.record_event(engine, ev)
-
-
-@A.app.agent(A.orders_topic, concurrency=1)
-async def ledger_orders(stream):
-    async for order in stream:
-        ledger.record_order(engine, order)
-
-
-@A.app.agent(A.fills_topic, concurrency=1)
-async def ledger_fills(stream):
-    async for fill in stream:
-        ledger.record_fill(engine, fill)
+for _topic, _record in ((A.alerts_topic, ledger.record_alert), (A.events_topic, ledger.record_event),
+                        (A.orders_topic, ledger.record_order), (A.fills_topic, ledger.record_fill)):
+    _ledger_agent(_topic, _record)

@@ -16,17 +16,6 @@ memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
 broker = PaperBroker()
 
 
-async def _each(stream, handler, on_error=None) -> None:
-    """One bad record is logged (and, for alerts, recorded) and never stops the stream."""
-    async for record in stream:
-        try:
-            await handler(record)
-        except Exception as exc:  # noqa: BLE001
-            log.exception("%s failed on %r", handler.__name__, record)
-            if on_error is not None:
-                await on_error(record, exc)
-
-
 async def _alert_failed(alert: Alert, exc: Exception) -> None:
     await emit.event("ALERT_IGNORED", link_id=alert.link_id, token=alert.token,
                      alert_id=alert.id, reason=f"internal error: {type(exc).__name__}: {exc}")
@@ -40,7 +29,7 @@ def _live(alert: Alert) -> Position | None:
 
 @A.app.agent(A.alerts_topic, concurrency=1)
 async def on_alert(stream):
-    await _each(stream, handle_alert, on_error=_alert_failed)
+    await A.consume(stream, handle_alert, on_error=_alert_failed)
 
 
 async def handle_alert(alert: Alert) -> None:
@@ -81,7 +70,7 @@ async def handle_alert(alert: Alert) -> None:
 
 @A.app.agent(A.orders_topic, concurrency=1)
 async def on_order(stream):
-    await _each(stream, execute)
+    await A.consume(stream, execute)
 
 
 async def execute(intent: OrderIntent) -> None:
@@ -99,7 +88,7 @@ async def execute(intent: OrderIntent) -> None:
 
 @A.app.agent(A.fills_topic, concurrency=1)
 async def on_fill(stream):
-    await _each(stream, apply_fill)
+    await A.consume(stream, apply_fill)
 
 
 async def apply_fill(fill: Fill) -> None:
@@ -124,7 +113,7 @@ async def apply_fill(fill: Fill) -> None:
 
 @A.app.agent(A.commands_topic, concurrency=1)
 async def on_command(stream):
-    await _each(stream, restore)
+    await A.consume(stream, restore)
 
 
 async def restore(command: Command) -> None:
@@ -149,7 +138,7 @@ async def restore(command: Command) -> None:
 @A.app.agent(A.ticks_topic, concurrency=1)
 async def on_tick(stream):
     # events, not values: the tick's offset tells a replayed tick from a new one
-    await _each(stream.events(), watch)
+    await A.consume(stream.events(), watch)
 
 
 async def watch(event) -> None:
