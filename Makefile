@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration bench install clean
+.PHONY: run test unit integration bench install services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +17,20 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/pinewire up
 
-# The integration tests start their own broker (or use PINEWIRE_TEST_KAFKA_URL), workers and
-# web apps on free loopback ports; nothing else needs to be running.
-test: $(STAMP)
+# The tests start their own Kafka broker (or use PINEWIRE_TEST_KAFKA_URL), PostgreSQL server (or
+# PINEWIRE_TEST_DATABASE_URL), workers and web apps on free loopback ports. Only the PostgreSQL
+# server binaries must be on the machine; this installs them when they are not.
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra tests/integration
 
 bench: $(STAMP)

@@ -29,3 +29,20 @@ def pipeline(kafka_url, tmp_path_factory):
         yield p
     finally:
         p.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """PINEWIRE_TEST_DATABASE_URL if set, otherwise a PostgreSQL server started for the session."""
+    from tests.integration.postgres import TempPostgres
+    external = os.environ.get("PINEWIRE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    if not TempPostgres.available():
+        pytest.fail("PostgreSQL server binaries not found: `make test` installs them")
+    server = TempPostgres()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
