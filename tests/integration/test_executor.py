@@ -1,0 +1,37 @@
+"""The executor is idempotent by client order id: a redelivered intent gets the first answer."""
+import asyncio
+
+from pinewire import kafka
+from schemas import topics as registry
+from schemas.records import OrderIntent
+from tests.integration.harness import wait_until
+
+
+def _send(pipeline, intent: OrderIntent) -> None:
+    async def send():
+        async with kafka.producing(pipeline.settings.bootstrap) as prod:
+            await prod.send_and_wait(
+                registry.topic_name(pipeline.settings.namespace, registry.ORDERS),
+                kafka.encode(intent), key=intent.position_id.encode(),
+                partition=registry.instrument_partition(intent.token, pipeline.settings.partitions))
+    asyncio.run(send())
+
+
+def _fills(pipeline, coid: str) -> list[dict]:
+    return [r[3] for r in pipeline.topic_records(registry.FILLS)
+            if r[3]["client_order_id"] == coid]
+
+
+def test_redelivered_intent_never_fills_twice(pipeline):
+    intent = OrderIntent(client_order_id="feedfacecafe0000E0", position_id="feedfacecafe0000",
+                         link_id="none", purpose="ENTRY", side="BUY", quantity=5, token="1922",
+                         symbol="KOTAKBANK-EQ", exchange="NSE", paper=True, created_at_ms=1,
+                         reference_price_paise=210000)
+    _send(pipeline, intent)
+    [first] = wait_until(lambda: _fills(pipeline, intent.client_order_id), 20, "the first fill")
+    assert first["price_paise"] == 210000
+    pipeline.ticks("KOTAKBANK", ["2150"])       # a new price: a second execution would use it
+    _send(pipeline, intent)
+    fills = wait_until(lambda: len(_fills(pipeline, intent.client_order_id)) == 2 and
+                       _fills(pipeline, intent.client_order_id), 20, "the redelivered answer")
+    assert fills[1] == first, "the redelivery got the recorded fill, not a new execution"
