@@ -173,6 +173,25 @@ def cmd_feed(a) -> int:
     return 0
 
 
+def cmd_smartapi_sim(a) -> int:
+    from connectors.smartapi.simulator import server
+    from connectors.smartapi.simulator.state import SimState
+    accounts = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
+        load_settings().data_dir / "smartapi-sim-account.json")]
+    sim = SimState(accounts, server.default_prices())
+    print(f"SmartAPI simulator for {', '.join(x.client_code for x in accounts)}; point pinewire at it:")
+    print(f"  PINEWIRE_SMARTAPI_ROOT=http://{a.host}:{a.rest_port}")
+    print(f"  PINEWIRE_SMARTAPI_WS_URL=ws://{a.host}:{a.ws_port}/smart-stream")
+    print(f"  PINEWIRE_SMARTAPI_ORDER_WS_URL=ws://{a.host}:{a.ws_port}/smart-order-update",
+          flush=True)
+    try:
+        asyncio.run(server.serve(sim, a.host, a.rest_port, a.ws_port,
+                                 walk_interval_s=a.walk or None))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_reconcile(a) -> int:
     from pinewire.reconcile import reconcile
     _ensure_topics()
@@ -226,6 +245,16 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("topic", help=", ".join(s.name for s in registry.ALL))
     tail.add_argument("-f", "--follow", action="store_true")
     tail.set_defaults(fn=cmd_tail)
+    sim = sub.add_parser("smartapi-sim", help="a SmartAPI simulator on 127.0.0.1 (REST + websockets)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--rest-port", type=int, default=18080)
+    sim.add_argument("--ws-port", type=int, default=18081)
+    sim.add_argument("--accounts", type=__import__("pathlib").Path,
+                     help="JSON list of {client_code, pin, totp_secret, api_key}; default: a "
+                          "demo account written to the data directory")
+    sim.add_argument("--walk", type=float, default=0.5,
+                     help="seconds between random-walk steps of every price (0: scripted only)")
+    sim.set_defaults(fn=cmd_smartapi_sim)
     sub.add_parser("reconcile", help="restore live positions from the ledger if the broker "
                                      "lost them").set_defaults(fn=cmd_reconcile)
     return p
@@ -233,7 +262,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    service = args.fn in (cmd_worker, cmd_web, cmd_feed)
+    service = args.fn in (cmd_worker, cmd_web, cmd_feed, cmd_smartapi_sim)
     logging.basicConfig(level=load_settings().log_level.upper() if service else "WARNING",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

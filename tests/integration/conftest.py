@@ -46,3 +46,22 @@ def postgres_url(tmp_path_factory):
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_account():
+    import secrets
+
+    import pyotp
+
+    from tests.integration.smartapi import SimAccount
+    return SimAccount(client_code="S1234567", pin=f"{secrets.randbelow(10**4):04d}",
+                      totp_secret=pyotp.random_base32(32), api_key=secrets.token_hex(8))
+
+
+@pytest.fixture(scope="session")
+def smartapi_sim(tmp_path_factory, sim_account):
+    from tests.integration.smartapi import Simulator
+    sim = Simulator(tmp_path_factory.mktemp("smartapi"), [sim_account])
+    yield sim
+    sim.stop()

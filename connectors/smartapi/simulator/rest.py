@@ -1,0 +1,301 @@
+"""The REST API as smartapi-python sees it: same routes, envelopes, error codes, rate-limit
+page; plus /sim/* routes that script prices and faults."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from connectors.smartapi.simulator.state import Faults, Order, SimState
+
+AUTH = "/rest/auth/angelbroking"
+SECURE = "/rest/secure/angelbroking"
+ORDER_STATUS_CODES = {"open": "AB01", "cancelled": "AB02", "rejected": "AB03", "modified": "AB04",
+                      "complete": "AB05", "open pending": "AB09", "trigger pending": "AB10"}
+VARIETIES = {"NORMAL", "STOPLOSS", "ROBO", "AMO"}
+PRODUCTS = {"DELIVERY", "CARRYFORWARD", "MARGIN", "INTRADAY", "BO"}
+ORDER_TYPES = {"MARKET", "LIMIT", "STOPLOSS_LIMIT", "STOPLOSS_MARKET"}
+
+
+def ok(data) -> JSONResponse:
+    return JSONResponse({"status": True, "message": "SUCCESS", "errorcode": "", "data": data})
+
+
+def fail(code: str, message: str) -> JSONResponse:
+    return JSONResponse({"status": False, "message": message, "errorcode": code, "data": None})
+
+
+def rate_limited() -> Response:
+    return PlainTextResponse("Access denied because of exceeding rate limit", status_code=403)
+
+
+async def _params(request: Request) -> dict:
+    if request.method == "GET":
+        raw = request.url.query
+        from urllib.parse import unquote_plus
+        text = unquote_plus(raw) if raw else ""
+    else:
+        text = (await request.body()).decode() or ""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        value = {}
+    return value if isinstance(value, dict) else {}
+
+
+def _state(request: Request) -> SimState:
+    return request.app.state.sim
+
+
+def _limited(request: Request, client: str, kind: str) -> bool:
+    sim = _state(request)
+    if kind == "order" and sim.faults.take("rate_limit"):
+        return True
+    return sim.enforce_rate_limits and not sim.limiter.allow(client, kind, time.monotonic())
+
+
+def _authorized(request: Request):
+    """The session, or the answer the gateway gives a bad or expired token."""
+    sim = _state(request)
+    s = sim.session(request.headers.get("authorization"))
+    if s is not None and s.valid:
+        return s, None
+    if sim.faults.expiry_shape == "alternate":
+        body = {"success": False, "message": "Invalid Token", "errorCode": "AG8001", "data": ""}
+        return None, JSONResponse(body)
+    return None, fail("AG8001", "Invalid Token")
+
+
+async def login(request: Request):
+    p = await _params(request)
+    client = str(p.get("clientcode", ""))
+    if _limited(request, client, "login"):
+        return rate_limited()
+    result = _state(request).login(client, str(p.get("password", "")), str(p.get("totp", "")),
+                                   request.headers.get("x-privatekey", ""))
+    if result == "AB1050":
+        return fail("AB1050", "Invalid totp")
+    if isinstance(result, str):
+        return fail(result, "Invalid clientcode or password")
+    return ok({"jwtToken": result.jwt, "refreshToken": result.refresh, "feedToken": result.feed})
+
+
+async def profile(request: Request):
+    s, denied = _authorized(request)
+    if denied:
+        return denied
+    if _limited(request, s.client_code, "profile"):
+        return rate_limited()
+    return ok({"clientcode": s.client_code, "name": "SIMULATED TRADER", "email": "",
+               "mobileno": "", "exchanges": ["NSE", "BSE", "NFO"],
+               "products": ["MARGIN", "MIS", "NRML", "CNC"], "lastlogintime": "",
+               "brokerid": "B2C"})
+
+
+async def generate_tokens(request: Request):
+    p = await _params(request)
+    s = _state(request).renew(str(p.get("refreshToken", "")))
+    if s is None:
+        return fail("AB8050", "Invalid refresh token")
+    if _limited(request, s.client_code, "token"):
+        return rate_limited()
+    return ok({"jwtToken": s.jwt, "refreshToken": s.refresh, "feedToken": s.feed})
+
+
+async def logout(request: Request):
+    s, denied = _authorized(request)
+    if denied:
+        return denied
+    s.valid = False
+    return ok("")
+
+
+async def place_order(request: Request):
+    sim = _state(request)
+    s, denied = _authorized(request)
+    if denied:
+        return denied
+    if _limited(request, s.client_code, "order"):
+        return rate_limited()
+    if sim.faults.take("place_5xx"):
+        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status_code=502,
+                        media_type="text/html")
+    p = await _params(request)
+    problem = _validate(p)
+    if problem:
+        return fail(*problem)
+    order = sim.place(s.client_code, p)
+    sim.publish_order(order)
+    asyncio.get_running_loop().call_later(0.05, _work, sim, order)
+    if sim.faults.take("place_timeout"):
+        await asyncio.sleep(sim.faults.timeout_s)   # placed, but the answer comes too late
+    return ok({"script": p.get("tradingsymbol"), "orderid": order.orderid,
+               "uniqueorderid": order.uniqueorderid})
+
+
+def _validate(p: dict) -> tuple[str, str] | None:
+    if p.get("variety") not in VARIETIES:
+        return "AB1008", "Invalid Variety"
+    if p.get("producttype") not in PRODUCTS:
+        return "AB1012", "Invalid Product Type"
+    if p.get("ordertype") not in ORDER_TYPES:
+        return "AB1007", "Invalid Order Type"
+    if len(str(p.get("ordertag", ""))) >= 20:
+        return "AB4008", "ordertag length should be less than 20 characters"
+    if p.get("transactiontype") not in ("BUY", "SELL"):
+        return "AB1007", "Invalid Transaction Type"
+    if not str(p.get("quantity", "")).isdigit() or int(p["quantity"]) <= 0:
+        return "AB1007", "Invalid Quantity"
+    if not p.get("symboltoken") or not p.get("tradingsymbol"):
+        return "AB1009", "Symbol not found"
+    return None
+
+
+def _work(sim: SimState, order: Order) -> None:
+    for state in sim.execute(order):
+        sim.publish_order(state)
+
+
+async def cancel_order(request: Request):
+    sim = _state(request)
+    s, denied = _authorized(request)
+    if denied:
+        return denied
+    if _limited(request, s.client_code, "order"):
+        return rate_limited()
+    p = await _params(request)
+    order = sim.orders.get(str(p.get("orderid")))
+    if order is None or order.client_code != s.client_code:
+        return fail("AB1013", "Order not found")
+    if order.status in ("open", "open pending", "trigger pending"):
+        order.status = "cancelled"
+        sim.publish_order(order)
+    return ok({"orderid": order.orderid, "uniqueorderid": order.uniqueorderid})
+
+
+async def modify_order(request: Request):
+    sim = _state(request)
+    s, denied = _authorized(request)
+    if denied:
+        return denied
+    if _limited(request, s.client_code, "order"):
+        return rate_limited()
+    p = await _params(request)
+    order = sim.orders.get(str(p.get("orderid")))
+    if order is None or order.client_code != s.client_code:
+        return fail("AB1013", "Order not found")
+    if order.status not in ("open", "open pending", "trigger pending"):
+        return fail("AB1007", f"Order is {order.status}; it cannot be modified")
+    order.params.update({k: v for k, v in p.items() if k in ("price", "quantity", "ordertype")})
+    return ok({"orderid": order.orderid, "uniqueorderid": order.uniqueorderid})
+
+
+def _book(kind: str):
+    async def handler(request: Request):
+        sim = _state(request)
+        s, denied = _authorized(request)
+        if denied:
+            return denied
+        if _limited(request, s.client_code, "book"):
+            return rate_limited()
+        if kind == "orders":
+            rows = sim.book(s.client_code)
+        elif kind == "trades":
+            rows = [{"orderid": t.orderid, "fillid": t.fillid, "fillsize": str(t.fillsize),
+                     "fillprice": t.fillprice, "filltime": t.filltime,
+                     "tradingsymbol": t.params.get("tradingsymbol"),
+                     "transactiontype": t.params.get("transactiontype")}
+                    for t in sim.trades if sim.orders[t.orderid].client_code == s.client_code]
+        else:
+            rows = _positions(sim, s.client_code)
+        return ok(rows or None)   # the real API answers data: null for an empty book
+    handler.__name__ = f"book_{kind}"
+    return handler
+
+
+def _positions(sim: SimState, client: str) -> list[dict]:
+    net: dict[str, dict] = {}
+    for t in sim.trades:
+        if sim.orders[t.orderid].client_code != client:
+            continue
+        row = net.setdefault(t.params["symboltoken"], {
+            "tradingsymbol": t.params.get("tradingsymbol"), "symboltoken": t.params["symboltoken"],
+            "exchange": t.params.get("exchange"), "producttype": t.params.get("producttype"),
+            "netqty": 0})
+        row["netqty"] += t.fillsize if t.params["transactiontype"] == "BUY" else -t.fillsize
+    return [{**r, "netqty": str(r["netqty"])} for r in net.values()]
+
+
+async def ltp(request: Request):
+    sim = _state(request)
+    s, denied = _authorized(request)
+    if denied:
+        return denied
+    if _limited(request, s.client_code, "ltp"):
+        return rate_limited()
+    p = await _params(request)
+    price = sim.prices.get(str(p.get("symboltoken")))
+    if price is None:
+        return fail("AB1009", "Symbol not found")
+    return ok({"exchange": p.get("exchange"), "tradingsymbol": p.get("tradingsymbol"),
+               "symboltoken": p.get("symboltoken"), "ltp": price / 100})
+
+
+async def rms(request: Request):
+    s, denied = _authorized(request)
+    return denied or ok({"net": "1000000.00", "availablecash": "1000000.00"})
+
+
+# -- scripting the simulator -------------------------------------------------------------------
+async def sim_faults(request: Request):
+    sim = _state(request)
+    changes = await request.json()
+    for key, value in changes.items():
+        if not hasattr(Faults, key) and key not in Faults.__dataclass_fields__:
+            return JSONResponse({"error": f"unknown fault {key!r}"}, status_code=422)
+        setattr(sim.faults, key, value)
+    return JSONResponse(sim.faults.__dict__)
+
+
+async def sim_price(request: Request):
+    body = await request.json()
+    _state(request).set_price(str(body["token"]), int(body["ltp_paise"]))
+    return JSONResponse({"ok": True})
+
+
+async def sim_orders(request: Request):
+    return JSONResponse([o.row() | {"clientcode": o.client_code}
+                         for o in _state(request).orders.values()])
+
+
+async def sim_drop_streams(request: Request):
+    return JSONResponse({"dropped": _state(request).drop_streams()})
+
+
+def create_app(sim: SimState) -> Starlette:
+    routes = [
+        Route(f"{AUTH}/user/v1/loginByPassword", login, methods=["POST"]),
+        Route(f"{AUTH}/jwt/v1/generateTokens", generate_tokens, methods=["POST"]),
+        Route(f"{SECURE}/user/v1/getProfile", profile, methods=["GET"]),
+        Route(f"{SECURE}/user/v1/logout", logout, methods=["POST"]),
+        Route(f"{SECURE}/user/v1/getRMS", rms, methods=["GET"]),
+        Route(f"{SECURE}/order/v1/placeOrder", place_order, methods=["POST"]),
+        Route(f"{SECURE}/order/v1/modifyOrder", modify_order, methods=["POST"]),
+        Route(f"{SECURE}/order/v1/cancelOrder", cancel_order, methods=["POST"]),
+        Route(f"{SECURE}/order/v1/getOrderBook", _book("orders"), methods=["GET"]),
+        Route(f"{SECURE}/order/v1/getTradeBook", _book("trades"), methods=["GET"]),
+        Route(f"{SECURE}/order/v1/getPosition", _book("positions"), methods=["GET"]),
+        Route(f"{SECURE}/order/v1/getLtpData", ltp, methods=["POST"]),
+        Route("/sim/faults", sim_faults, methods=["POST"]),
+        Route("/sim/price", sim_price, methods=["POST"]),
+        Route("/sim/orders", sim_orders, methods=["GET"]),
+        Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sim = sim
+    return app

@@ -1,0 +1,244 @@
+"""The simulated broker's state: accounts, sessions, orders, prices, faults, rate limits."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyotp
+
+# Requests allowed per window, per client code (smartapi.md, current documentation).
+RATE_LIMITS = {
+    "order": ((9, 1.0), (500, 60.0), (1000, 3600.0)),
+    "book": ((1, 1.0),),
+    "login": ((1, 1.0),),
+    "token": ((1, 1.0),),
+    "profile": ((3, 1.0),),
+    "ltp": ((10, 1.0),),
+}
+
+
+@dataclass
+class Account:
+    client_code: str
+    pin: str
+    totp_secret: str
+    api_key: str
+
+
+@dataclass
+class Session:
+    client_code: str
+    jwt: str
+    refresh: str
+    feed: str
+    valid: bool = True
+
+
+@dataclass
+class Faults:
+    """What goes wrong next. Counters count down as they fire."""
+    place_5xx: int = 0                 # placeOrder answers an HTML 502 without placing
+    place_timeout: int = 0             # placeOrder places, then answers too late
+    timeout_s: float = 3.0
+    rate_limit: int = 0                # order calls answer the real 403 rate-limit page
+    reject: int = 0                    # next orders are rejected by the RMS
+    reject_text: str = "RMS:Margin Exceeds,Required:0, Available:0"
+    partial_qty: int = 0               # next orders fill only this many, the rest is cancelled
+    partial_count: int = 0
+    expire_sessions: bool = False      # every live access token now answers AG8001
+    expiry_shape: str = "alternate"    # 'alternate' {"success":false,...} or 'envelope'
+    drop_streams: int = 0              # market-data sockets to drop
+
+    def take(self, name: str) -> bool:
+        value = getattr(self, name)
+        if value > 0:
+            setattr(self, name, value - 1)
+            return True
+        return False
+
+
+@dataclass
+class Order:
+    orderid: str
+    uniqueorderid: str
+    client_code: str
+    params: dict
+    status: str
+    filledshares: int = 0
+    averageprice: float = 0.0
+    text: str = ""
+    updatetime: str = ""
+
+    def row(self) -> dict:
+        p = self.params
+        qty = int(p.get("quantity", 0))
+        return {
+            "variety": p.get("variety"), "ordertype": p.get("ordertype"),
+            "producttype": p.get("producttype"), "duration": p.get("duration"),
+            "price": float(p.get("price") or 0), "triggerprice": 0.0, "quantity": str(qty),
+            "disclosedquantity": "0", "squareoff": 0.0, "stoploss": 0.0, "trailingstoploss": 0.0,
+            "tradingsymbol": p.get("tradingsymbol"), "transactiontype": p.get("transactiontype"),
+            "exchange": p.get("exchange"), "symboltoken": p.get("symboltoken"),
+            "ordertag": p.get("ordertag", ""), "instrumenttype": "", "strikeprice": -1.0,
+            "optiontype": "", "expirydate": "", "lotsize": "1", "cancelsize": str(
+                qty - self.filledshares if self.status == "cancelled" else 0),
+            "averageprice": self.averageprice, "filledshares": str(self.filledshares),
+            "unfilledshares": str(qty - self.filledshares), "orderid": self.orderid,
+            "text": self.text, "status": self.status, "orderstatus": self.status,
+            "updatetime": self.updatetime, "exchtime": self.updatetime,
+            "exchorderupdatetime": self.updatetime, "fillid": "", "filltime": "",
+            "parentorderid": "", "uniqueorderid": self.uniqueorderid,
+        }
+
+
+class RateLimiter:
+    def __init__(self):
+        self.calls: dict[tuple[str, str], deque] = {}
+
+    def allow(self, client: str, kind: str, now: float) -> bool:
+        calls = self.calls.setdefault((client, kind), deque())
+        longest = max(window for _, window in RATE_LIMITS[kind])
+        while calls and now - calls[0] > longest:
+            calls.popleft()
+        for limit, window in RATE_LIMITS[kind]:
+            if sum(1 for t in calls if now - t < window) >= limit:
+                return False
+        calls.append(now)
+        return True
+
+
+@dataclass
+class Trade:
+    orderid: str
+    fillid: str
+    fillsize: int
+    fillprice: float
+    filltime: str
+    params: dict
+
+
+class SimState:
+    def __init__(self, accounts: list[Account], prices: dict[str, int] | None = None,
+                 enforce_rate_limits: bool = True):
+        self.accounts = {a.client_code: a for a in accounts}
+        self.sessions: dict[str, Session] = {}          # by jwt
+        self.refresh: dict[str, Session] = {}           # by refresh token
+        self.orders: dict[str, Order] = {}
+        self.trades: list[Trade] = []
+        self.prices: dict[str, int] = dict(prices or {})  # token -> LTP in paise
+        self.sequence = itertools.count(1)
+        self.faults = Faults()
+        self.limiter = RateLimiter()
+        self.enforce_rate_limits = enforce_rate_limits
+        self.requests: list[dict] = []                  # every REST call, for tests to inspect
+        self.order_listeners: set[asyncio.Queue] = set()
+        self.tick_listeners: set[asyncio.Queue] = set()
+        self.stream_drops: set[asyncio.Event] = set()
+
+    # -- auth -------------------------------------------------------------------------------
+    def login(self, client_code: str, pin: str, totp: str, api_key: str) -> Session | str:
+        account = self.accounts.get(client_code)
+        if account is None or account.api_key != api_key:
+            return "AB1007"
+        if pin != account.pin:
+            return "AB1007"
+        if not pyotp.TOTP(account.totp_secret).verify(str(totp), valid_window=1):
+            return "AB1050"
+        return self._new_session(client_code)
+
+    def _new_session(self, client_code: str) -> Session:
+        s = Session(client_code, secrets.token_urlsafe(32), secrets.token_urlsafe(32),
+                    secrets.token_hex(16))
+        self.sessions[s.jwt] = s
+        self.refresh[s.refresh] = s
+        return s
+
+    def session(self, authorization: str | None) -> Session | None:
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        s = self.sessions.get(authorization[len("Bearer "):])
+        if s and self.faults.expire_sessions:
+            self.faults.expire_sessions = False
+            for live in self.sessions.values():
+                live.valid = False
+        return s
+
+    def renew(self, refresh_token: str) -> Session | None:
+        old = self.refresh.get(refresh_token)
+        if old is None:
+            return None
+        new = Session(old.client_code, secrets.token_urlsafe(32), refresh_token,
+                      secrets.token_hex(16))
+        self.sessions[new.jwt] = new
+        return new
+
+    def feed_session(self, client_code: str, feed_token: str, jwt: str, api_key: str) -> bool:
+        account = self.accounts.get(client_code)
+        jwt = jwt[len("Bearer "):] if jwt.startswith("Bearer ") else jwt
+        s = self.sessions.get(jwt)
+        return bool(account and account.api_key == api_key and s and s.valid
+                    and s.client_code == client_code and s.feed == feed_token)
+
+    # -- orders -----------------------------------------------------------------------------
+    def place(self, client_code: str, params: dict) -> Order:
+        n = next(self.sequence)
+        order = Order(orderid=f"2611{n:011d}", uniqueorderid=secrets.token_hex(16),
+                      client_code=client_code, params=dict(params), status="open pending",
+                      updatetime=_now())
+        self.orders[order.orderid] = order
+        return order
+
+    def execute(self, order: Order) -> list[Order]:
+        """Work a MARKET order against the current price: the states it passes through."""
+        qty = int(order.params["quantity"])
+        token = order.params.get("symboltoken", "")
+        price = self.prices.get(token)
+        states = []
+        order.status = "open"
+        states.append(_copy(order))
+        if self.faults.take("reject"):
+            order.status, order.text = "rejected", self.faults.reject_text
+        elif price is None:
+            order.status, order.text = "rejected", f"No price for token {token}"
+        else:
+            fill = self.faults.partial_qty if self.faults.take("partial_count") else qty
+            fill = min(fill, qty)
+            order.filledshares, order.averageprice = fill, price / 100
+            self.trades.append(Trade(order.orderid, f"{len(self.trades) + 1:08d}", fill,
+                                     price / 100, _now(), order.params))
+            order.status = "complete" if fill == qty else "cancelled"
+        order.updatetime = _now()
+        states.append(_copy(order))
+        return states
+
+    def book(self, client_code: str) -> list[dict]:
+        return [o.row() for o in self.orders.values() if o.client_code == client_code]
+
+    def publish_order(self, order: Order) -> None:
+        for q in self.order_listeners:
+            q.put_nowait(order)
+
+    # -- prices -----------------------------------------------------------------------------
+    def set_price(self, token: str, paise: int) -> None:
+        self.prices[token] = paise
+        for q in self.tick_listeners:
+            q.put_nowait((token, paise, int(time.time() * 1000)))
+
+    def drop_streams(self) -> int:
+        dropped = len(self.stream_drops)
+        for event in self.stream_drops:
+            event.set()
+        return dropped
+
+
+def _copy(order: Order) -> Order:
+    return Order(**{**order.__dict__, "params": dict(order.params)})
+
+
+def _now() -> str:
+    return datetime.now().strftime("%d-%b-%Y %H:%M:%S")
