@@ -41,7 +41,7 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
         created_at_ms=now_ms(),
         reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
         slippage_bps=pos.slippage_bps, alert_id=alert_id,
-        reason=None if entry else pos.exit_reason)
+        reason=None if entry else pos.exit_reason, account_id=pos.account_id)
     await A.orders_topic.send(key=pos.id, value=intent, partition=partition_of(pos.token))
 
 

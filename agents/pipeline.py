@@ -8,12 +8,22 @@ from agents import app as A
 from agents import emit, positions, signals
 from agents.memory import WorkerMemory
 from agents.positions import Position
-from connectors.paper.broker import PaperBroker
+from agents.brokers import Brokers
+from agents.ledger_agents import engine
+from connectors.broker import rejection
+from pinewire.accounts import AccountError
 from schemas.records import Alert, Command, Fill, OrderIntent, Tick
 
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
-broker = PaperBroker()
+
+
+async def send_fill(fill: Fill) -> None:
+    await A.fills_topic.send(key=fill.position_id, value=fill,
+                             partition=emit.partition_of(fill.token))
+
+
+brokers = Brokers(A.S, engine, send_fill)
 
 
 async def _alert_failed(alert: Alert, exc: Exception) -> None:
@@ -58,7 +68,8 @@ async def handle_alert(alert: Alert) -> None:
             paper=link["paper"], sl_pct=link["sl_pct"], target_pct=link["target_pct"],
             trail_pct=link["trail_pct"], trail_activation_pct=link["trail_activation_pct"],
             slippage_bps=link["slippage_bps"], reference_price_paise=alert.price_paise,
-            partition=emit.partition_of(alert.token), now_ms=emit.now_ms())
+            partition=emit.partition_of(alert.token), now_ms=emit.now_ms(),
+            account_id=link.get("account_id"))
         purpose = "ENTRY"
     else:
         pos = positions.begin_exit(live, positions.SIGNAL, emit.now_ms())
@@ -77,13 +88,17 @@ async def execute(intent: OrderIntent) -> None:
     """Idempotent by client order id: a redelivered intent gets the same fills again."""
     done = A.executions.get(intent.client_order_id)
     if done is None:
-        fills = broker.execute(intent, memory.price(intent.token), emit.now_ms())
+        try:
+            broker = brokers.for_intent(intent)
+            fills = await broker.execute(intent, memory.price(intent.token), emit.now_ms())
+        except AccountError as exc:
+            fills = [rejection(intent, str(exc), emit.now_ms())]
+        # a live order's fills come from the broker's order stream; [] marks it as placed
         A.executions[intent.client_order_id] = [f.asdict() for f in fills]
     else:
         fills = [Fill(**f) for f in done]
     for fill in fills:
-        await A.fills_topic.send(key=fill.position_id, value=fill,
-                                 partition=emit.partition_of(fill.token))
+        await send_fill(fill)
 
 
 @A.app.agent(A.fills_topic, concurrency=1)

@@ -37,6 +37,7 @@ class Position:
     created_at_ms: int
     partition: int = 0
     reference_price_paise: int | None = None
+    account_id: str | None = None
     entry_qty: int = 0
     entry_value_paise: int = 0      # sum of fill price x quantity
     exit_qty: int = 0
@@ -104,14 +105,15 @@ def _bump(pos: Position, **changes) -> Position:
 def open_position(*, alert_id: str, link_id: str, token: str, symbol: str, exchange: str,
                   side: str, quantity: int, paper: bool, sl_pct, target_pct, trail_pct,
                   trail_activation_pct, slippage_bps: int, reference_price_paise: int | None,
-                  partition: int, now_ms: int) -> Position:
+                  partition: int, now_ms: int, account_id: str | None = None) -> Position:
     return Position(
         id=ids.position_id(alert_id), link_id=link_id, token=token, symbol=symbol,
         exchange=exchange, side=side, state=PENDING, quantity=quantity, paper=paper,
         sl_pct=sl_pct, target_pct=target_pct, trail_pct=trail_pct,
         trail_activation_pct=trail_activation_pct, slippage_bps=slippage_bps,
         opened_by_alert=alert_id, created_at_ms=now_ms, partition=partition,
-        reference_price_paise=reference_price_paise, intent_at_ms=now_ms, version=1)
+        reference_price_paise=reference_price_paise, account_id=account_id,
+        intent_at_ms=now_ms, version=1)
 
 
 def entry_side(pos: Position) -> str:

@@ -3,10 +3,20 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from schemas import ids
 from schemas.records import Fill, OrderIntent
 
 
 class Broker(Protocol):
-    def execute(self, intent: OrderIntent, last_price_paise: int | None,
-                now_ms: int) -> list[Fill]:
-        """Place the order; the fills (or the rejection) known now."""
+    async def execute(self, intent: OrderIntent, last_price_paise: int | None,
+                      now_ms: int) -> list[Fill]:
+        """Place the order, once; the fills (or the rejection) known now. A broker whose fills
+        come later produces them on the fills topic itself."""
+
+
+def rejection(intent: OrderIntent, text: str, now_ms: int) -> Fill:
+    """The answer to an order that will not be placed or was refused: nothing filled."""
+    return Fill(fill_id=ids.fill_id(intent.client_order_id, "rejected"),
+                position_id=intent.position_id, client_order_id=intent.client_order_id,
+                token=intent.token, side=intent.side, at_ms=now_ms, status="REJECTED",
+                quantity=0, price_paise=0, text=text)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import sys
 
 import httpx
 
-from pinewire import kafka, links
+from pinewire import accounts, kafka, links
 from pinewire.settings import settings as load_settings
 from schemas import sql
 from schemas import topics as registry
@@ -47,13 +48,46 @@ def alert_template(row: dict) -> str:
 
 
 def cmd_link_add(a) -> int:
+    account_id = None
+    if a.account:
+        account = accounts.account_by_name(_engine(), a.account)
+        if account is None:
+            raise accounts.AccountError(f"no account named {a.account!r} (pinewire account list)")
+        account_id = account["id"]
     row = links.add_link(_engine(), name=a.name, strategy=a.strategy, quantity=a.qty, sl=a.sl,
                          target=a.target, trail=a.trail, trail_activation=a.trail_activation,
-                         slippage_bps=a.slippage_bps, paper=not a.live)
+                         slippage_bps=a.slippage_bps, paper=not a.live, account_id=account_id)
     _publish_link(row)
     print(f"link {row['name']} created ({'paper' if row['paper'] else 'LIVE'})")
     print(f"webhook URL:   {webhook_url(row)}")
     print(f"alert message: {alert_template(row)}")
+    return 0
+
+
+def _secret(value: str | None, prompt: str) -> str:
+    return value if value is not None else getpass.getpass(f"{prompt}: ")
+
+
+def cmd_account_add(a) -> int:
+    row = accounts.add_account(
+        _engine(), load_settings().secret_key, name=a.name, client_code=a.client_code,
+        api_key=_secret(a.api_key, "API key"), pin=_secret(a.pin, "PIN"),
+        totp_secret=_secret(a.totp_secret, "TOTP secret (base32)"))
+    print(f"account {row['name']} ({row['client_code']}) saved; credentials encrypted")
+    return 0
+
+
+def cmd_account_list(a) -> int:
+    rows = accounts.list_accounts(_engine())
+    if not rows:
+        print("no accounts yet: pinewire account add --name NAME --client-code CODE")
+    for r in rows:
+        print(f"{r['name']:<16} {r['client_code']}")
+    return 0
+
+
+def cmd_secret_key(a) -> int:
+    print(accounts.new_key())
     return 0
 
 
@@ -225,10 +259,25 @@ def parser() -> argparse.ArgumentParser:
                                                 "(default: the trailing distance)")
     add.add_argument("--slippage-bps", type=int, default=0, help="paper fills' slippage")
     add.add_argument("--live", action="store_true", help="trade on the broker, not on paper")
+    add.add_argument("--account", help="the broker account a live link trades on")
     add.set_defaults(fn=cmd_link_add)
     ls = link.add_parser("list", help="list links")
     ls.add_argument("--urls", action="store_true", help="also print each webhook URL")
     ls.set_defaults(fn=cmd_link_list)
+
+    acc = sub.add_parser("account", help="broker accounts").add_subparsers(dest="account",
+                                                                           required=True)
+    aa = acc.add_parser("add", help="save an Angel One account; credentials are encrypted")
+    aa.add_argument("--name", required=True)
+    aa.add_argument("--client-code", required=True)
+    aa.add_argument("--api-key", help="prompted for when omitted (keeps it out of shell history)")
+    aa.add_argument("--pin", help="prompted for when omitted")
+    aa.add_argument("--totp-secret", help="base32 seed; prompted for when omitted")
+    aa.set_defaults(fn=cmd_account_add)
+    acc.add_parser("list", help="list accounts (never their credentials)").set_defaults(
+        fn=cmd_account_list)
+    sub.add_parser("secret-key", help="print a new PINEWIRE_SECRET_KEY").set_defaults(
+        fn=cmd_secret_key)
 
     al = sub.add_parser("alert", help="send an alert to a link's webhook, as TradingView would")
     al.add_argument("link")

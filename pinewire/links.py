@@ -42,7 +42,8 @@ def _pct(name: str, value) -> str | None:
 
 
 def add_link(eng: Engine, *, name: str, strategy: str, quantity: int, sl=None, target=None,
-             trail=None, trail_activation=None, slippage_bps: int = 0, paper: bool = True) -> dict:
+             trail=None, trail_activation=None, slippage_bps: int = 0, paper: bool = True,
+             account_id: str | None = None) -> dict:
     name, strategy = name.strip(), strategy.strip()
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
         raise LinkError("name must be 1-100 letters, digits, '_', '.' or '-'")
@@ -52,12 +53,15 @@ def add_link(eng: Engine, *, name: str, strategy: str, quantity: int, sl=None, t
         raise LinkError("quantity must be a positive whole number")
     if int(slippage_bps) < 0:
         raise LinkError("slippage must not be negative")
+    if not paper and not account_id:
+        raise LinkError("a live link needs a broker account (--account NAME)")
     token = secrets.token_urlsafe(24)   # 192 random bits
     row = dict(id=secrets.token_hex(8), name=name, token=token, token_hash=token_hash(token),
                strategy=strategy, quantity=int(quantity), sl_pct=_pct("--sl", sl),
                target_pct=_pct("--target", target), trail_pct=_pct("--trail", trail),
                trail_activation_pct=_pct("--trail-activation", trail_activation),
-               slippage_bps=int(slippage_bps), paper=bool(paper), enabled=True, version=1,
+               slippage_bps=int(slippage_bps), paper=bool(paper), account_id=account_id,
+               enabled=True, version=1,
                created_at_ms=now_ms())
     with eng.begin() as conn:
         if conn.execute(select(sql.links.c.id).where(sql.links.c.name == name)).first():
@@ -116,7 +120,8 @@ def link_record(row: dict) -> LinkConfig:
                       quantity=row["quantity"], sl_pct=row["sl_pct"], target_pct=row["target_pct"],
                       trail_pct=row["trail_pct"], trail_activation_pct=row["trail_activation_pct"],
                       slippage_bps=row["slippage_bps"], paper=row["paper"],
-                      enabled=row["enabled"], version=row["version"])
+                      account_id=row.get("account_id"), enabled=row["enabled"],
+                      version=row["version"])
 
 
 def bot_record(row: dict) -> BotState:

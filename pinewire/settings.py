@@ -25,13 +25,21 @@ class Settings(BaseSettings):
     resend_after_ms: int = Field(10_000, ge=100, description="resend an unanswered order intent")
     heartbeat_s: float = Field(2.0, gt=0)
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
-    feed: str = Field("synthetic", description="tick feed of `pinewire up`: synthetic or none")
+    feed: str = Field("synthetic", description="tick feed: synthetic, smartapi or none")
     feed_rate: float = Field(4.0, gt=0, description="synthetic ticks per second per instrument")
     feed_volatility_bps: float = Field(4.0, ge=0, description="synthetic per-tick std dev, bps")
     feed_seed: int = 7
     feed_watchlist: str = Field("RELIANCE,SBIN,INFY,TCS,HDFCBANK",
                                 description="symbols the synthetic feed always streams")
     log_level: str = "INFO"
+    secret_key: str | None = Field(None, description="Fernet key encrypting broker credentials")
+    smartapi_root: str = "https://apiconnect.angelone.in"
+    smartapi_ws_url: str = "wss://smartapisocket.angelone.in/smart-stream"
+    smartapi_order_ws_url: str = "wss://tns.angelone.in/smart-order-update"
+    smartapi_timeout_s: float = Field(7.0, gt=0, description="REST timeout of the SDK")
+    feed_account: str | None = Field(None, description="account whose feed `feed` streams "
+                                                       "when PINEWIRE_FEED=smartapi")
+    instrument_master: str | None = Field(None, description="OpenAPIScripMaster.json path or URL")
 
     @property
     def bootstrap(self) -> str:

@@ -50,6 +50,8 @@ class OrderIntent(_Record):
     slippage_bps: int = 0
     alert_id: Optional[str] = None
     reason: Optional[str] = None
+    account_id: Optional[str] = None   # which broker account places a live order
+    product_type: str = "INTRADAY"
 
 
 class Fill(_Record):
@@ -123,6 +125,7 @@ class LinkConfig(_Record):
     paper: bool
     enabled: bool
     version: int
+    account_id: Optional[str] = None   # the broker account of a live link
 
 
 class BotState(_Record):

@@ -22,8 +22,18 @@ links = Table(
     Column("trail_pct", String(20)), Column("trail_activation_pct", String(20)),
     Column("slippage_bps", Integer, nullable=False, default=0),
     Column("paper", Boolean, nullable=False, default=True),
+    Column("account_id", String(32)),                      # the broker account of a live link
     Column("enabled", Boolean, nullable=False, default=True),
     Column("version", Integer, nullable=False, default=1),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("client_code", String(40), nullable=False),
+    Column("secrets", Text, nullable=False),              # Fernet token: api key, PIN, TOTP seed
     Column("created_at_ms", BigInteger, nullable=False),
 )
 

@@ -3,6 +3,7 @@ has been seen) moved against the trader by the link's slippage, rounded to the p
 the trader too."""
 from __future__ import annotations
 
+from connectors.broker import rejection
 from schemas import ids
 from schemas.records import Fill, OrderIntent
 
@@ -13,18 +14,16 @@ def slipped(price_paise: int, side: str, slippage_bps: int) -> int:
 
 
 class PaperBroker:
-    def execute(self, intent: OrderIntent, last_price_paise: int | None,
-                now_ms: int) -> list[Fill]:
+    async def execute(self, intent: OrderIntent, last_price_paise: int | None,
+                      now_ms: int) -> list[Fill]:
         price = last_price_paise or intent.reference_price_paise
         common = dict(fill_id=ids.fill_id(intent.client_order_id), position_id=intent.position_id,
                       client_order_id=intent.client_order_id, token=intent.token,
                       side=intent.side, at_ms=now_ms, broker_order_id=f"PAPER-{intent.client_order_id}")
         if price is None:
-            return [Fill(status="REJECTED", quantity=0, price_paise=0,
-                         text="no price yet for this instrument: no tick seen and the alert "
-                              "carried no price", **common)]
+            return [rejection(intent, "no price yet for this instrument: no tick seen "
+                                           "and the alert carried no price", now_ms)]
         if intent.quantity <= 0:
-            return [Fill(status="REJECTED", quantity=0, price_paise=0,
-                         text="nothing to fill", **common)]
+            return [rejection(intent, "nothing to fill", now_ms)]
         return [Fill(status="FILLED", quantity=intent.quantity,
                      price_paise=slipped(price, intent.side, intent.slippage_bps), **common)]

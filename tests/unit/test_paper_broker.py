@@ -1,4 +1,6 @@
 """The paper broker: latest tick, else the alert's price; slippage against the trader."""
+import asyncio
+
 import pytest
 
 from connectors.paper.broker import PaperBroker, slipped
@@ -21,14 +23,18 @@ def test_slippage_is_exact_and_against_the_trader(price, side, bps, expected):
     assert slipped(price, side, bps) == expected
 
 
+def run(broker, *args):
+    return asyncio.run(broker.execute(*args))
+
+
 def test_fills_at_the_latest_tick_else_the_alert_price_else_rejects():
     broker = PaperBroker()
-    assert broker.execute(intent(ref=150000), 140000, 1)[0].price_paise == 140000
-    assert broker.execute(intent(ref=150000), None, 1)[0].price_paise == 150000
-    rejected = broker.execute(intent(), None, 1)[0]
+    assert run(broker, intent(ref=150000), 140000, 1)[0].price_paise == 140000
+    assert run(broker, intent(ref=150000), None, 1)[0].price_paise == 150000
+    rejected = run(broker, intent(), None, 1)[0]
     assert rejected.status == "REJECTED" and "no price" in rejected.text
 
 
 def test_same_intent_gives_the_same_fill_id():
     broker = PaperBroker()
-    assert broker.execute(intent(), 1, 1)[0].fill_id == broker.execute(intent(), 2, 2)[0].fill_id
+    assert run(broker, intent(), 1, 1)[0].fill_id == run(broker, intent(), 2, 2)[0].fill_id

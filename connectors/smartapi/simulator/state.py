@@ -73,6 +73,8 @@ class Order:
     averageprice: float = 0.0
     text: str = ""
     updatetime: str = ""
+    fate: str = "fill"            # decided at placement: fill | reject | partial
+    fill_qty: int = 0
 
     def row(self) -> dict:
         p = self.params
@@ -189,7 +191,11 @@ class SimState:
         n = next(self.sequence)
         order = Order(orderid=f"2611{n:011d}", uniqueorderid=secrets.token_hex(16),
                       client_code=client_code, params=dict(params), status="open pending",
-                      updatetime=_now())
+                      updatetime=_now(), fill_qty=int(params["quantity"]))
+        if self.faults.take("reject"):            # a fault belongs to the order placed next
+            order.fate = "reject"
+        elif self.faults.take("partial_count"):
+            order.fate, order.fill_qty = "partial", min(self.faults.partial_qty, order.fill_qty)
         self.orders[order.orderid] = order
         return order
 
@@ -201,13 +207,12 @@ class SimState:
         states = []
         order.status = "open"
         states.append(_copy(order))
-        if self.faults.take("reject"):
+        if order.fate == "reject":
             order.status, order.text = "rejected", self.faults.reject_text
         elif price is None:
             order.status, order.text = "rejected", f"No price for token {token}"
         else:
-            fill = self.faults.partial_qty if self.faults.take("partial_count") else qty
-            fill = min(fill, qty)
+            fill = order.fill_qty
             order.filledshares, order.averageprice = fill, price / 100
             self.trades.append(Trade(order.orderid, f"{len(self.trades) + 1:08d}", fill,
                                      price / 100, _now(), order.params))

@@ -1,0 +1,49 @@
+"""Which broker executes an intent: the paper broker, or the SmartAPI account of a live link.
+Each live account gets one session and one order-update listener per worker process."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from connectors.paper.broker import PaperBroker
+from connectors.smartapi.broker import SmartApiBroker
+from connectors.smartapi.orders import OrderUpdates
+from connectors.smartapi.session import Session
+from pinewire import accounts
+from pinewire.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Brokers:
+    def __init__(self, settings: Settings, engine, emit_fill):
+        self.settings, self.engine, self.emit_fill = settings, engine, emit_fill
+        self.paper = PaperBroker()
+        self.live: dict[str, SmartApiBroker] = {}
+        self.listeners: dict[str, asyncio.Task] = {}
+
+    def for_intent(self, intent):
+        if intent.paper:
+            return self.paper
+        if not intent.account_id:
+            raise accounts.AccountError("live order without a broker account")
+        return self.account(intent.account_id)
+
+    def account(self, account_id: str) -> SmartApiBroker:
+        if account_id not in self.live:
+            creds = accounts.credentials(self.engine, self.settings.secret_key, account_id)
+            session = Session(creds, self.settings.smartapi_root, self.settings.smartapi_timeout_s)
+            self.live[account_id] = SmartApiBroker(session)
+            listener = OrderUpdates(session, self.settings.smartapi_order_ws_url, self.emit_fill)
+            self.listeners[account_id] = asyncio.create_task(listener.run(),
+                                                             name=f"order-updates:{account_id}")
+        return self.live[account_id]
+
+    def watch_accounts(self, account_ids: set[str]) -> None:
+        """Listen for fills of every live account from the start: orders placed before a
+        restart still fill into the pipeline."""
+        for account_id in account_ids:
+            try:
+                self.account(account_id)
+            except accounts.AccountError as exc:
+                log.error("account %s cannot trade: %s", account_id, exc)

@@ -1,0 +1,102 @@
+"""Broker accounts. Credentials (API key, PIN, TOTP seed) are encrypted at rest with Fernet,
+keyed by PINEWIRE_SECRET_KEY; they are decrypted only inside the process that logs in, and
+never logged, printed or put on a topic."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import pyotp
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Engine, select
+
+from schemas import sql
+
+
+class AccountError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_id: str
+    client_code: str
+    api_key: str
+    pin: str
+    totp_secret: str
+
+    def __repr__(self) -> str:  # a stray log of this object reveals nothing
+        return f"Credentials(account_id={self.account_id!r}, client_code={self.client_code!r})"
+
+    def totp(self) -> str:
+        return pyotp.TOTP(self.totp_secret).now()
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _fernet(secret_key: str | None) -> Fernet:
+    if not secret_key:
+        raise AccountError("PINEWIRE_SECRET_KEY is not set; create one with "
+                           "`pinewire secret-key` and keep it out of the repository")
+    try:
+        return Fernet(secret_key.encode())
+    except ValueError:
+        raise AccountError("PINEWIRE_SECRET_KEY is not a valid Fernet key "
+                           "(`pinewire secret-key` makes one)") from None
+
+
+def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
+                api_key: str, pin: str, totp_secret: str) -> dict:
+    fernet = _fernet(secret_key)
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
+        raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
+    if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
+        raise AccountError("client code must be letters and digits")
+    if not api_key or not pin:
+        raise AccountError("API key and PIN are required")
+    totp_secret = totp_secret.replace(" ", "").upper()
+    try:
+        pyotp.TOTP(totp_secret).now()
+    except Exception:  # noqa: BLE001 - any failure means the seed is unusable
+        raise AccountError("the TOTP secret is not a valid base32 seed") from None
+    if len(totp_secret) < 16:
+        raise AccountError("the TOTP secret is too short to be a real seed")
+    sealed = fernet.encrypt(json.dumps({"api_key": api_key, "pin": pin,
+                                        "totp_secret": totp_secret}).encode()).decode()
+    row = dict(id=secrets.token_hex(8), name=name, client_code=client_code, secrets=sealed,
+               created_at_ms=int(time.time() * 1000))
+    with eng.begin() as conn:
+        if conn.execute(select(sql.accounts.c.id).where(sql.accounts.c.name == name)).first():
+            raise AccountError(f"an account named {name!r} already exists")
+        conn.execute(sql.accounts.insert().values(**row))
+    return {k: v for k, v in row.items() if k != "secrets"}
+
+
+def list_accounts(eng: Engine) -> list[dict]:
+    with eng.connect() as conn:
+        rows = conn.execute(select(sql.accounts.c.id, sql.accounts.c.name,
+                                   sql.accounts.c.client_code).order_by(sql.accounts.c.name))
+        return [dict(r._mapping) for r in rows]
+
+
+def account_by_name(eng: Engine, name: str) -> dict | None:
+    return next((a for a in list_accounts(eng) if a["name"] == name), None)
+
+
+def credentials(eng: Engine, secret_key: str | None, account_id: str) -> Credentials:
+    fernet = _fernet(secret_key)
+    with eng.connect() as conn:
+        row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id)).first()
+    if row is None:
+        raise AccountError(f"no account {account_id}")
+    try:
+        data = json.loads(fernet.decrypt(row.secrets.encode()))
+    except InvalidToken:
+        raise AccountError("cannot decrypt the account's credentials: PINEWIRE_SECRET_KEY is "
+                           "not the key they were stored with") from None
+    return Credentials(account_id=row.id, client_code=row.client_code, **data)

@@ -1,0 +1,167 @@
+"""The live broker adapter and the order-update listener against the simulator, fault by fault.
+Each fault has its assertion about what reached the broker."""
+import asyncio
+import secrets
+import time
+
+import pytest
+
+from connectors.smartapi.broker import SmartApiBroker
+from connectors.smartapi.orders import OrderUpdates
+from connectors.smartapi.ratelimit import RateLimiter
+from connectors.smartapi.session import Session
+from pinewire.accounts import Credentials
+from schemas.records import OrderIntent
+from tests.integration.harness import free_port
+
+
+def _session(sim, account, timeout_s=2.0) -> Session:
+    creds = Credentials(account_id="acct", client_code=account.client_code,
+                        api_key=account.api_key, pin=account.pin, totp_secret=account.totp_secret)
+    return Session(creds, sim.root, timeout_s, limiter=RateLimiter())
+
+
+def _intent(qty=5, token="3045", symbol="SBIN-EQ", side="BUY", product="INTRADAY", age_ms=0):
+    pid = secrets.token_hex(8)
+    return OrderIntent(client_order_id=f"{pid}E0", position_id=pid, link_id="L",
+                       purpose="ENTRY", side=side, quantity=qty, token=token, symbol=symbol,
+                       exchange="NSE", paper=False, created_at_ms=int(time.time() * 1000) - age_ms,
+                       account_id="acct", product_type=product)
+
+
+def _at_broker(sim, intent) -> list[dict]:
+    return [o for o in sim.orders() if o["ordertag"] == intent.client_order_id]
+
+
+def _place(sim, account, intent, **session_kw):
+    broker = SmartApiBroker(_session(sim, account, **session_kw))
+    return asyncio.run(broker.execute(intent, None, int(time.time() * 1000))), broker
+
+
+@pytest.fixture(autouse=True)
+def no_faults(smartapi_sim):
+    yield
+    smartapi_sim.faults(place_5xx=0, place_timeout=0, rate_limit=0, reject=0, partial_count=0,
+                        expire_sessions=False)
+
+
+def test_order_carries_the_right_fields_and_ordertag(smartapi_sim, sim_account):
+    intent = _intent(qty=7)
+    fills, _ = _place(smartapi_sim, sim_account, intent)
+    [order] = _at_broker(smartapi_sim, intent)
+    assert fills == []
+    assert (order["tradingsymbol"], order["symboltoken"], order["transactiontype"],
+            order["ordertype"], order["producttype"], order["quantity"], order["exchange"]) == \
+        ("SBIN-EQ", "3045", "BUY", "MARKET", "INTRADAY", "7", "NSE")
+
+
+def test_5xx_then_success_places_one_order(smartapi_sim, sim_account):
+    smartapi_sim.faults(place_5xx=2)
+    intent = _intent()
+    fills, _ = _place(smartapi_sim, sim_account, intent)
+    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
+
+
+def test_timeout_after_the_broker_accepted_is_reconciled_not_placed_again(smartapi_sim,
+                                                                          sim_account):
+    smartapi_sim.faults(place_timeout=1, timeout_s=2.0)
+    intent = _intent()
+    fills, _ = _place(smartapi_sim, sim_account, intent, timeout_s=0.5)
+    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
+
+
+def test_redelivered_old_intent_finds_its_order_and_does_not_place_again(smartapi_sim,
+                                                                         sim_account):
+    intent = _intent()
+    _place(smartapi_sim, sim_account, intent)
+    redelivered = OrderIntent(**{**intent.asdict(), "created_at_ms": intent.created_at_ms - 60_000})
+    fills, _ = _place(smartapi_sim, sim_account, redelivered)
+    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
+
+
+def test_rate_limit_403_backs_off_then_succeeds(smartapi_sim, sim_account):
+    smartapi_sim.faults(rate_limit=3)
+    intent = _intent()
+    fills, _ = _place(smartapi_sim, sim_account, intent)
+    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
+
+
+def test_refused_order_is_a_rejection_with_the_broker_text_and_never_retried(smartapi_sim,
+                                                                             sim_account):
+    intent = _intent(product="BOGUS")
+    fills, _ = _place(smartapi_sim, sim_account, intent)
+    assert [(f.status, f.text) for f in fills] == [("REJECTED", "Invalid Product Type (AB1012)")]
+    assert _at_broker(smartapi_sim, intent) == []
+
+
+def test_session_expiry_gets_fresh_tokens_and_the_order_goes_through(smartapi_sim, sim_account):
+    for shape in ("alternate", "envelope"):
+        session = _session(smartapi_sim, sim_account)
+        broker = SmartApiBroker(session)
+
+        async def scenario():
+            await session.ensure()
+            before = session.client.access_token
+            smartapi_sim.faults(expire_sessions=True, expiry_shape=shape)
+            intent = _intent()
+            fills = await broker.execute(intent, None, int(time.time() * 1000))
+            return before, session.client.access_token, intent, fills
+        before, after, intent, fills = asyncio.run(scenario())
+        assert fills == [] and before != after, shape
+        assert len(_at_broker(smartapi_sim, intent)) == 1
+
+
+def _listen(sim, account, intents_and_faults, ws_url=None, poll_interval_s=1.0):
+    """Run the order-update listener while placing orders; return the fills it emitted."""
+    session = _session(sim, account)
+    broker = SmartApiBroker(session)
+    fills = []
+
+    async def emit(fill):
+        fills.append(fill)
+
+    async def scenario():
+        listener = OrderUpdates(session, ws_url or sim.order_ws_url, emit, poll_interval_s)
+        task = asyncio.create_task(listener.run())
+        try:
+            if ws_url is None:
+                await asyncio.wait_for(listener.connected.wait(), 10)
+            for intent, faults in intents_and_faults:
+                if faults:
+                    sim.faults(**faults)
+                await broker.execute(intent, None, int(time.time() * 1000))
+            expected = {i.client_order_id for i, _ in intents_and_faults}
+            deadline = time.monotonic() + 15
+            while {f.client_order_id for f in fills} != expected and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return fills
+    return asyncio.run(scenario())
+
+
+def test_fill_rejection_and_partial_fill_from_the_order_stream(smartapi_sim, sim_account):
+    full, rejected, partial = _intent(qty=4), _intent(qty=2), _intent(qty=10, token="1660",
+                                                                       symbol="ITC-EQ")
+    fills = _listen(smartapi_sim, sim_account, [
+        (full, None), (rejected, {"reject": 1}), (partial, {"partial_qty": 3, "partial_count": 1})])
+    by_order = {i.client_order_id: [(f.status, f.quantity) for f in fills
+                                    if f.client_order_id == i.client_order_id]
+                for i in (full, rejected, partial)}
+    assert by_order[full.client_order_id] == [("FILLED", 4)]
+    assert by_order[rejected.client_order_id] == [("REJECTED", 0)]
+    assert by_order[partial.client_order_id] == [("FILLED", 3), ("REJECTED", 0)]
+    [rej] = [f for f in fills if f.client_order_id == rejected.client_order_id]
+    assert rej.text.startswith("RMS:Margin Exceeds")
+    [filled] = [f for f in fills if f.client_order_id == full.client_order_id]
+    assert filled.price_paise == 80500 and filled.position_id == full.position_id
+
+
+def test_order_book_polling_brings_fills_while_the_socket_is_down(smartapi_sim, sim_account):
+    intent = _intent(qty=2)
+    fills = _listen(smartapi_sim, sim_account, [(intent, None)],
+                    ws_url=f"ws://127.0.0.1:{free_port()}/smart-order-update",
+                    poll_interval_s=1.1)
+    assert [(f.status, f.quantity) for f in fills if f.client_order_id ==
+            intent.client_order_id] == [("FILLED", 2)]
