@@ -198,13 +198,29 @@ def cmd_feed(a) -> int:
                                            watchlist=watch, only_subscribed=not a.all))
         print(f"replayed {sent} ticks")
         return 0
+    if s.feed == "smartapi":
+        run = feed.run_smartapi(s.bootstrap, s.namespace, session=_feed_session(s),
+                                url=s.smartapi_ws_url, watchlist=watch)
+    else:
+        run = feed.run_synthetic(s.bootstrap, s.namespace, watchlist=watch, rate=s.feed_rate,
+                                 volatility_bps=s.feed_volatility_bps, seed=s.feed_seed)
     try:
-        asyncio.run(feed.run_synthetic(s.bootstrap, s.namespace, watchlist=watch,
-                                       rate=s.feed_rate, volatility_bps=s.feed_volatility_bps,
-                                       seed=s.feed_seed))
+        asyncio.run(run)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _feed_session(s):
+    from connectors.smartapi.session import Session
+    if not s.feed_account:
+        raise accounts.AccountError("PINEWIRE_FEED=smartapi needs PINEWIRE_FEED_ACCOUNT "
+                                    "(an account name from `pinewire account list`)")
+    account = accounts.account_by_name(_engine(), s.feed_account)
+    if account is None:
+        raise accounts.AccountError(f"no account named {s.feed_account!r}")
+    creds = accounts.credentials(_engine(), s.secret_key, account["id"])
+    return Session(creds, s.smartapi_root, s.smartapi_timeout_s)
 
 
 def cmd_smartapi_sim(a) -> int:

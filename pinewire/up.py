@@ -81,7 +81,7 @@ def run(settings: Settings) -> int:
         if restored:
             asyncio.run(wait_for_commands(settings, 60))
         children.append(("web", processes.spawn(py + ["web"], logs / "web.log")))
-        if settings.feed == "synthetic":
+        if settings.feed in ("synthetic", "smartapi"):
             children.append(("feed", processes.spawn(py + ["feed"], logs / "feed.log")))
         _say(f"ready in {time.monotonic() - started:.1f}s — paper mode; logs in {logs}")
         _say(f"status page: {settings.base_url}/status   (Ctrl-C stops everything)")

@@ -88,3 +88,45 @@ async def run_replay(bootstrap: str, namespace: str, path: Path, *, speed: float
     finally:
         await subs.follower.stop()
     return sent
+
+
+async def run_smartapi(bootstrap: str, namespace: str, *, session, url: str,
+                       watchlist: set[str], duration_s: float | None = None) -> int:
+    """Stream live ticks of the watchlist and of every subscribed instrument."""
+    from connectors.smartapi import packets
+    from connectors.smartapi.ticks import MarketStream
+    subs = Subscriptions(bootstrap, namespace, watchlist)
+    subs.follower.start()
+    topic, sent, started = registry.topic_name(namespace, registry.TICKS), 0, time.monotonic()
+    try:
+        async with kafka.producing(bootstrap, linger_ms=5) as prod:
+            async def on_packet(p: packets.MarketPacket) -> None:
+                nonlocal sent
+                tick = Tick(token=p.token, ltp_paise=p.ltp_paise, ts_ms=p.exchange_ts_ms)
+                await prod.send(topic, kafka.encode(tick), key=p.token.encode())
+                sent += 1
+
+            stream = MarketStream(session, url, on_packet)
+            streaming = asyncio.create_task(stream.run())
+            try:
+                while duration_s is None or time.monotonic() - started < duration_s:
+                    await stream.set_tokens(_exchange_types(subs))
+                    await asyncio.sleep(0.25)
+            finally:
+                streaming.cancel()
+                await asyncio.gather(streaming, return_exceptions=True)
+    finally:
+        await subs.follower.stop()
+    return sent
+
+
+def _exchange_types(subs: Subscriptions) -> dict[str, int]:
+    from connectors.smartapi.packets import EXCHANGE_TYPES
+    exchanges = {t: v["exchange"] for t, v in subs.follower.values[subs.topic].items()
+                 if v and v["active"]}
+    out = {}
+    for token in subs.tokens():
+        inst = instruments.by_token(token)
+        exchange = exchanges.get(token) or (inst.exchange if inst else "NSE")
+        out[token] = EXCHANGE_TYPES.get(exchange, 1)
+    return out
