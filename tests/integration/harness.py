@@ -108,7 +108,7 @@ class Pipeline:
     # -- configuration ------------------------------------------------------------------
     def add_link(self, **kw) -> dict:
         defaults = dict(name=f"l{secrets.token_hex(3)}", strategy="st", quantity=10,
-                        sl="1", target="2", trail=None, slippage_bps=0)
+                        sl="1", target="2", trail=None, slippage_bps=0, paper=True)
         row = links.add_link(self.engine, **{**defaults, **kw})
         asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, links=[row]))
         return row

@@ -1,0 +1,101 @@
+"""A live link end to end against the simulator: webhook -> placeOrder with the right fields
+and ordertag -> fill from the order-update stream -> the simulator's ticks drive a stop-loss ->
+the exit order reaches the simulator. The ledger matches the simulator's order book."""
+import pytest
+
+from pinewire import accounts
+from schemas import sql
+from tests.integration.harness import Pipeline, wait_until
+
+TOKEN, SYMBOL = "1394", "HINDUNILVR"
+
+
+@pytest.fixture(scope="module")
+def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory):
+    key = accounts.new_key()
+    p = Pipeline(tmp_path_factory.mktemp("live"), kafka_url, PINEWIRE_SECRET_KEY=key,
+                 PINEWIRE_FEED="smartapi", PINEWIRE_FEED_ACCOUNT="sim",
+                 PINEWIRE_FEED_WATCHLIST="", **smartapi_sim.env())
+    account = accounts.add_account(p.engine, key, name="sim",
+                                   client_code=sim_account.client_code,
+                                   api_key=sim_account.api_key, pin=sim_account.pin,
+                                   totp_secret=sim_account.totp_secret)
+    feed = None
+    try:
+        p.prepare_topics()
+        p.start_worker()
+        p.start_web()
+        feed = p.spawn("feed", log="feed.log")
+        yield p, smartapi_sim, account
+    finally:
+        if feed is not None:
+            from pinewire import processes
+            processes.stop(feed)
+        p.stop()
+
+
+def _sim_order(sim, tag):
+    return next((o for o in sim.orders() if o["ordertag"] == tag), None)
+
+
+def test_live_link_end_to_end(live):
+    p, sim, account = live
+    sim.price(TOKEN, "2420")
+    link = p.add_link(sl="1", target="5", paper=False, account_id=account["id"])
+    alert = p.alert_row(p.alert(link, "BUY", SYMBOL, price="2419"))
+    assert alert["status"] == "ACCEPTED", alert["reason"]
+    pid = alert["position_id"]
+    pos = p.position(pid, "OPEN", timeout_s=30)
+    assert (pos["entry_qty"], pos["entry_value_paise"]) == (10, 10 * 242000)
+
+    entry = _sim_order(sim, f"{pid}E0")
+    assert (entry["transactiontype"], entry["quantity"], entry["tradingsymbol"],
+            entry["symboltoken"], entry["ordertype"], entry["exchange"], entry["status"]) == \
+        ("BUY", "10", "HINDUNILVR-EQ", TOKEN, "MARKET", "NSE", "complete")
+
+    def exiting():   # each new price is a tick once the feed has subscribed the instrument
+        sim.price(TOKEN, "2395")                         # stop 2395.80
+        row = p.rows(sql.positions, sql.positions.c.id == pid)[0]
+        return row["state"] in ("EXITING", "CLOSED")
+    wait_until(exiting, 30, "the simulator's ticks to trigger the stop", interval_s=0.3)
+    pos = p.position(pid, "CLOSED", timeout_s=30)
+    assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("SL", 239500)
+    assert pos["realized_pnl_paise"] == 10 * (239500 - 242000)
+
+    exit_order = _sim_order(sim, f"{pid}X0")
+    assert (exit_order["transactiontype"], exit_order["quantity"], exit_order["status"]) == \
+        ("SELL", "10", "complete")
+    for order in p.rows(sql.orders, sql.orders.c.position_id == pid):
+        at_broker = _sim_order(sim, order["client_order_id"])
+        fills = p.rows(sql.fills, sql.fills.c.client_order_id == order["client_order_id"])
+        assert (order["status"], order["filled_qty"]) == ("FILLED", int(at_broker["filledshares"]))
+        assert [f["broker_order_id"] for f in fills] == [at_broker["orderid"]]
+        assert fills[0]["price_paise"] == round(at_broker["averageprice"] * 100)
+    assert len([o for o in sim.orders() if o["ordertag"].startswith(pid)]) == 2
+
+
+def test_broker_rejection_is_recorded_and_opens_nothing(live):
+    p, sim, account = live
+    sim.faults(reject=1)
+    link = p.add_link(paper=False, account_id=account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "ULTRACEMCO", price="11800"))["position_id"]
+    snapshot = p.position(pid, "REJECTED", timeout_s=30)["snapshot"]
+    assert snapshot["entry_qty"] == 0 and snapshot["note"].startswith("RMS:Margin Exceeds")
+    [order] = p.rows(sql.orders, sql.orders.c.position_id == pid)
+    assert order["status"] == "REJECTED" and order["text"].startswith("RMS:Margin Exceeds")
+
+
+def test_partial_fill_position_holds_what_filled(live):
+    p, sim, account = live
+    sim.faults(partial_qty=4, partial_count=1)
+    link = p.add_link(paper=False, account_id=account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "POWERGRID", price="288"))["position_id"]
+
+    def rest_cancelled():
+        rows = p.rows(sql.positions, sql.positions.c.id == pid)
+        return rows and rows[0]["snapshot"].get("note") and rows[0]
+    pos = wait_until(rest_cancelled, 30, "the rest of the order to be cancelled")
+    assert (pos["state"], pos["entry_qty"]) == ("OPEN", 4)
+    p.alert(link, "EXIT", "POWERGRID")     # the exit sells only what was bought
+    pos = p.position(pid, "CLOSED", timeout_s=30)
+    assert _sim_order(sim, f"{pid}X0")["quantity"] == "4"
