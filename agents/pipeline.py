@@ -64,7 +64,8 @@ async def handle_alert(alert: Alert) -> None:
     if decision.outcome == signals.OPEN:
         pos = positions.open_position(
             alert_id=alert.id, link_id=alert.link_id, token=alert.token, symbol=alert.symbol,
-            exchange=alert.exchange, side=decision.side, quantity=link["quantity"],
+            exchange=alert.exchange, side=decision.side,
+            quantity=link["quantity"] * alert.lot_size,
             paper=link["paper"], sl_pct=link["sl_pct"], target_pct=link["target_pct"],
             trail_pct=link["trail_pct"], trail_activation_pct=link["trail_activation_pct"],
             slippage_bps=link["slippage_bps"], reference_price_paise=alert.price_paise,

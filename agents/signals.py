@@ -11,7 +11,6 @@ from agents.exits import LONG, SHORT
 from agents.positions import EXITING, PENDING, Position
 
 OPEN, CLOSE, IGNORE = "OPEN", "CLOSE", "IGNORE"
-OPTION_ACTIONS = ("BUY_CALL", "BUY_PUT", "SELL_CALL", "SELL_PUT")
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,6 @@ def decide(*, action: str, strategy: str | None, link_strategy: str | None,
         return AlertDecision(IGNORE, f"duplicate of alert {duplicate}")
     if not bot_running:
         return AlertDecision(IGNORE, "bot is stopped")
-    if action in OPTION_ACTIONS:
-        return AlertDecision(IGNORE, f"{action} needs option contract resolution, which paper "
-                                     "mode's instrument catalog does not offer")
     return _position_rule(action, live)
 
 

@@ -30,6 +30,8 @@ class Alert(_Record):
     quantity: Optional[int] = None
     price_paise: Optional[int] = None
     payload: Optional[dict] = None   # the parsed body, secrets removed
+    lot_size: int = 1                # an option contract trades in lots of this many
+    signal_action: Optional[str] = None   # as sent, e.g. BUY_CALL before it became a BUY
 
 
 class OrderIntent(_Record):

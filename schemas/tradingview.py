@@ -15,7 +15,8 @@ from schemas.money import rupees_to_paise
 
 MAX_BODY_BYTES = 16 * 1024
 
-ACTIONS = ("BUY", "SELL", "EXIT", "BUY_CALL", "BUY_PUT", "SELL_CALL", "SELL_PUT")
+OPTION_ACTIONS = ("BUY_CALL", "BUY_PUT", "SELL_CALL", "SELL_PUT")  # name the underlying
+ACTIONS = ("BUY", "SELL", "EXIT") + OPTION_ACTIONS
 _ACTION_ALIASES = {"CLOSE": "EXIT", "FLAT": "EXIT", "LONG": "BUY", "SHORT": "SELL"}
 _SYMBOL_FIELDS = ("symbol", "ticker", "tradingsymbol")
 _ACTION_FIELDS = ("action", "side", "order_action")

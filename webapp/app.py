@@ -16,6 +16,7 @@ from pinewire.settings import Settings, settings as load_settings
 from schemas import sql
 from schemas import topics as registry
 from webapp import gateway, status
+from webapp.catalog import catalog
 
 log = logging.getLogger("pinewire.web")
 _HOOK_PATH = re.compile(r"^/hook/[^/]+")
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.engine = sql.engine(settings.sql_url)
     app.state.producer = gateway.AlertProducer(settings.bootstrap)
+    app.state.catalog = catalog(settings)
     app.state.workers_topic = registry.topic_name(settings.namespace, registry.WORKERS)
     app.state.heartbeats = TopicFollower(settings.bootstrap, [app.state.workers_topic])
     app.state.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

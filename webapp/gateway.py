@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from pinewire import kafka, links
-from schemas import ids, instruments, sql
+from connectors.smartapi.master import InstrumentError
+from schemas import ids, sql
 from schemas import topics as registry
 from schemas.records import Alert
-from schemas.tradingview import MAX_BODY_BYTES, PayloadError, parse
+from schemas.tradingview import MAX_BODY_BYTES, OPTION_ACTIONS, PayloadError, parse
+from webapp.catalog import today_ist
 
 log = logging.getLogger("pinewire.gateway")
 SEND_TIMEOUT_S = 2.5  # TradingView gives up after 3 s
@@ -71,6 +73,22 @@ async def _body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def _instrument(catalog, signal):
+    """(instrument, action on it, its price if known, lot size). An option signal names the
+    underlying: it becomes a BUY or SELL of the at-the-money contract of the nearest expiry."""
+    if signal.action not in OPTION_ACTIONS:
+        inst = catalog.lookup(signal.symbol, signal.exchange)
+        if inst is None:
+            raise InstrumentError(f"unknown symbol {signal.exchange}:{signal.symbol}")
+        return inst, signal.action, signal.price_paise, 1
+    if signal.price_paise is None:
+        raise InstrumentError(f"{signal.action} needs the underlying's price to find the "
+                              'at-the-money strike: add "price": "{{close}}" to the alert')
+    right = "CE" if signal.action.endswith("CALL") else "PE"
+    contract = catalog.resolve_option(signal.symbol, right, signal.price_paise, today_ist())
+    return contract, signal.action.split("_")[0], None, contract.lot_size
+
+
 async def hook(request: Request) -> JSONResponse:
     state = request.app.state
     link = links.link_by_token(state.engine, request.path_params["token"])
@@ -83,10 +101,10 @@ async def hook(request: Request) -> JSONResponse:
         signal = parse(body)
     except PayloadError as exc:
         return _reject(request, 422, str(exc), link["id"])
-    inst = instruments.lookup(signal.symbol, signal.exchange)
-    if inst is None:
-        return _reject(request, 422, f"unknown symbol {signal.exchange}:{signal.symbol}",
-                       link["id"])
+    try:
+        inst, action, price_paise, lots = _instrument(state.catalog, signal)
+    except InstrumentError as exc:
+        return _reject(request, 422, str(exc), link["id"])
     received_ns = time.time_ns()
     key = ids.dedupe_key(link["id"], signal.payload)
     settings = state.settings
@@ -94,10 +112,11 @@ async def hook(request: Request) -> JSONResponse:
         id=ids.alert_id(key, received_ns), dedupe_key=key,
         dedupe_window_s=settings.own_id_dedupe_window_s if signal.own_id else settings.dedupe_window_s,
         link_id=link["id"], link_version=link["version"],
-        bot_version=links.bot(state.engine)["version"], action=signal.action,
+        bot_version=links.bot(state.engine)["version"], action=action,
         symbol=inst.symbol, exchange=inst.exchange, token=inst.token,
         received_at_ms=received_ns // 1_000_000, strategy=signal.strategy,
-        quantity=signal.quantity, price_paise=signal.price_paise, payload=signal.payload)
+        quantity=signal.quantity, price_paise=price_paise, payload=signal.payload,
+        lot_size=lots, signal_action=signal.action)
     try:
         await state.producer.send(registry.topic_name(settings.namespace, registry.ALERTS),
                                   kafka.encode(alert), key=link["id"].encode(),

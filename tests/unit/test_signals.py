@@ -31,7 +31,6 @@ def d(action, current=None, strategy="st", link_strategy="st", enabled=True, bot
     ("EXIT", live(SHORT), CLOSE, None, "closes SHORT"),
     ("EXIT", live(LONG, P.EXITING), IGNORE, None, "already exiting"),
     ("SELL", live(LONG, P.PENDING), IGNORE, None, "waiting for its entry fill"),
-    ("BUY_CALL", None, IGNORE, None, "option contract"),
 ])
 def test_position_rules(action, current, outcome, side, why):
     decision = d(action, current)

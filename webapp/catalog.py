@@ -1,0 +1,49 @@
+"""What symbols the gateway accepts: Angel One's instrument master when one is configured
+(reloaded each day), else the built-in paper catalog. Option signals need the master."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from connectors.smartapi.master import InstrumentError, InstrumentMaster
+from pinewire.settings import Settings
+from schemas import instruments
+
+IST = timezone(timedelta(hours=5, minutes=30))
+
+
+def today_ist() -> date:
+    return datetime.now(IST).date()
+
+
+class BuiltinCatalog:
+    def lookup(self, symbol: str, exchange: str = "NSE"):
+        return instruments.lookup(symbol, exchange)
+
+    def resolve_option(self, underlying: str, right: str, price_paise: int, today: date):
+        raise InstrumentError("option signals need the instrument master: set "
+                              "PINEWIRE_INSTRUMENT_MASTER to OpenAPIScripMaster.json (path or URL)")
+
+
+class DailyMaster:
+    def __init__(self, source: str, cache_dir):
+        self.source, self.cache_dir = source, cache_dir
+        self.day: date | None = None
+        self.master: InstrumentMaster | None = None
+
+    def current(self) -> InstrumentMaster:
+        if self.master is None or self.day != today_ist():
+            self.day = today_ist()
+            self.master = InstrumentMaster.load(self.source, self.cache_dir, self.day)
+        return self.master
+
+    def lookup(self, symbol: str, exchange: str = "NSE"):
+        return self.current().lookup(symbol, exchange)
+
+    def resolve_option(self, underlying: str, right: str, price_paise: int, today: date):
+        return self.current().resolve_option(underlying, right, price_paise, today)
+
+
+def catalog(settings: Settings):
+    if settings.instrument_master:
+        return DailyMaster(settings.instrument_master, settings.data_dir / "instruments")
+    return BuiltinCatalog()
