@@ -55,7 +55,9 @@ def sim_account():
     import pyotp
 
     from tests.integration.smartapi import SimAccount
-    return SimAccount(client_code="S1234567", pin=f"{secrets.randbelow(10**4):04d}",
+    # Angel One PINs are 4 digits; 8 here (the simulator accepts any) so that the secrets
+    # audit cannot mistake a timestamp or an offset for the PIN.
+    return SimAccount(client_code="S1234567", pin=f"{secrets.randbelow(10**8):08d}",
                       totp_secret=pyotp.random_base32(32), api_key=secrets.token_hex(8))
 
 

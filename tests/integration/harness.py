@@ -45,8 +45,12 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
         time.sleep(interval_s)
 
 
+PIPELINES: list["Pipeline"] = []   # every pipeline of the run, for the secrets audit
+
+
 class Pipeline:
     def __init__(self, data_dir: Path, bootstrap: str | None, **env):
+        PIPELINES.append(self)
         self.data_dir = data_dir
         self.env = {**os.environ,
                     "PINEWIRE_DATA_DIR": str(data_dir),

@@ -15,7 +15,7 @@ def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory):
     key = accounts.new_key()
     p = Pipeline(tmp_path_factory.mktemp("live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED="smartapi", PINEWIRE_FEED_ACCOUNT="sim",
-                 PINEWIRE_FEED_WATCHLIST="", **smartapi_sim.env())
+                 PINEWIRE_FEED_WATCHLIST="", PINEWIRE_LOG_LEVEL="DEBUG", **smartapi_sim.env())
     account = accounts.add_account(p.engine, key, name="sim",
                                    client_code=sim_account.client_code,
                                    api_key=sim_account.api_key, pin=sim_account.pin,

@@ -273,6 +273,12 @@ async def sim_orders(request: Request):
                          for o in _state(request).orders.values()])
 
 
+async def sim_sessions(request: Request):
+    """Every token the simulator issued: tests check none of them leaked into a log."""
+    sim = _state(request)
+    return JSONResponse([[s.jwt, s.refresh, s.feed] for s in sim.sessions.values()])
+
+
 async def sim_drop_streams(request: Request):
     return JSONResponse({"dropped": _state(request).drop_streams()})
 
@@ -295,6 +301,7 @@ def create_app(sim: SimState) -> Starlette:
         Route("/sim/price", sim_price, methods=["POST"]),
         Route("/sim/orders", sim_orders, methods=["GET"]),
         Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
+        Route("/sim/sessions", sim_sessions, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.sim = sim

@@ -1,0 +1,56 @@
+"""Runs last: no PIN, TOTP secret, API key, secret key, webhook token or broker session token
+appears in clear in any log file, any file the SDK could have written, or any topic of the run."""
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+
+from pinewire import kafka
+from schemas import sql
+from schemas import topics as registry
+from tests.integration.harness import PIPELINES
+
+
+def _secrets(smartapi_sim, sim_account) -> set[str]:
+    found = {sim_account.pin, sim_account.totp_secret, sim_account.api_key}
+    for p in PIPELINES:
+        if p.env.get("PINEWIRE_SECRET_KEY"):
+            found.add(p.env["PINEWIRE_SECRET_KEY"])
+        with p.engine.connect() as conn:
+            found |= {row.token for row in conn.execute(select(sql.links.c.token))}
+    for issued in smartapi_sim.http.get("/sim/sessions").json():
+        found |= set(issued)
+    return {s for s in found if s}
+
+
+def _topic_text(p) -> str:
+    names = [registry.topic_name(p.settings.namespace, spec) for spec in registry.ALL]
+    names += [registry.changelog_name(p.settings.namespace, t) for t in registry.TABLES]
+
+    async def read():
+        chunks = []
+        ends = await kafka.topic_offsets(p.settings.bootstrap, names)
+        for name in ends:
+            async for _, _, key, value in kafka.read_topic(p.settings.bootstrap, name):
+                chunks.append(key + json.dumps(value))
+        return "\n".join(chunks)
+    return asyncio.run(read())
+
+
+def test_no_secret_in_any_log_or_topic(tmp_path_factory, smartapi_sim, sim_account, kafka_url):
+    secrets = _secrets(smartapi_sim, sim_account)
+    assert len(secrets) >= 5, "the audit needs secrets to look for"
+    files = [f for f in Path(tmp_path_factory.getbasetemp()).rglob("*")
+             if f.is_file() and f.suffix not in (".db", ".db-wal", ".db-shm", ".json", ".csv")]
+    assert any(f.name == "worker.log" for f in files) and any(f.name == "feed.log" for f in files)
+    leaks = [(f.name, s[:4] + "…") for f in files for s in secrets
+             if s in f.read_text(errors="replace")]
+    assert leaks == []
+    assert not Path(os.getcwd(), "logs").exists(), "the SDK wrote ./logs"
+    live = [p for p in PIPELINES if p.env.get("PINEWIRE_SECRET_KEY")
+            and p.settings.kafka_url == kafka_url]
+    for p in live:
+        text = _topic_text(p)
+        assert text and [s[:4] for s in secrets if s in text] == []
