@@ -87,3 +87,35 @@ def test_kafka_unreachable_gives_503_and_records_nothing_but_the_rejection(tmp_p
         assert [r["status_code"] for r in down.rows(sql.webhook_rejections)] == [503]
     finally:
         down.stop()
+
+
+def test_accounts_are_encrypted_at_rest_and_never_printed(pipeline):
+    import pyotp
+
+    from pinewire.accounts import new_key
+    key, seed = new_key(), pyotp.random_base32(32)
+    env = {**pipeline.env, "PINEWIRE_SECRET_KEY": key}
+
+    def run(*args, env=env):
+        return subprocess.run(pipeline.cli(*args), env=env, capture_output=True, text=True,
+                              timeout=60)
+    out = run("account", "add", "--name", "main", "--client-code", "A1234567",
+              "--api-key", "apikey-9f8e7d", "--pin", "4321", "--totp-secret", seed)
+    assert out.returncode == 0, out.stderr
+    listing = run("account", "list")
+    assert "main" in listing.stdout and "A1234567" in listing.stdout
+    for text in (out.stdout + out.stderr, listing.stdout + listing.stderr):
+        assert "apikey-9f8e7d" not in text and seed not in text and "4321" not in text
+    [row] = pipeline.rows(sql.accounts, sql.accounts.c.name == "main")
+    assert "apikey-9f8e7d" not in row["secrets"] and seed not in row["secrets"]
+
+    no_key = {k: v for k, v in env.items() if k != "PINEWIRE_SECRET_KEY"}
+    refused = run("account", "add", "--name", "x", "--client-code", "B1", "--api-key", "k",
+                  "--pin", "1", "--totp-secret", seed, env=no_key)
+    assert refused.returncode == 1 and "PINEWIRE_SECRET_KEY is not set" in refused.stderr
+
+    live = run("link", "add", "--name", "live1", "--strategy", "st", "--qty", "1", "--live")
+    assert live.returncode == 1 and "needs a broker account" in live.stderr
+    live = run("link", "add", "--name", "live2", "--strategy", "st", "--qty", "1", "--live",
+               "--account", "main")
+    assert live.returncode == 0 and "LIVE" in live.stdout, live.stderr
