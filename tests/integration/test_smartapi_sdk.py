@@ -93,3 +93,27 @@ def test_websocket_ticks_decoded_by_the_sdk_equal_the_simulator_prices(smartapi_
     finally:
         ws.close_connection()
         thread.join(10)
+
+
+def test_resting_limit_order_is_modified_then_cancelled(session):
+    order_id = session.placeOrder({
+        "variety": "NORMAL", "tradingsymbol": "ITC-EQ", "symboltoken": "1660",
+        "transactiontype": "BUY", "exchange": "NSE", "ordertype": "LIMIT",
+        "producttype": "DELIVERY", "duration": "DAY", "price": "300", "quantity": "5"})
+
+    def row():
+        book = limited(session.orderBook)
+        return next((r for r in ((book or {}).get("data") or []) if r["orderid"] == order_id),
+                    None)
+    assert wait_until(lambda: (r := row()) and r["status"] == "open" and r, 10, "open",
+                      interval_s=0.5)["quantity"] == "5"
+    modified = session.modifyOrder({"variety": "NORMAL", "orderid": order_id, "quantity": "7",
+                                    "price": "301", "ordertype": "LIMIT",
+                                    "producttype": "DELIVERY", "duration": "DAY"})
+    assert modified["status"] is True
+    cancelled = session.cancelOrder(order_id, "NORMAL")
+    assert cancelled["status"] is True and cancelled["data"]["orderid"] == order_id
+    final = wait_until(lambda: (r := row()) and r["status"] == "cancelled" and r, 10,
+                       "cancelled", interval_s=0.5)
+    assert (final["quantity"], final["price"], final["filledshares"]) == ("7", 301.0, "0")
+    assert session.cancelOrder("nope", "NORMAL")["errorcode"] == "AB1013"

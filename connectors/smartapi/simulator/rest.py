@@ -161,37 +161,40 @@ def _work(sim: SimState, order: Order) -> None:
         sim.publish_order(state)
 
 
-async def cancel_order(request: Request):
+async def _own_order(request: Request) -> tuple[Order | None, dict, Response | None]:
+    """The caller's order named in the request and the request's parameters, or the answer
+    that refuses the request."""
     sim = _state(request)
     s, denied = _authorized(request)
     if denied:
-        return denied
+        return None, {}, denied
     if _limited(request, s.client_code, "order"):
-        return rate_limited()
+        return None, {}, rate_limited()
     p = await _params(request)
     order = sim.orders.get(str(p.get("orderid")))
     if order is None or order.client_code != s.client_code:
-        return fail("AB1013", "Order not found")
+        return None, p, fail("AB1013", "Order not found")
+    return order, p, None
+
+
+async def cancel_order(request: Request):
+    order, _, refused = await _own_order(request)
+    if refused:
+        return refused
     if order.status in ("open", "open pending", "trigger pending"):
         order.status = "cancelled"
-        sim.publish_order(order)
+        _state(request).publish_order(order)
     return ok({"orderid": order.orderid, "uniqueorderid": order.uniqueorderid})
 
 
 async def modify_order(request: Request):
-    sim = _state(request)
-    s, denied = _authorized(request)
-    if denied:
-        return denied
-    if _limited(request, s.client_code, "order"):
-        return rate_limited()
-    p = await _params(request)
-    order = sim.orders.get(str(p.get("orderid")))
-    if order is None or order.client_code != s.client_code:
-        return fail("AB1013", "Order not found")
+    order, params, refused = await _own_order(request)
+    if refused:
+        return refused
     if order.status not in ("open", "open pending", "trigger pending"):
         return fail("AB1007", f"Order is {order.status}; it cannot be modified")
-    order.params.update({k: v for k, v in p.items() if k in ("price", "quantity", "ordertype")})
+    order.params.update({k: v for k, v in params.items()
+                         if k in ("price", "quantity", "ordertype")})
     return ok({"orderid": order.orderid, "uniqueorderid": order.uniqueorderid})
 
 

@@ -207,8 +207,14 @@ class SimState:
         states = []
         order.status = "open"
         states.append(_copy(order))
+        limit = order.params.get("ordertype") == "LIMIT" and float(order.params.get("price") or 0)
+        resting = limit and price is not None and (
+            limit * 100 < price if order.params.get("transactiontype") == "BUY" else
+            limit * 100 > price)
         if order.fate == "reject":
             order.status, order.text = "rejected", self.faults.reject_text
+        elif resting:
+            return states    # not marketable: it rests, open, until cancelled or modified
         elif price is None:
             order.status, order.text = "rejected", f"No price for token {token}"
         else:
