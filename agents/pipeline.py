@@ -88,16 +88,20 @@ async def on_order(stream):
 async def execute(intent: OrderIntent) -> None:
     """Idempotent by client order id: a redelivered intent gets the same fills again."""
     done = A.executions.get(intent.client_order_id)
-    if done is None:
+    if isinstance(done, list):
+        fills = [Fill(**f) for f in done]
+    else:
+        # A marker before the call: a redelivery that finds it looks for the order at the
+        # broker before placing (the crash may have come after the placement).
+        A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
         try:
             broker = brokers.for_intent(intent)
-            fills = await broker.execute(intent, memory.price(intent.token), emit.now_ms())
+            fills = await broker.execute(intent, memory.price(intent.token), emit.now_ms(),
+                                         maybe_placed=done is not None)
         except AccountError as exc:
             fills = [rejection(intent, str(exc), emit.now_ms())]
         # a live order's fills come from the broker's order stream; [] marks it as placed
         A.executions[intent.client_order_id] = [f.asdict() for f in fills]
-    else:
-        fills = [Fill(**f) for f in done]
     for fill in fills:
         await send_fill(fill)
 

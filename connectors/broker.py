@@ -8,10 +8,11 @@ from schemas.records import Fill, OrderIntent
 
 
 class Broker(Protocol):
-    async def execute(self, intent: OrderIntent, last_price_paise: int | None,
-                      now_ms: int) -> list[Fill]:
+    async def execute(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int,
+                      maybe_placed: bool = False) -> list[Fill]:
         """Place the order, once; the fills (or the rejection) known now. A broker whose fills
-        come later produces them on the fills topic itself."""
+        come later produces them on the fills topic itself. maybe_placed: an earlier attempt
+        may have reached the broker, so look for the order before placing it."""
 
 
 def rejection(intent: OrderIntent, text: str, now_ms: int) -> Fill:

@@ -14,8 +14,8 @@ def slipped(price_paise: int, side: str, slippage_bps: int) -> int:
 
 
 class PaperBroker:
-    async def execute(self, intent: OrderIntent, last_price_paise: int | None,
-                      now_ms: int) -> list[Fill]:
+    async def execute(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int,
+                      maybe_placed: bool = False) -> list[Fill]:
         price = last_price_paise or intent.reference_price_paise
         common = dict(fill_id=ids.fill_id(intent.client_order_id), position_id=intent.position_id,
                       client_order_id=intent.client_order_id, token=intent.token,

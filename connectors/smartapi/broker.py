@@ -48,11 +48,11 @@ class SmartApiBroker:
     def __init__(self, session: Session, attempts: int = 8):
         self.session, self.attempts = session, attempts
 
-    async def execute(self, intent: OrderIntent, last_price_paise: int | None,
-                      now_ms: int) -> list[Fill]:
+    async def execute(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int,
+                      maybe_placed: bool = False) -> list[Fill]:
         """[] once the order is at the broker (its fills come from the order stream), or a
         REJECTED fill when the broker refused it."""
-        check_first = now_ms - intent.created_at_ms > REDELIVERY_AGE_MS
+        check_first = maybe_placed or now_ms - intent.created_at_ms > REDELIVERY_AGE_MS
         for attempt in range(self.attempts):
             if check_first and (found := await self.find(intent.client_order_id)):
                 log.info("order %s already at the broker as %s; not placing again",

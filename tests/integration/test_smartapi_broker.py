@@ -79,6 +79,15 @@ def test_redelivered_old_intent_finds_its_order_and_does_not_place_again(smartap
     assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
 
 
+def test_redelivery_after_a_crash_mid_placement_does_not_place_again(smartapi_sim,
+                                                                      sim_account):
+    intent = _intent()
+    _place(smartapi_sim, sim_account, intent)      # placed; the crash lost the executor's record
+    broker = SmartApiBroker(_session(smartapi_sim, sim_account))
+    fills = asyncio.run(broker.execute(intent, None, int(time.time() * 1000), maybe_placed=True))
+    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
+
+
 def test_rate_limit_403_backs_off_then_succeeds(smartapi_sim, sim_account):
     smartapi_sim.faults(rate_limit=3)
     intent = _intent()
