@@ -38,7 +38,7 @@ def test_ticks_unsubscribe_and_reconnect_after_a_drop(smartapi_sim, sim_account)
             await until(lambda: seen[-1].ltp_paise == 118135)
             assert not [p for p in seen if p.ltp_paise == 362505], "an unsubscribed tick came"
 
-            assert smartapi_sim.drop_streams() == 1
+            assert smartapi_sim.drop_streams() >= 1   # ours, and any other test's still open
             await until(lambda: stream.connections == 2 and stream.connected.is_set(), 15)
             smartapi_sim.price("5900", "1182.40")
             await until(lambda: seen[-1].ltp_paise == 118240)   # resubscribed, ticks resume
