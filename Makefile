@@ -25,7 +25,7 @@ services:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 test: $(STAMP) services
-	$(BIN)/python -m pytest -q -ra tests
+	$(BIN)/python -m pytest -q -ra --durations=8 tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -48,6 +48,17 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
 PIPELINES: list["Pipeline"] = []   # every pipeline of the run, for the secrets audit
 
 
+async def until(condition: Callable[[], object], timeout_s: float, what: str,
+                interval_s: float = 0.02):
+    """wait_until for coroutines: poll without blocking the event loop."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(interval_s)
+    return value
+
+
 class Pipeline:
     def __init__(self, data_dir: Path, bootstrap: str | None, **env):
         PIPELINES.append(self)

@@ -12,7 +12,7 @@ from connectors.smartapi.ratelimit import RateLimiter
 from connectors.smartapi.session import Session
 from pinewire.accounts import Credentials
 from schemas.records import OrderIntent
-from tests.integration.harness import free_port
+from tests.integration.harness import free_port, until
 
 
 def _session(sim, account, timeout_s=2.0) -> Session:
@@ -140,9 +140,8 @@ def _listen(sim, account, intents_and_faults, ws_url=None, poll_interval_s=1.0):
                     sim.faults(**faults)
                 await broker.execute(intent, None, int(time.time() * 1000))
             expected = {i.client_order_id for i, _ in intents_and_faults}
-            deadline = time.monotonic() + 15
-            while {f.client_order_id for f in fills} != expected and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await until(lambda: {f.client_order_id for f in fills} == expected, 15,
+                        "a fill or rejection for every order")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
