@@ -6,10 +6,10 @@ import logging
 
 from agents import app as A
 from agents import emit, positions, signals
-from agents.memory import WorkerMemory
-from agents.positions import Position
 from agents.brokers import Brokers
 from agents.ledger_agents import engine
+from agents.memory import WorkerMemory
+from agents.positions import Position
 from connectors.broker import rejection
 from pinewire.accounts import AccountError
 from schemas.records import Alert, Command, Fill, OrderIntent, Tick

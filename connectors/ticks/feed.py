@@ -94,7 +94,7 @@ async def run_smartapi(bootstrap: str, namespace: str, *, session, url: str,
                        watchlist: set[str], duration_s: float | None = None) -> int:
     """Stream live ticks of the watchlist and of every subscribed instrument."""
     from connectors.smartapi import packets
-    from connectors.smartapi.ticks import MarketStream
+    from connectors.smartapi.ticks import MAX_TOKENS, MarketStream
     subs = Subscriptions(bootstrap, namespace, watchlist)
     subs.follower.start()
     topic, sent, started = registry.topic_name(namespace, registry.TICKS), 0, time.monotonic()
@@ -110,7 +110,7 @@ async def run_smartapi(bootstrap: str, namespace: str, *, session, url: str,
             streaming = asyncio.create_task(stream.run())
             try:
                 while duration_s is None or time.monotonic() - started < duration_s:
-                    await stream.set_tokens(_exchange_types(subs))
+                    await stream.set_tokens(_at_most(_exchange_types(subs), MAX_TOKENS))
                     await asyncio.sleep(0.25)
             finally:
                 streaming.cancel()
@@ -118,6 +118,14 @@ async def run_smartapi(bootstrap: str, namespace: str, *, session, url: str,
     finally:
         await subs.follower.stop()
     return sent
+
+
+def _at_most(tokens: dict[str, int], limit: int) -> dict[str, int]:
+    if len(tokens) <= limit:
+        return tokens
+    log.error("%d instruments wanted; one market-data connection streams %d: the rest get no "
+              "ticks", len(tokens), limit)
+    return dict(sorted(tokens.items())[:limit])
 
 
 def _exchange_types(subs: Subscriptions) -> dict[str, int]:

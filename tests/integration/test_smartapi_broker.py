@@ -173,3 +173,18 @@ def test_order_book_polling_brings_fills_while_the_socket_is_down(smartapi_sim, 
                     poll_interval_s=1.1)
     assert [(f.status, f.quantity) for f in fills if f.client_order_id ==
             intent.client_order_id] == [("FILLED", 2)]
+
+
+def test_a_new_day_logs_in_again(smartapi_sim, sim_account):
+    session = _session(smartapi_sim, sim_account)
+
+    async def scenario():
+        await session.ensure()
+        first = session.client
+        await session.ensure()
+        same = session.client is first
+        session.login_day = "2000-01-01"          # the session is from before midnight
+        await session.ensure()
+        return same, session.client is not first and session.client.access_token
+    same, fresh = asyncio.run(scenario())
+    assert same and fresh
