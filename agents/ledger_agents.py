@@ -1,5 +1,8 @@
-"""Thin agents that hand each record to the ledger, one per topic."""
+"""Thin agents that hand each record to the ledger, one per topic. The SQL runs in a thread:
+the event loop keeps serving ticks meanwhile, and each agent still writes in record order."""
 from __future__ import annotations
+
+import asyncio
 
 from agents import app as A
 from agents import ledger
@@ -10,7 +13,7 @@ engine = sql.engine(A.S.sql_url)
 
 def _ledger_agent(topic, record) -> None:
     async def agent(stream):
-        await A.consume(stream, lambda value: record(engine, value))
+        await A.consume(stream, lambda value: asyncio.to_thread(record, engine, value))
     agent.__name__ = agent.__qualname__ = f"ledger_{record.__name__}"
     A.app.agent(topic, name=f"agents.ledger.{record.__name__}", concurrency=1)(agent)
 

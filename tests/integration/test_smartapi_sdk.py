@@ -92,7 +92,7 @@ def test_websocket_ticks_decoded_by_the_sdk_equal_the_simulator_prices(smartapi_
         assert ticks[0]["closed_price"] == 41005
     finally:
         ws.close_connection()
-        thread.join(10)
+        thread.join(2)   # a daemon thread: the SDK's run_forever does not always return
 
 
 def test_resting_limit_order_is_modified_then_cancelled(session):
