@@ -71,6 +71,16 @@ def _authorized(request: Request):
     return None, fail("AG8001", "Invalid Token")
 
 
+def _admitted(request: Request, kind: str):
+    """The caller's session, or the answer refusing the call (bad token, or over the limit)."""
+    s, denied = _authorized(request)
+    if denied:
+        return None, denied
+    if _limited(request, s.client_code, kind):
+        return None, rate_limited()
+    return s, None
+
+
 async def login(request: Request):
     p = await _params(request)
     client = str(p.get("clientcode", ""))
@@ -86,11 +96,9 @@ async def login(request: Request):
 
 
 async def profile(request: Request):
-    s, denied = _authorized(request)
-    if denied:
-        return denied
-    if _limited(request, s.client_code, "profile"):
-        return rate_limited()
+    s, refused = _admitted(request, "profile")
+    if refused:
+        return refused
     return ok({"clientcode": s.client_code, "name": "SIMULATED TRADER", "email": "",
                "mobileno": "", "exchanges": ["NSE", "BSE", "NFO"],
                "products": ["MARGIN", "MIS", "NRML", "CNC"], "lastlogintime": "",
@@ -117,11 +125,9 @@ async def logout(request: Request):
 
 async def place_order(request: Request):
     sim = _state(request)
-    s, denied = _authorized(request)
-    if denied:
-        return denied
-    if _limited(request, s.client_code, "order"):
-        return rate_limited()
+    s, refused = _admitted(request, "order")
+    if refused:
+        return refused
     if sim.faults.take("place_5xx"):
         return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status_code=502,
                         media_type="text/html")
@@ -165,11 +171,9 @@ async def _own_order(request: Request) -> tuple[Order | None, dict, Response | N
     """The caller's order named in the request and the request's parameters, or the answer
     that refuses the request."""
     sim = _state(request)
-    s, denied = _authorized(request)
-    if denied:
-        return None, {}, denied
-    if _limited(request, s.client_code, "order"):
-        return None, {}, rate_limited()
+    s, refused = _admitted(request, "order")
+    if refused:
+        return None, {}, refused
     p = await _params(request)
     order = sim.orders.get(str(p.get("orderid")))
     if order is None or order.client_code != s.client_code:
@@ -201,11 +205,9 @@ async def modify_order(request: Request):
 def _book(kind: str):
     async def handler(request: Request):
         sim = _state(request)
-        s, denied = _authorized(request)
-        if denied:
-            return denied
-        if _limited(request, s.client_code, "book"):
-            return rate_limited()
+        s, refused = _admitted(request, "book")
+        if refused:
+            return refused
         if kind == "orders":
             rows = sim.book(s.client_code)
         elif kind == "trades":
@@ -236,11 +238,9 @@ def _positions(sim: SimState, client: str) -> list[dict]:
 
 async def ltp(request: Request):
     sim = _state(request)
-    s, denied = _authorized(request)
-    if denied:
-        return denied
-    if _limited(request, s.client_code, "ltp"):
-        return rate_limited()
+    s, refused = _admitted(request, "ltp")
+    if refused:
+        return refused
     p = await _params(request)
     price = sim.prices.get(str(p.get("symboltoken")))
     if price is None:
