@@ -1,6 +1,7 @@
 """The Starlette application: routes declared in one place, shared clients in the lifespan."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -16,7 +17,7 @@ from pinewire.settings import Settings, settings as load_settings
 from schemas import sql
 from schemas import topics as registry
 from webapp import gateway, status
-from webapp.catalog import catalog
+from webapp.catalog import DailyMaster, catalog
 
 log = logging.getLogger("pinewire.web")
 _HOOK_PATH = re.compile(r"^/hook/[^/]+")
@@ -57,9 +58,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         state = app.state
         state.heartbeats.start()
+        refresher = asyncio.create_task(state.catalog.keep_fresh()) \
+            if isinstance(state.catalog, DailyMaster) else None
         try:
             yield
         finally:
+            if refresher:
+                refresher.cancel()
             await state.heartbeats.stop()
             await state.producer.stop()
 

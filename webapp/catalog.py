@@ -2,6 +2,8 @@
 (reloaded each day), else the built-in paper catalog. Option signals need the master."""
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import date, datetime, timedelta, timezone
 
 from connectors.smartapi.master import InstrumentError, InstrumentMaster
@@ -9,6 +11,7 @@ from pinewire.settings import Settings
 from schemas import instruments
 
 IST = timezone(timedelta(hours=5, minutes=30))
+log = logging.getLogger(__name__)
 
 
 def today_ist() -> date:
@@ -25,15 +28,30 @@ class BuiltinCatalog:
 
 
 class DailyMaster:
+    """Serves the loaded master; a background task loads the new day's file, so no webhook
+    ever waits for a download (TradingView gives up after 3 s)."""
+
     def __init__(self, source: str, cache_dir):
         self.source, self.cache_dir = source, cache_dir
         self.day: date | None = None
         self.master: InstrumentMaster | None = None
 
-    def current(self) -> InstrumentMaster:
+    def refresh(self) -> None:
         if self.master is None or self.day != today_ist():
-            self.day = today_ist()
-            self.master = InstrumentMaster.load(self.source, self.cache_dir, self.day)
+            day = today_ist()
+            self.master, self.day = InstrumentMaster.load(self.source, self.cache_dir, day), day
+
+    async def keep_fresh(self, interval_s: float = 300) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception as exc:  # noqa: BLE001 - keep the old master, try again later
+                log.error("instrument master %s could not be loaded: %s", self.source, exc)
+            await asyncio.sleep(interval_s)
+
+    def current(self) -> InstrumentMaster:
+        if self.master is None:
+            self.refresh()   # only before the first background load has finished
         return self.master
 
     def lookup(self, symbol: str, exchange: str = "NSE"):

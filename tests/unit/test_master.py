@@ -70,3 +70,15 @@ def test_url_source_is_fetched_once_a_day(tmp_path):
         assert len(requests) == 2
     finally:
         server.shutdown()
+
+
+def test_a_new_day_never_makes_a_lookup_wait_for_the_master(tmp_path):
+    from datetime import timedelta
+
+    from webapp.catalog import DailyMaster, today_ist
+    dm = DailyMaster(str(FIXTURE), tmp_path)
+    first = dm.current()                        # the first load happens on demand
+    dm.day = today_ist() - timedelta(days=1)    # midnight passed
+    assert dm.current() is first and dm.lookup("SBIN").token == "3045"   # served, not reloaded
+    dm.refresh()                                # the background task's job
+    assert dm.current() is not first and dm.day == today_ist()
