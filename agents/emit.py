@@ -24,7 +24,8 @@ def save(memory: WorkerMemory, pos: Position) -> None:
     """Table first: whatever is emitted next is decided against this state."""
     A.positions[pos.id] = pos.to_dict()
     if pos.state in LIVE_STATES:
-        A.slots[pos.slot] = pos.id
+        if A.slots.get(pos.slot) != pos.id:   # a best-price update leaves the slot alone
+            A.slots[pos.slot] = pos.id
     elif A.slots.get(pos.slot) == pos.id:
         del A.slots[pos.slot]
     memory.track(pos)

@@ -124,8 +124,8 @@ def exit_side(pos: Position) -> str:
     return "SELL" if pos.side == exits.LONG else "BUY"
 
 
-def _with_levels(pos: Position, best: int) -> Position:
-    lv = exits.levels(pos.side, pos.entry_price, best, pos.rules)
+def _with_levels(pos: Position, best: int, lv: exits.Levels | None = None) -> Position:
+    lv = lv or exits.levels(pos.side, pos.entry_price, best, pos.rules)
     return replace(pos, best_paise=best, stop=fraction_str(lv.stop),
                    target=fraction_str(lv.target), trail_active=lv.trail_stop is not None)
 
@@ -188,11 +188,11 @@ def on_tick(pos: Position, price_paise: int, now_ms: int,
     best, lv, decision = exits.evaluate(pos.side, pos.entry_price, pos.best_paise, pos.rules,
                                         price_paise)
     if decision is not None:
-        return _bump(_with_levels(pos, best), state=EXITING, exit_reason=decision.reason,
+        return _bump(_with_levels(pos, best, lv), state=EXITING, exit_reason=decision.reason,
                      exit_trigger_paise=price_paise, exit_gap=fraction_str(decision.gap),
                      intent_at_ms=now_ms, tick_offset=offset), decision
     if best != pos.best_paise:
-        return _bump(_with_levels(pos, best), tick_offset=offset), None
+        return _bump(_with_levels(pos, best, lv), tick_offset=offset), None
     return None, None
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import asyncio
 import getpass
 import json
@@ -17,6 +18,7 @@ from schemas import sql
 from schemas import topics as registry
 
 
+@functools.lru_cache(maxsize=1)
 def _engine():
     return sql.engine(load_settings().sql_url)
 
@@ -146,7 +148,6 @@ def cmd_topics(a) -> int:
 
 def cmd_tail(a) -> int:
     s = load_settings()
-    registry.spec_by_name(a.topic)
     name = registry.topic_name(s.namespace, registry.spec_by_name(a.topic))
 
     async def tail():

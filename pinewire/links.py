@@ -3,7 +3,6 @@ to its compacted topic, which is how the agents learn it (they never query SQL p
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -82,22 +81,12 @@ def link_by_name(eng: Engine, name: str) -> dict | None:
 
 
 def link_by_token(eng: Engine, token: str) -> dict | None:
-    """Constant-time: the lookup is by hash, and the stored hash is compared with compare_digest."""
-    wanted = token_hash(token)
+    """Looked up by the token's SHA-256, so the time a lookup takes says nothing about how
+    much of a guessed token is right."""
     with eng.connect() as conn:
-        row = conn.execute(select(sql.links).where(sql.links.c.token_hash == wanted)).first()
-    if row is None or not hmac.compare_digest(row.token_hash, wanted):
-        return None
-    return dict(row._mapping)
-
-
-def set_link_enabled(eng: Engine, name: str, enabled: bool) -> dict:
-    with eng.begin() as conn:
-        result = conn.execute(update(sql.links).where(sql.links.c.name == name)
-                              .values(enabled=enabled, version=sql.links.c.version + 1))
-        if result.rowcount == 0:
-            raise LinkError(f"no link named {name!r}")
-    return link_by_name(eng, name)
+        wanted = sql.links.c.token_hash == token_hash(token)
+        row = conn.execute(select(sql.links).where(wanted)).first()
+    return dict(row._mapping) if row else None
 
 
 def bot(eng: Engine) -> dict:

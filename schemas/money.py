@@ -40,6 +40,3 @@ def fraction_str(value: Fraction | None) -> str | None:
         return None
     return f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
 
-
-def parse_fraction(value: str | None) -> Fraction | None:
-    return None if value is None else Fraction(value)

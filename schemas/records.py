@@ -4,7 +4,7 @@ Prices and money are integer paise; percentages are decimal strings ("0.5" is ha
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import faust
 
@@ -149,6 +149,3 @@ class WorkerHeartbeat(_Record):
     last_prices: Optional[dict] = None   # token -> [ltp_paise, ts_ms] for tokens with open positions
     open_positions: int = 0
 
-
-def as_dict(record: Any) -> dict:
-    return record.asdict() if hasattr(record, "asdict") else dict(record)

@@ -16,7 +16,6 @@ from typing import Callable
 import httpx
 from sqlalchemy import select
 
-from agents.ledger import open_positions  # noqa: F401  (re-exported for tests)
 from connectors.ticks import feed
 from pinewire import kafka, links, processes
 from pinewire.settings import Settings

@@ -33,9 +33,9 @@ def _at_broker(sim, intent) -> list[dict]:
     return [o for o in sim.orders() if o["ordertag"] == intent.client_order_id]
 
 
-def _place(sim, account, intent, **session_kw):
-    broker = SmartApiBroker(_session(sim, account, **session_kw))
-    return asyncio.run(broker.execute(intent, None, int(time.time() * 1000))), broker
+def _place(sim, account, intent, timeout_s=2.0, maybe_placed=False):
+    broker = SmartApiBroker(_session(sim, account, timeout_s))
+    return asyncio.run(broker.execute(intent, None, int(time.time() * 1000), maybe_placed))
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,7 @@ def no_faults(smartapi_sim):
 
 def test_order_carries_the_right_fields_and_ordertag(smartapi_sim, sim_account):
     intent = _intent(qty=7)
-    fills, _ = _place(smartapi_sim, sim_account, intent)
+    fills = _place(smartapi_sim, sim_account, intent)
     [order] = _at_broker(smartapi_sim, intent)
     assert fills == []
     assert (order["tradingsymbol"], order["symboltoken"], order["transactiontype"],
@@ -55,18 +55,15 @@ def test_order_carries_the_right_fields_and_ordertag(smartapi_sim, sim_account):
         ("SBIN-EQ", "3045", "BUY", "MARKET", "INTRADAY", "7", "NSE")
 
 
-def test_5xx_then_success_places_one_order(smartapi_sim, sim_account):
-    smartapi_sim.faults(place_5xx=2)
+@pytest.mark.parametrize("faults,timeout_s", [
+    ({"place_5xx": 2}, 2.0),                         # 5xx, then success
+    ({"place_timeout": 1, "timeout_s": 2.0}, 0.5),   # timed out after the broker accepted
+    ({"rate_limit": 3}, 2.0),                        # 403 rate-limit pages, backoff
+], ids=["5xx-then-success", "timeout-after-accept-reconciled", "rate-limit-backoff"])
+def test_fault_then_exactly_one_order(smartapi_sim, sim_account, faults, timeout_s):
+    smartapi_sim.faults(**faults)
     intent = _intent()
-    fills, _ = _place(smartapi_sim, sim_account, intent)
-    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
-
-
-def test_timeout_after_the_broker_accepted_is_reconciled_not_placed_again(smartapi_sim,
-                                                                          sim_account):
-    smartapi_sim.faults(place_timeout=1, timeout_s=2.0)
-    intent = _intent()
-    fills, _ = _place(smartapi_sim, sim_account, intent, timeout_s=0.5)
+    fills = _place(smartapi_sim, sim_account, intent, timeout_s=timeout_s)
     assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
 
 
@@ -75,7 +72,7 @@ def test_redelivered_old_intent_finds_its_order_and_does_not_place_again(smartap
     intent = _intent()
     _place(smartapi_sim, sim_account, intent)
     redelivered = OrderIntent(**{**intent.asdict(), "created_at_ms": intent.created_at_ms - 60_000})
-    fills, _ = _place(smartapi_sim, sim_account, redelivered)
+    fills = _place(smartapi_sim, sim_account, redelivered)
     assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
 
 
@@ -83,22 +80,14 @@ def test_redelivery_after_a_crash_mid_placement_does_not_place_again(smartapi_si
                                                                       sim_account):
     intent = _intent()
     _place(smartapi_sim, sim_account, intent)      # placed; the crash lost the executor's record
-    broker = SmartApiBroker(_session(smartapi_sim, sim_account))
-    fills = asyncio.run(broker.execute(intent, None, int(time.time() * 1000), maybe_placed=True))
-    assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
-
-
-def test_rate_limit_403_backs_off_then_succeeds(smartapi_sim, sim_account):
-    smartapi_sim.faults(rate_limit=3)
-    intent = _intent()
-    fills, _ = _place(smartapi_sim, sim_account, intent)
+    fills = _place(smartapi_sim, sim_account, intent, maybe_placed=True)
     assert fills == [] and len(_at_broker(smartapi_sim, intent)) == 1
 
 
 def test_refused_order_is_a_rejection_with_the_broker_text_and_never_retried(smartapi_sim,
                                                                              sim_account):
     intent = _intent(product="BOGUS")
-    fills, _ = _place(smartapi_sim, sim_account, intent)
+    fills = _place(smartapi_sim, sim_account, intent)
     assert [(f.status, f.text) for f in fills] == [("REJECTED", "Invalid Product Type (AB1012)")]
     assert _at_broker(smartapi_sim, intent) == []
 
