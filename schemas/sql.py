@@ -4,8 +4,10 @@ Money is integer paise; exact levels are stored as the strings the pure function
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, Index, Integer, MetaData,
-                        String, Table, Text, create_engine, event)
+                        String, Table, Text, create_engine, event, false, inspect)
 from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
@@ -26,6 +28,19 @@ links = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at_ms", BigInteger, nullable=False),
+    # trading rules (README "Trading rules"; validated once, in pinewire/links.py)
+    Column("side", String(5), nullable=False, server_default="both"),
+    Column("reverse", Boolean, nullable=False, server_default=false()),
+    Column("reverse_on_sl", Boolean, nullable=False, server_default=false()),
+    Column("max_entries", Integer, nullable=False, server_default="1"),
+    Column("risk_pct", String(20)), Column("capital_paise", BigInteger),
+    Column("max_open", Integer), Column("daily_loss_paise", BigInteger),
+    Column("product", String(10), nullable=False, server_default="auto"),
+    Column("paper_fill", String(20), nullable=False, server_default="full"),
+    Column("tick_band_pct", String(20)),
+    Column("eod", String(15), nullable=False, server_default="close-losers"),
+    Column("fee_paise", Integer, nullable=False, server_default="0"),
+    Column("breaker_reset_at_ms", BigInteger),
 )
 
 accounts = Table(
@@ -35,6 +50,9 @@ accounts = Table(
     Column("client_code", String(40), nullable=False),
     Column("secrets", Text, nullable=False),              # Fernet token: api key, PIN, TOTP seed
     Column("created_at_ms", BigInteger, nullable=False),
+    Column("max_open", Integer), Column("daily_loss_paise", BigInteger),
+    Column("breaker_reset_at_ms", BigInteger),
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 bot_state = Table(
@@ -83,6 +101,7 @@ orders = Table(
     Column("status", String(20), nullable=False),          # SENT | PARTIAL | FILLED | REJECTED
     Column("filled_qty", Integer, nullable=False, default=0),
     Column("text", Text),
+    Column("product_type", String(12)),
 )
 
 fills = Table(
@@ -111,6 +130,10 @@ positions = Table(
     Column("created_at_ms", BigInteger), Column("closed_at_ms", BigInteger),
     Column("version", Integer, nullable=False),
     Column("snapshot", JSON, nullable=False),               # the whole position, for restores
+    Column("account_id", String(32)),
+    Column("reverse_of", String(32)),                       # the position a reverse closed
+    Column("entries", Integer), Column("product_type", String(12)),
+    Column("fees_paise", BigInteger),
 )
 
 position_events = Table(
@@ -131,10 +154,25 @@ reconciliations = Table(
     Column("detail", Text),
 )
 
+eod_reports = Table(
+    "eod_reports", metadata,
+    Column("day", String(10), primary_key=True),           # IST trading day, YYYY-MM-DD
+    Column("position_id", String(32), primary_key=True),
+    Column("kind", String(12), nullable=False),            # EOD | MIS_SQUAREOFF
+    Column("link_id", String(32), nullable=False),
+    Column("symbol", String(60)), Column("expiry", String(12)), Column("strike", String(20)),
+    Column("side", String(5)), Column("quantity", Integer), Column("entry", String(30)),
+    Column("last_paise", BigInteger), Column("pnl_paise", BigInteger),
+    Column("decision", String(10), nullable=False),        # CLOSE | KEEP
+    Column("at_ms", BigInteger, nullable=False),
+)
+
 Index("ix_positions_token_state", positions.c.token, positions.c.state)
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def engine(url: str) -> Engine:
+    """An engine on a database upgraded to the newest migration."""
     eng = create_engine(url, future=True, pool_pre_ping=True)
     if eng.dialect.name == "sqlite":
         @event.listens_for(eng, "connect")
@@ -143,8 +181,28 @@ def engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
-    metadata.create_all(eng)
+    upgrade(eng)
     return eng
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(eng: Engine, revision: str = "head") -> None:
+    """Migrate to `revision`. A database made before migrations existed holds the baseline's
+    tables without a version: it is stamped as the baseline first."""
+    from alembic import command
+    with eng.begin() as conn:
+        config = _alembic_config(conn)
+        tables = set(inspect(conn).get_table_names())
+        if "links" in tables and "alembic_version" not in tables:
+            command.stamp(config, "0001")
+        command.upgrade(config, revision)
 
 
 def upsert(conn, table: Table, row: dict, keys: list[str], *, only_if_newer: str | None = None,
