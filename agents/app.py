@@ -47,6 +47,7 @@ commands_topic = _topic(registry.COMMANDS, records.Command)
 ticks_topic = _topic(registry.TICKS, records.Tick)
 subscriptions_topic = _topic(registry.SUBSCRIPTIONS, records.Subscription)
 workers_topic = _topic(registry.WORKERS, records.WorkerHeartbeat)
+exposure_topic = _topic(registry.EXPOSURE, records.Exposure)
 
 # position id -> Position.to_dict()
 positions = app.Table("positions", default=None, partitions=S.partitions)
@@ -56,6 +57,10 @@ slots = app.Table("slots", default=None, partitions=S.partitions)
 dedupe = app.Table("dedupe", default=None, partitions=S.partitions)
 # client order id -> the fills the broker gave it (the executor's idempotency)
 executions = app.Table("executions", default=None, partitions=S.partitions)
+# instrument token -> paper orders resting until its next tick
+paper_book = app.Table("paper_book", default=None, partitions=S.partitions)
+# "<sweep kind>:<partition>" -> the IST trading day last swept (EOD, MIS_SQUAREOFF)
+sweeps = app.Table("sweeps", default=None, partitions=S.partitions)
 
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 
 
 class Brokers:
-    def __init__(self, settings: Settings, engine, emit_fill):
+    def __init__(self, settings: Settings, engine, emit_fill, paper_book):
         self.settings, self.engine, self.emit_fill = settings, engine, emit_fill
-        self.paper = PaperBroker()
+        self.paper = PaperBroker(paper_book, int(settings.paper_fill_timeout_s * 1000))
         self.live: dict[str, SmartApiBroker] = {}
         self.listeners: dict[str, asyncio.Task] = {}
 

@@ -8,7 +8,7 @@ from agents import app as A
 from agents.memory import WorkerMemory
 from agents.positions import LIVE_STATES, Position, entry_side, exit_side
 from schemas import ids
-from schemas.records import Event, OrderIntent, Subscription
+from schemas.records import Event, Exposure, OrderIntent, Subscription
 from schemas.topics import instrument_partition
 
 
@@ -18,6 +18,30 @@ def now_ms() -> int:
 
 def partition_of(token: str) -> int:
     return instrument_partition(token, A.S.partitions)
+
+
+_EXPOSED = ("state", "entry_qty", "exit_qty", "realized_pnl_paise", "fees_paise")
+
+
+def exposure(pos: Position) -> Exposure:
+    return Exposure(position_id=pos.id, link_id=pos.link_id, token=pos.token, side=pos.side,
+                    state=pos.state, entry_qty=pos.entry_qty,
+                    entry_value_paise=pos.entry_value_paise, exit_qty=pos.exit_qty,
+                    exit_value_paise=pos.exit_value_paise, created_at_ms=pos.created_at_ms,
+                    version=pos.version, account_id=pos.account_id,
+                    realized_pnl_paise=pos.realized_pnl_paise, closed_at_ms=pos.closed_at_ms,
+                    fees_paise=pos.fees_paise)
+
+
+async def store(memory: WorkerMemory, pos: Position) -> None:
+    """Save the position; when its state or quantities changed (not on a mere tick), publish
+    its exposure for every worker's risk limits — this worker's own view first."""
+    before = A.positions.get(pos.id)
+    save(memory, pos)
+    if before is None or any(before.get(k) != getattr(pos, k) for k in _EXPOSED):
+        record = exposure(pos)
+        memory.expose(record.asdict())
+        await A.exposure_topic.send(key=pos.id, value=record)
 
 
 def save(memory: WorkerMemory, pos: Position) -> None:
@@ -37,24 +61,28 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
         client_order_id=pos.entry_order_id if entry else pos.exit_order_id,
         position_id=pos.id, link_id=pos.link_id, purpose=purpose,
         side=entry_side(pos) if entry else exit_side(pos),
-        quantity=pos.quantity if entry else pos.entry_qty - pos.exit_qty,
+        quantity=pos.open_entry_qty if entry else pos.entry_qty - pos.exit_qty,
         token=pos.token, symbol=pos.symbol, exchange=pos.exchange, paper=pos.paper,
         created_at_ms=now_ms(),
         reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
         slippage_bps=pos.slippage_bps, alert_id=alert_id,
-        reason=None if entry else pos.exit_reason, account_id=pos.account_id)
+        reason=None if entry else pos.exit_reason, account_id=pos.account_id,
+        product_type=pos.product_type, paper_fill=pos.paper_fill,
+        cancel_client_order_id=pos.entry_order_id if not entry and pos.entry_open else None)
     await A.orders_topic.send(key=pos.id, value=intent, partition=partition_of(pos.token))
 
 
-async def event(kind: str, *, link_id: str, token: str, pos: Position | None = None,
-                alert_id: str | None = None, reason: str | None = None) -> None:
+async def event(kind: str, *, link_id: str, token: str | None = None,
+                pos: Position | None = None, alert_id: str | None = None,
+                reason: str | None = None, detail: dict | None = None,
+                partition: int | None = None, key: str | None = None) -> None:
     position_id = pos.id if pos else None
     version = pos.version if pos else 0
-    record = Event(event_id=ids.event_id(kind, alert_id, position_id, version), kind=kind,
+    record = Event(event_id=ids.event_id(kind, alert_id, position_id, version, key), kind=kind,
                    at_ms=now_ms(), link_id=link_id, position_id=position_id, alert_id=alert_id,
-                   reason=reason, position=pos.to_dict() if pos else None)
-    await A.events_topic.send(key=position_id or link_id, value=record,
-                              partition=partition_of(token))
+                   reason=reason, position=pos.to_dict() if pos else None, detail=detail)
+    await A.events_topic.send(key=key or position_id or link_id, value=record,
+                              partition=partition_of(token) if partition is None else partition)
 
 
 async def subscription(memory: WorkerMemory, pos: Position) -> None:

@@ -37,6 +37,14 @@ def record_event(eng: Engine, ev: Event) -> None:
             row = {c: p.get(c) for c in _POSITION_COLUMNS}
             row["snapshot"] = p
             sql.upsert(conn, sql.positions, row, ["id"], only_if_newer="version")
+        if ev.kind == "EOD_REPORT" and ev.detail:
+            for r in ev.detail["rows"]:
+                sql.upsert(conn, sql.eod_reports, dict(
+                    day=ev.detail["day"], position_id=r["position_id"], kind=ev.detail["kind"],
+                    link_id=r["link_id"], symbol=r["symbol"], expiry=r["expiry"],
+                    strike=r["strike"], side=r["side"], quantity=r["quantity"], entry=r["entry"],
+                    last_paise=r["last_paise"], pnl_paise=r["pnl_paise"],
+                    decision=r["decision"], at_ms=ev.at_ms), ["day", "position_id"], update=[])
         sql.upsert(conn, sql.position_events,
                    dict(event_id=ev.event_id, position_id=ev.position_id, link_id=ev.link_id,
                         kind=ev.kind, at_ms=ev.at_ms, reason=ev.reason,
@@ -49,7 +57,8 @@ def record_order(eng: Engine, o: OrderIntent) -> None:
                purpose=o.purpose, side=o.side, quantity=o.quantity, token=o.token,
                symbol=o.symbol, exchange=o.exchange, paper=o.paper, order_type=o.order_type,
                reference_price_paise=o.reference_price_paise, reason=o.reason,
-               created_at_ms=o.created_at_ms, status="SENT", filled_qty=0)
+               created_at_ms=o.created_at_ms, status="SENT", filled_qty=0,
+               product_type=o.product_type)
     with eng.begin() as conn:
         sql.upsert(conn, sql.orders, row, ["client_order_id"], update=[])
 

@@ -1,9 +1,12 @@
-"""What a worker keeps in memory: link and bot settings (followed from their compacted topics),
-the instrument -> live positions index of its active partitions, and the last price per token."""
+"""What a worker keeps in memory: link, account and bot settings (followed from their compacted
+topics), every position's exposure cluster-wide (for risk limits), the instrument -> live
+positions index of its active partitions, and the last price per token (its own partitions'
+ticks, and the other workers' from their heartbeats)."""
 from __future__ import annotations
 
 import time
 
+from agents import risk
 from agents.positions import LIVE_STATES, Position
 from pinewire.follower import TopicFollower
 from schemas import topics as registry
@@ -12,19 +15,51 @@ from schemas import topics as registry
 class WorkerMemory:
     def __init__(self, bootstrap: str, namespace: str):
         self.links_topic = registry.topic_name(namespace, registry.LINKS)
+        self.accounts_topic = registry.topic_name(namespace, registry.ACCOUNTS)
         self.bot_topic = registry.topic_name(namespace, registry.BOT)
-        self.config = TopicFollower(bootstrap, [self.links_topic, self.bot_topic])
+        self.exposure_topic = registry.topic_name(namespace, registry.EXPOSURE)
+        self.workers_topic = registry.topic_name(namespace, registry.WORKERS)
+        self.config = TopicFollower(bootstrap, [self.links_topic, self.accounts_topic,
+                                                self.bot_topic, self.exposure_topic,
+                                                self.workers_topic], on_record=self._on_record)
         self.index: dict[str, set[str]] = {}
         self.last_price: dict[str, tuple[int, int]] = {}
+        self.seen_at_ms: dict[str, int] = {}
         self.last_offset: dict[str, int] = {}
         self.last_tick_ms: int | None = None
+        self.exposures: dict[str, dict] = {}
 
     # -- settings -------------------------------------------------------------------------
     def link(self, link_id: str) -> dict | None:
         return self.config.get(self.links_topic, link_id)
 
+    def account(self, account_id: str | None) -> dict | None:
+        return self.config.get(self.accounts_topic, account_id) if account_id else None
+
     def bot(self) -> dict:
         return self.config.get(self.bot_topic, "bot") or {"running": True, "version": 0}
+
+    # -- exposure (risk limits) -------------------------------------------------------------
+    def _on_record(self, topic: str, key: str, value: dict | None) -> None:
+        if topic == self.exposure_topic and value:
+            self.expose(value)
+
+    def expose(self, exposure: dict) -> None:
+        """Newest version wins, whether it came from this worker's own write or the topic.
+        Positions closed before today are forgotten: they count towards no limit."""
+        current = self.exposures.get(exposure["position_id"])
+        if current and current["version"] >= exposure["version"]:
+            return
+        closed = exposure.get("closed_at_ms")
+        if closed and risk.ist_day(closed) < risk.ist_day(int(time.time() * 1000)):
+            self.exposures.pop(exposure["position_id"], None)
+            return
+        self.exposures[exposure["position_id"]] = exposure
+
+    def positions_of(self, *, link_id: str | None = None, account_id: str | None = None):
+        return [e for e in self.exposures.values()
+                if (link_id is None or e["link_id"] == link_id)
+                and (account_id is None or e.get("account_id") == account_id)]
 
     async def settings_at_least(self, link_id: str, link_version: int, bot_version: int,
                                 timeout_s: float = 5.0) -> bool:
@@ -59,8 +94,23 @@ class WorkerMemory:
     def saw_tick(self, token: str, ltp_paise: int, ts_ms: int, offset: int) -> None:
         self.last_price[token] = (ltp_paise, ts_ms)
         self.last_offset[token] = max(offset, self.last_offset.get(token, -1))
-        self.last_tick_ms = int(time.time() * 1000)
+        self.last_tick_ms = self.seen_at_ms[token] = int(time.time() * 1000)
 
     def price(self, token: str) -> int | None:
+        """The last price of any instrument: this worker's ticks, else another worker's
+        heartbeat (a couple of seconds old at most)."""
         seen = self.last_price.get(token)
-        return seen[0] if seen else None
+        if seen:
+            return seen[0]
+        for beat in self.config.values[self.workers_topic].values():
+            quoted = beat and (beat.get("last_prices") or {}).get(token)
+            if quoted:
+                return quoted[0]
+        return None
+
+    def fresh_price(self, token: str, max_age_ms: int, now_ms: int) -> int | None:
+        """The last tick of this worker's instrument, if it arrived at most max_age_ms ago."""
+        seen = self.last_price.get(token)
+        if seen and now_ms - self.seen_at_ms.get(token, 0) <= max_age_ms:
+            return seen[0]
+        return None

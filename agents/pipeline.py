@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 from agents import app as A
-from agents import emit, positions, signals
+from agents import emit, positions, risk, signals
 from agents.brokers import Brokers
+from agents.exits import LONG, SHORT, SL
 from agents.ledger_agents import engine
 from agents.memory import WorkerMemory
 from agents.positions import Position
 from connectors.broker import rejection
 from pinewire.accounts import AccountError
-from schemas.records import Alert, Command, Fill, OrderIntent, Tick
+from schemas.records import Alert, Fill, OrderIntent
 
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
@@ -23,7 +24,7 @@ async def send_fill(fill: Fill) -> None:
                              partition=emit.partition_of(fill.token))
 
 
-brokers = Brokers(A.S, engine, send_fill)
+brokers = Brokers(A.S, engine, send_fill, A.paper_book)
 
 
 async def _alert_failed(alert: Alert, exc: Exception) -> None:
@@ -31,15 +32,90 @@ async def _alert_failed(alert: Alert, exc: Exception) -> None:
                      alert_id=alert.id, reason=f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _live(alert: Alert) -> Position | None:
-    pid = A.slots.get(positions.slot_key(alert.link_id, alert.token))
+def _live(link_id: str, token: str) -> Position | None:
+    pid = A.slots.get(positions.slot_key(link_id, token))
     data = A.positions.get(pid) if pid else None
     return Position.from_dict(data) if data else None
 
 
+# -- risk ----------------------------------------------------------------------------------
+_tripped: set[tuple] = set()   # breakers already announced by this worker
+
+
+def _scopes(link: dict, now_ms: int) -> list[risk.Scope]:
+    day = risk.ist_day(now_ms)
+    mine = memory.positions_of(link_id=link["link_id"])
+    scopes = [risk.Scope(f"link {link['name']}", link.get("max_open"),
+                         link.get("daily_loss_paise"), risk.open_count(mine),
+                         risk.day_pnl(mine, day, memory.price, link.get("breaker_reset_at_ms")))]
+    account = memory.account(link.get("account_id"))
+    if account and (account.get("max_open") or account.get("daily_loss_paise")):
+        theirs = memory.positions_of(account_id=account["account_id"])
+        scopes.append(risk.Scope(
+            f"account {account['name']}", account.get("max_open"),
+            account.get("daily_loss_paise"), risk.open_count(theirs),
+            risk.day_pnl(theirs, day, memory.price, account.get("breaker_reset_at_ms"))))
+    return scopes
+
+
+async def _entry_blocked(link: dict, token: str, *, new_position: bool) -> str | None:
+    """Why the link may not enter now (a breaker trip is announced once per day and reset)."""
+    now = emit.now_ms()
+    reason, tripped = risk.entry_block(_scopes(link, now), new_position=new_position)
+    if tripped is not None:
+        key = (tripped.name, risk.ist_day(now), link.get("breaker_reset_at_ms"))
+        if key not in _tripped:
+            _tripped.add(key)
+            log.warning("breaker tripped: %s", reason)
+            await emit.event("BREAKER_TRIPPED", link_id=link["link_id"], token=token,
+                             reason=reason, detail=tripped.figures(), key=repr(key))
+    return reason
+
+
+def _size(link: dict, lot_size: int, reference_paise: int | None) -> tuple[int, str | None]:
+    return risk.size(quantity=link["quantity"], lot_size=lot_size, risk_pct=link.get("risk_pct"),
+                     capital_paise=link.get("capital_paise"), sl_pct=link["sl_pct"],
+                     reference_paise=reference_paise)
+
+
+def _new_position(link: dict, *, alert_id, token, symbol, exchange, side, quantity, lot_size,
+                  reference_paise, reverse_of=None) -> Position:
+    return positions.open_position(
+        alert_id=alert_id, link_id=link["link_id"], token=token, symbol=symbol,
+        exchange=exchange, side=side, quantity=quantity, paper=link["paper"],
+        sl_pct=link["sl_pct"], target_pct=link["target_pct"], trail_pct=link["trail_pct"],
+        trail_activation_pct=link["trail_activation_pct"], slippage_bps=link["slippage_bps"],
+        reference_price_paise=reference_paise, partition=emit.partition_of(token),
+        now_ms=emit.now_ms(), account_id=link.get("account_id"), lot_size=lot_size,
+        product=link.get("product", "auto"), paper_fill=link.get("paper_fill", "full"),
+        fee_paise=link.get("fee_paise", 0), tick_band_pct=link.get("tick_band_pct"),
+        reverse_of=reverse_of)
+
+
+# -- alerts --------------------------------------------------------------------------------
 @A.app.agent(A.alerts_topic, concurrency=1)
 async def on_alert(stream):
     await A.consume(stream, handle_alert, on_error=_alert_failed)
+
+
+async def _gate_entry(decision, link: dict, alert: Alert, live):
+    """The risk limits and sizing of an entry the alert asks for: (decision, quantity)."""
+    if decision.outcome not in (signals.OPEN, signals.ADD, signals.REVERSE):
+        return decision, 0
+    blocked = await _entry_blocked(link, alert.token,
+                                   new_position=decision.outcome != signals.ADD)
+    if blocked and decision.outcome == signals.REVERSE:
+        return signals.AlertDecision(signals.CLOSE, f"{decision.reason.split(', then')[0]}; "
+                                                    f"no reverse: {blocked}"), 0
+    if blocked:
+        return signals.AlertDecision(signals.IGNORE, blocked), 0
+    if decision.outcome == signals.REVERSE:
+        return decision, 0    # sized when the exit has filled
+    reference = risk.entry_reference(alert.price_paise, memory.price(alert.token))
+    quantity, why = _size(link, alert.lot_size, reference)
+    if not quantity:
+        return signals.AlertDecision(signals.IGNORE, why), 0
+    return decision, quantity
 
 
 async def handle_alert(alert: Alert) -> None:
@@ -50,36 +126,43 @@ async def handle_alert(alert: Alert) -> None:
     if duplicate is None:
         A.dedupe[alert.dedupe_key] = {"alert_id": alert.id, "at_ms": alert.received_at_ms}
     await memory.settings_at_least(alert.link_id, alert.link_version, alert.bot_version)
-    link, live = memory.link(alert.link_id), _live(alert)
+    link, live = memory.link(alert.link_id), _live(alert.link_id, alert.token)
     decision = signals.decide(
         action=alert.action, strategy=alert.strategy,
         link_strategy=link["strategy"] if link else None,
         link_enabled=bool(link and link["enabled"]), bot_running=memory.bot()["running"],
-        duplicate=duplicate, live=live)
+        duplicate=duplicate, live=live, side=link.get("side", "both") if link else "both",
+        reverse=bool(link and link.get("reverse")),
+        max_entries=link.get("max_entries", 1) if link else 1)
+    decision, quantity = await _gate_entry(decision, link, alert, live)
     common = dict(link_id=alert.link_id, token=alert.token, alert_id=alert.id,
                   reason=decision.reason)
     if decision.outcome == signals.IGNORE:
         await emit.event("ALERT_IGNORED", pos=live, **common)
         return
+    now, purpose = emit.now_ms(), "EXIT"
     if decision.outcome == signals.OPEN:
-        pos = positions.open_position(
-            alert_id=alert.id, link_id=alert.link_id, token=alert.token, symbol=alert.symbol,
-            exchange=alert.exchange, side=decision.side,
-            quantity=link["quantity"] * alert.lot_size,
-            paper=link["paper"], sl_pct=link["sl_pct"], target_pct=link["target_pct"],
-            trail_pct=link["trail_pct"], trail_activation_pct=link["trail_activation_pct"],
-            slippage_bps=link["slippage_bps"], reference_price_paise=alert.price_paise,
-            partition=emit.partition_of(alert.token), now_ms=emit.now_ms(),
-            account_id=link.get("account_id"))
-        purpose = "ENTRY"
+        pos, purpose = _new_position(link, alert_id=alert.id, token=alert.token,
+                                     symbol=alert.symbol, exchange=alert.exchange,
+                                     side=decision.side, quantity=quantity,
+                                     lot_size=alert.lot_size,
+                                     reference_paise=alert.price_paise), "ENTRY"
+    elif decision.outcome == signals.ADD:
+        pos, purpose = positions.add_entry(live, quantity, alert.price_paise, now), "ENTRY"
+    elif decision.outcome == signals.REVERSE:
+        pos = positions.begin_exit(live, positions.SIGNAL, now, then_open={
+            "side": decision.side, "alert_id": alert.id,
+            "reference_price_paise": alert.price_paise})
     else:
-        pos = positions.begin_exit(live, positions.SIGNAL, emit.now_ms())
-        purpose = "EXIT"
-    emit.save(memory, pos)
+        pos = positions.begin_exit(live, positions.SIGNAL, now)
+    await emit.store(memory, pos)
+    if decision.outcome == signals.OPEN:
+        await emit.subscription(memory, pos)   # a paper entry may wait for the first tick
     await emit.order(pos, purpose, alert_id=alert.id)
     await emit.event("ALERT_ACCEPTED", pos=pos, **common)
 
 
+# -- orders --------------------------------------------------------------------------------
 @A.app.agent(A.orders_topic, concurrency=1)
 async def on_order(stream):
     await A.consume(stream, execute)
@@ -94,18 +177,21 @@ async def execute(intent: OrderIntent) -> None:
         # A marker before the call: a redelivery that finds it looks for the order at the
         # broker before placing (the crash may have come after the placement).
         A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
+        now = emit.now_ms()
         try:
             broker = brokers.for_intent(intent)
-            fills = await broker.execute(intent, memory.price(intent.token), emit.now_ms(),
-                                         maybe_placed=done is not None)
+            price = memory.fresh_price(intent.token, A.S.paper_price_max_age_ms, now)
+            fills = await broker.execute(intent, price, now, maybe_placed=done is not None)
         except AccountError as exc:
-            fills = [rejection(intent, str(exc), emit.now_ms())]
-        # a live order's fills come from the broker's order stream; [] marks it as placed
+            fills = [rejection(intent, str(exc), now)]
+        # fills that come later (the live order stream, the paper book) are not kept here;
+        # [] marks the order as placed
         A.executions[intent.client_order_id] = [f.asdict() for f in fills]
     for fill in fills:
         await send_fill(fill)
 
 
+# -- fills ---------------------------------------------------------------------------------
 @A.app.agent(A.fills_topic, concurrency=1)
 async def on_fill(stream):
     await A.consume(stream, apply_fill)
@@ -121,65 +207,53 @@ async def apply_fill(fill: Fill) -> None:
                                status=fill.status, quantity=fill.quantity,
                                price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
                                tick_offset=memory.last_offset.get(fill.token))
-    if pos is None:
-        return  # already applied
-    emit.save(memory, pos)
+    if pos is None:   # already applied; a crash may have come before the reverse was sent
+        if before.state == positions.CLOSED:
+            await reverse_after_close(before, fill.price_paise)
+        return
+    await emit.store(memory, pos)
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
-                     reason=f"{fill.status} {fill.quantity} @ {fill.price_paise}")
-    if (before.state in positions.LIVE_STATES) != (pos.state in positions.LIVE_STATES) or \
-            (before.state == positions.PENDING and pos.state == positions.OPEN):
+                     reason=f"{fill.status} {fill.quantity} @ {fill.price_paise}"
+                            + (f": {fill.text}" if fill.text else ""))
+    if fill.status == "REJECTED":
+        log.warning("order %s rejected: %s", fill.client_order_id, fill.text)
+    if (before.state in positions.LIVE_STATES) != (pos.state in positions.LIVE_STATES):
         await emit.subscription(memory, pos)
+    if positions.closed_now(before, pos):
+        await reverse_after_close(pos, fill.price_paise)
 
 
-@A.app.agent(A.commands_topic, concurrency=1)
-async def on_command(stream):
-    await A.consume(stream, restore)
-
-
-async def restore(command: Command) -> None:
-    """RESTORE: a position from the ledger after the broker lost its topics."""
-    if command.kind != "RESTORE" or not command.position:
-        log.error("unknown command %s", command.kind)
+async def reverse_after_close(closed: Position, exit_price: int) -> None:
+    """Stop-and-reverse: the opposite entry, only once the exit filled completely, only while
+    the bot runs, the link allows that side and no risk limit stops it. Idempotent: the
+    reverse's id derives from the closed position's."""
+    link = memory.link(closed.link_id)
+    plan = closed.then_open
+    if plan is None and closed.exit_reason == SL and link and link.get("reverse_on_sl"):
+        plan = {"side": SHORT if closed.side == LONG else LONG, "alert_id": None,
+                "reference_price_paise": None}
+    if plan is None or link is None:
         return
-    current = A.positions.get(command.position_id)
-    snapshot = Position.from_dict(command.position)
-    if current and current["version"] >= snapshot.version:
+    if A.positions.get(positions.reverse_id(closed.id)) is not None:
         return
-    pos = positions.restored(snapshot, emit.now_ms())
-    emit.save(memory, pos)
-    await emit.event("RESTORED", link_id=pos.link_id, token=pos.token, pos=pos,
-                     reason="restored from the ledger")
+    why = (None if memory.bot()["running"] else "bot is stopped") or \
+        (None if link["enabled"] else "link is disabled") or \
+        (None if signals.allows(link.get("side", "both"), plan["side"])
+         else f"the link trades {link['side']} only") or \
+        await _entry_blocked(link, closed.token, new_position=True)
+    reference = plan.get("reference_price_paise") or exit_price
+    quantity, size_why = (0, None) if why else _size(link, closed.lot_size, reference)
+    why = why or size_why
+    if why:
+        await emit.event("REVERSE_SKIPPED", link_id=closed.link_id, token=closed.token,
+                         pos=closed, reason=f"no reverse of {closed.id}: {why}")
+        return
+    pos = _new_position(link, alert_id=plan.get("alert_id"), token=closed.token,
+                        symbol=closed.symbol, exchange=closed.exchange, side=plan["side"],
+                        quantity=quantity, lot_size=closed.lot_size, reference_paise=reference,
+                        reverse_of=closed.id)
+    await emit.store(memory, pos)
     await emit.subscription(memory, pos)
-    outstanding = {positions.PENDING: "ENTRY", positions.EXITING: "EXIT"}.get(pos.state)
-    if outstanding:
-        await emit.order(pos, outstanding)
-
-
-@A.app.agent(A.ticks_topic, concurrency=1)
-async def on_tick(stream):
-    # events, not values: the tick's offset tells a replayed tick from a new one
-    await A.consume(stream.events(), watch)
-
-
-async def watch(event) -> None:
-    """The exit monitor: evaluates only the positions of the ticked instrument."""
-    tick: Tick = event.value
-    offset = event.message.offset
-    memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms, offset)
-    for pid in list(memory.index.get(tick.token, ())):
-        pos = Position.from_dict(A.positions.get(pid))
-        now = emit.now_ms()
-        stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
-        if stale:
-            pos = positions.resent(pos, now)
-            emit.save(memory, pos)
-            await emit.order(pos, stale)
-            continue
-        changed, decision = positions.on_tick(pos, tick.ltp_paise, now, offset)
-        if changed is None:
-            continue
-        emit.save(memory, changed)
-        if decision is not None:
-            await emit.order(changed, "EXIT")
-        await emit.event("POSITION", link_id=changed.link_id, token=changed.token, pos=changed,
-                         reason=decision.reason if decision else "best price")
+    await emit.order(pos, "ENTRY", alert_id=plan.get("alert_id"))
+    await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
+                     reason=f"reverses {closed.id} ({closed.exit_reason})")

@@ -2,19 +2,23 @@
 
 Every transition takes the time as an argument and returns a new Position; none touches Kafka,
 SQL or a clock. Fills are applied once each (fill ids are kept), so replays change nothing.
+A position may hold several entries (pyramiding): the average entry price is exact (total paise
+over total quantity), the stop and target follow it, the best price counts from the first entry,
+and an exit closes everything that filled.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 
-from agents import exits
+from agents import badticks, exits
 from schemas import ids
-from schemas.money import fraction_str
+from schemas.money import fraction_str, pct
 
 PENDING, OPEN, EXITING, CLOSED, REJECTED = "PENDING", "OPEN", "EXITING", "CLOSED", "REJECTED"
 LIVE_STATES = (PENDING, OPEN, EXITING)
 SIGNAL = "SIGNAL"  # exit reason when an alert closed the position
+FNO_EXCHANGES = ("NFO", "BFO", "MCX", "CDS", "BCD")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,24 @@ class Position:
     closed_at_ms: int | None = None
     note: str | None = None
     version: int = 0
+    # -- entries (pyramiding) and the order outstanding --------------------------------------
+    lot_size: int = 1
+    entries: int = 1                # entry orders sent
+    entry_open: bool = True         # the last entry order may still fill
+    entry_order_qty: int = 0        # quantity of the last entry order (0: the first, `quantity`)
+    entry_order_filled: int = 0
+    product_type: str = "INTRADAY"  # INTRADAY (MIS) | DELIVERY (CNC) | CARRYFORWARD (NRML)
+    paper_fill: str = "full"
+    fee_paise: int = 0              # charged once per order that filled
+    fees_paise: int = 0
+    charged_orders: tuple = field(default_factory=tuple)
+    # -- reversal: the position this one reversed, and the entry to send once this one closed
+    reverse_of: str | None = None
+    then_open: dict | None = None   # {"side", "alert_id", "reference_price_paise"}
+    # -- bad-tick guard ----------------------------------------------------------------------
+    tick_band_pct: str | None = None
+    last_accepted_paise: int | None = None
+    held_paise: int | None = None
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -83,14 +105,23 @@ class Position:
     def exit_order_id(self) -> str:
         return ids.client_order_id(self.id, "EXIT", self.exit_attempt)
 
+    @property
+    def open_entry_qty(self) -> int:
+        """Quantity of the outstanding entry order (the first entry's is the whole quantity)."""
+        return self.entry_order_qty or self.quantity
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["fill_ids"] = list(self.fill_ids)
+        d["charged_orders"] = list(self.charged_orders)
         return d
 
     @staticmethod
     def from_dict(d: dict) -> "Position":
-        return Position(**{**d, "fill_ids": tuple(d.get("fill_ids") or ())})
+        if "entry_open" not in d:   # a snapshot from before pyramiding
+            d = {**d, "entry_open": d["state"] == PENDING or d["entry_qty"] < d["quantity"]}
+        return Position(**{**d, "fill_ids": tuple(d.get("fill_ids") or ()),
+                           "charged_orders": tuple(d.get("charged_orders") or ())})
 
 
 def slot_key(link_id: str, token: str) -> str:
@@ -102,18 +133,49 @@ def _bump(pos: Position, **changes) -> Position:
     return replace(pos, version=pos.version + 1, **changes)
 
 
-def open_position(*, alert_id: str, link_id: str, token: str, symbol: str, exchange: str,
-                  side: str, quantity: int, paper: bool, sl_pct, target_pct, trail_pct,
-                  trail_activation_pct, slippage_bps: int, reference_price_paise: int | None,
-                  partition: int, now_ms: int, account_id: str | None = None) -> Position:
+def product_type(product: str, exchange: str, side: str) -> str:
+    """The broker product for a link's `product` setting. auto: equity LONG -> DELIVERY (CNC),
+    equity SHORT -> INTRADAY (MIS; delivery cannot short), F&O -> CARRYFORWARD (NRML)."""
+    fno = exchange.upper() in FNO_EXCHANGES
+    if product == "intraday":
+        return "INTRADAY"
+    if product == "delivery" or fno:
+        return "CARRYFORWARD" if fno else "DELIVERY"
+    return "DELIVERY" if side == exits.LONG else "INTRADAY"
+
+
+def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str,
+                  exchange: str, side: str, quantity: int, paper: bool, sl_pct, target_pct,
+                  trail_pct, trail_activation_pct, slippage_bps: int,
+                  reference_price_paise: int | None, partition: int, now_ms: int,
+                  account_id: str | None = None, lot_size: int = 1, product: str = "auto",
+                  paper_fill: str = "full", fee_paise: int = 0, tick_band_pct: str | None = None,
+                  reverse_of: str | None = None) -> Position:
+    """A new position, PENDING its entry. A reverse gets its id from the position it reverses."""
     return Position(
-        id=ids.position_id(alert_id), link_id=link_id, token=token, symbol=symbol,
+        id=reverse_id(reverse_of) if reverse_of else ids.position_id(alert_id), link_id=link_id, token=token, symbol=symbol,
         exchange=exchange, side=side, state=PENDING, quantity=quantity, paper=paper,
         sl_pct=sl_pct, target_pct=target_pct, trail_pct=trail_pct,
         trail_activation_pct=trail_activation_pct, slippage_bps=slippage_bps,
         opened_by_alert=alert_id, created_at_ms=now_ms, partition=partition,
         reference_price_paise=reference_price_paise, account_id=account_id,
-        intent_at_ms=now_ms, version=1)
+        intent_at_ms=now_ms, version=1, lot_size=lot_size,
+        product_type=product_type(product, exchange, side), paper_fill=paper_fill,
+        fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of)
+
+
+def reverse_id(position_id: str) -> str:
+    """The id of the position that reverses this one: deterministic, so it is opened once."""
+    return ids.position_id(f"{position_id}:reverse")
+
+
+def add_entry(pos: Position, quantity: int, reference_price_paise: int | None,
+              now_ms: int) -> Position:
+    """Pyramiding: one more entry order of `quantity` on an OPEN position."""
+    return _bump(pos, entries=pos.entries + 1, entry_attempt=pos.entry_attempt + 1,
+                 quantity=pos.quantity + quantity, entry_open=True, entry_order_qty=quantity,
+                 entry_order_filled=0, reference_price_paise=reference_price_paise,
+                 intent_at_ms=now_ms)
 
 
 def entry_side(pos: Position) -> str:
@@ -141,6 +203,9 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
         pos = replace(pos, tick_offset=tick_offset)
     purpose = client_order_id[len(pos.id)] if client_order_id.startswith(pos.id) else "?"
     pos = replace(pos, fill_ids=pos.fill_ids + (fill_id,))
+    if status == "FILLED" and quantity and client_order_id not in pos.charged_orders:
+        pos = replace(pos, charged_orders=pos.charged_orders + (client_order_id,),
+                      fees_paise=pos.fees_paise + pos.fee_paise)
     if purpose == "E":
         return _bump(_entry_fill(pos, status, quantity, price_paise, text, now_ms))
     if purpose == "X":
@@ -150,24 +215,33 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
 
 def _entry_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:
     if status == "REJECTED":
+        unfilled = pos.open_entry_qty - pos.entry_order_filled if pos.entry_open else 0
         if pos.entry_qty == 0:
             return replace(pos, state=REJECTED, note=text or "rejected", closed_at_ms=now_ms,
-                           intent_at_ms=None)
-        return replace(pos, note=f"rest of entry rejected: {text}", intent_at_ms=None)
-    pos = replace(pos, entry_qty=pos.entry_qty + quantity,
-                  entry_value_paise=pos.entry_value_paise + quantity * price_paise)
+                           intent_at_ms=None, entry_open=False)
+        intent_at = pos.intent_at_ms if pos.state == EXITING else None
+        return replace(pos, note=f"rest of entry not filled: {text}", intent_at_ms=intent_at,
+                       entry_open=False, quantity=pos.quantity - unfilled)
+    filled = pos.entry_order_filled + quantity
+    still_open = filled < pos.open_entry_qty
+    pos = replace(pos, entry_qty=pos.entry_qty + quantity, entry_order_filled=filled,
+                  entry_value_paise=pos.entry_value_paise + quantity * price_paise,
+                  entry_open=still_open and pos.entry_open)
+    if pos.state == EXITING:   # a late entry fill: the exit already sent covers what it saw
+        return pos
     state = OPEN if pos.state == PENDING else pos.state
-    pos = replace(pos, state=state,
-                  intent_at_ms=None if pos.entry_qty >= pos.quantity else pos.intent_at_ms)
+    pos = replace(pos, state=state, intent_at_ms=pos.intent_at_ms if pos.entry_open else None,
+                  last_accepted_paise=pos.last_accepted_paise or price_paise)
     return _with_levels(pos, exits.best_price(pos.side, pos.best_paise, price_paise))
 
 
 def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:
     if status == "REJECTED":
-        # Back to OPEN: the next tick decides again, with a fresh client order id.
+        # Back to OPEN: the next tick decides again, with a fresh client order id. A reverse
+        # waiting for this exit is dropped: never a naked reverse.
         return replace(pos, state=OPEN, exit_attempt=pos.exit_attempt + 1, exit_reason=None,
                        exit_trigger_paise=None, exit_gap=None, intent_at_ms=None,
-                       note=f"exit rejected: {text or 'no reason given'}")
+                       then_open=None, note=f"exit rejected: {text or 'no reason given'}")
     pos = replace(pos, exit_qty=pos.exit_qty + quantity,
                   exit_value_paise=pos.exit_value_paise + quantity * price_paise)
     if pos.exit_qty < pos.entry_qty:
@@ -177,28 +251,44 @@ def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Po
                    realized_pnl_paise=sign * (pos.exit_value_paise - pos.entry_value_paise))
 
 
-def on_tick(pos: Position, price_paise: int, now_ms: int,
-            offset: int | None = None) -> tuple[Position | None, exits.ExitDecision | None]:
-    """Apply a tick to an OPEN position: (the changed position or None, the exit it triggers).
+def closed_now(before: Position, after: Position) -> bool:
+    return before.state != CLOSED and after.state == CLOSED
+
+
+def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = None
+            ) -> tuple[Position | None, exits.ExitDecision | None, str | None]:
+    """Apply a tick to an OPEN position: (the changed position or None, the exit it triggers,
+    the bad-tick guard's verdict when it held, confirmed or discarded a tick).
     A tick at or below the position's tick offset is a replay and changes nothing."""
     if pos.state != OPEN or not pos.entry_qty:
-        return None, None
+        return None, None, None
     if offset is not None and pos.tick_offset is not None and offset <= pos.tick_offset:
-        return None, None
+        return None, None, None
+    verdict = None
+    if pos.tick_band_pct is not None:
+        guarded = badticks.guard(pct(pos.tick_band_pct), pos.last_accepted_paise, pos.held_paise,
+                                 price_paise)
+        verdict = None if guarded.verdict == badticks.ACCEPTED else guarded.verdict
+        pos = replace(pos, last_accepted_paise=guarded.last_accepted, held_paise=guarded.held)
+        if not guarded.accepted:
+            return _bump(pos, tick_offset=offset), None, verdict
     best, lv, decision = exits.evaluate(pos.side, pos.entry_price, pos.best_paise, pos.rules,
                                         price_paise)
     if decision is not None:
         return _bump(_with_levels(pos, best, lv), state=EXITING, exit_reason=decision.reason,
                      exit_trigger_paise=price_paise, exit_gap=fraction_str(decision.gap),
-                     intent_at_ms=now_ms, tick_offset=offset), decision
-    if best != pos.best_paise:
-        return _bump(_with_levels(pos, best, lv), tick_offset=offset), None
-    return None, None
+                     intent_at_ms=now_ms, tick_offset=offset), decision, verdict
+    if best != pos.best_paise or pos.tick_band_pct is not None:
+        return _bump(_with_levels(pos, best, lv), tick_offset=offset), None, verdict
+    return None, None, None
 
 
-def begin_exit(pos: Position, reason: str, now_ms: int) -> Position:
-    """Close on a signal (an opposite or EXIT alert)."""
-    return _bump(pos, state=EXITING, exit_reason=reason, intent_at_ms=now_ms)
+def begin_exit(pos: Position, reason: str, now_ms: int, *, price_paise: int | None = None,
+               then_open: dict | None = None) -> Position:
+    """Close on a signal (an opposite or EXIT alert; `then_open` reverses once the exit has
+    filled completely) or at the end of the day (at the last price)."""
+    return _bump(pos, state=EXITING, exit_reason=reason, intent_at_ms=now_ms,
+                 exit_trigger_paise=price_paise, then_open=then_open)
 
 
 def restored(pos: Position, now_ms: int) -> Position:
@@ -213,7 +303,9 @@ def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:
     with the same client order id, so the executor's idempotency makes the resend harmless)."""
     if pos.intent_at_ms is None or now_ms - pos.intent_at_ms < after_ms:
         return None
-    return {PENDING: "ENTRY", EXITING: "EXIT"}.get(pos.state)
+    if pos.state == EXITING:
+        return "EXIT"
+    return "ENTRY" if pos.state in (PENDING, OPEN) and pos.entry_open else None
 
 
 def resent(pos: Position, now_ms: int) -> Position:

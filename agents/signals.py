@@ -1,4 +1,5 @@
-"""What an alert means for a link's position on its instrument: open, close, or ignore (why).
+"""What an alert means for a link's position on its instrument: open, add an entry (pyramiding),
+close, close and reverse, or ignore (why). The link's trade side, reverse and max entries apply.
 
 Pure: the caller passes the link's settings, the bot state, the live position on the alert's
 (link, instrument) slot and what the dedupe table remembers.
@@ -10,14 +11,14 @@ from dataclasses import dataclass
 from agents.exits import LONG, SHORT
 from agents.positions import EXITING, PENDING, Position
 
-OPEN, CLOSE, IGNORE = "OPEN", "CLOSE", "IGNORE"
+OPEN, ADD, CLOSE, REVERSE, IGNORE = "OPEN", "ADD", "CLOSE", "REVERSE", "IGNORE"
 
 
 @dataclass(frozen=True)
 class AlertDecision:
-    outcome: str                 # OPEN | CLOSE | IGNORE
+    outcome: str                 # OPEN | ADD | CLOSE | REVERSE | IGNORE
     reason: str
-    side: str | None = None      # for OPEN: LONG | SHORT
+    side: str | None = None      # the side an OPEN, ADD or REVERSE enters: LONG | SHORT
 
 
 def duplicate_of(seen: dict | None, alert_id: str, now_ms: int, window_s: int) -> str | None:
@@ -33,7 +34,8 @@ def duplicate_of(seen: dict | None, alert_id: str, now_ms: int, window_s: int) -
 
 def decide(*, action: str, strategy: str | None, link_strategy: str | None,
            link_enabled: bool, bot_running: bool, duplicate: str | None,
-           live: Position | None) -> AlertDecision:
+           live: Position | None, side: str = "both", reverse: bool = False,
+           max_entries: int = 1) -> AlertDecision:
     if link_strategy is None:
         return AlertDecision(IGNORE, "unknown link")
     if not link_enabled:
@@ -45,20 +47,40 @@ def decide(*, action: str, strategy: str | None, link_strategy: str | None,
         return AlertDecision(IGNORE, f"duplicate of alert {duplicate}")
     if not bot_running:
         return AlertDecision(IGNORE, "bot is stopped")
-    return _position_rule(action, live)
+    return _position_rule(action, live, side, reverse, max_entries)
 
 
-def _position_rule(action: str, live: Position | None) -> AlertDecision:
+def allows(side_setting: str, side: str) -> bool:
+    """Whether a link trading `side_setting` (both | long | short) may hold a `side` position."""
+    return side_setting == "both" or side_setting == side.lower()
+
+
+def _position_rule(action: str, live: Position | None, side_setting: str, reverse: bool,
+                   max_entries: int) -> AlertDecision:
+    wanted = {"BUY": LONG, "SELL": SHORT}.get(action)
     if live is None:
-        if action == "EXIT":
+        if wanted is None:
             return AlertDecision(IGNORE, "no open position to exit")
-        side = LONG if action == "BUY" else SHORT
-        return AlertDecision(OPEN, f"{action} opens a {side}", side)
+        if not allows(side_setting, wanted):
+            return AlertDecision(IGNORE, f"the link trades {side_setting} only: {action} does "
+                                         f"not open a {wanted}")
+        return AlertDecision(OPEN, f"{action} opens a {wanted}", wanted)
     if live.state == EXITING:
         return AlertDecision(IGNORE, f"{live.side} position {live.id} is already exiting")
-    if live.state == PENDING:
+    if live.state == PENDING or live.entry_open:
         return AlertDecision(IGNORE, f"{live.side} position {live.id} is waiting for its entry fill")
-    same_side = (action == "BUY" and live.side == LONG) or (action == "SELL" and live.side == SHORT)
-    if same_side:
-        return AlertDecision(IGNORE, f"already {live.side} ({live.id})")
+    if wanted == live.side:
+        if not allows(side_setting, wanted):
+            return AlertDecision(IGNORE, f"the link trades {side_setting} only: {action} does "
+                                         f"not add to a {wanted}")
+        if live.entries < max_entries:
+            return AlertDecision(ADD, f"{action} adds entry {live.entries + 1} of {max_entries} "
+                                      f"to {live.side} position {live.id}", wanted)
+        if max_entries == 1:
+            return AlertDecision(IGNORE, f"already {live.side} ({live.id})")
+        return AlertDecision(IGNORE, f"already {live.side} ({live.id}) with {live.entries} of "
+                                     f"{max_entries} entries")
+    if wanted is not None and reverse and allows(side_setting, wanted):
+        return AlertDecision(REVERSE, f"{action} closes {live.side} position {live.id}, then "
+                                      f"opens a {wanted}", wanted)
     return AlertDecision(CLOSE, f"{action} closes {live.side} position {live.id}")

@@ -6,10 +6,13 @@ import os
 import socket
 import sys
 
+from datetime import datetime
+
 from agents import app as A
-from agents import ledger_agents, pipeline  # noqa: F401  (registers the agents)
-from agents.emit import now_ms
-from schemas.records import WorkerHeartbeat
+from agents import control, eod, ledger_agents, monitor, pipeline  # noqa: F401  (the agents)
+from agents.emit import now_ms, partition_of
+from agents.risk import IST, ist_day
+from schemas.records import Command, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -44,6 +47,40 @@ async def heartbeat() -> None:
         standby=standbys, at_ms=now_ms(), last_tick_ms=memory.last_tick_ms,
         last_prices={t: list(memory.last_price[t]) for t in watched if t in memory.last_price},
         open_positions=sum(len(v) for v in memory.index.values())))
+
+
+_swept: set[tuple[str, str]] = set()      # (kind, day) this worker has sent
+_expiring: set[str] = set()               # paper orders whose timeout this worker has sent
+
+
+@A.app.timer(interval=10.0)
+async def end_of_day() -> None:
+    """At 15:15 and 15:29 IST on trading days, one sweep command per partition. Every worker
+    sends them; each partition's owner sweeps once per day whatever it receives."""
+    now = now_ms()
+    kind = eod.sweep_at(datetime.fromtimestamp(now / 1000, IST), A.S.mis_squareoff, A.S.eod_time)
+    day = ist_day(now).isoformat()
+    if kind is None or (kind, day) in _swept or \
+            not eod.is_trading_day(ist_day(now), control.EXTRA_HOLIDAYS):
+        return
+    _swept.add((kind, day))
+    for command in eod.sweep_commands(kind, now, A.S.partitions):
+        await A.commands_topic.send(key=command.command_id, value=command,
+                                    partition=command.partition)
+
+
+@A.app.timer(interval=0.25)
+async def paper_timeouts() -> None:
+    """Resting paper orders of this worker's partitions past the fill timeout."""
+    actives = {tp.partition for tp in A.app.assignor.assigned_actives()}
+    for token, client_order_id in pipeline.brokers.paper.expired(now_ms()):
+        if client_order_id in _expiring or partition_of(token) not in actives:
+            continue
+        _expiring.add(client_order_id)
+        await A.commands_topic.send(key=client_order_id, partition=partition_of(token),
+                                    value=Command(command_id=f"expire:{client_order_id}",
+                                                  kind="PAPER_TIMEOUT", at_ms=now_ms(),
+                                                  client_order_id=client_order_id, token=token))
 
 
 def main() -> None:

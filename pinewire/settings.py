@@ -1,6 +1,7 @@
 """One settings object, read once from PINEWIRE_* environment variables (and an optional .env)."""
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
     feed_account: str | None = Field(None, description="account whose feed `feed` streams "
                                                        "when PINEWIRE_FEED=smartapi")
     instrument_master: str | None = Field(None, description="OpenAPIScripMaster.json path or URL")
+    paper_price_max_age_ms: int = Field(2000, ge=0, description="a paper entry fills at the last "
+                                        "tick when it is at most this old")
+    paper_fill_timeout_s: float = Field(30.0, gt=0, description="a resting paper order with no "
+                                        "tick by then fills at the alert's price or is rejected")
+    mis_squareoff: time = Field(time(15, 15), description="IST time intraday positions close")
+    eod_time: time = Field(time(15, 29), description="IST time of the end-of-day routine")
+    extra_holidays: str = Field("", description="YYYY-MM-DD dates, comma-separated, that are "
+                                "not trading days besides the NSE calendar")
 
     @property
     def bootstrap(self) -> str:

@@ -54,6 +54,9 @@ class OrderIntent(_Record):
     reason: Optional[str] = None
     account_id: Optional[str] = None   # which broker account places a live order
     product_type: str = "INTRADAY"
+    paper_fill: str = "full"           # paper only: full | partial:F
+    # an entry still partly unfilled when its exit is sent: cancel it at the broker first
+    cancel_client_order_id: Optional[str] = None
 
 
 class Fill(_Record):
@@ -74,7 +77,9 @@ class Fill(_Record):
 class Event(_Record):
     """Something that happened to an alert or a position. Topic: events.
 
-    kind: ALERT_ACCEPTED, ALERT_IGNORED, POSITION (snapshot after any change), RESTORED.
+    kind: ALERT_ACCEPTED, ALERT_IGNORED, POSITION (snapshot after any change), RESTORED,
+    BREAKER_TRIPPED (figures in `detail`), TICK_HELD, TICK_CONFIRMED, TICK_DISCARDED (bad-tick
+    guard), EOD_REPORT (one per swept partition, rows in `detail`).
     """
     event_id: str
     kind: str
@@ -84,15 +89,26 @@ class Event(_Record):
     alert_id: Optional[str] = None
     reason: Optional[str] = None
     position: Optional[dict] = None
+    detail: Optional[dict] = None
 
 
 class Command(_Record):
-    """An instruction to the position owner. Topic: commands. kind: RESTORE."""
+    """An instruction to a partition's owner. Topic: commands.
+
+    RESTORE: a position from the ledger (key: position id, on its instrument's partition).
+    EOD, MIS_SQUAREOFF: the end-of-day sweep of one partition (one record per partition,
+    key: "<kind>:<partition>"), for the IST trading day of `at_ms`.
+    PAPER_TIMEOUT: a resting paper order waited too long for a tick (key: client order id,
+    on the instrument's partition).
+    """
     command_id: str
     kind: str
-    position_id: str
     at_ms: int
+    position_id: Optional[str] = None
     position: Optional[dict] = None
+    partition: Optional[int] = None
+    client_order_id: Optional[str] = None
+    token: Optional[str] = None
 
 
 class Tick(_Record):
@@ -114,11 +130,12 @@ class Subscription(_Record):
 
 
 class LinkConfig(_Record):
-    """A webhook link's settings, without its token. Topic: links (compacted)."""
+    """A webhook link's settings, without its token. Topic: links (compacted).
+    Defaults and validation: pinewire/links.py; meaning: README "Trading rules"."""
     link_id: str
     name: str
     strategy: str
-    quantity: int
+    quantity: int                      # per entry (lots for options), unless sized by risk
     sl_pct: Optional[str]
     target_pct: Optional[str]
     trail_pct: Optional[str]
@@ -127,7 +144,50 @@ class LinkConfig(_Record):
     paper: bool
     enabled: bool
     version: int
-    account_id: Optional[str] = None   # the broker account of a live link
+    account_id: Optional[str] = None   # the broker account (live links; risk limits)
+    side: str = "both"                 # both | long | short
+    reverse: bool = False              # an opposite signal closes, then opens the other side
+    reverse_on_sl: bool = False        # a stop-loss exit opens the other side
+    max_entries: int = 1               # pyramiding
+    risk_pct: Optional[str] = None     # size by risk: capital x risk % / stop distance
+    capital_paise: Optional[int] = None
+    max_open: Optional[int] = None     # open positions of the link at once
+    daily_loss_paise: Optional[int] = None
+    product: str = "auto"              # auto | intraday | delivery
+    paper_fill: str = "full"           # full | partial:F
+    tick_band_pct: Optional[str] = None
+    eod: str = "close-losers"          # close-losers | close-all | hold
+    fee_paise: int = 0                 # charges per filled order, kept apart from gross P&L
+    breaker_reset_at_ms: Optional[int] = None
+
+
+class AccountConfig(_Record):
+    """A broker account's risk limits, never its credentials. Topic: accounts (compacted)."""
+    account_id: str
+    name: str
+    version: int
+    max_open: Optional[int] = None
+    daily_loss_paise: Optional[int] = None
+    breaker_reset_at_ms: Optional[int] = None
+
+
+class Exposure(_Record):
+    """What the risk limits need of a position, cluster-wide. Topic: exposure (compacted, key:
+    position id), written on every change of state or quantity, never on a mere tick."""
+    position_id: str
+    link_id: str
+    token: str
+    side: str
+    state: str
+    entry_qty: int
+    entry_value_paise: int
+    exit_qty: int
+    exit_value_paise: int
+    created_at_ms: int
+    version: int
+    account_id: Optional[str] = None
+    realized_pnl_paise: Optional[int] = None
+    closed_at_ms: Optional[int] = None
 
 
 class BotState(_Record):

@@ -28,14 +28,19 @@ TICKS = TopicSpec("ticks", "instrument token", True, description="market ticks")
 SUBSCRIPTIONS = TopicSpec("subscriptions", "instrument token", False, compacted=True,
                           description="instruments the tick feeds must stream")
 LINKS = TopicSpec("links", "link id", False, compacted=True, description="webhook link settings")
+ACCOUNTS = TopicSpec("accounts", "account id", False, compacted=True,
+                     description="broker accounts' risk limits (never credentials)")
+EXPOSURE = TopicSpec("exposure", "position id", False, compacted=True,
+                     description="each position's state and P&L, for cluster-wide risk limits")
 BOT = TopicSpec("bot", "'bot'", False, compacted=True, description="the bot's on/off state")
 WORKERS = TopicSpec("workers", "worker id", False, compacted=True, description="worker heartbeats")
 
-ALL = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS, SUBSCRIPTIONS, LINKS, BOT, WORKERS)
+ALL = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS, SUBSCRIPTIONS, LINKS, ACCOUNTS, BOT,
+       EXPOSURE, WORKERS)
 # Topics the Faust worker consumes in its consumer group (their lag is what the status page shows).
 PIPELINE = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS)
 # Changelog-backed tables of the worker; their changelog topics are named by Faust.
-TABLES = ("positions", "slots", "dedupe", "executions")
+TABLES = ("positions", "slots", "dedupe", "executions", "paper_book", "sweeps")
 
 
 def topic_name(namespace: str, spec: TopicSpec) -> str:

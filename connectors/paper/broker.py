@@ -1,7 +1,21 @@
-"""Paper broker: MARKET orders fill in full at the latest tick (the alert's price when no tick
-has been seen) moved against the trader by the link's slippage, rounded to the paisa against
-the trader too."""
+"""Paper broker: a simulated exchange that fills MARKET orders against the tick stream.
+
+- An exit fills at the tick that triggered it (the intent's reference price), an entry at the
+  instrument's last tick when that tick is fresh; both moved against the trader by the link's
+  slippage, rounded to the paisa against the trader too. Fills are therefore decided by the tick
+  stream, not by how fast the pipeline runs.
+- With no fresh price the order rests in the book and fills at the next tick of its instrument.
+  An order resting longer than the fill timeout fills at the alert's price when it carried one
+  (the fill says so), or is rejected with the reason.
+- `partial:F` fills the fraction F now and the rest at the next tick (the live brokers' partial
+  fills, rehearsed on paper).
+
+The book is a mapping token -> resting orders that the caller keeps in a changelog-backed table.
+"""
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import MutableMapping
 
 from connectors.broker import rejection
 from schemas import ids
@@ -13,17 +27,94 @@ def slipped(price_paise: int, side: str, slippage_bps: int) -> int:
     return -(-num // 10_000) if side == "BUY" else num // 10_000
 
 
+def fill_now(quantity: int, paper_fill: str) -> int:
+    """How much of an order fills at once: all of it, or the fraction F of `partial:F`
+    (at least one unit)."""
+    if not paper_fill.startswith("partial:"):
+        return quantity
+    fraction = Decimal(paper_fill.removeprefix("partial:"))
+    return min(quantity, max(1, int(quantity * fraction)))
+
+
+def _fill(intent: dict, quantity: int, filled_after: int, price: int, now_ms: int,
+          text: str | None = None) -> Fill:
+    """A fill id per cumulative quantity: the same increment is the same fill on replay."""
+    return Fill(fill_id=ids.fill_id(intent["client_order_id"], filled_after),
+                position_id=intent["position_id"], client_order_id=intent["client_order_id"],
+                token=intent["token"], side=intent["side"], at_ms=now_ms, status="FILLED",
+                quantity=quantity, price_paise=slipped(price, intent["side"],
+                                                       intent["slippage_bps"]),
+                broker_order_id=f"PAPER-{intent['client_order_id']}", text=text)
+
+
 class PaperBroker:
+    def __init__(self, book: MutableMapping, fill_timeout_ms: int):
+        self.book, self.fill_timeout_ms = book, fill_timeout_ms
+
     async def execute(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int,
                       maybe_placed: bool = False) -> list[Fill]:
-        price = last_price_paise or intent.reference_price_paise
-        common = dict(fill_id=ids.fill_id(intent.client_order_id), position_id=intent.position_id,
-                      client_order_id=intent.client_order_id, token=intent.token,
-                      side=intent.side, at_ms=now_ms, broker_order_id=f"PAPER-{intent.client_order_id}")
-        if price is None:
-            return [rejection(intent, "no price yet for this instrument: no tick seen "
-                                           "and the alert carried no price", now_ms)]
+        """last_price_paise: the instrument's last tick if fresh, else None."""
         if intent.quantity <= 0:
             return [rejection(intent, "nothing to fill", now_ms)]
-        return [Fill(status="FILLED", quantity=intent.quantity,
-                     price_paise=slipped(price, intent.side, intent.slippage_bps), **common)]
+        fills = self._cancel(intent.token, intent.cancel_client_order_id, now_ms)
+        order = intent.asdict()
+        price = intent.reference_price_paise if intent.purpose == "EXIT" else None
+        price = price or last_price_paise
+        now_qty = fill_now(intent.quantity, intent.paper_fill) if price else 0
+        if now_qty:
+            fills.append(_fill(order, now_qty, now_qty, price, now_ms))
+        if now_qty < intent.quantity:
+            self._rest(intent.token, dict(order=order, filled=now_qty, placed_at_ms=now_ms))
+        return fills
+
+    def on_tick(self, token: str, price_paise: int, now_ms: int) -> list[Fill]:
+        """Fill every order resting on this instrument at this tick."""
+        resting = self.book.get(token)
+        if not resting:
+            return []
+        del self.book[token]
+        return [_fill(r["order"], r["order"]["quantity"] - r["filled"], r["order"]["quantity"],
+                      price_paise, now_ms) for r in resting]
+
+    def expired(self, now_ms: int) -> list[tuple[str, str]]:
+        """(token, client order id) of orders resting past the fill timeout."""
+        return [(token, r["order"]["client_order_id"]) for token, resting in self.book.items()
+                for r in resting or () if now_ms - r["placed_at_ms"] >= self.fill_timeout_ms]
+
+    def expire(self, token: str, client_order_id: str, now_ms: int) -> list[Fill]:
+        """A resting order that got no tick in time: the alert's price, or a rejection."""
+        resting = self.book.get(token) or []
+        mine = next((r for r in resting if r["order"]["client_order_id"] == client_order_id), None)
+        if mine is None:
+            return []   # filled or cancelled meanwhile
+        self._remove(token, client_order_id)
+        order, waited_s = mine["order"], self.fill_timeout_ms / 1000
+        price = order.get("reference_price_paise")
+        if price:
+            return [_fill(order, order["quantity"] - mine["filled"], order["quantity"], price,
+                          now_ms, text=f"no tick within {waited_s:g}s: filled at the alert's "
+                                       "price")]
+        return [rejection(OrderIntent(**order), f"no tick within {waited_s:g}s and the alert "
+                                                "carried no price", now_ms)]
+
+    def _cancel(self, token: str, client_order_id: str | None, now_ms: int) -> list[Fill]:
+        resting = self.book.get(token) or []
+        mine = next((r for r in resting if r["order"]["client_order_id"] == client_order_id), None)
+        if mine is None:
+            return []
+        self._remove(token, client_order_id)
+        return [rejection(OrderIntent(**mine["order"]), "cancelled: the exit was sent before "
+                                                        "the rest filled", now_ms)]
+
+    def _rest(self, token: str, entry: dict) -> None:
+        resting = [r for r in self.book.get(token) or ()
+                   if r["order"]["client_order_id"] != entry["order"]["client_order_id"]]
+        self.book[token] = resting + [entry]
+
+    def _remove(self, token: str, client_order_id: str) -> None:
+        left = [r for r in self.book.get(token) or ()
+                if r["order"]["client_order_id"] != client_order_id]
+        if left:
+            self.book[token] = left
+        else:
+            del self.book[token]

@@ -53,6 +53,8 @@ class SmartApiBroker:
         """[] once the order is at the broker (its fills come from the order stream), or a
         REJECTED fill when the broker refused it."""
         check_first = maybe_placed or now_ms - intent.created_at_ms > REDELIVERY_AGE_MS
+        if intent.cancel_client_order_id:
+            await self.cancel_rest(intent.cancel_client_order_id)
         for attempt in range(self.attempts):
             if check_first and (found := await self.find(intent.client_order_id)):
                 log.info("order %s already at the broker as %s; not placing again",
@@ -92,6 +94,24 @@ class SmartApiBroker:
         if code in RETRY_LATER:
             raise Retry(f"broker said try later ({code})", maybe_placed=False)
         raise Rejected(f"{response.get('message', 'rejected')} ({code})")
+
+    async def cancel_rest(self, client_order_id: str) -> None:
+        """An entry still open at the broker when its exit is sent is cancelled first: the exit
+        covers what filled, and nothing more may fill after it. The cancellation reaches the
+        position through the order stream (an 'ended short' rejection of the rest)."""
+        order = await self.find(client_order_id)
+        status = str((order or {}).get("status", "")).lower()
+        if order is None or status in ("complete", "cancelled", "rejected"):
+            return
+        try:
+            response = await self.session.call("order", "cancelOrder", order["orderid"],
+                                               order.get("variety") or "NORMAL")
+        except (requests.RequestException, sdk().exceptions.DataException) as exc:
+            log.warning("cancelling the rest of %s failed: %s", client_order_id,
+                        type(exc).__name__)
+            return
+        log.info("cancelled the rest of entry %s (%s) before its exit", client_order_id,
+                 error_code(response) or "ok")
 
     async def find(self, client_order_id: str) -> dict | None:
         """The broker's order carrying this ordertag, if any (order book, 1 request/s)."""

@@ -1,7 +1,10 @@
 """Position transitions: fills (partial, duplicate, rejected), exits, P&L, resends."""
+from fractions import Fraction
+
 import pytest
 
 from agents import positions as P
+from agents import exits
 from agents.exits import LONG, SHORT
 
 
@@ -47,9 +50,9 @@ def test_rejected_entry_opens_nothing():
 ])
 def test_tick_exit_then_exit_fill_closes_with_exact_pnl(side, entry, exit_, pnl):
     pos = fill(new(side=side), "E", 10, entry)
-    pos, decision = P.on_tick(pos, exit_, now_ms=5000)
+    pos, decision, _ = P.on_tick(pos, exit_, now_ms=5000)
     assert decision is not None and pos.state == P.EXITING and pos.exit_trigger_paise == exit_
-    again, second = P.on_tick(pos, exit_, now_ms=5001)
+    again, second, _ = P.on_tick(pos, exit_, now_ms=5001)
     assert again is None and second is None, "an EXITING position never exits twice"
     pos = fill(pos, "X", 10, exit_)
     assert pos.state == P.CLOSED and pos.realized_pnl_paise == pnl
@@ -57,7 +60,7 @@ def test_tick_exit_then_exit_fill_closes_with_exact_pnl(side, entry, exit_, pnl)
 
 def test_rejected_exit_returns_to_open_with_new_order_id():
     pos = fill(new(), "E", 10, 100000)
-    pos, _ = P.on_tick(pos, 98000, now_ms=5000)
+    pos, _, _ = P.on_tick(pos, 98000, now_ms=5000)
     first_id = pos.exit_order_id
     pos = fill(pos, "X", 0, 0, status="REJECTED", text="RMS")
     assert pos.state == P.OPEN and pos.exit_order_id != first_id and "RMS" in pos.note
@@ -65,9 +68,9 @@ def test_rejected_exit_returns_to_open_with_new_order_id():
 
 def test_best_price_update_only_when_it_changes():
     pos = fill(new(trail_pct="0.5"), "E", 10, 100000)
-    changed, _ = P.on_tick(pos, 99900, now_ms=1)
+    changed, _, _ = P.on_tick(pos, 99900, now_ms=1)
     assert changed is None
-    changed, _ = P.on_tick(pos, 100700, now_ms=1)
+    changed, _, _ = P.on_tick(pos, 100700, now_ms=1)
     assert changed.best_paise == 100700 and changed.trail_active and changed.version == pos.version + 1
 
 
@@ -89,17 +92,128 @@ def test_replayed_ticks_at_or_below_the_applied_offset_change_nothing():
     # reflected in the state come again. Evaluating them against the newer state would exit
     # on a stale price (best 1012 -> trail stop 1006.94, and a replayed 1005 would "hit" it).
     pos = fill(new(trail_pct="0.5", target_pct=None), "E", 10, 100000)
-    pos, _ = P.on_tick(pos, 100500, now_ms=1, offset=7)
-    pos, _ = P.on_tick(pos, 101200, now_ms=2, offset=8)
+    pos, _, _ = P.on_tick(pos, 100500, now_ms=1, offset=7)
+    pos, _, _ = P.on_tick(pos, 101200, now_ms=2, offset=8)
     assert pos.tick_offset == 8 and pos.best_paise == 101200
-    assert P.on_tick(pos, 100500, now_ms=3, offset=7) == (None, None)
-    assert P.on_tick(pos, 100500, now_ms=3, offset=8) == (None, None)
-    _, decision = P.on_tick(pos, 100500, now_ms=3, offset=9)
+    assert P.on_tick(pos, 100500, now_ms=3, offset=7) == (None, None, None)
+    assert P.on_tick(pos, 100500, now_ms=3, offset=8) == (None, None, None)
+    _, decision, _ = P.on_tick(pos, 100500, now_ms=3, offset=9)
     assert decision.reason == "TRAIL"
 
 
 def test_ticks_before_the_entry_fill_are_stale_and_a_restore_forgets_offsets():
     pos = P.apply_fill(new(), fill_id="f", client_order_id=new().entry_order_id, status="FILLED",
                        quantity=10, price_paise=100000, text=None, now_ms=1, tick_offset=41)
-    assert P.on_tick(pos, 98000, now_ms=2, offset=41) == (None, None)
+    assert P.on_tick(pos, 98000, now_ms=2, offset=41) == (None, None, None)
     assert P.restored(pos, now_ms=3).tick_offset is None
+
+
+# -- pyramiding, partial fills, fees, product, reverse, bad ticks ---------------------------
+def test_pyramid_of_three_entries_has_an_exact_average_and_rebased_levels():
+    pos = fill(new(trail_pct="0.5"), "E", 10, 100000)
+    pos, _, _ = P.on_tick(pos, 101000, now_ms=3)          # best 1010 since the first entry
+    pos = P.add_entry(pos, 10, None, now_ms=4)
+    assert pos.entry_order_id.endswith("E1") and pos.entry_open and pos.entries == 2
+    assert P.stale_intent(pos, now_ms=4 + 10_000, after_ms=10_000) == "ENTRY"
+    pos = fill(pos, "E", 10, 101000)
+    pos = P.add_entry(pos, 10, None, now_ms=5)
+    pos = fill(pos, "E", 10, 100300)
+    assert (pos.entry_qty, pos.entry_value_paise, pos.quantity) == (30, 3013000, 30)
+    assert pos.entry_price == Fraction(3013000, 30) and not pos.entry_open
+    lv = exits.levels(LONG, pos.entry_price, pos.best_paise, pos.rules)
+    assert lv.initial_stop == Fraction(3013000, 30) * Fraction(99, 100)     # re-based
+    assert lv.target == Fraction(3013000, 30) * Fraction(102, 100)
+    # the trailing stop keeps the best price since the first entry: 1010 x 0.995
+    assert pos.stop == "100495" and pos.best_paise == 101000 and pos.trail_active
+    assert P.stale_intent(pos, now_ms=10**9, after_ms=10_000) is None
+    pos, decision, _ = P.on_tick(pos, 100400, now_ms=6)
+    assert decision.reason == "TRAIL"
+    pos = fill(pos, "X", 30, 100400)
+    assert pos.state == P.CLOSED and pos.realized_pnl_paise == 30 * 100400 - 3013000
+
+
+def test_a_partial_entry_holds_what_filled_and_its_cancelled_rest_shrinks_the_order():
+    pos = fill(new(qty=10), "E", 4, 100000)
+    assert pos.state == P.OPEN and pos.entry_open
+    pos, decision, _ = P.on_tick(pos, 98900, now_ms=3)
+    assert decision is not None and pos.state == P.EXITING
+    pos = fill(pos, "E", 0, 0, seq=1, status="REJECTED", text="cancelled")
+    assert pos.state == P.EXITING and not pos.entry_open and pos.quantity == 4
+    pos = fill(pos, "X", 4, 98900)
+    assert pos.state == P.CLOSED and pos.realized_pnl_paise == 4 * (98900 - 100000)
+
+
+def test_a_rejected_added_entry_keeps_the_position():
+    pos = fill(new(), "E", 10, 100000)
+    pos = P.add_entry(pos, 10, None, now_ms=4)
+    pos = fill(pos, "E", 0, 0, status="REJECTED", text="margin")
+    assert (pos.state, pos.entry_qty, pos.quantity, pos.entry_open) == (P.OPEN, 10, 10, False)
+
+
+def test_fees_are_charged_once_per_order_that_filled_and_kept_apart():
+    pos = fill(new(qty=10, fee_paise=2000), "E", 4, 100000)
+    pos = fill(pos, "E", 6, 100000, seq=1)
+    pos, _, _ = P.on_tick(pos, 102000, now_ms=3)
+    pos = fill(pos, "X", 10, 102000)
+    assert (pos.fees_paise, pos.realized_pnl_paise) == (4000, 20000)
+
+
+@pytest.mark.parametrize("product,exchange,side,expected", [
+    ("auto", "NSE", LONG, "DELIVERY"), ("auto", "NSE", SHORT, "INTRADAY"),
+    ("auto", "NFO", LONG, "CARRYFORWARD"), ("auto", "NFO", SHORT, "CARRYFORWARD"),
+    ("intraday", "NSE", LONG, "INTRADAY"), ("intraday", "NFO", LONG, "INTRADAY"),
+    ("delivery", "NSE", LONG, "DELIVERY"), ("delivery", "NSE", SHORT, "DELIVERY"),
+    ("delivery", "NFO", SHORT, "CARRYFORWARD"),
+])
+def test_product_type(product, exchange, side, expected):
+    assert P.product_type(product, exchange, side) == expected
+
+
+def test_a_rejected_exit_drops_the_planned_reverse():
+    pos = fill(new(), "E", 10, 100000)
+    pos = P.begin_exit(pos, P.SIGNAL, 3, then_open={"side": SHORT, "alert_id": "a2",
+                                                    "reference_price_paise": None})
+    assert pos.then_open["side"] == SHORT
+    pos = fill(pos, "X", 0, 0, status="REJECTED", text="RMS")
+    assert pos.state == P.OPEN and pos.then_open is None
+
+
+def test_a_reverse_has_a_deterministic_id_and_points_back():
+    first = new()
+    rev = new(alert_id="a2", reverse_of=first.id, side=SHORT)
+    assert rev.id == P.reverse_id(first.id) != first.id and rev.reverse_of == first.id
+
+
+@pytest.mark.parametrize("ticks,exits_at,events", [
+    # band 5 %: a one-tick spike to 900 is held, then discarded by 1001: nothing exits
+    ([900, 1001, 1002], None, ["HELD", "DISCARDED"]),
+    # a real gap: 900 held, 899 confirms it -> the stop (990) exits at 899, one tick later
+    ([900, 899], 899, ["HELD", "CONFIRMED"]),
+    # within the band: acted on at once
+    ([989], 989, []),
+])
+def test_bad_tick_guard(ticks, exits_at, events):
+    pos = fill(new(tick_band_pct="5", target_pct=None), "E", 10, 1000)
+    seen, exited = [], None
+    for i, price in enumerate(ticks):
+        changed, decision, verdict = P.on_tick(pos, price, now_ms=10 + i, offset=100 + i)
+        if verdict:
+            seen.append(verdict)
+        if decision:
+            exited = decision.price
+            break
+        pos = changed or pos
+    assert (exited, seen) == (exits_at, events)
+
+
+def test_without_a_band_a_gap_exits_at_the_gapping_tick():
+    pos = fill(new(target_pct=None), "E", 10, 1000)
+    _, decision, verdict = P.on_tick(pos, 900, now_ms=3)
+    assert decision.price == 900 and verdict is None
+
+
+def test_old_snapshots_load_with_the_entry_state_derived():
+    pos = fill(new(), "E", 10, 100000).to_dict()
+    for k in ("entry_open", "entries", "charged_orders"):
+        del pos[k]
+    assert P.Position.from_dict(pos).entry_open is False

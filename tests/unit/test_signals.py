@@ -3,20 +3,24 @@ import pytest
 
 from agents import positions as P
 from agents.exits import LONG, SHORT
-from agents.signals import CLOSE, IGNORE, OPEN, decide, duplicate_of
+from agents.signals import ADD, CLOSE, IGNORE, OPEN, REVERSE, decide, duplicate_of
 
 
-def live(side, state=P.OPEN):
+def live(side, state=P.OPEN, entries=1, entry_open=None):
     pos = P.open_position(alert_id="x", link_id="L", token="1", symbol="S", exchange="NSE",
                           side=side, quantity=1, paper=True, sl_pct=None, target_pct=None,
                           trail_pct=None, trail_activation_pct=None, slippage_bps=0,
                           reference_price_paise=None, partition=0, now_ms=0)
-    return P.Position.from_dict({**pos.to_dict(), "state": state})
+    return P.Position.from_dict({**pos.to_dict(), "state": state, "entries": entries,
+                                 "entry_qty": 0 if state == P.PENDING else 1,
+                                 "entry_open": state == P.PENDING if entry_open is None
+                                 else entry_open})
 
 
-def d(action, current=None, strategy="st", link_strategy="st", enabled=True, bot=True, dup=None):
+def d(action, current=None, strategy="st", link_strategy="st", enabled=True, bot=True, dup=None,
+      **rules):
     return decide(action=action, strategy=strategy, link_strategy=link_strategy,
-                  link_enabled=enabled, bot_running=bot, duplicate=dup, live=current)
+                  link_enabled=enabled, bot_running=bot, duplicate=dup, live=current, **rules)
 
 
 @pytest.mark.parametrize("action,current,outcome,side,why", [
@@ -35,6 +39,41 @@ def d(action, current=None, strategy="st", link_strategy="st", enabled=True, bot
 def test_position_rules(action, current, outcome, side, why):
     decision = d(action, current)
     assert (decision.outcome, decision.side) == (outcome, side) and why in decision.reason
+
+
+# Every link rule against every situation: (action, live, rules) -> (outcome, side, reason).
+RULES = [
+    # trade side
+    ("SELL", None, dict(side="long"), IGNORE, None, "trades long only: SELL does not open a SHORT"),
+    ("BUY", None, dict(side="long"), OPEN, LONG, "opens a LONG"),
+    ("BUY", None, dict(side="short"), IGNORE, None, "trades short only: BUY does not open a LONG"),
+    ("SELL", None, dict(side="short"), OPEN, SHORT, "opens a SHORT"),
+    ("SELL", live(LONG), dict(side="long"), CLOSE, None, "closes LONG"),
+    ("EXIT", live(LONG), dict(side="long"), CLOSE, None, "closes LONG"),
+    ("BUY", live(SHORT), dict(side="short"), CLOSE, None, "closes SHORT"),
+    ("SELL", live(SHORT), dict(side="long", max_entries=3), IGNORE, None, "does not add to a SHORT"),
+    # stop-and-reverse
+    ("SELL", live(LONG), dict(reverse=True), REVERSE, SHORT, "then opens a SHORT"),
+    ("BUY", live(SHORT), dict(reverse=True), REVERSE, LONG, "then opens a LONG"),
+    ("EXIT", live(LONG), dict(reverse=True), CLOSE, None, "closes LONG"),
+    ("SELL", live(LONG), dict(reverse=True, side="long"), CLOSE, None, "closes LONG"),
+    ("SELL", live(LONG, P.EXITING), dict(reverse=True), IGNORE, None, "already exiting"),
+    # pyramiding
+    ("BUY", live(LONG), dict(max_entries=3), ADD, LONG, "adds entry 2 of 3"),
+    ("BUY", live(LONG, entries=2), dict(max_entries=3), ADD, LONG, "adds entry 3 of 3"),
+    ("BUY", live(LONG, entries=3), dict(max_entries=3), IGNORE, None, "with 3 of 3 entries"),
+    ("SELL", live(SHORT, entries=2), dict(max_entries=3), ADD, SHORT, "adds entry 3 of 3"),
+    ("BUY", live(LONG, entry_open=True), dict(max_entries=3), IGNORE, None, "waiting for its entry"),
+    ("SELL", live(LONG, entries=3), dict(max_entries=3), CLOSE, None, "closes LONG"),
+]
+
+
+@pytest.mark.parametrize("action,current,rules,outcome,side,why", RULES,
+                         ids=[f"{r[0]}-{r[1] and r[1].side}-{r[2]}" for r in RULES])
+def test_link_rules(action, current, rules, outcome, side, why):
+    decision = d(action, current, **rules)
+    assert (decision.outcome, decision.side) == (outcome, side) and why in decision.reason, \
+        decision
 
 
 @pytest.mark.parametrize("kwargs,why", [

@@ -1,0 +1,98 @@
+"""Commands to a partition's owner: a position restored from the ledger, the end-of-day sweeps
+(one record per partition, idempotent by trading day), a paper order that waited too long."""
+from __future__ import annotations
+
+import logging
+import re
+
+from agents import app as A
+from agents import emit, eod, positions, risk
+from agents.pipeline import brokers, memory, send_fill
+from agents.positions import Position
+from schemas.money import paise_to_rupees
+from schemas.records import Command
+
+log = logging.getLogger(__name__)
+EXTRA_HOLIDAYS = eod.parse_holidays(A.S.extra_holidays)
+_CONTRACT = re.compile(r"^[A-Z&]+(?P<expiry>\d{2}[A-Z]{3}\d{2})(?P<strike>\d+(?:\.\d+)?)"
+                       r"(?P<right>CE|PE)$")
+
+
+@A.app.agent(A.commands_topic, concurrency=1)
+async def on_command(stream):
+    await A.consume(stream, handle)
+
+
+async def handle(command: Command) -> None:
+    if command.kind == "RESTORE" and command.position:
+        await restore(command)
+    elif command.kind in (eod.EOD, eod.MIS_SQUAREOFF) and command.partition is not None:
+        await sweep(command)
+    elif command.kind == "PAPER_TIMEOUT" and command.client_order_id and command.token:
+        for fill in brokers.paper.expire(command.token or "", command.client_order_id,
+                                         emit.now_ms()):
+            await send_fill(fill)
+    else:
+        log.error("malformed command %s (%s)", command.command_id, command.kind)
+
+
+async def restore(command: Command) -> None:
+    """A position from the ledger after the broker lost its topics."""
+    current = A.positions.get(command.position_id)
+    snapshot = Position.from_dict(command.position)
+    if current and current["version"] >= snapshot.version:
+        return
+    pos = positions.restored(snapshot, emit.now_ms())
+    await emit.store(memory, pos)
+    await emit.event("RESTORED", link_id=pos.link_id, token=pos.token, pos=pos,
+                     reason="restored from the ledger")
+    await emit.subscription(memory, pos)
+    outstanding = {positions.PENDING: "ENTRY", positions.EXITING: "EXIT"}.get(pos.state)
+    if outstanding:
+        await emit.order(pos, outstanding)
+
+
+def report_row(pos: Position, last: int, pnl_paise: int, decision: str) -> dict:
+    contract = _CONTRACT.match(pos.symbol.upper())
+    return {"position_id": pos.id, "link_id": pos.link_id, "symbol": pos.symbol,
+            "expiry": contract["expiry"] if contract else "",
+            "strike": contract["strike"] if contract else "", "side": pos.side,
+            "quantity": pos.entry_qty - pos.exit_qty, "entry": paise_to_rupees(pos.entry_price),
+            "last": paise_to_rupees(last), "last_paise": last, "pnl_paise": pnl_paise,
+            "decision": decision}
+
+
+async def sweep(command: Command) -> None:
+    """The end-of-day routine on one partition, once per trading day."""
+    day = risk.ist_day(command.at_ms)
+    done_key = f"{command.kind}:{command.partition}"
+    if not eod.is_trading_day(day, EXTRA_HOLIDAYS) or A.sweeps.get(done_key) == day.isoformat():
+        return
+    A.sweeps[done_key] = day.isoformat()
+    rows = []
+    for pid in sorted({p for ids in memory.index.values() for p in ids}):
+        pos = Position.from_dict(A.positions.get(pid))
+        if pos.partition != command.partition or pos.state != positions.OPEN:
+            continue
+        link = memory.link(pos.link_id) or {}
+        last = memory.price(pos.token) or round(pos.entry_price)
+        unrealized = risk.pnl(pos.to_dict(), last)[1]
+        decision = eod.decide(command.kind, link.get("eod", "close-losers"), pos.product_type,
+                              unrealized)
+        if decision is None:
+            continue
+        rows.append(report_row(pos, last, unrealized, decision))
+        if decision == eod.CLOSE:
+            reason = "EOD" if command.kind == eod.EOD else "MIS"
+            closing = positions.begin_exit(pos, reason, emit.now_ms(), price_paise=last)
+            await emit.store(memory, closing)
+            await emit.order(closing, "EXIT")
+            await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=closing,
+                             reason=f"{command.kind} {day}: close")
+    log.info("%s %s partition %d: %d position(s), %d closed", command.kind, day,
+             command.partition, len(rows), sum(r["decision"] == eod.CLOSE for r in rows))
+    await emit.event("EOD_REPORT", link_id="", partition=command.partition,
+                     key=f"{command.kind}:{day}:{command.partition}",
+                     reason=f"{command.kind} {day}: {len(rows)} position(s)",
+                     detail={"day": day.isoformat(), "kind": command.kind,
+                             "partition": command.partition, "rows": rows})

@@ -1,0 +1,45 @@
+"""The exit monitor: every tick of an instrument, applied to the live positions on it (only
+those: this worker's index of its active partitions), after the paper book has filled what
+rested on that instrument."""
+from __future__ import annotations
+
+from agents import app as A
+from agents import emit, positions
+from agents.pipeline import brokers, memory, send_fill
+from agents.positions import Position
+from schemas.records import Tick
+
+
+@A.app.agent(A.ticks_topic, concurrency=1)
+async def on_tick(stream):
+    # events, not values: the tick's offset tells a replayed tick from a new one
+    await A.consume(stream.events(), watch)
+
+
+async def watch(event) -> None:
+    tick: Tick = event.value
+    offset = event.message.offset
+    memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms, offset)
+    for fill in brokers.paper.on_tick(tick.token, tick.ltp_paise, emit.now_ms()):
+        await send_fill(fill)
+    for pid in list(memory.index.get(tick.token, ())):
+        pos = Position.from_dict(A.positions.get(pid))
+        now = emit.now_ms()
+        stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
+        if stale:
+            pos = positions.resent(pos, now)
+            emit.save(memory, pos)
+            await emit.order(pos, stale)
+            continue
+        changed, decision, verdict = positions.on_tick(pos, tick.ltp_paise, now, offset)
+        if changed is None:
+            continue
+        await emit.store(memory, changed)
+        if decision is not None:
+            await emit.order(changed, "EXIT")
+        if verdict is not None:
+            await emit.event(f"TICK_{verdict}", link_id=changed.link_id, token=changed.token,
+                             pos=changed, reason=f"tick {tick.ltp_paise} at offset {offset}")
+        if decision is not None or changed.best_paise != pos.best_paise:
+            await emit.event("POSITION", link_id=changed.link_id, token=changed.token,
+                             pos=changed, reason=decision.reason if decision else "best price")
