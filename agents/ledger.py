@@ -88,3 +88,15 @@ def open_positions(eng: Engine) -> list[dict]:
             sql.positions.c.state.in_(("PENDING", "OPEN", "EXITING")))
             .order_by(sql.positions.c.created_at_ms))
         return [dict(r._mapping) for r in rows]
+
+
+def day_positions(eng: Engine, start_ms: int, end_ms: int, link_id: str | None = None) -> list[dict]:
+    """Positions that closed in [start_ms, end_ms) or are still live (they count today)."""
+    p = sql.positions.c
+    live = p.state.in_(("PENDING", "OPEN", "EXITING"))
+    query = select(sql.positions).where(live | ((p.closed_at_ms >= start_ms) &
+                                                (p.closed_at_ms < end_ms)))
+    if link_id is not None:
+        query = query.where(p.link_id == link_id)
+    with eng.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query.order_by(p.created_at_ms))]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from schemas import sql
 
@@ -86,6 +86,30 @@ def list_accounts(eng: Engine) -> list[dict]:
 
 def account_by_name(eng: Engine, name: str) -> dict | None:
     return next((a for a in list_accounts(eng) if a["name"] == name), None)
+
+
+def account_rows(eng: Engine) -> list[dict]:
+    """Every account with its risk limits, without its sealed credentials."""
+    columns = [c for c in sql.accounts.c if c.name != "secrets"]
+    with eng.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(*columns)
+                                                       .order_by(sql.accounts.c.name))]
+
+
+def set_account(eng: Engine, name: str, *, reset_breaker: bool = False, **limits) -> dict:
+    """Risk limits across the account's links: max_open, daily_loss_paise (validated as a
+    link's are); reset_breaker forgets the losses realized so far today."""
+    from pinewire.links import convert
+    values = {k: convert(k, v) for k, v in limits.items() if k in ("max_open", "daily_loss_paise")}
+    if reset_breaker:
+        values["breaker_reset_at_ms"] = int(time.time() * 1000)
+    with eng.begin() as conn:
+        row = conn.execute(select(sql.accounts).where(sql.accounts.c.name == name)).first()
+        if row is None:
+            raise AccountError(f"no account named {name!r} (pinewire account list)")
+        values["version"] = row.version + 1
+        conn.execute(update(sql.accounts).where(sql.accounts.c.id == row.id).values(**values))
+    return next(a for a in account_rows(eng) if a["name"] == name)
 
 
 def credentials(eng: Engine, secret_key: str | None, account_id: str) -> Credentials:

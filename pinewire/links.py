@@ -14,7 +14,7 @@ from pinewire import kafka
 from schemas.money import rupees_to_paise
 from schemas import sql
 from schemas import topics as registry
-from schemas.records import BotState, LinkConfig
+from schemas.records import AccountConfig, BotState, LinkConfig
 
 
 class LinkError(ValueError):
@@ -137,6 +137,11 @@ _CONVERT = dict(
 )
 
 
+def convert(setting: str, value):
+    """One setting's raw value (CLI, form, API) as it is stored, or LinkError."""
+    return _CONVERT[setting](value)
+
+
 def validate(changes: dict, current: dict | None = None) -> dict:
     """The one validation of a link's settings: `changes` (raw values by setting name) applied
     over `current` (a stored link, or the defaults). Returns the settings to store."""
@@ -249,13 +254,23 @@ def bot_record(row: dict) -> BotState:
     return BotState(running=row["running"], version=row["version"], at_ms=row["at_ms"])
 
 
+def account_record(row: dict) -> AccountConfig:
+    return AccountConfig(account_id=row["id"], name=row["name"], version=row["version"],
+                         max_open=row.get("max_open"), daily_loss_paise=row.get("daily_loss_paise"),
+                         breaker_reset_at_ms=row.get("breaker_reset_at_ms"))
+
+
 async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
-                  bot_row: dict | None = None) -> None:
-    """Write link settings (never their tokens) and the bot state to their compacted topics."""
+                  accounts: list[dict] = (), bot_row: dict | None = None) -> None:
+    """Write link and account settings (never tokens or credentials) and the bot state to their
+    compacted topics."""
     async with kafka.producing(bootstrap) as prod:
         for row in links:
             await prod.send_and_wait(registry.topic_name(namespace, registry.LINKS),
                                      kafka.encode(link_record(row)), key=row["id"].encode())
+        for row in accounts:
+            await prod.send_and_wait(registry.topic_name(namespace, registry.ACCOUNTS),
+                                     kafka.encode(account_record(row)), key=row["id"].encode())
         if bot_row is not None:
             await prod.send_and_wait(registry.topic_name(namespace, registry.BOT),
                                      kafka.encode(bot_record(bot_row)), key=b"bot")
@@ -263,4 +278,6 @@ async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
 
 async def publish_everything(eng: Engine, bootstrap: str, namespace: str) -> None:
     """After a broker restart the compacted topics are empty: rebuild them from SQL."""
-    await publish(bootstrap, namespace, links=list_links(eng), bot_row=bot(eng))
+    from pinewire.accounts import account_rows
+    await publish(bootstrap, namespace, links=list_links(eng), accounts=account_rows(eng),
+                  bot_row=bot(eng))

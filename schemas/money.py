@@ -40,3 +40,8 @@ def fraction_str(value: Fraction | None) -> str | None:
         return None
     return f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
 
+
+
+def signed_rupees(paise: int) -> str:
+    """-1250 -> '-12.50': P&L, where the sign matters."""
+    return ("-" if paise < 0 else "") + paise_to_rupees(abs(paise))

@@ -188,6 +188,7 @@ class Exposure(_Record):
     account_id: Optional[str] = None
     realized_pnl_paise: Optional[int] = None
     closed_at_ms: Optional[int] = None
+    fees_paise: int = 0
 
 
 class BotState(_Record):

@@ -65,8 +65,9 @@ async def run_synthetic(bootstrap: str, namespace: str, *, watchlist: set[str], 
 
 
 async def run_replay(bootstrap: str, namespace: str, path: Path, *, speed: float,
-                     watchlist: set[str] | None = None, only_subscribed: bool = True) -> int:
-    """Send the file's ticks; with only_subscribed, skip tokens nobody streams."""
+                     watchlist: set[str] | None = None, only_subscribed: bool = False) -> int:
+    """Send the file's ticks (every instrument in it; with only_subscribed, only those the
+    watchlist or an open position subscribes)."""
     ticks = list(replay.read(path))
     subs = Subscriptions(bootstrap, namespace, watchlist or set())
     topic, sent = registry.topic_name(namespace, registry.TICKS), 0

@@ -1,5 +1,7 @@
-"""Replay ticks from a CSV file: `ts,token,ltp[,volume]`, ts in epoch milliseconds or ISO-8601,
-ltp in rupees. Speed: 1 = real time, N = N times faster, 0 = as fast as possible."""
+"""Replay ticks from a CSV file. The header names the columns and their units:
+`ts` (epoch milliseconds or ISO-8601) or `ts_ms` (epoch milliseconds); `token`; `ltp` (rupees)
+or `ltp_paise`; optionally `volume`. A file without a header is read as ts,token,ltp[,volume].
+Speed: 1 = real time, N = N times faster, 0 = as fast as possible."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +11,9 @@ from pathlib import Path
 from typing import Iterator
 
 from schemas.money import rupees_to_paise
+
+TIME_COLUMNS = ("ts", "ts_ms")
+PRICE_COLUMNS = {"ltp": "rupees", "ltp_paise": "paise"}
 
 
 @dataclass(frozen=True)
@@ -33,17 +38,70 @@ def _ts(value: str) -> int:
         raise ReplayError(f"timestamp {value!r} is neither epoch milliseconds nor ISO-8601") from None
 
 
+def _paise(value: str) -> int:
+    value = value.strip()
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"ltp_paise {value!r} is not a positive whole number of paise")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Layout:
+    ts: int
+    token: int
+    price: int
+    volume: int | None
+    in_paise: bool
+    header: bool
+
+
+def layout(first_row: list[str], path: Path) -> Layout:
+    names = [c.strip().lower() for c in first_row]
+    if not any(n in TIME_COLUMNS for n in names):
+        if names and names[0].isdigit() or (names and names[0][:4].isdigit()):
+            return Layout(0, 1, 2, 3, False, header=False)
+        raise ReplayError(f"{path}: the header needs a time column (ts or ts_ms), token and a "
+                          f"price column (ltp in rupees or ltp_paise); found {','.join(names)}")
+    missing = [what for what, ok in (("token", "token" in names),
+                                     ("ltp or ltp_paise", any(n in PRICE_COLUMNS for n in names)))
+               if not ok]
+    if missing:
+        raise ReplayError(f"{path}: the header has no {' and no '.join(missing)} column")
+    price = next(n for n in names if n in PRICE_COLUMNS)
+    return Layout(next(i for i, n in enumerate(names) if n in TIME_COLUMNS), names.index("token"),
+                  names.index(price), names.index("volume") if "volume" in names else None,
+                  PRICE_COLUMNS[price] == "paise", header=True)
+
+
+def describe(path: Path) -> str:
+    """What the replay reads from this file, in words (printed by `pinewire feed --replay`)."""
+    with open(path, newline="") as f:
+        first = next((r for r in csv.reader(f) if r and not r[0].strip().startswith("#")), [])
+    lay = layout(first, path)
+    if not lay.header:
+        return "no header: columns ts,token,ltp[,volume]; ts in epoch ms or ISO-8601, ltp in rupees"
+    return (f"time from '{first[lay.ts].strip()}', token from '{first[lay.token].strip()}', "
+            f"price from '{first[lay.price].strip()}' in {'paise' if lay.in_paise else 'rupees'}")
+
+
 def read(path: Path) -> Iterator[ReplayTick]:
     with open(path, newline="") as f:
+        lay = None
         for n, row in enumerate(csv.reader(f), 1):
-            if not row or row[0].strip().startswith("#") or row[0].strip() == "ts":
+            if not row or row[0].strip().startswith("#"):
                 continue
-            if len(row) < 3:
-                raise ReplayError(f"{path}:{n}: expected ts,token,ltp[,volume]")
+            if lay is None:
+                lay = layout(row, path)
+                if lay.header:
+                    continue
             try:
-                volume = int(row[3]) if len(row) > 3 and row[3].strip() else None
-                yield ReplayTick(_ts(row[0]), row[1].strip(), rupees_to_paise(row[2]), volume)
-            except ValueError as exc:
+                volume = row[lay.volume].strip() if lay.volume is not None and \
+                    len(row) > lay.volume else ""
+                price = row[lay.price]
+                yield ReplayTick(_ts(row[lay.ts]), row[lay.token].strip(),
+                                 _paise(price) if lay.in_paise else rupees_to_paise(price),
+                                 int(volume) if volume else None)
+            except (ValueError, IndexError) as exc:
                 raise ReplayError(f"{path}:{n}: {exc}") from None
 
 

@@ -122,8 +122,13 @@ class Pipeline:
     # -- configuration ------------------------------------------------------------------
     def add_link(self, **kw) -> dict:
         defaults = dict(name=f"l{secrets.token_hex(3)}", strategy="st", quantity=10,
-                        sl="1", target="2", trail=None, slippage_bps=0, paper=True)
+                        sl_pct="1", target_pct="2")
         row = links.add_link(self.engine, **{**defaults, **kw})
+        asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, links=[row]))
+        return row
+
+    def set_link(self, name: str, **changes) -> dict:
+        row = links.set_link(self.engine, name, **changes)
         asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, links=[row]))
         return row
 

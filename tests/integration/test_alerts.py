@@ -29,7 +29,7 @@ def test_strategy_mismatch_is_ignored_and_recorded(pipeline):
 
 
 def test_bot_stopped_ignores_new_alerts_while_open_position_still_exits(pipeline):
-    link = pipeline.add_link(sl="1", target="2")
+    link = pipeline.add_link(sl_pct="1", target_pct="2")
     opened = pipeline.alert_row(pipeline.alert(link, "BUY", "LT", price="3600"))
     pipeline.position(opened["position_id"], "OPEN")
     pipeline.set_bot(False)

@@ -21,7 +21,8 @@ CASES = [
 @pytest.mark.parametrize("action,symbol,entry,ticks,reason,exit_paise,pnl", CASES,
                          ids=[f"{c[0]}-{c[5]}" for c in CASES])
 def test_exit_by_rule(pipeline, action, symbol, entry, ticks, reason, exit_paise, pnl):
-    link = pipeline.add_link(sl="1", target="2", trail="0.5" if reason == "TRAIL" else None)
+    link = pipeline.add_link(sl_pct="1", target_pct="2",
+                             trail_pct="0.5" if reason == "TRAIL" else None)
     alert_id = pipeline.alert(link, action, symbol, price=entry)
     alert = pipeline.alert_row(alert_id)
     assert alert["status"] == "ACCEPTED", alert["reason"]
@@ -43,7 +44,7 @@ def test_exit_by_rule(pipeline, action, symbol, entry, ticks, reason, exit_paise
 
 
 def test_gap_through_the_stop_exits_at_the_tick_and_records_the_gap(pipeline):
-    link = pipeline.add_link(sl="1", target=None)
+    link = pipeline.add_link(sl_pct="1", target_pct=None)
     alert = pipeline.alert_row(pipeline.alert(link, "BUY", "TCS", price="3000"))
     pipeline.position(alert["position_id"], "OPEN")
     pipeline.ticks("TCS", ["2990", "2900"])            # stop 2970; the 2900 print gaps through

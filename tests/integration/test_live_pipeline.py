@@ -41,7 +41,7 @@ def _sim_order(sim, tag):
 def test_live_link_end_to_end(live):
     p, sim, account = live
     sim.price(TOKEN, "2420")
-    link = p.add_link(sl="1", target="5", paper=False, account_id=account["id"])
+    link = p.add_link(sl_pct="1", target_pct="5", paper=False, account_id=account["id"])
     alert = p.alert_row(p.alert(link, "BUY", SYMBOL, price="2419"))
     assert alert["status"] == "ACCEPTED", alert["reason"]
     pid = alert["position_id"]

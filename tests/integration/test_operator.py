@@ -14,7 +14,7 @@ def _run(pipeline, *args):
 
 
 def test_status_shows_broker_topics_workers_open_position_and_last_price(pipeline):
-    link = pipeline.add_link(sl="5", target="5")
+    link = pipeline.add_link(sl_pct="5", target_pct="5")
     pid = pipeline.alert_row(pipeline.alert(link, "BUY", "TITAN", price="3520"))["position_id"]
     pipeline.position(pid, "OPEN")
     pipeline.ticks("TITAN", ["3521.50"])
@@ -37,7 +37,7 @@ def test_status_shows_broker_topics_workers_open_position_and_last_price(pipelin
 
 
 def test_subscriptions_follow_open_and_close(pipeline):
-    link = pipeline.add_link(sl="1", target=None)
+    link = pipeline.add_link(sl_pct="1", target_pct=None)
     pid = pipeline.alert_row(pipeline.alert(link, "BUY", "MARUTI", price="12600"))["position_id"]
     pipeline.position(pid, "OPEN")
     pipeline.ticks("MARUTI", ["12474"])

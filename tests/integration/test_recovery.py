@@ -40,7 +40,7 @@ def _exactly_one_exit(pipeline, position_id: str) -> None:
 
 
 def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeline):
-    link = pipeline.add_link(sl="1", target=None, trail="0.5")
+    link = pipeline.add_link(sl_pct="1", target_pct=None, trail_pct="0.5")
     alert = pipeline.alert_row(pipeline.alert(link, "BUY", "SUNPHARMA", price="1680"))
     pid = alert["position_id"]
     pipeline.position(pid, "OPEN")
@@ -92,7 +92,7 @@ def test_broker_restarted_empty_restores_position_from_ledger_and_exits_once(tmp
     try:
         up = p.spawn("up", log="up.log")
         wait_until(lambda: p.healthy(), 60, "pinewire up to serve")
-        link = p.add_link(sl="1", target="2")
+        link = p.add_link(sl_pct="1", target_pct="2")
         pid = p.alert_row(p.alert(link, "BUY", "KOTAKBANK", price="2100"))["position_id"]
         p.position(pid, "OPEN")
         _stop_like_ctrl_c(up)

@@ -1,7 +1,9 @@
 """The replay feed's file format and pacing."""
+import re
+
 import pytest
 
-from connectors.ticks.replay import ReplayError, delays, read
+from connectors.ticks.replay import ReplayError, delays, describe, read
 
 
 def test_reads_epoch_and_iso_times_and_optional_volume(tmp_path):
@@ -14,7 +16,7 @@ def test_reads_epoch_and_iso_times_and_optional_volume(tmp_path):
 
 
 @pytest.mark.parametrize("line,message", [
-    ("1000,2885", "expected ts,token,ltp"),
+    ("1000,2885", "index out of range"),
     ("yesterday,2885,1", "neither epoch"),
     ("1000,2885,abc", "not a number"),
 ])
@@ -32,3 +34,28 @@ def test_speed_scales_the_gaps_and_zero_sends_at_once(tmp_path):
     assert [w for w, _ in delays(ticks, 1)] == [0, 1.0, 2.0]
     assert [w for w, _ in delays(ticks, 10)] == [0, 0.1, 0.2]
     assert [w for w, _ in delays(ticks, 0)] == [0, 0, 0]
+
+
+@pytest.mark.parametrize("text,expected,says", [
+    ("ts_ms,token,ltp_paise\n1000,2885,140440\n", (1000, "2885", 140440), "in paise"),
+    ("token,ltp,ts\n2885,1404.4,1000\n", (1000, "2885", 140440), "in rupees"),
+    ("1000,2885,1404.4\n", (1000, "2885", 140440), "no header"),
+])
+def test_header_names_the_columns_and_units(tmp_path, text, expected, says):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    [tick] = read(path)
+    assert (tick.ts_ms, tick.token, tick.ltp_paise) == expected
+    assert says in describe(path)
+
+
+@pytest.mark.parametrize("header,message", [
+    ("time,token,ltp", "needs a time column (ts or ts_ms)"),
+    ("ts,token,price", "no ltp or ltp_paise column"),
+    ("ts_ms,ltp", "no token"),
+])
+def test_a_header_without_what_is_needed_says_what_is_missing(tmp_path, header, message):
+    path = tmp_path / "t.csv"
+    path.write_text(f"{header}\n1,2,3\n")
+    with pytest.raises(ReplayError, match=re.escape(message)):
+        list(read(path))

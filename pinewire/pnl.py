@@ -1,0 +1,77 @@
+"""P&L from the ledger: realized (closed that IST day) and unrealized (live positions at the last
+prices the workers report), per position, link, account and day; the breaker's view of a link.
+The arithmetic is agents/risk.py's, the same the workers gate entries with."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Engine
+
+from agents import risk
+from agents.ledger import day_positions
+from pinewire import accounts, kafka, links
+from pinewire.settings import Settings
+from schemas import topics as registry
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    start = datetime.combine(day, time(0), risk.IST)
+    return int(start.timestamp() * 1000), int((start + timedelta(days=1)).timestamp() * 1000)
+
+
+def last_prices(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
+    """token -> last price, from the workers' heartbeats; {} when Kafka cannot be read."""
+    async def read() -> dict[str, int]:
+        prices, at = {}, {}
+        name = registry.topic_name(settings.namespace, registry.WORKERS)
+        async for _, _, _, beat in kafka.read_topic(settings.bootstrap, name):
+            for token, (price, ts) in ((beat or {}).get("last_prices") or {}).items():
+                if ts >= at.get(token, -1):
+                    prices[token], at[token] = price, ts
+        return prices
+    try:
+        return asyncio.run(asyncio.wait_for(read(), timeout_s))
+    except Exception:  # noqa: BLE001 - unrealized P&L is then unknown, said so by the caller
+        return {}
+
+
+def link_today(eng: Engine, settings: Settings, link: dict) -> risk.Scope:
+    day = risk.ist_day(int(datetime.now(risk.IST).timestamp() * 1000))
+    rows = day_positions(eng, *day_bounds(day), link_id=link["id"])
+    prices = last_prices(settings)
+    return risk.Scope(f"link {link['name']}", link["max_open"], link["daily_loss_paise"],
+                      risk.open_count(rows),
+                      risk.day_pnl(rows, day, prices.get, link.get("breaker_reset_at_ms")))
+
+
+def report(eng: Engine, settings: Settings, day: date, link_name: str | None = None) -> dict:
+    link_id = None
+    if link_name is not None:
+        row = links.link_by_name(eng, link_name)
+        if row is None:
+            raise links.LinkError(f"no link named {link_name!r} (see: pinewire link list)")
+        link_id = row["id"]
+    prices = last_prices(settings)
+    names = {r["id"]: r["name"] for r in links.list_links(eng)}
+    account_names = {r["id"]: r["name"] for r in accounts.account_rows(eng)}
+    positions, by_link, by_account = [], {}, {}
+    zero = {"realized_paise": 0, "unrealized_paise": 0, "fees_paise": 0, "open": 0}
+    for row in day_positions(eng, *day_bounds(day), link_id=link_id):
+        realized, unrealized = risk.pnl(row, prices.get(row["token"]))
+        entry = {"id": row["id"], "link": names.get(row["link_id"], row["link_id"]),
+                 "symbol": row["symbol"], "side": row["side"], "state": row["state"],
+                 "quantity": row["entry_qty"], "realized_paise": realized,
+                 "unrealized_paise": unrealized, "fees_paise": row.get("fees_paise") or 0,
+                 "priced": row["state"] == "CLOSED" or row["token"] in prices}
+        positions.append(entry)
+        for key, bucket in ((entry["link"], by_link),
+                            (account_names.get(row.get("account_id"), "(no account)"), by_account)):
+            totals = bucket.setdefault(key, dict(zero))
+            totals["realized_paise"] += realized
+            totals["unrealized_paise"] += unrealized
+            totals["fees_paise"] += entry["fees_paise"]
+            totals["open"] += row["state"] in risk.LIVE_STATES
+    total = {k: sum(t[k] for t in by_link.values()) for k in zero}
+    return {"day": day.isoformat(), "positions": positions, "links": by_link,
+            "accounts": by_account, "total": total, "prices_known": bool(prices)}

@@ -1,0 +1,33 @@
+"""What the verbs share: the settings, one SQL engine per process, topics, publishing."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+
+from pinewire import kafka, links
+from pinewire.settings import settings
+from schemas import sql
+
+
+@functools.lru_cache(maxsize=1)
+def engine():
+    return sql.engine(settings().sql_url)
+
+
+def ensure_topics() -> None:
+    """Every long-running part creates the registry's topics if they are missing (idempotent)."""
+    s = settings()
+    asyncio.run(kafka.wait_for_broker(s.bootstrap, 60))
+    asyncio.run(kafka.create_topics(s.bootstrap, s.namespace, s.partitions))
+
+
+def publish(what: str, **records) -> None:
+    """Settings are saved in SQL first; the workers learn them from their topics. Without Kafka
+    the change waits for the next `pinewire up`, which publishes everything."""
+    s = settings()
+    try:
+        asyncio.run(asyncio.wait_for(links.publish(s.bootstrap, s.namespace, **records), 10))
+    except Exception:  # noqa: BLE001
+        print(f"note: Kafka at {s.bootstrap} is not reachable; {what} is saved and reaches "
+              "the workers when the pipeline starts", file=sys.stderr)

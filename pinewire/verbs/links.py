@@ -1,0 +1,214 @@
+"""Webhook links, alerts and the bot switch: link add|set|show|list, alert, bot."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import httpx
+
+from pinewire import accounts, links
+from pinewire.settings import settings
+from pinewire.verbs.common import engine, publish
+from schemas.money import paise_to_rupees, signed_rupees
+
+
+def webhook_url(row: dict) -> str:
+    return f"{settings().base_url}/hook/{row['token']}"
+
+
+def alert_template(row: dict) -> str:
+    return json.dumps({"strategy": row["strategy"], "symbol": "{{ticker}}",
+                       "exchange": "{{exchange}}", "action": "{{strategy.order.action}}",
+                       "price": "{{close}}", "time": "{{timenow}}"})
+
+
+def _changes(a) -> dict:
+    """The settings given on the command line, by setting name (validated in links.validate)."""
+    changes = {setting: getattr(a, setting) for setting in links.FLAGS
+               if setting != "account_id" and getattr(a, setting, None) is not None}
+    for flag in ("reverse", "reverse_on_sl", "paper", "enabled"):
+        if getattr(a, flag, None) is not None:
+            changes[flag] = getattr(a, flag)
+    if getattr(a, "account", None) is not None:
+        changes["account_id"] = _account_id(a.account)
+    return changes
+
+
+def _account_id(name: str) -> str | None:
+    if name.strip().lower() in links.OFF:
+        return None
+    account = accounts.account_by_name(engine(), name)
+    if account is None:
+        raise accounts.AccountError(f"no account named {name!r} (pinewire account list)")
+    return account["id"]
+
+
+def cmd_link_add(a) -> int:
+    row = links.add_link(engine(), name=a.name, strategy=a.strategy, **_changes(a))
+    publish("the link", links=[row])
+    print(f"link {row['name']} created ({'paper' if row['paper'] else 'LIVE'})")
+    print(f"webhook URL:   {webhook_url(row)}")
+    print(f"alert message: {alert_template(row)}")
+    return 0
+
+
+def cmd_link_set(a) -> int:
+    changes = _changes(a)
+    if not changes and a.strategy is None:
+        raise links.LinkError("nothing to change: give at least one setting (see --help)")
+    row = links.set_link(engine(), a.name, strategy=a.strategy, **changes)
+    publish("the change", links=[row])
+    print(f"link {row['name']} updated (version {row['version']}); the webhook URL is unchanged")
+    return 0
+
+
+def describe(row: dict) -> list[tuple[str, str]]:
+    """Every setting of a link, in words a trader reads (no 'None%')."""
+    def percent(v, off="off"):
+        return f"{v} %" if v is not None else off
+
+    def rupees(v, off="none"):
+        return paise_to_rupees(v) if v is not None else off
+    sizing = (f"risk {row['risk_pct']} % of capital {rupees(row['capital_paise'])}"
+              if row["risk_pct"] else f"{row['quantity']} per entry (lots for options)")
+    return [
+        ("strategy", row["strategy"]), ("mode", "paper" if row["paper"] else "LIVE"),
+        ("account", row["account_id"] or "none"),
+        ("enabled", "yes" if row["enabled"] else "no"),
+        ("quantity", sizing), ("stop-loss", percent(row["sl_pct"])),
+        ("target", percent(row["target_pct"])), ("trailing stop", percent(row["trail_pct"])),
+        ("trailing starts", percent(row["trail_activation_pct"], "at the trailing %")
+         if row["trail_pct"] else "-"),
+        ("side", row["side"]), ("reverse", "on" if row["reverse"] else "off"),
+        ("reverse on stop-loss", "on" if row["reverse_on_sl"] else "off"),
+        ("max entries", str(row["max_entries"])),
+        ("max open positions", str(row["max_open"] or "unlimited")),
+        ("daily loss limit", rupees(row["daily_loss_paise"])),
+        ("product", row["product"]), ("end of day", row["eod"]),
+        ("bad-tick band", percent(row["tick_band_pct"])),
+        ("paper fills", row["paper_fill"]), ("paper slippage", f"{row['slippage_bps']} bps"),
+        ("fee per order", rupees(row["fee_paise"] or None, "0.00")),
+    ]
+
+
+def cmd_link_show(a) -> int:
+    from pinewire import pnl
+    row = links.link_by_name(engine(), a.name)
+    if row is None:
+        raise links.LinkError(f"no link named {a.name!r} (see: pinewire link list)")
+    print(f"link {row['name']} (id {row['id']}, version {row['version']})")
+    for label, value in describe(row):
+        print(f"  {label:<22}{value}")
+    print(f"  {'webhook URL':<22}{webhook_url(row)}")
+    scope = pnl.link_today(engine(), settings(), row)
+    state = "TRIPPED: no new entries until tomorrow or `pinewire breaker reset`" \
+        if scope.tripped else "ok"
+    print(f"  {'today':<22}P&L {signed_rupees(scope.day_pnl_paise)}, "
+          f"{scope.open_positions} open, breaker {state}")
+    return 0
+
+
+def cmd_link_list(a) -> int:
+    rows = links.list_links(engine())
+    if not rows:
+        print("no links yet: pinewire link add --name NAME --strategy STRATEGY --qty N")
+    for r in rows:
+        settings_ = dict(describe(r))
+        print(f"{r['name']:<16} {settings_['mode']:<5} {'enabled' if r['enabled'] else 'disabled':<8} "
+              f"strategy={r['strategy']} qty={settings_['quantity']} sl={settings_['stop-loss']} "
+              f"target={settings_['target']} trail={settings_['trailing stop']} side={r['side']}")
+        if a.urls:
+            print(f"{'':<16} {webhook_url(r)}")
+    return 0
+
+
+def cmd_alert(a) -> int:
+    row = links.link_by_name(engine(), a.link)
+    if row is None:
+        raise links.LinkError(f"no link named {a.link!r} (see: pinewire link list)")
+    body = {"strategy": row["strategy"], "symbol": a.symbol, "action": a.action}
+    if a.price:
+        body["price"] = a.price
+    response = httpx.post(webhook_url(row), content=json.dumps(body), timeout=10)
+    print(f"{response.status_code} {response.text}")
+    return 0 if response.status_code == 200 else 1
+
+
+def cmd_bot(a) -> int:
+    if a.state != "status":
+        publish("the bot state", bot_row=links.set_bot(engine(), a.state == "on"))
+    print("bot is", "running" if links.bot(engine())["running"] else "stopped")
+    return 0
+
+
+def _setting_flags(p: argparse.ArgumentParser, *, adding: bool) -> None:
+    d = links.DEFAULTS
+    p.add_argument("--qty", dest="quantity", required=adding,
+                   help="quantity per entry (lots for options)")
+    p.add_argument("--sl", dest="sl_pct", help="stop-loss, percent of the entry (0/off: none)")
+    p.add_argument("--target", dest="target_pct", help="target, percent of the entry")
+    p.add_argument("--trail", dest="trail_pct", help="trailing stop, percent below the best price")
+    p.add_argument("--trail-activation", dest="trail_activation_pct",
+                   help="percent in profit before trailing starts; 0: from the entry "
+                        "(default: the trailing %%)")
+    p.add_argument("--slippage-bps", dest="slippage_bps", help="paper fills' slippage (default 0)")
+    p.add_argument("--side", help=f"both, long or short (default {d['side']})")
+    p.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None,
+                   help="an opposite signal closes, then opens the other side (default off)")
+    p.add_argument("--reverse-on-sl", dest="reverse_on_sl", default=None,
+                   action=argparse.BooleanOptionalAction,
+                   help="a stop-loss exit opens the other side (default off)")
+    p.add_argument("--max-entries", dest="max_entries",
+                   help="pyramiding: same-side signals add entries up to N (default 1)")
+    p.add_argument("--risk-pct", dest="risk_pct", help="size by risk: percent of --capital "
+                                                       "lost at the stop (off: use --qty)")
+    p.add_argument("--capital", dest="capital_paise", help="rupees, for --risk-pct")
+    p.add_argument("--max-open", dest="max_open", help="open positions of this link at once "
+                                                       "(default unlimited)")
+    p.add_argument("--daily-loss", dest="daily_loss_paise", help="rupees lost today at which "
+                                                                 "the link stops entering")
+    p.add_argument("--product", help="auto, intraday or delivery (default auto)")
+    p.add_argument("--paper-fill", dest="paper_fill", help="full or partial:F (default full)")
+    p.add_argument("--tick-band", dest="tick_band_pct", help="bad-tick guard: hold a tick "
+                                                             "jumping more than this percent")
+    p.add_argument("--eod", help="close-losers, close-all or hold (default close-losers)")
+    p.add_argument("--fee-paise", dest="fee_paise", help="charges per filled order, in paise")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--live", dest="paper", action="store_false", default=None,
+                      help="trade on the broker account")
+    mode.add_argument("--paper", dest="paper", action="store_true", default=None,
+                      help="trade on paper")
+    p.add_argument("--account", help="the broker account (needed for --live; 'off' to clear)")
+
+
+def register(sub) -> None:
+    link = sub.add_parser("link", help="webhook links").add_subparsers(dest="link", required=True)
+    add = link.add_parser("add", help="create a link and print its webhook URL")
+    add.add_argument("--name", required=True)
+    add.add_argument("--strategy", required=True, help="must match the alert's 'strategy'")
+    _setting_flags(add, adding=True)
+    add.set_defaults(fn=cmd_link_add)
+    set_ = link.add_parser("set", help="change a link's settings (same token)")
+    set_.add_argument("name")
+    set_.add_argument("--strategy")
+    state = set_.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="enabled", action="store_true", default=None)
+    state.add_argument("--disable", dest="enabled", action="store_false", default=None)
+    _setting_flags(set_, adding=False)
+    set_.set_defaults(fn=cmd_link_set)
+    show = link.add_parser("show", help="every setting of a link, today's P&L and breaker")
+    show.add_argument("name")
+    show.set_defaults(fn=cmd_link_show)
+    ls = link.add_parser("list", help="list links")
+    ls.add_argument("--urls", action="store_true", help="also print each webhook URL")
+    ls.set_defaults(fn=cmd_link_list)
+
+    al = sub.add_parser("alert", help="send an alert to a link's webhook, as TradingView would")
+    al.add_argument("link")
+    al.add_argument("action", type=str.upper)
+    al.add_argument("symbol")
+    al.add_argument("--price", help="the price the alert carries (rupees)")
+    al.set_defaults(fn=cmd_alert)
+    bot = sub.add_parser("bot", help="start or stop acting on new alerts")
+    bot.add_argument("state", choices=["on", "off", "status"])
+    bot.set_defaults(fn=cmd_bot)

@@ -1,0 +1,175 @@
+"""The long-running parts, and looking at Kafka: up, broker, worker, web, feed, smartapi-sim,
+reconcile, topics, tail."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from pinewire import accounts, kafka
+from pinewire.settings import settings
+from pinewire.verbs.common import engine, ensure_topics
+from schemas import topics as registry
+
+
+def cmd_up(a) -> int:
+    from pinewire import up
+    return up.run(settings())
+
+
+def cmd_broker(a) -> int:
+    from pinewire import broker
+    s = settings()
+    os.execv(broker.command(s.broker_port)[0], broker.command(s.broker_port))
+
+
+def cmd_worker(a) -> int:
+    ensure_topics()
+    from agents import worker
+    worker.main()
+    return 0
+
+
+def cmd_web(a) -> int:
+    import uvicorn
+    from webapp.app import create_app
+    s = settings()  # no Kafka needed to start: the gateway answers 503 until it is back
+    uvicorn.run(create_app(s), host=s.web_host, port=s.web_port, access_log=False,
+                log_level=s.log_level.lower())
+    return 0
+
+
+def cmd_feed(a) -> int:
+    from connectors.ticks import feed, replay
+    ensure_topics()
+    s = settings()
+    watch = feed.watchlist_tokens(s.feed_watchlist)
+    if a.replay:
+        print(f"replaying {a.replay}: {replay.describe(a.replay)}", flush=True)
+        sent = asyncio.run(feed.run_replay(s.bootstrap, s.namespace, a.replay, speed=a.speed,
+                                           watchlist=watch, only_subscribed=a.only_subscribed))
+        print(f"replayed {sent} ticks")
+        return 0
+    if s.feed == "smartapi":
+        run = feed.run_smartapi(s.bootstrap, s.namespace, session=_feed_session(s),
+                                url=s.smartapi_ws_url, watchlist=watch)
+    else:
+        run = feed.run_synthetic(s.bootstrap, s.namespace, watchlist=watch, rate=s.feed_rate,
+                                 volatility_bps=s.feed_volatility_bps, seed=s.feed_seed)
+    try:
+        asyncio.run(run)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _feed_session(s):
+    from connectors.smartapi.session import Session
+    if not s.feed_account:
+        raise accounts.AccountError("PINEWIRE_FEED=smartapi needs PINEWIRE_FEED_ACCOUNT "
+                                    "(an account name from `pinewire account list`)")
+    account = accounts.account_by_name(engine(), s.feed_account)
+    if account is None:
+        raise accounts.AccountError(f"no account named {s.feed_account!r}")
+    creds = accounts.credentials(engine(), s.secret_key, account["id"])
+    return Session(creds, s.smartapi_root, s.smartapi_timeout_s)
+
+
+def cmd_smartapi_sim(a) -> int:
+    from connectors.smartapi.simulator import server
+    from connectors.smartapi.simulator.state import SimState
+    accounts_ = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
+        settings().data_dir / "smartapi-sim-account.json")]
+    sim = SimState(accounts_, server.default_prices())
+    print(f"SmartAPI simulator for {', '.join(x.client_code for x in accounts_)}; point "
+          "pinewire at it:")
+    print(f"  PINEWIRE_SMARTAPI_ROOT=http://{a.host}:{a.rest_port}")
+    print(f"  PINEWIRE_SMARTAPI_WS_URL=ws://{a.host}:{a.ws_port}/smart-stream")
+    print(f"  PINEWIRE_SMARTAPI_ORDER_WS_URL=ws://{a.host}:{a.ws_port}/smart-order-update",
+          flush=True)
+    try:
+        asyncio.run(server.serve(sim, a.host, a.rest_port, a.ws_port,
+                                 walk_interval_s=a.walk or None))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_reconcile(a) -> int:
+    from pinewire.reconcile import reconcile
+    ensure_topics()
+    print(f"restored {asyncio.run(reconcile(engine(), settings()))} position(s)")
+    return 0
+
+
+def cmd_topics(a) -> int:
+    s = settings()
+    names = [registry.topic_name(s.namespace, spec) for spec in registry.ALL]
+    pipeline = [registry.topic_name(s.namespace, spec) for spec in registry.PIPELINE]
+    ends = asyncio.run(kafka.topic_offsets(s.bootstrap, names))
+    lag = asyncio.run(kafka.group_lag(s.bootstrap, s.namespace, [n for n in pipeline if n in ends]))
+    print(f"{'topic':<28}{'partitions':>11}{'records':>10}{'lag':>8}  end offsets")
+    for name in names:
+        if name not in ends:
+            print(f"{name:<28}{'missing':>11}")
+            continue
+        parts = ends[name]
+        group = str(lag[name]["lag"]) if name in lag else "-"
+        print(f"{name:<28}{len(parts):>11}{sum(parts.values()):>10}{group:>8}  "
+              f"{' '.join(str(parts[p]) for p in sorted(parts))}")
+    return 0
+
+
+def cmd_tail(a) -> int:
+    s = settings()
+    name = registry.topic_name(s.namespace, registry.spec_by_name(a.topic))
+
+    async def tail():
+        async for partition, offset, key, value in kafka.read_topic(s.bootstrap, name,
+                                                                    follow=a.follow):
+            print(json.dumps({"partition": partition, "offset": offset, "key": key,
+                              "value": value}), flush=True)
+    try:
+        asyncio.run(tail())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def register(sub) -> None:
+    sub.add_parser("up", help="broker, worker, web and feed together (paper mode)").set_defaults(
+        fn=cmd_up)
+    sub.add_parser("broker", help="the embedded Kafka broker, in the foreground").set_defaults(
+        fn=cmd_broker)
+    sub.add_parser("worker", help="a Faust worker running every agent").set_defaults(fn=cmd_worker)
+    sub.add_parser("web", help="gateway, status page and API").set_defaults(fn=cmd_web)
+    f = sub.add_parser("feed", help="synthetic tick feed, or --replay a CSV")
+    f.add_argument("--replay", type=Path, help="CSV with a header: ts or ts_ms, token, ltp "
+                                               "(rupees) or ltp_paise[, volume]")
+    f.add_argument("--speed", type=float, default=1.0, help="1 real time, N faster, 0 no waits")
+    f.add_argument("--only-subscribed", action="store_true",
+                   help="replay only instruments the pipeline subscribed (default: every one)")
+    f.set_defaults(fn=cmd_feed)
+    sim = sub.add_parser("smartapi-sim", help="a SmartAPI simulator on 127.0.0.1 (REST + "
+                                              "websockets)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--rest-port", type=int, default=18080)
+    sim.add_argument("--ws-port", type=int, default=18081)
+    sim.add_argument("--accounts", type=Path,
+                     help="JSON list of {client_code, pin, totp_secret, api_key}; default: a "
+                          "demo account written to the data directory")
+    sim.add_argument("--walk", type=float, default=0.5,
+                     help="seconds between random-walk steps of every price (0: scripted only)")
+    sim.set_defaults(fn=cmd_smartapi_sim)
+    sub.add_parser("reconcile", help="restore live positions from the ledger if the broker "
+                                     "lost them").set_defaults(fn=cmd_reconcile)
+    sub.add_parser("topics", help="partitions, end offsets and lag of each topic").set_defaults(
+        fn=cmd_topics)
+    tail = sub.add_parser("tail", help="print a topic's decoded records")
+    tail.add_argument("topic", help=", ".join(s.name for s in registry.ALL))
+    tail.add_argument("-f", "--follow", action="store_true")
+    tail.set_defaults(fn=cmd_tail)
+
+
+SERVICES = (cmd_worker, cmd_web, cmd_feed, cmd_smartapi_sim)
