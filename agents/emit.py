@@ -61,7 +61,7 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
         client_order_id=pos.entry_order_id if entry else pos.exit_order_id,
         position_id=pos.id, link_id=pos.link_id, purpose=purpose,
         side=entry_side(pos) if entry else exit_side(pos),
-        quantity=pos.open_entry_qty if entry else pos.entry_qty - pos.exit_qty,
+        quantity=pos.open_entry_qty if entry else pos.exit_order_qty,
         token=pos.token, symbol=pos.symbol, exchange=pos.exchange, paper=pos.paper,
         created_at_ms=now_ms(),
         reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,

@@ -1,6 +1,7 @@
 """The exit monitor: every tick of an instrument, applied to the live positions on it (only
-those: this worker's index of its active partitions), after the paper book has filled what
-rested on that instrument."""
+those: this worker's index of its active partitions); then the paper book fills what rests on
+that instrument. An exit decided on this tick first cancels what rests of its entry, so the
+exit covers exactly what filled."""
 from __future__ import annotations
 
 from agents import app as A
@@ -20,8 +21,6 @@ async def watch(event) -> None:
     tick: Tick = event.value
     offset = event.message.offset
     memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms, offset)
-    for fill in brokers.paper.on_tick(tick.token, tick.ltp_paise, emit.now_ms()):
-        await send_fill(fill)
     for pid in list(memory.index.get(tick.token, ())):
         pos = Position.from_dict(A.positions.get(pid))
         now = emit.now_ms()
@@ -36,6 +35,9 @@ async def watch(event) -> None:
             continue
         await emit.store(memory, changed)
         if decision is not None:
+            if changed.paper and changed.entry_open:
+                for fill in brokers.paper.cancel(tick.token, changed.entry_order_id, now):
+                    await send_fill(fill)
             await emit.order(changed, "EXIT")
         if verdict is not None:
             await emit.event(f"TICK_{verdict}", link_id=changed.link_id, token=changed.token,
@@ -43,3 +45,5 @@ async def watch(event) -> None:
         if decision is not None or changed.best_paise != pos.best_paise:
             await emit.event("POSITION", link_id=changed.link_id, token=changed.token,
                              pos=changed, reason=decision.reason if decision else "best price")
+    for fill in brokers.paper.on_tick(tick.token, tick.ltp_paise, emit.now_ms()):
+        await send_fill(fill)

@@ -150,11 +150,11 @@ async def handle_alert(alert: Alert) -> None:
     elif decision.outcome == signals.ADD:
         pos, purpose = positions.add_entry(live, quantity, alert.price_paise, now), "ENTRY"
     elif decision.outcome == signals.REVERSE:
-        pos = positions.begin_exit(live, positions.SIGNAL, now, then_open={
-            "side": decision.side, "alert_id": alert.id,
-            "reference_price_paise": alert.price_paise})
+        pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise,
+                                   then_open={"side": decision.side, "alert_id": alert.id,
+                                              "reference_price_paise": alert.price_paise})
     else:
-        pos = positions.begin_exit(live, positions.SIGNAL, now)
+        pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise)
     await emit.store(memory, pos)
     if decision.outcome == signals.OPEN:
         await emit.subscription(memory, pos)   # a paper entry may wait for the first tick
@@ -219,6 +219,8 @@ async def apply_fill(fill: Fill) -> None:
         log.warning("order %s rejected: %s", fill.client_order_id, fill.text)
     if (before.state in positions.LIVE_STATES) != (pos.state in positions.LIVE_STATES):
         await emit.subscription(memory, pos)
+    if positions.exit_resent(before, pos):
+        await emit.order(pos, "EXIT")
     if positions.closed_now(before, pos):
         await reverse_after_close(pos, fill.price_paise)
 

@@ -70,6 +70,8 @@ class Position:
     entry_open: bool = True         # the last entry order may still fill
     entry_order_qty: int = 0        # quantity of the last entry order (0: the first, `quantity`)
     entry_order_filled: int = 0
+    exit_order_qty: int = 0         # quantity of the exit order outstanding
+    exit_base_qty: int = 0          # exit_qty when that order was sent
     product_type: str = "INTRADAY"  # INTRADAY (MIS) | DELIVERY (CNC) | CARRYFORWARD (NRML)
     paper_fill: str = "full"
     fee_paise: int = 0              # charged once per order that filled
@@ -245,10 +247,24 @@ def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Po
     pos = replace(pos, exit_qty=pos.exit_qty + quantity,
                   exit_value_paise=pos.exit_value_paise + quantity * price_paise)
     if pos.exit_qty < pos.entry_qty:
+        if pos.exit_qty - pos.exit_base_qty >= pos.exit_order_qty:
+            # the exit order is done but an entry fill came after it was sent: exit the rest
+            return _exit_order(replace(pos, exit_attempt=pos.exit_attempt + 1), now_ms)
         return pos
     sign = 1 if pos.side == exits.LONG else -1
     return replace(pos, state=CLOSED, closed_at_ms=now_ms, intent_at_ms=None,
                    realized_pnl_paise=sign * (pos.exit_value_paise - pos.entry_value_paise))
+
+
+def _exit_order(pos: Position, now_ms: int) -> Position:
+    """An exit order for everything held now."""
+    return replace(pos, exit_order_qty=pos.entry_qty - pos.exit_qty, exit_base_qty=pos.exit_qty,
+                   intent_at_ms=now_ms)
+
+
+def exit_resent(before: Position, after: Position) -> bool:
+    """The fill left the position EXITING with a new exit order to send (the rest)."""
+    return after.state == EXITING and after.exit_attempt > before.exit_attempt
 
 
 def closed_now(before: Position, after: Position) -> bool:
@@ -275,9 +291,10 @@ def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = N
     best, lv, decision = exits.evaluate(pos.side, pos.entry_price, pos.best_paise, pos.rules,
                                         price_paise)
     if decision is not None:
-        return _bump(_with_levels(pos, best, lv), state=EXITING, exit_reason=decision.reason,
+        pos = _exit_order(_with_levels(pos, best, lv), now_ms)
+        return _bump(pos, state=EXITING, exit_reason=decision.reason,
                      exit_trigger_paise=price_paise, exit_gap=fraction_str(decision.gap),
-                     intent_at_ms=now_ms, tick_offset=offset), decision, verdict
+                     tick_offset=offset), decision, verdict
     if best != pos.best_paise or pos.tick_band_pct is not None:
         return _bump(_with_levels(pos, best, lv), tick_offset=offset), None, verdict
     return None, None, None
@@ -285,9 +302,10 @@ def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = N
 
 def begin_exit(pos: Position, reason: str, now_ms: int, *, price_paise: int | None = None,
                then_open: dict | None = None) -> Position:
-    """Close on a signal (an opposite or EXIT alert; `then_open` reverses once the exit has
-    filled completely) or at the end of the day (at the last price)."""
-    return _bump(pos, state=EXITING, exit_reason=reason, intent_at_ms=now_ms,
+    """Close on a signal (an opposite or EXIT alert, `price_paise` the alert's price if any;
+    `then_open` reverses once the exit has filled completely) or at the end of the day
+    (`price_paise` the last tick)."""
+    return _bump(_exit_order(pos, now_ms), state=EXITING, exit_reason=reason,
                  exit_trigger_paise=price_paise, then_open=then_open)
 
 

@@ -1,9 +1,10 @@
 """Paper broker: a simulated exchange that fills MARKET orders against the tick stream.
 
-- An exit fills at the tick that triggered it (the intent's reference price), an entry at the
-  instrument's last tick when that tick is fresh; both moved against the trader by the link's
-  slippage, rounded to the paisa against the trader too. Fills are therefore decided by the tick
-  stream, not by how fast the pipeline runs.
+- An exit on a level (stop, target, trail, end of day) fills at the tick that triggered it (the
+  intent's reference price); an entry, and an exit on a signal, at the instrument's last tick
+  when that tick is fresh. Both are moved against the trader by the link's slippage, rounded to
+  the paisa against the trader too. Fills are decided by the tick stream, not by how fast the
+  pipeline runs.
 - With no fresh price the order rests in the book and fills at the next tick of its instrument.
   An order resting longer than the fill timeout fills at the alert's price when it carried one
   (the fill says so), or is rejected with the reason.
@@ -56,10 +57,10 @@ class PaperBroker:
         """last_price_paise: the instrument's last tick if fresh, else None."""
         if intent.quantity <= 0:
             return [rejection(intent, "nothing to fill", now_ms)]
-        fills = self._cancel(intent.token, intent.cancel_client_order_id, now_ms)
+        fills = self.cancel(intent.token, intent.cancel_client_order_id, now_ms)
         order = intent.asdict()
-        price = intent.reference_price_paise if intent.purpose == "EXIT" else None
-        price = price or last_price_paise
+        triggered = intent.purpose == "EXIT" and intent.reason != "SIGNAL"
+        price = (intent.reference_price_paise if triggered else None) or last_price_paise
         now_qty = fill_now(intent.quantity, intent.paper_fill) if price else 0
         if now_qty:
             fills.append(_fill(order, now_qty, now_qty, price, now_ms))
@@ -97,7 +98,8 @@ class PaperBroker:
         return [rejection(OrderIntent(**order), f"no tick within {waited_s:g}s and the alert "
                                                 "carried no price", now_ms)]
 
-    def _cancel(self, token: str, client_order_id: str | None, now_ms: int) -> list[Fill]:
+    def cancel(self, token: str, client_order_id: str | None, now_ms: int) -> list[Fill]:
+        """Cancel what rests of an order (an entry whose exit triggered): its rejection."""
         resting = self.book.get(token) or []
         mine = next((r for r in resting if r["order"]["client_order_id"] == client_order_id), None)
         if mine is None:

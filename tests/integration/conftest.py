@@ -21,10 +21,10 @@ def kafka_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pipeline(kafka_url, tmp_path_factory):
-    # A paper entry without a fresh tick waits this long for one, then fills at the alert's
-    # price: the tests that give a price and no tick wait 2 s, not the default 30 s.
+    # A paper order without a fresh tick waits this long for one, then fills at the alert's
+    # price: the tests that rely on it wait 5 s, not the default 30 s.
     p = Pipeline(tmp_path_factory.mktemp("pipeline"), kafka_url,
-                 PINEWIRE_PAPER_FILL_TIMEOUT_S="2")
+                 PINEWIRE_PAPER_FILL_TIMEOUT_S="5")
     try:
         p.prepare_topics()
         p.start_worker()

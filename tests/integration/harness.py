@@ -141,9 +141,12 @@ class Pipeline:
 
     def alert(self, link: dict, action: str, symbol: str, price: str | None = None,
               **extra) -> str:
+        """Post an alert. One that carries a price comes with a tick at that price first, as
+        the market would show it: a paper order then fills at once, at that price."""
         body = {"strategy": link["strategy"], "symbol": symbol, "action": action, **extra}
         if price:
             body["price"] = price
+            self.ticks(symbol, [price])
         response = self.post(link, json.dumps(body))
         assert response.status_code == 200, response.text
         return response.json()["alert_id"]

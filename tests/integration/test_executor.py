@@ -28,10 +28,15 @@ def test_redelivered_intent_never_fills_twice(pipeline):
                          symbol="KOTAKBANK-EQ", exchange="NSE", paper=True, created_at_ms=1,
                          reference_price_paise=210000)
     _send(pipeline, intent)
+    # no tick yet: the order rests, then fills at the intent's price after the fill timeout
     [first] = wait_until(lambda: _fills(pipeline, intent.client_order_id), 20, "the first fill")
-    assert first["price_paise"] == 210000
+    assert first["price_paise"] == 210000 and "alert's price" in first["text"]
     pipeline.ticks("KOTAKBANK", ["2150"])       # a new price: a second execution would use it
     _send(pipeline, intent)
-    fills = wait_until(lambda: len(_fills(pipeline, intent.client_order_id)) == 2 and
-                       _fills(pipeline, intent.client_order_id), 20, "the redelivered answer")
-    assert fills[1] == first, "the redelivery got the recorded fill, not a new execution"
+    orders = registry.topic_name(pipeline.settings.namespace, registry.ORDERS)
+    wait_until(lambda: asyncio.run(kafka.group_lag(pipeline.settings.bootstrap,
+                                                   pipeline.settings.namespace,
+                                                   [orders]))[orders]["lag"] == 0,
+               20, "the worker to consume the redelivered intent")
+    assert _fills(pipeline, intent.client_order_id) == [first], \
+        "the redelivery was not executed again"

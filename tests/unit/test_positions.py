@@ -217,3 +217,17 @@ def test_old_snapshots_load_with_the_entry_state_derived():
     for k in ("entry_open", "entries", "charged_orders"):
         del pos[k]
     assert P.Position.from_dict(pos).entry_open is False
+
+
+def test_an_entry_fill_after_the_exit_was_sent_gets_its_own_exit():
+    pos = fill(new(qty=10), "E", 4, 100000)
+    pos, decision, _ = P.on_tick(pos, 98900, now_ms=3)
+    assert pos.exit_order_qty == 4
+    late = fill(pos, "E", 6, 98900, seq=1)                       # the rest filled meanwhile
+    assert late.state == P.EXITING and late.entry_qty == 10
+    done = fill(late, "X", 4, 98900)
+    assert P.exit_resent(late, done) and done.exit_order_qty == 6
+    assert done.exit_order_id.endswith("X1")
+    closed = fill(done, "X", 6, 98900)
+    assert closed.state == P.CLOSED
+    assert closed.realized_pnl_paise == 10 * 98900 - (4 * 100000 + 6 * 98900)
