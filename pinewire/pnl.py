@@ -36,13 +36,34 @@ def last_prices(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
         return {}
 
 
-def link_today(eng: Engine, settings: Settings, link: dict) -> risk.Scope:
-    day = risk.ist_day(int(datetime.now(risk.IST).timestamp() * 1000))
-    rows = day_positions(eng, *day_bounds(day), link_id=link["id"])
-    prices = last_prices(settings)
-    return risk.Scope(f"link {link['name']}", link["max_open"], link["daily_loss_paise"],
+def _today() -> date:
+    return datetime.now(risk.IST).date()
+
+
+def _scope(name: str, limits: dict, rows: list[dict], day: date, prices: dict) -> risk.Scope:
+    return risk.Scope(name, limits.get("max_open"), limits.get("daily_loss_paise"),
                       risk.open_count(rows),
-                      risk.day_pnl(rows, day, prices.get, link.get("breaker_reset_at_ms")))
+                      risk.day_pnl(rows, day, prices.get, limits.get("breaker_reset_at_ms")))
+
+
+def link_today(eng: Engine, settings: Settings, link: dict) -> risk.Scope:
+    day = _today()
+    return _scope(f"link {link['name']}", link,
+                  day_positions(eng, *day_bounds(day), link_id=link["id"]), day,
+                  last_prices(settings))
+
+
+def limited_scopes(eng: Engine, prices: dict) -> list[risk.Scope]:
+    """Every link and account with a risk limit, as the workers see it today."""
+    day = _today()
+    rows = day_positions(eng, *day_bounds(day))
+    scopes = [_scope(f"link {link['name']}", link, [r for r in rows if r["link_id"] == link["id"]],
+                     day, prices)
+              for link in links.list_links(eng) if link["max_open"] or link["daily_loss_paise"]]
+    scopes += [_scope(f"account {a['name']}", a, [r for r in rows if r["account_id"] == a["id"]],
+                      day, prices)
+               for a in accounts.account_rows(eng) if a["max_open"] or a["daily_loss_paise"]]
+    return scopes
 
 
 def report(eng: Engine, settings: Settings, day: date, link_name: str | None = None) -> dict:

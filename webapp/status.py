@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from agents.ledger import open_positions
-from pinewire import kafka, links
+from pinewire import kafka, links, pnl
 from schemas import sql
 from schemas import topics as registry
-from schemas.money import paise_to_rupees
+from schemas.money import paise_to_rupees, signed_rupees
 
 
 def _age_s(ms: int | None, now_ms: int) -> float | None:
@@ -59,6 +59,8 @@ async def snapshot(state) -> dict:
     prices = {}
     for b in sorted(beats, key=lambda b: b["at_ms"]):
         prices.update(b.get("last_prices") or {})
+    limits = await asyncio.to_thread(pnl.limited_scopes, state.engine,
+                                     {t: p[0] for t, p in prices.items()})
     live = [w for w in workers if w["alive"]]
     tick_ages = [w["last_tick_age_s"] for w in live if w["last_tick_age_s"] is not None]
     return {
@@ -69,6 +71,10 @@ async def snapshot(state) -> dict:
         "bot": {"running": links.bot(state.engine)["running"]},
         "open_positions": [_position(p, prices) for p in open_positions(state.engine)],
         "reconciliation": _last_reconciliation(state.engine),
+        "risk_limits": [{**s.figures(), "tripped": s.tripped,
+                         "day_pnl": signed_rupees(s.day_pnl_paise),
+                         "daily_loss": s.daily_loss_paise and paise_to_rupees(s.daily_loss_paise)}
+                        for s in limits],
     }
 
 

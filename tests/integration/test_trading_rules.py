@@ -127,6 +127,10 @@ def test_daily_loss_breaker_blocks_entries_until_reset_and_yesterday_does_not_co
     [trip] = wait_until(lambda: events_of(pipeline, "BREAKER_TRIPPED", link_id=link["id"]), 20,
                         "the BREAKER_TRIPPED event")
     assert "362.00 lost today, limit 100.00" in trip["reason"]
+    status = pipeline.http.get("/status.json").json()
+    [shown] = [r for r in status["risk_limits"] if r["scope"] == f"link {link['name']}"]
+    assert (shown["tripped"], shown["day_pnl"], shown["daily_loss"]) == (True, "-362.00", "100.00")
+    assert "TRIPPED" in pipeline.http.get("/status").text
     row = pipeline.set_link(link["name"], sl_pct="1")  # settings change: the breaker holds
     assert pipeline.alert_row(pipeline.alert(link, "BUY", "LT", price="3581"))["status"] == \
         "IGNORED"
