@@ -62,7 +62,8 @@ def parse_holidays(text: str | None) -> frozenset[date]:
         try:
             days.add(date.fromisoformat(part))
         except ValueError:
-            raise ValueError(f"PINEWIRE_EXTRA_HOLIDAYS: {part!r} is not a YYYY-MM-DD date") from None
+            raise ValueError(f"PINEWIRE_EXTRA_HOLIDAYS: {part!r} is not a YYYY-MM-DD "
+                             "date") from None
     return frozenset(days)
 
 

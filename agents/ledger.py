@@ -90,7 +90,8 @@ def open_positions(eng: Engine) -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
-def day_positions(eng: Engine, start_ms: int, end_ms: int, link_id: str | None = None) -> list[dict]:
+def day_positions(eng: Engine, start_ms: int, end_ms: int,
+                  link_id: str | None = None) -> list[dict]:
     """Positions that closed in [start_ms, end_ms) or are still live (they count today)."""
     p = sql.positions.c
     live = p.state.in_(("PENDING", "OPEN", "EXITING"))

@@ -155,7 +155,8 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
                   reverse_of: str | None = None) -> Position:
     """A new position, PENDING its entry. A reverse gets its id from the position it reverses."""
     return Position(
-        id=reverse_id(reverse_of) if reverse_of else ids.position_id(alert_id), link_id=link_id, token=token, symbol=symbol,
+        id=reverse_id(reverse_of) if reverse_of else ids.position_id(alert_id),
+        link_id=link_id, token=token, symbol=symbol,
         exchange=exchange, side=side, state=PENDING, quantity=quantity, paper=paper,
         sl_pct=sl_pct, target_pct=target_pct, trail_pct=trail_pct,
         trail_activation_pct=trail_activation_pct, slippage_bps=slippage_bps,

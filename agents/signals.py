@@ -68,7 +68,8 @@ def _position_rule(action: str, live: Position | None, side_setting: str, revers
     if live.state == EXITING:
         return AlertDecision(IGNORE, f"{live.side} position {live.id} is already exiting")
     if live.state == PENDING or live.entry_open:
-        return AlertDecision(IGNORE, f"{live.side} position {live.id} is waiting for its entry fill")
+        return AlertDecision(IGNORE, f"{live.side} position {live.id} is waiting for its "
+                                     "entry fill")
     if wanted == live.side:
         if not allows(side_setting, wanted):
             return AlertDecision(IGNORE, f"the link trades {side_setting} only: {action} does "

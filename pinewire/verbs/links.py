@@ -114,7 +114,8 @@ def cmd_link_list(a) -> int:
         print("no links yet: pinewire link add --name NAME --strategy STRATEGY --qty N")
     for r in rows:
         settings_ = dict(describe(r))
-        print(f"{r['name']:<16} {settings_['mode']:<5} {'enabled' if r['enabled'] else 'disabled':<8} "
+        state = "enabled" if r["enabled"] else "disabled"
+        print(f"{r['name']:<16} {settings_['mode']:<5} {state:<8} "
               f"strategy={r['strategy']} qty={settings_['quantity']} sl={settings_['stop-loss']} "
               f"target={settings_['target']} trail={settings_['trailing stop']} side={r['side']}")
         if a.urls:

@@ -181,6 +181,20 @@ class Pipeline:
             return rows and rows[0]["state"] in states and rows[0]
         return wait_until(reached, timeout_s, f"position {position_id} in state {states}")
 
+    def produce(self, spec: registry.TopicSpec, record, key: str,
+                instrument: str | None = None) -> None:
+        """Write a record to a topic as a part of the pipeline would (on its instrument's
+        partition when given)."""
+        partition = None if instrument is None else \
+            registry.instrument_partition(instrument, self.settings.partitions)
+
+        async def send():
+            async with kafka.producing(self.settings.bootstrap) as prod:
+                await prod.send_and_wait(registry.topic_name(self.settings.namespace, spec),
+                                         kafka.encode(record), key=key.encode(),
+                                         partition=partition)
+        asyncio.run(send())
+
     def topic_records(self, spec: registry.TopicSpec) -> list[tuple[int, int, str, dict]]:
         async def read():
             return [r async for r in kafka.read_topic(

@@ -8,13 +8,7 @@ from tests.integration.harness import wait_until
 
 
 def _send(pipeline, intent: OrderIntent) -> None:
-    async def send():
-        async with kafka.producing(pipeline.settings.bootstrap) as prod:
-            await prod.send_and_wait(
-                registry.topic_name(pipeline.settings.namespace, registry.ORDERS),
-                kafka.encode(intent), key=intent.position_id.encode(),
-                partition=registry.instrument_partition(intent.token, pipeline.settings.partitions))
-    asyncio.run(send())
+    pipeline.produce(registry.ORDERS, intent, key=intent.position_id, instrument=intent.token)
 
 
 def _fills(pipeline, coid: str) -> list[dict]:

@@ -1,10 +1,9 @@
 """The trading rules per link, end to end on the paper broker: real broker, real worker, the web
 app over HTTP, replayed ticks. An alert posted with a price comes with a tick at that price
 (tests/integration/harness.py), so paper entries fill at it; exits fill at their trigger tick."""
-import asyncio
+import subprocess
 import time
 
-from pinewire import kafka
 from schemas import ids, sql
 from schemas import topics as registry
 from schemas.records import Alert, Exposure
@@ -99,25 +98,14 @@ def test_reverse_on_stop_loss_but_not_on_target(pipeline):
     assert not positions_of(pipeline, link, "PENDING", "OPEN", "EXITING")
 
 
-def _expose(pipeline, **fields):
-    """An exposure record as another worker would publish it."""
-    record = Exposure(**fields)
-
-    async def send():
-        async with kafka.producing(pipeline.settings.bootstrap) as prod:
-            await prod.send_and_wait(registry.topic_name(pipeline.settings.namespace,
-                                                         registry.EXPOSURE),
-                                     kafka.encode(record), key=record.position_id.encode())
-    asyncio.run(send())
-
-
 def test_daily_loss_breaker_blocks_entries_until_reset_and_yesterday_does_not_count(pipeline):
     link = pipeline.add_link(daily_loss_paise="100", sl_pct="1", target_pct=None)
     # a loss from yesterday, far over the limit: a new day starts with a clean breaker
-    _expose(pipeline, position_id="yesterday0000000", link_id=link["id"], token="3045",
-            side="LONG", state="CLOSED", entry_qty=10, entry_value_paise=1_000_000, exit_qty=10,
-            exit_value_paise=0, created_at_ms=0, version=1, realized_pnl_paise=-1_000_000,
-            closed_at_ms=int(time.time() * 1000) - 86_400_000)
+    pipeline.produce(registry.EXPOSURE, Exposure(
+        position_id="yesterday0000000", link_id=link["id"], token="3045", side="LONG",
+        state="CLOSED", entry_qty=10, entry_value_paise=1_000_000, exit_qty=10,
+        exit_value_paise=0, created_at_ms=0, version=1, realized_pnl_paise=-1_000_000,
+        closed_at_ms=int(time.time() * 1000) - 86_400_000), key="yesterday0000000")
     pid = pipeline.alert_row(pipeline.alert(link, "BUY", "LT", price="3620"))["position_id"]
     pipeline.position(pid, "OPEN")
     pipeline.ticks("LT", ["3600", "3583.80"])                     # stop 3583.80: -362.00 today
@@ -134,10 +122,9 @@ def test_daily_loss_breaker_blocks_entries_until_reset_and_yesterday_does_not_co
     row = pipeline.set_link(link["name"], sl_pct="1")  # settings change: the breaker holds
     assert pipeline.alert_row(pipeline.alert(link, "BUY", "LT", price="3581"))["status"] == \
         "IGNORED"
-    from pinewire import links
-    links.reset_breaker(pipeline.engine, row["name"])
-    asyncio.run(links.publish(pipeline.settings.bootstrap, pipeline.settings.namespace,
-                              links=[links.link_by_name(pipeline.engine, row["name"])]))
+    reset = subprocess.run(pipeline.cli("breaker", "reset", "--link", row["name"]),
+                           env=pipeline.env, capture_output=True, text=True, timeout=60)
+    assert reset.returncode == 0, reset.stderr
     again = pipeline.alert_row(pipeline.alert(link, "BUY", "LT", price="3582"))
     assert again["status"] == "ACCEPTED", again["reason"]
 
@@ -152,29 +139,17 @@ def test_max_open_counts_the_links_positions_across_symbols(pipeline):
         third["reason"]
 
 
-def _send_alert(pipeline, **fields):
-    alert = Alert(**fields)
-
-    async def send():
-        async with kafka.producing(pipeline.settings.bootstrap) as prod:
-            await prod.send_and_wait(
-                registry.topic_name(pipeline.settings.namespace, registry.ALERTS),
-                kafka.encode(alert), key=alert.link_id.encode(),
-                partition=registry.instrument_partition(alert.token, pipeline.settings.partitions))
-    asyncio.run(send())
-    return alert.id
-
-
 def test_risk_sizing_in_whole_lots(pipeline):
     # 1 % of 1,00,000 = 1,000 at risk; 10 % of 120.00 = 12.00 per unit -> 83 units -> 1 lot of 75
     link = pipeline.add_link(risk_pct="1", capital_paise="100000", sl_pct="10", target_pct=None)
     # an option contract as the gateway sends it (lots of 75), with the premium as its price
-    alert_id = _send_alert(pipeline, id=ids.digest("sized", time.time_ns()), dedupe_key=
-                           ids.digest("k", time.time_ns()), dedupe_window_s=10,
-                           link_id=link["id"], link_version=link["version"], bot_version=0,
-                           action="BUY", symbol="NIFTY26DEC2524500CE", exchange="NFO",
-                           token="61001", received_at_ms=int(time.time() * 1000), lot_size=75,
-                           price_paise=12000)
+    alert = Alert(id=ids.digest("sized", time.time_ns()),
+                  dedupe_key=ids.digest("k", time.time_ns()), dedupe_window_s=10, link_id=link["id"], link_version=link["version"],
+                  bot_version=0, action="BUY", symbol="NIFTY26DEC2524500CE", exchange="NFO",
+                  token="61001", received_at_ms=int(time.time() * 1000), lot_size=75,
+                  price_paise=12000)
+    pipeline.produce(registry.ALERTS, alert, key=link["id"], instrument=alert.token)
+    alert_id = alert.id
     pos = pipeline.position(pipeline.alert_row(alert_id)["position_id"], "OPEN")
     assert (pos["quantity"], pos["entry_qty"], pos["product_type"]) == (75, 75, "CARRYFORWARD")
     equity = pipeline.add_link(risk_pct="1", capital_paise="100000", sl_pct="2")
