@@ -99,3 +99,30 @@ def test_partial_fill_position_holds_what_filled(live):
     p.alert(link, "EXIT", "POWERGRID")     # the exit sells only what was bought
     pos = p.position(pid, "CLOSED", timeout_s=30)
     assert _sim_order(sim, f"{pid}X0")["quantity"] == "4"
+
+
+def test_an_entry_still_partly_open_is_cancelled_at_the_broker_before_its_exit(live):
+    p, sim, account = live
+    token = "5900"                                   # AXISBANK
+    sim.price(token, "1180")
+    sim.faults(partial_qty=4, partial_open_count=1)  # 4 fill, the other 6 stay open
+    link = p.add_link(sl_pct="1", target_pct=None, paper=False, account_id=account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "AXISBANK", price="1180"))["position_id"]
+
+    def four_filled():
+        rows = p.rows(sql.positions, sql.positions.c.id == pid)
+        return rows and rows[0]["entry_qty"] == 4 and rows[0]
+    assert wait_until(four_filled, 30, "the first 4 to fill")["state"] == "OPEN"
+    assert _sim_order(sim, f"{pid}E0")["status"] == "open"
+    assert p.rows(sql.positions, sql.positions.c.id == pid)[0]["product_type"] == "DELIVERY"
+
+    def exiting():
+        sim.price(token, "1165")                     # stop 1168.20
+        return p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] in ("EXITING",
+                                                                                 "CLOSED")
+    wait_until(exiting, 30, "the stop", interval_s=0.3)
+    pos = p.position(pid, "CLOSED", timeout_s=30)
+    entry, exit_ = _sim_order(sim, f"{pid}E0"), _sim_order(sim, f"{pid}X0")
+    assert (entry["status"], entry["filledshares"]) == ("cancelled", "4")
+    assert (exit_["quantity"], exit_["producttype"]) == ("4", "DELIVERY")
+    assert (pos["entry_qty"], pos["exit_qty"]) == (4, 4)

@@ -203,3 +203,21 @@ def test_paper_buy_outside_the_watchlist_fills_at_the_first_tick_after_the_alert
     assert pos["entry_value_paise"] == 10 * 16545
     assert [r for r in pipeline.topic_records(registry.SUBSCRIPTIONS)
             if r[2] == "3499" and r[3]["active"]], "the instrument was subscribed"
+
+
+def test_account_limits_apply_across_its_links(pipeline):
+    from cryptography.fernet import Fernet
+
+    from pinewire import accounts, links
+    account = accounts.add_account(pipeline.engine, Fernet.generate_key().decode(),
+                                   name="shared", client_code="SH1", api_key="k", pin="1",
+                                   totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP")
+    row = accounts.set_account(pipeline.engine, "shared", max_open="1")
+    pipeline.produce(registry.ACCOUNTS, links.account_record(row), key=row["id"])
+    first = pipeline.add_link(account_id=account["id"])
+    second = pipeline.add_link(account_id=account["id"])
+    assert pipeline.alert_row(pipeline.alert(first, "BUY", "ITC", price="411"))["status"] == \
+        "ACCEPTED"
+    blocked = pipeline.alert_row(pipeline.alert(second, "BUY", "TCS", price="3120"))
+    assert blocked["status"] == "IGNORED" and "account shared has 1 open position(s)" in \
+        blocked["reason"]

@@ -50,6 +50,7 @@ class Faults:
     reject_text: str = "RMS:Margin Exceeds,Required:0, Available:0"
     partial_qty: int = 0               # next orders fill only this many, the rest is cancelled
     partial_count: int = 0
+    partial_open_count: int = 0        # ... or the rest stays open until cancelled
     expire_sessions: bool = False      # every live access token now answers AG8001
     expiry_shape: str = "alternate"    # 'alternate' {"success":false,...} or 'envelope'
     drop_streams: int = 0              # market-data sockets to drop
@@ -73,7 +74,7 @@ class Order:
     averageprice: float = 0.0
     text: str = ""
     updatetime: str = ""
-    fate: str = "fill"            # decided at placement: fill | reject | partial
+    fate: str = "fill"            # decided at placement: fill | reject | partial | partial_open
     fill_qty: int = 0
 
     def row(self) -> dict:
@@ -196,6 +197,9 @@ class SimState:
             order.fate = "reject"
         elif self.faults.take("partial_count"):
             order.fate, order.fill_qty = "partial", min(self.faults.partial_qty, order.fill_qty)
+        elif self.faults.take("partial_open_count"):
+            order.fate, order.fill_qty = "partial_open", min(self.faults.partial_qty,
+                                                             order.fill_qty)
         self.orders[order.orderid] = order
         return order
 
@@ -222,7 +226,8 @@ class SimState:
             order.filledshares, order.averageprice = fill, price / 100
             self.trades.append(Trade(order.orderid, f"{len(self.trades) + 1:08d}", fill,
                                      price / 100, _now(), order.params))
-            order.status = "complete" if fill == qty else "cancelled"
+            order.status = "complete" if fill == qty else \
+                "open" if order.fate == "partial_open" else "cancelled"
         order.updatetime = _now()
         states.append(_copy(order))
         return states
