@@ -98,7 +98,7 @@ async def on_alert(stream):
     await A.consume(stream, handle_alert, on_error=_alert_failed)
 
 
-async def _gate_entry(decision, link: dict, alert: Alert, live):
+async def _gate_entry(decision, link: dict, alert: Alert):
     """The risk limits and sizing of an entry the alert asks for: (decision, quantity)."""
     if decision.outcome not in (signals.OPEN, signals.ADD, signals.REVERSE):
         return decision, 0
@@ -134,7 +134,7 @@ async def handle_alert(alert: Alert) -> None:
         duplicate=duplicate, live=live, side=link.get("side", "both") if link else "both",
         reverse=bool(link and link.get("reverse")),
         max_entries=link.get("max_entries", 1) if link else 1)
-    decision, quantity = await _gate_entry(decision, link, alert, live)
+    decision, quantity = await _gate_entry(decision, link, alert)
     common = dict(link_id=alert.link_id, token=alert.token, alert_id=alert.id,
                   reason=decision.reason)
     if decision.outcome == signals.IGNORE:
