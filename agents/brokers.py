@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from connectors.paper.broker import PaperBroker
 from connectors.smartapi.broker import SmartApiBroker
@@ -16,10 +17,16 @@ log = logging.getLogger(__name__)
 
 
 class Brokers:
-    def __init__(self, settings: Settings, engine, emit_fill, paper_book):
+    """version_of(account_id): the account's settings version the worker knows; a newer one
+    (new credentials) replaces the session. on_health(account_id, problem or None) is awaited
+    on every login outcome."""
+
+    def __init__(self, settings: Settings, engine, emit_fill, paper_book,
+                 version_of: Callable[[str], int | None], on_health):
         self.settings, self.engine, self.emit_fill = settings, engine, emit_fill
+        self.version_of, self.on_health = version_of, on_health
         self.paper = PaperBroker(paper_book, int(settings.paper_fill_timeout_s * 1000))
-        self.live: dict[str, SmartApiBroker] = {}
+        self.live: dict[str, tuple[int | None, SmartApiBroker]] = {}
         self.listeners: dict[str, asyncio.Task] = {}
 
     def for_intent(self, intent):
@@ -30,14 +37,23 @@ class Brokers:
         return self.account(intent.account_id)
 
     def account(self, account_id: str) -> SmartApiBroker:
+        version = self.version_of(account_id)
+        if account_id in self.live and self.live[account_id][0] != version:
+            log.info("account %s changed (version %s): a new session", account_id, version)
+            self.listeners.pop(account_id).cancel()
+            del self.live[account_id]
         if account_id not in self.live:
             creds = accounts.credentials(self.engine, self.settings.secret_key, account_id)
-            session = Session(creds, self.settings.smartapi_root, self.settings.smartapi_timeout_s)
-            self.live[account_id] = SmartApiBroker(session)
+            session = Session(creds, self.settings.smartapi_root, self.settings.smartapi_timeout_s,
+                              on_health=self._health)
+            self.live[account_id] = (version, SmartApiBroker(session))
             listener = OrderUpdates(session, self.settings.smartapi_order_ws_url, self.emit_fill)
             self.listeners[account_id] = asyncio.create_task(listener.run(),
                                                              name=f"order-updates:{account_id}")
-        return self.live[account_id]
+        return self.live[account_id][1]
+
+    def _health(self, account_id: str, problem: str | None) -> None:
+        asyncio.get_running_loop().create_task(self.on_health(account_id, problem))
 
     def watch_accounts(self, account_ids: set[str]) -> None:
         """Listen for fills of every live account from the start: orders placed before a

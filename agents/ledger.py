@@ -37,6 +37,12 @@ def record_event(eng: Engine, ev: Event) -> None:
             row = {c: p.get(c) for c in _POSITION_COLUMNS}
             row["snapshot"] = p
             sql.upsert(conn, sql.positions, row, ["id"], only_if_newer="version")
+        if ev.kind == "ACCOUNT_HEALTH" and ev.detail:
+            conn.execute(update(sql.accounts)
+                         .where(sql.accounts.c.id == ev.detail["account_id"])
+                         .where((sql.accounts.c.health_at_ms.is_(None)) |
+                                (sql.accounts.c.health_at_ms <= ev.at_ms))
+                         .values(health=ev.detail["problem"], health_at_ms=ev.at_ms))
         if ev.kind == "EOD_REPORT" and ev.detail:
             for r in ev.detail["rows"]:
                 sql.upsert(conn, sql.eod_reports, dict(
@@ -61,25 +67,44 @@ def record_order(eng: Engine, o: OrderIntent) -> None:
                product_type=o.product_type)
     with eng.begin() as conn:
         sql.upsert(conn, sql.orders, row, ["client_order_id"], update=[])
+        _settle(conn, o.client_order_id)
 
 
 def record_fill(eng: Engine, f: Fill) -> None:
     with eng.begin() as conn:
-        if conn.execute(select(sql.fills.c.fill_id).where(sql.fills.c.fill_id == f.fill_id)).first():
-            return
-        conn.execute(sql.fills.insert().values(
+        sql.upsert(conn, sql.fills, dict(
             fill_id=f.fill_id, client_order_id=f.client_order_id, position_id=f.position_id,
             side=f.side, status=f.status, quantity=f.quantity, price_paise=f.price_paise,
-            at_ms=f.at_ms, broker_order_id=f.broker_order_id, text=f.text))
-        order = conn.execute(select(sql.orders).where(
-            sql.orders.c.client_order_id == f.client_order_id)).first()
-        if order is None:
-            return  # the order row arrives on its own topic; the fill row already holds the truth
-        filled = order.filled_qty + f.quantity
-        status = "REJECTED" if f.status == "REJECTED" else (
-            "FILLED" if filled >= order.quantity else "PARTIAL")
-        conn.execute(update(sql.orders).where(sql.orders.c.client_order_id == f.client_order_id)
-                     .values(filled_qty=filled, status=status, text=f.text))
+            at_ms=f.at_ms, broker_order_id=f.broker_order_id, text=f.text), ["fill_id"],
+            update=[])
+        _settle(conn, f.client_order_id)
+
+
+def order_status(quantity: int, fills: list) -> tuple[str, int, str | None]:
+    """An order's status, filled quantity and last text, from all of its fills: the same
+    whatever order the order and its fills reached the ledger in."""
+    filled = sum(f.quantity for f in fills if f.status == "FILLED")
+    ended_short = any(f.status == "REJECTED" for f in fills)
+    text = next((f.text for f in sorted(fills, key=lambda f: f.at_ms, reverse=True) if f.text),
+                None)
+    if filled >= quantity:
+        return "FILLED", filled, text
+    if ended_short:
+        return ("PARTIAL" if filled else "REJECTED"), filled, text
+    return ("PARTIAL" if filled else "SENT"), filled, text
+
+
+def _settle(conn, client_order_id: str) -> None:
+    """The order row, if it is there yet, made to agree with every fill recorded for it."""
+    order = conn.execute(select(sql.orders.c.quantity).where(
+        sql.orders.c.client_order_id == client_order_id)).first()
+    if order is None:
+        return   # the order row comes on its own topic, and settles itself then
+    fills = conn.execute(select(sql.fills).where(
+        sql.fills.c.client_order_id == client_order_id)).all()
+    status, filled, text = order_status(order.quantity, fills)
+    conn.execute(update(sql.orders).where(sql.orders.c.client_order_id == client_order_id)
+                 .values(status=status, filled_qty=filled, text=text))
 
 
 def open_positions(eng: Engine) -> list[dict]:

@@ -24,7 +24,16 @@ async def send_fill(fill: Fill) -> None:
                              partition=emit.partition_of(fill.token))
 
 
-brokers = Brokers(A.S, engine, send_fill, A.paper_book)
+async def account_health(account_id: str, problem: str | None) -> None:
+    """Every login outcome of a live account, for the ledger (accounts.health) and the logs."""
+    await emit.event("ACCOUNT_HEALTH", link_id="", partition=emit.partition_of(account_id),
+                     key=f"health:{account_id}:{emit.now_ms()}", reason=problem or "logged in",
+                     detail={"account_id": account_id, "problem": problem})
+
+
+brokers = Brokers(A.S, engine, send_fill, A.paper_book,
+                  lambda account_id: (memory.account(account_id) or {}).get("version"),
+                  account_health)
 
 
 async def _alert_failed(alert: Alert, exc: Exception) -> None:

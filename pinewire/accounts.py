@@ -50,13 +50,9 @@ def _fernet(secret_key: str | None) -> Fernet:
                            "(`pinewire secret-key` makes one)") from None
 
 
-def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
-                api_key: str, pin: str, totp_secret: str) -> dict:
+def _seal(secret_key: str | None, api_key: str, pin: str, totp_secret: str) -> str:
+    """The credentials, checked and encrypted."""
     fernet = _fernet(secret_key)
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
-        raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
-    if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
-        raise AccountError("client code must be letters and digits")
     if not api_key or not pin:
         raise AccountError("API key and PIN are required")
     totp_secret = totp_secret.replace(" ", "").upper()
@@ -66,8 +62,17 @@ def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: 
         raise AccountError("the TOTP secret is not a valid base32 seed") from None
     if len(totp_secret) < 16:
         raise AccountError("the TOTP secret is too short to be a real seed")
-    sealed = fernet.encrypt(json.dumps({"api_key": api_key, "pin": pin,
-                                        "totp_secret": totp_secret}).encode()).decode()
+    return fernet.encrypt(json.dumps({"api_key": api_key, "pin": pin,
+                                      "totp_secret": totp_secret}).encode()).decode()
+
+
+def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
+                api_key: str, pin: str, totp_secret: str) -> dict:
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
+        raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
+    if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
+        raise AccountError("client code must be letters and digits")
+    sealed = _seal(secret_key, api_key, pin, totp_secret)
     row = dict(id=secrets.token_hex(8), name=name, client_code=client_code, secrets=sealed,
                created_at_ms=int(time.time() * 1000))
     with eng.begin() as conn:
@@ -96,13 +101,18 @@ def account_rows(eng: Engine) -> list[dict]:
                                                        .order_by(sql.accounts.c.name))]
 
 
-def set_account(eng: Engine, name: str, *, reset_breaker: bool = False, **limits) -> dict:
+def set_account(eng: Engine, name: str, *, reset_breaker: bool = False,
+                credentials: tuple[str | None, str, str, str] | None = None, **limits) -> dict:
     """Risk limits across the account's links: max_open, daily_loss_paise (validated as a
-    link's are); reset_breaker forgets the losses realized so far today."""
+    link's are); reset_breaker forgets the losses realized so far today; credentials
+    (secret key, API key, PIN, TOTP seed) replace the stored ones, and the workers log in anew
+    with them (the version goes up with every change)."""
     from pinewire.links import convert
     values = {k: convert(k, v) for k, v in limits.items() if k in ("max_open", "daily_loss_paise")}
     if reset_breaker:
         values["breaker_reset_at_ms"] = int(time.time() * 1000)
+    if credentials is not None:
+        values.update(secrets=_seal(*credentials), health=None, health_at_ms=None)
     with eng.begin() as conn:
         row = conn.execute(select(sql.accounts).where(sql.accounts.c.name == name)).first()
         if row is None:

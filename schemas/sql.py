@@ -53,6 +53,8 @@ accounts = Table(
     Column("max_open", Integer), Column("daily_loss_paise", BigInteger),
     Column("breaker_reset_at_ms", BigInteger),
     Column("version", Integer, nullable=False, server_default="1"),
+    Column("health", Text),                                # the last login problem, or NULL
+    Column("health_at_ms", BigInteger),
 )
 
 bot_state = Table(

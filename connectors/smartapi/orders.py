@@ -17,7 +17,7 @@ from typing import Awaitable, Callable
 
 import websockets
 
-from connectors.smartapi.session import Session, error_code
+from connectors.smartapi.session import LoginFailed, Session, error_code
 from schemas import ids
 from schemas.records import Fill
 
@@ -120,6 +120,8 @@ class OrderUpdates:
             if not self.connected.is_set():
                 try:
                     await self.poll_once()
+                except LoginFailed:
+                    pass   # the session reports its own health; nothing to poll without it
                 except Exception as exc:  # noqa: BLE001
                     log.warning("order-book poll failed: %s", type(exc).__name__)
             await asyncio.sleep(self.poll_interval_s)

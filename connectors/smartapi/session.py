@@ -8,10 +8,13 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import requests
 
 from connectors.smartapi.ratelimit import LIMITER, RateLimiter
 from connectors.smartapi.sdk import sdk
-from pinewire.accounts import Credentials
+from pinewire.accounts import AccountError, Credentials
 
 log = logging.getLogger(__name__)
 # Even at DEBUG: urllib3 would log getProfile's URL (the SDK puts the refresh token in its query
@@ -22,8 +25,8 @@ IST = timezone(timedelta(hours=5, minutes=30))
 TOKEN_ERRORS = {"AG8001", "AG8002", "AG8003", "AB1010", "AB1011"}
 
 
-class LoginFailed(RuntimeError):
-    pass
+class LoginFailed(AccountError):
+    """The account cannot log in now; the message is the broker's answer in plain words."""
 
 
 def error_code(response) -> str | None:
@@ -46,11 +49,20 @@ def _jwt_expiry(token: str | None) -> float | None:
 
 
 class Session:
+    """A refused login (wrong PIN, TOTP seed or API key) is not tried again with the same
+    credentials: brokers lock accounts after repeated wrong PINs. Other login failures (network,
+    broken answers) are retried with a growing pause. on_health(account_id, problem or None)
+    hears every change."""
+
     def __init__(self, creds: Credentials, root: str, timeout_s: float,
-                 limiter: RateLimiter = LIMITER):
+                 limiter: RateLimiter = LIMITER,
+                 on_health: Callable[[str, str | None], None] | None = None):
         self.creds, self.root, self.timeout_s, self.limiter = creds, root, timeout_s, limiter
         self.client = None
         self.login_day: str | None = None
+        self.refused: str | None = None          # the broker's answer to these credentials
+        self.retry_at, self.failures = 0.0, 0
+        self.on_health = on_health or (lambda account_id, problem: None)
         self._lock = asyncio.Lock()
 
     @property
@@ -63,8 +75,17 @@ class Session:
                 "x-api-key": self.creds.api_key, "x-client-code": self.client_code,
                 "x-feed-token": self.client.feed_token}
 
+    def _check_health(self) -> None:
+        if self.refused:
+            raise LoginFailed(self.refused)
+        if time.monotonic() < self.retry_at:
+            raise LoginFailed(f"SmartAPI login for {self.client_code} failed; next try in "
+                              f"{self.retry_at - time.monotonic():.0f}s")
+
     async def ensure(self) -> None:
+        self._check_health()
         async with self._lock:
+            self._check_health()   # a call waiting on the lock learns what the login found
             today = datetime.now(IST).date().isoformat()
             if self.client is None or self.login_day != today:
                 await self._login(today)
@@ -75,21 +96,32 @@ class Session:
         client = sdk().SmartConnect(api_key=self.creds.api_key, root=self.root,
                                     timeout=self.timeout_s)
         client._rootUrl = self.root   # individual_order_details reads the class attribute
-        for attempt in range(5):
+        for attempt in range(3):
             await self.limiter.acquire(self.client_code, "login")
             try:
                 data = await asyncio.to_thread(client.generateSession, self.client_code,
                                                self.creds.pin, self.creds.totp())
-            except sdk().exceptions.DataException:
-                await asyncio.sleep(1 + attempt)   # rate-limited or a broken answer: later
+            except (sdk().exceptions.DataException, requests.RequestException) as exc:
+                problem = f"{type(exc).__name__}"   # rate-limited, unreachable, a broken answer
+                await asyncio.sleep(1 + attempt)
                 continue
             if data.get("status"):
                 self.client, self.login_day = client, today
+                self.failures, self.retry_at = 0, 0.0
+                self.on_health(self.creds.account_id, None)
                 log.info("logged in to SmartAPI as %s", self.client_code)
                 return
-            raise LoginFailed(f"SmartAPI login for {self.client_code} refused: "
-                              f"{data.get('message')} ({error_code(data)})")
-        raise LoginFailed(f"SmartAPI login for {self.client_code} kept failing")
+            self.refused = (f"login failed: {data.get('message') or 'refused'} "
+                            f"({error_code(data)}); fix the account's credentials")
+            log.warning("SmartAPI login for %s refused: %s", self.client_code, self.refused)
+            self.on_health(self.creds.account_id, self.refused)
+            raise LoginFailed(self.refused)
+        self.failures += 1
+        self.retry_at = time.monotonic() + min(300.0, 5.0 * 2 ** self.failures)
+        problem = f"login failed: SmartAPI unreachable or answering badly ({problem})"
+        log.warning("SmartAPI login for %s: %s", self.client_code, problem)
+        self.on_health(self.creds.account_id, problem)
+        raise LoginFailed(problem)
 
     async def _refresh_or_login(self) -> None:
         await self.limiter.acquire(self.client_code, "token")

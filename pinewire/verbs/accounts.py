@@ -31,16 +31,19 @@ def cmd_account_list(a) -> int:
     for r in rows:
         loss = paise_to_rupees(r["daily_loss_paise"]) if r["daily_loss_paise"] else "none"
         print(f"{r['name']:<16} {r['client_code']:<12} max open {r['max_open'] or 'unlimited'}, "
-              f"daily loss limit {loss}")
+              f"daily loss limit {loss}; {r['health'] or 'no login problem reported'}")
     return 0
 
 
 def cmd_account_set(a) -> int:
     limits = {k: v for k, v in (("max_open", a.max_open), ("daily_loss_paise", a.daily_loss))
               if v is not None}
-    if not limits:
-        raise accounts.AccountError("nothing to change: give --max-open and/or --daily-loss")
-    row = accounts.set_account(engine(), a.name, **limits)
+    if not limits and not a.credentials:
+        raise accounts.AccountError("nothing to change: give --max-open, --daily-loss or "
+                                    "--credentials")
+    credentials = (settings().secret_key, _secret(None, "API key"), _secret(None, "PIN"),
+                   _secret(None, "TOTP secret (base32)")) if a.credentials else None
+    row = accounts.set_account(engine(), a.name, credentials=credentials, **limits)
     publish("the change", accounts=[row])
     print(f"account {row['name']} updated: these limits apply across its links")
     return 0
@@ -67,6 +70,9 @@ def register(sub) -> None:
     st.add_argument("name")
     st.add_argument("--max-open", help="open positions across its links (off: unlimited)")
     st.add_argument("--daily-loss", help="rupees lost today at which its links stop entering")
+    st.add_argument("--credentials", action="store_true",
+                    help="enter new API key, PIN and TOTP seed (prompted); the workers log in "
+                         "again with them")
     st.set_defaults(fn=cmd_account_set)
     sub.add_parser("secret-key", help="print a new PINEWIRE_SECRET_KEY").set_defaults(
         fn=cmd_secret_key)

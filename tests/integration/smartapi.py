@@ -71,6 +71,9 @@ class Simulator:
         response.raise_for_status()
         return response.json()
 
+    def refused_logins(self, client_code: str) -> int:
+        return self.http.get("/sim/refused-logins").json().get(client_code, 0)
+
     def orders(self) -> list[dict]:
         return self.http.get("/sim/orders").json()
 

@@ -66,3 +66,36 @@ def test_a_position_round_trip_with_replays(engine):
     assert P.Position.from_dict(p["snapshot"]) == opened
     assert ledger.open_positions(engine)[0]["id"] == pos.id
     assert len(_rows(engine, sql.position_events)) == 2
+
+
+def _order(quantity=10):
+    return OrderIntent(client_order_id="p000000000000000E0", position_id="p000000000000000",
+                       link_id="L", purpose="ENTRY", side="BUY", quantity=quantity, token="3045",
+                       symbol="SBIN-EQ", exchange="NSE", paper=True, created_at_ms=1)
+
+
+def _fill(fill_id, status, quantity, at_ms, text=None):
+    return Fill(fill_id=fill_id, client_order_id="p000000000000000E0",
+                position_id="p000000000000000", token="3045", side="BUY", status=status,
+                quantity=quantity, price_paise=80000 if quantity else 0, at_ms=at_ms, text=text)
+
+
+@pytest.mark.parametrize("fills,expected", [
+    ([("f1", "FILLED", 10)], ("FILLED", 10)),
+    ([("f1", "FILLED", 4), ("f2", "FILLED", 6)], ("FILLED", 10)),
+    ([("f1", "FILLED", 4), ("r", "REJECTED", 0)], ("PARTIAL", 4)),
+    ([("r", "REJECTED", 0)], ("REJECTED", 0)),
+    ([("f1", "FILLED", 4)], ("PARTIAL", 4)),
+])
+@pytest.mark.parametrize("order_first", [True, False], ids=["order-first", "fills-first"])
+def test_an_order_converges_whatever_order_its_records_arrive_in(engine, fills, expected,
+                                                                 order_first):
+    records = [_fill(i, s, q, n, text=f"t{n}") for n, (i, s, q) in enumerate(fills, 1)]
+    if order_first:
+        ledger.record_order(engine, _order())
+    for record in records + records:            # replays too
+        ledger.record_fill(engine, record)
+    if not order_first:
+        ledger.record_order(engine, _order())
+    [o] = _rows(engine, sql.orders)
+    assert (o["status"], o["filled_qty"], o["text"]) == (*expected, f"t{len(records)}")

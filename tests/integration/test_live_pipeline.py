@@ -126,3 +126,24 @@ def test_an_entry_still_partly_open_is_cancelled_at_the_broker_before_its_exit(l
     assert (entry["status"], entry["filledshares"]) == ("cancelled", "4")
     assert (exit_["quantity"], exit_["producttype"]) == ("4", "DELIVERY")
     assert (pos["entry_qty"], pos["exit_qty"]) == (4, 4)
+
+
+def test_a_wrong_pin_is_tried_once_and_live_orders_are_rejected_with_the_brokers_words(live):
+    p, sim, account = live
+    code = account["client_code"]
+    wrong = accounts.add_account(p.engine, p.env["PINEWIRE_SECRET_KEY"], name="wrong-pin",
+                                 client_code=code, api_key=sim.accounts[0].api_key,
+                                 pin="00000000", totp_secret=sim.accounts[0].totp_secret)
+    link = p.add_link(paper=False, account_id=wrong["id"])
+    refused_before = sim.refused_logins(code)
+    reason = "login failed: Invalid clientcode or password (AB1007)"
+    for symbol in ("NTPC", "ONGC"):                   # the second order asks the session again
+        pid = p.alert_row(p.alert(link, "BUY", symbol))["position_id"]
+        note = p.position(pid, "REJECTED", timeout_s=30)["snapshot"]["note"]
+        assert note.startswith(reason), note
+    assert sim.refused_logins(code) == refused_before + 1, "a refused login is not retried"
+    health = wait_until(lambda: [a["health"] for a in accounts.account_rows(p.engine)
+                                 if a["id"] == wrong["id"] and a["health"]], 20,
+                        "the account's health in the ledger")
+    assert health[0].startswith(reason)
+    assert "WARNING" in (p.data_dir / "logs" / "worker.log").read_text()

@@ -88,6 +88,9 @@ async def login(request: Request):
         return rate_limited()
     result = _state(request).login(client, str(p.get("password", "")), str(p.get("totp", "")),
                                    request.headers.get("x-privatekey", ""))
+    if isinstance(result, str):
+        refused = _state(request).refused_logins
+        refused[client] = refused.get(client, 0) + 1
     if result == "AB1050":
         return fail("AB1050", "Invalid totp")
     if isinstance(result, str):
@@ -282,6 +285,11 @@ async def sim_sessions(request: Request):
     return JSONResponse([[s.jwt, s.refresh, s.feed] for s in sim.sessions.values()])
 
 
+async def sim_refused_logins(request: Request):
+    """How many logins were refused, per client code."""
+    return JSONResponse(_state(request).refused_logins)
+
+
 async def sim_drop_streams(request: Request):
     return JSONResponse({"dropped": _state(request).drop_streams()})
 
@@ -305,6 +313,7 @@ def create_app(sim: SimState) -> Starlette:
         Route("/sim/orders", sim_orders, methods=["GET"]),
         Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
         Route("/sim/sessions", sim_sessions, methods=["GET"]),
+        Route("/sim/refused-logins", sim_refused_logins, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.sim = sim

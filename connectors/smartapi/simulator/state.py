@@ -138,7 +138,7 @@ class SimState:
         self.faults = Faults()
         self.limiter = RateLimiter()
         self.enforce_rate_limits = enforce_rate_limits
-        self.requests: list[dict] = []                  # every REST call, for tests to inspect
+        self.refused_logins: dict[str, int] = {}         # client code -> logins refused
         self.order_listeners: set[asyncio.Queue] = set()
         self.tick_listeners: set[asyncio.Queue] = set()
         self.stream_drops: set[asyncio.Event] = set()
