@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     service = args.fn in services.SERVICES
     logging.basicConfig(level=settings().log_level.upper() if service else "WARNING",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not service:   # a one-shot command says in one line when Kafka cannot be reached
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return args.fn(args) or 0
     except KeyboardInterrupt:

@@ -53,6 +53,20 @@ async def wait_for_commands(settings: Settings, timeout_s: float) -> None:
     raise TimeoutError("the worker did not take the restored positions in time")
 
 
+def trading_mode(settings: Settings) -> str:
+    """What runs for real: the feed, and which links trade live on which account."""
+    from pinewire import accounts, links
+    eng = sql.engine(settings.sql_url)
+    rows = [r for r in links.list_links(eng) if r["enabled"]]
+    names = {a["id"]: a["name"] for a in accounts.account_rows(eng)}
+    live = [f"{r['name']} on {names.get(r['account_id'], r['account_id'])}"
+            for r in rows if not r["paper"]]
+    feed = {"smartapi": f"live SmartAPI feed ({settings.feed_account})",
+            "synthetic": "synthetic feed", "none": "no feed"}.get(settings.feed, settings.feed)
+    trading = f"LIVE links: {', '.join(live)}" if live else "paper only"
+    return f"{feed}; {len(rows) - len(live)} paper link(s), {trading}"
+
+
 def run(settings: Settings) -> int:
     started = time.monotonic()
     logs = settings.data_dir / "logs"
@@ -83,7 +97,8 @@ def run(settings: Settings) -> int:
         children.append(("web", processes.spawn(py + ["web"], logs / "web.log")))
         if settings.feed in ("synthetic", "smartapi"):
             children.append(("feed", processes.spawn(py + ["feed"], logs / "feed.log")))
-        _say(f"ready in {time.monotonic() - started:.1f}s — paper mode; logs in {logs}")
+        _say(f"ready in {time.monotonic() - started:.1f}s — {trading_mode(settings)}; "
+             f"logs in {logs}")
         _say(f"status page: {settings.base_url}/status   (Ctrl-C stops everything)")
         serving = True
         while not stopping:

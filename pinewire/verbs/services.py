@@ -138,7 +138,7 @@ def cmd_tail(a) -> int:
 
 
 def register(sub) -> None:
-    sub.add_parser("up", help="broker, worker, web and feed together (paper mode)").set_defaults(
+    sub.add_parser("up", help="broker, worker, web and feed together").set_defaults(
         fn=cmd_up)
     sub.add_parser("broker", help="the embedded Kafka broker, in the foreground").set_defaults(
         fn=cmd_broker)
