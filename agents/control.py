@@ -54,7 +54,8 @@ async def restore(command: Command) -> None:
 
 def report_row(pos: Position, last: int, pnl_paise: int, decision: str) -> dict:
     contract = _CONTRACT.match(pos.symbol.upper())
-    return {"position_id": pos.id, "link_id": pos.link_id, "symbol": pos.symbol,
+    return {"position_id": pos.id, "link_id": pos.link_id, "user_id": pos.user_id,
+            "symbol": pos.symbol,
             "expiry": contract["expiry"] if contract else "",
             "strike": contract["strike"] if contract else "", "side": pos.side,
             "quantity": pos.entry_qty - pos.exit_qty, "entry": paise_to_rupees(pos.entry_price),

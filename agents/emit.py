@@ -67,7 +67,7 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
         reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
         slippage_bps=pos.slippage_bps, alert_id=alert_id,
         reason=None if entry else pos.exit_reason, account_id=pos.account_id,
-        product_type=pos.product_type, paper_fill=pos.paper_fill,
+        product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id,
         cancel_client_order_id=pos.entry_order_id if not entry and pos.entry_open else None)
     await A.orders_topic.send(key=pos.id, value=intent, partition=partition_of(pos.token))
 
@@ -75,12 +75,14 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
 async def event(kind: str, *, link_id: str, token: str | None = None,
                 pos: Position | None = None, alert_id: str | None = None,
                 reason: str | None = None, detail: dict | None = None,
-                partition: int | None = None, key: str | None = None) -> None:
+                partition: int | None = None, key: str | None = None,
+                user_id: str | None = None) -> None:
     position_id = pos.id if pos else None
     version = pos.version if pos else 0
     record = Event(event_id=ids.event_id(kind, alert_id, position_id, version, key), kind=kind,
                    at_ms=now_ms(), link_id=link_id, position_id=position_id, alert_id=alert_id,
-                   reason=reason, position=pos.to_dict() if pos else None, detail=detail)
+                   reason=reason, position=pos.to_dict() if pos else None, detail=detail,
+                   user_id=user_id or (pos.user_id if pos else None))
     await A.events_topic.send(key=key or position_id or link_id, value=record,
                               partition=partition_of(token) if partition is None else partition)
 

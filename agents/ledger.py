@@ -17,7 +17,8 @@ def record_alert(eng: Engine, alert: Alert) -> None:
     row = dict(id=alert.id, link_id=alert.link_id, received_at_ms=alert.received_at_ms,
                action=alert.action, symbol=alert.symbol, exchange=alert.exchange,
                token=alert.token, strategy=alert.strategy, quantity=alert.quantity,
-               price_paise=alert.price_paise, payload=alert.payload, status="RECEIVED")
+               price_paise=alert.price_paise, payload=alert.payload, status="RECEIVED",
+               user_id=alert.user_id)
     with eng.begin() as conn:  # the outcome may already be there: keep it, add the details
         sql.upsert(conn, sql.alerts, row, ["id"],
                    update=[c for c in row if c not in ("id", "status")])
@@ -30,7 +31,8 @@ def record_event(eng: Engine, ev: Event) -> None:
             position_id = ev.position_id if status == "ACCEPTED" else None
             sql.upsert(conn, sql.alerts, dict(id=ev.alert_id, link_id=ev.link_id,
                                               received_at_ms=ev.at_ms, status=status,
-                                              reason=ev.reason, position_id=position_id),
+                                              reason=ev.reason, position_id=position_id,
+                                              user_id=ev.user_id),
                        ["id"], update=["status", "reason", "position_id"])
         if ev.position:
             p = ev.position
@@ -50,10 +52,11 @@ def record_event(eng: Engine, ev: Event) -> None:
                     link_id=r["link_id"], symbol=r["symbol"], expiry=r["expiry"],
                     strike=r["strike"], side=r["side"], quantity=r["quantity"], entry=r["entry"],
                     last_paise=r["last_paise"], pnl_paise=r["pnl_paise"],
-                    decision=r["decision"], at_ms=ev.at_ms), ["day", "position_id"], update=[])
+                    decision=r["decision"], at_ms=ev.at_ms, user_id=r.get("user_id")),
+                    ["day", "position_id"], update=[])
         sql.upsert(conn, sql.position_events,
                    dict(event_id=ev.event_id, position_id=ev.position_id, link_id=ev.link_id,
-                        kind=ev.kind, at_ms=ev.at_ms, reason=ev.reason,
+                        kind=ev.kind, at_ms=ev.at_ms, reason=ev.reason, user_id=ev.user_id,
                         state=ev.position.get("state") if ev.position else None),
                    ["event_id"], update=[])
 
@@ -64,7 +67,7 @@ def record_order(eng: Engine, o: OrderIntent) -> None:
                symbol=o.symbol, exchange=o.exchange, paper=o.paper, order_type=o.order_type,
                reference_price_paise=o.reference_price_paise, reason=o.reason,
                created_at_ms=o.created_at_ms, status="SENT", filled_qty=0,
-               product_type=o.product_type)
+               product_type=o.product_type, user_id=o.user_id)
     with eng.begin() as conn:
         sql.upsert(conn, sql.orders, row, ["client_order_id"], update=[])
         _settle(conn, o.client_order_id)
@@ -115,8 +118,8 @@ def open_positions(eng: Engine) -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
-def day_positions(eng: Engine, start_ms: int, end_ms: int,
-                  link_id: str | None = None) -> list[dict]:
+def day_positions(eng: Engine, start_ms: int, end_ms: int, link_id: str | None = None,
+                  user_id: str | None = None) -> list[dict]:
     """Positions that closed in [start_ms, end_ms) or are still live (they count today)."""
     p = sql.positions.c
     live = p.state.in_(("PENDING", "OPEN", "EXITING"))
@@ -124,5 +127,7 @@ def day_positions(eng: Engine, start_ms: int, end_ms: int,
                                                 (p.closed_at_ms < end_ms)))
     if link_id is not None:
         query = query.where(p.link_id == link_id)
+    if user_id is not None:
+        query = query.where(p.user_id == user_id)
     with eng.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query.order_by(p.created_at_ms))]

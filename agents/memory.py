@@ -36,8 +36,12 @@ class WorkerMemory:
     def account(self, account_id: str | None) -> dict | None:
         return self.config.get(self.accounts_topic, account_id) if account_id else None
 
-    def bot(self) -> dict:
-        return self.config.get(self.bot_topic, "bot") or {"running": True, "version": 0}
+    def bot(self, key: str = "bot") -> dict:
+        """The global kill switch ('bot'), or a user's bot (their id); both default to on."""
+        return self.config.get(self.bot_topic, key) or {"running": True, "version": 0}
+
+    def bot_running(self, user_id: str | None) -> bool:
+        return self.bot()["running"] and (user_id is None or self.bot(user_id)["running"])
 
     # -- exposure (risk limits) -------------------------------------------------------------
     def _on_record(self, topic: str, key: str, value: dict | None) -> None:
@@ -61,13 +65,16 @@ class WorkerMemory:
                 if (link_id is None or e["link_id"] == link_id)
                 and (account_id is None or e.get("account_id") == account_id)]
 
-    async def settings_at_least(self, link_id: str, link_version: int, bot_version: int,
+    async def settings_at_least(self, link_id: str, link_version: int, user_id: str | None,
+                                bot_version: int, global_bot_version: int,
                                 timeout_s: float = 5.0) -> bool:
-        """Read-your-writes: wait until the link and the bot state are as fresh as the gateway saw."""
+        """Read-your-writes: wait until the link and the bot switches are as fresh as the
+        gateway saw them."""
         def fresh() -> bool:
             link = self.link(link_id)
             return (link is not None and link["version"] >= link_version
-                    and self.bot()["version"] >= bot_version)
+                    and self.bot()["version"] >= global_bot_version
+                    and (user_id is None or self.bot(user_id)["version"] >= bot_version))
         return await self.config.wait_for(fresh, timeout_s)
 
     # -- positions index ------------------------------------------------------------------

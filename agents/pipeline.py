@@ -38,7 +38,8 @@ brokers = Brokers(A.S, engine, send_fill, A.paper_book,
 
 async def _alert_failed(alert: Alert, exc: Exception) -> None:
     await emit.event("ALERT_IGNORED", link_id=alert.link_id, token=alert.token,
-                     alert_id=alert.id, reason=f"internal error: {type(exc).__name__}: {exc}")
+                     alert_id=alert.id, reason=f"internal error: {type(exc).__name__}: {exc}",
+                     user_id=alert.user_id)
 
 
 def _live(link_id: str, token: str) -> Position | None:
@@ -77,7 +78,8 @@ async def _entry_blocked(link: dict, token: str, *, new_position: bool) -> str |
             _tripped.add(key)
             log.warning("breaker tripped: %s", reason)
             await emit.event("BREAKER_TRIPPED", link_id=link["link_id"], token=token,
-                             reason=reason, detail=tripped.figures(), key=repr(key))
+                             reason=reason, detail=tripped.figures(), key=repr(key),
+                             user_id=link.get("user_id"))
     return reason
 
 
@@ -98,7 +100,7 @@ def _new_position(link: dict, *, alert_id, token, symbol, exchange, side, quanti
         now_ms=emit.now_ms(), account_id=link.get("account_id"), lot_size=lot_size,
         product=link.get("product", "auto"), paper_fill=link.get("paper_fill", "full"),
         fee_paise=link.get("fee_paise", 0), tick_band_pct=link.get("tick_band_pct"),
-        reverse_of=reverse_of)
+        reverse_of=reverse_of, user_id=link.get("user_id"))
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -134,18 +136,20 @@ async def handle_alert(alert: Alert) -> None:
     duplicate = signals.duplicate_of(seen, alert.id, alert.received_at_ms, alert.dedupe_window_s)
     if duplicate is None:
         A.dedupe[alert.dedupe_key] = {"alert_id": alert.id, "at_ms": alert.received_at_ms}
-    await memory.settings_at_least(alert.link_id, alert.link_version, alert.bot_version)
+    await memory.settings_at_least(alert.link_id, alert.link_version, alert.user_id,
+                                   alert.bot_version, alert.global_bot_version)
     link, live = memory.link(alert.link_id), _live(alert.link_id, alert.token)
     decision = signals.decide(
         action=alert.action, strategy=alert.strategy,
         link_strategy=link["strategy"] if link else None,
-        link_enabled=bool(link and link["enabled"]), bot_running=memory.bot()["running"],
+        link_enabled=bool(link and link["enabled"]),
+        bot_running=memory.bot_running(alert.user_id),
         duplicate=duplicate, live=live, side=link.get("side", "both") if link else "both",
         reverse=bool(link and link.get("reverse")),
         max_entries=link.get("max_entries", 1) if link else 1)
     decision, quantity = await _gate_entry(decision, link, alert)
     common = dict(link_id=alert.link_id, token=alert.token, alert_id=alert.id,
-                  reason=decision.reason)
+                  reason=decision.reason, user_id=alert.user_id)
     if decision.outcome == signals.IGNORE:
         await emit.event("ALERT_IGNORED", pos=live, **common)
         return
@@ -247,7 +251,7 @@ async def reverse_after_close(closed: Position, exit_price: int) -> None:
         return
     if A.positions.get(positions.reverse_id(closed.id)) is not None:
         return
-    why = (None if memory.bot()["running"] else "bot is stopped") or \
+    why = (None if memory.bot_running(closed.user_id) else "bot is stopped") or \
         (None if link["enabled"] else "link is disabled") or \
         (None if signals.allows(link.get("side", "both"), plan["side"])
          else f"the link trades {link['side']} only") or \

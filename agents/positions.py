@@ -84,6 +84,7 @@ class Position:
     tick_band_pct: str | None = None
     last_accepted_paise: int | None = None
     held_paise: int | None = None
+    user_id: str | None = None      # the link's owner
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -152,7 +153,7 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
                   reference_price_paise: int | None, partition: int, now_ms: int,
                   account_id: str | None = None, lot_size: int = 1, product: str = "auto",
                   paper_fill: str = "full", fee_paise: int = 0, tick_band_pct: str | None = None,
-                  reverse_of: str | None = None) -> Position:
+                  reverse_of: str | None = None, user_id: str | None = None) -> Position:
     """A new position, PENDING its entry. A reverse gets its id from the position it reverses."""
     return Position(
         id=reverse_id(reverse_of) if reverse_of else ids.position_id(alert_id),
@@ -164,7 +165,7 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
         reference_price_paise=reference_price_paise, account_id=account_id,
         intent_at_ms=now_ms, version=1, lot_size=lot_size,
         product_type=product_type(product, exchange, side), paper_fill=paper_fill,
-        fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of)
+        fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of, user_id=user_id)
 
 
 def reverse_id(position_id: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, true, update
 
 from schemas import sql
 
@@ -66,42 +66,53 @@ def _seal(secret_key: str | None, api_key: str, pin: str, totp_secret: str) -> s
                                       "totp_secret": totp_secret}).encode()).decode()
 
 
+def _mine(user_id: str | None):
+    return sql.accounts.c.user_id == user_id if user_id is not None else true()
+
+
+_PUBLIC = [c for c in sql.accounts.c if c.name != "secrets"]   # never the sealed credentials
+
+
 def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
-                api_key: str, pin: str, totp_secret: str) -> dict:
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
+                api_key: str, pin: str, totp_secret: str, user_id: str | None = None) -> dict:
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name or ""):
         raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
     if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
         raise AccountError("client code must be letters and digits")
     sealed = _seal(secret_key, api_key, pin, totp_secret)
     row = dict(id=secrets.token_hex(8), name=name, client_code=client_code, secrets=sealed,
-               created_at_ms=int(time.time() * 1000))
+               created_at_ms=int(time.time() * 1000), user_id=user_id)
     with eng.begin() as conn:
-        if conn.execute(select(sql.accounts.c.id).where(sql.accounts.c.name == name)).first():
+        if conn.execute(select(sql.accounts.c.id).where(sql.accounts.c.name == name,
+                                                        _mine(user_id))).first():
             raise AccountError(f"an account named {name!r} already exists")
         conn.execute(sql.accounts.insert().values(**row))
-    return {k: v for k, v in row.items() if k != "secrets"}
+    return account_by_id(eng, row["id"])
 
 
-def list_accounts(eng: Engine) -> list[dict]:
+def account_rows(eng: Engine, user_id: str | None = None) -> list[dict]:
+    """The user's accounts (every account when None) with their limits and health."""
     with eng.connect() as conn:
-        rows = conn.execute(select(sql.accounts.c.id, sql.accounts.c.name,
-                                   sql.accounts.c.client_code).order_by(sql.accounts.c.name))
-        return [dict(r._mapping) for r in rows]
+        return [dict(r._mapping) for r in conn.execute(
+            select(*_PUBLIC).where(_mine(user_id)).order_by(sql.accounts.c.name))]
 
 
-def account_by_name(eng: Engine, name: str) -> dict | None:
-    return next((a for a in list_accounts(eng) if a["name"] == name), None)
-
-
-def account_rows(eng: Engine) -> list[dict]:
-    """Every account with its risk limits, without its sealed credentials."""
-    columns = [c for c in sql.accounts.c if c.name != "secrets"]
+def account_by_id(eng: Engine, account_id: str, user_id: str | None = None) -> dict | None:
     with eng.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(*columns)
-                                                       .order_by(sql.accounts.c.name))]
+        row = conn.execute(select(*_PUBLIC).where(sql.accounts.c.id == account_id,
+                                                  _mine(user_id))).first()
+    return dict(row._mapping) if row else None
 
 
-def set_account(eng: Engine, name: str, *, reset_breaker: bool = False,
+def account_by_name(eng: Engine, name: str, user_id: str | None = None) -> dict | None:
+    with eng.connect() as conn:
+        row = conn.execute(select(*_PUBLIC).where(sql.accounts.c.name == name,
+                                                  _mine(user_id))).first()
+    return dict(row._mapping) if row else None
+
+
+def set_account(eng: Engine, account_id: str, *, user_id: str | None = None,
+                reset_breaker: bool = False, name: str | None = None,
                 credentials: tuple[str | None, str, str, str] | None = None, **limits) -> dict:
     """Risk limits across the account's links: max_open, daily_loss_paise (validated as a
     link's are); reset_breaker forgets the losses realized so far today; credentials
@@ -109,17 +120,36 @@ def set_account(eng: Engine, name: str, *, reset_breaker: bool = False,
     with them (the version goes up with every change)."""
     from pinewire.links import convert
     values = {k: convert(k, v) for k, v in limits.items() if k in ("max_open", "daily_loss_paise")}
+    if name is not None:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
+            raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
+        values["name"] = name
     if reset_breaker:
         values["breaker_reset_at_ms"] = int(time.time() * 1000)
     if credentials is not None:
         values.update(secrets=_seal(*credentials), health=None, health_at_ms=None)
     with eng.begin() as conn:
-        row = conn.execute(select(sql.accounts).where(sql.accounts.c.name == name)).first()
+        row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id,
+                                                      _mine(user_id))).first()
         if row is None:
-            raise AccountError(f"no account named {name!r} (pinewire account list)")
+            raise AccountError("no such account (pinewire account list)")
         values["version"] = row.version + 1
         conn.execute(update(sql.accounts).where(sql.accounts.c.id == row.id).values(**values))
-    return next(a for a in account_rows(eng) if a["name"] == name)
+    return account_by_id(eng, account_id)
+
+
+def delete_account(eng: Engine, account_id: str, user_id: str | None = None) -> None:
+    """Refused while a live link trades on it."""
+    with eng.begin() as conn:
+        live = conn.execute(select(sql.links.c.name).where(
+            sql.links.c.account_id == account_id, sql.links.c.paper.is_(False))).first()
+        if live is not None:
+            raise AccountError(f"the live link {live.name!r} uses this account: move it to "
+                               "paper or to another account first")
+        done = conn.execute(sql.accounts.delete().where(sql.accounts.c.id == account_id,
+                                                        _mine(user_id)))
+    if done.rowcount != 1:
+        raise AccountError("no such account")
 
 
 def credentials(eng: Engine, secret_key: str | None, account_id: str) -> Credentials:

@@ -1,5 +1,6 @@
-"""Webhook links and the bot switch: SQL is the source of truth; every change is also published
-to its compacted topic, which is how the agents learn it (they never query SQL per alert)."""
+"""Webhook links: their settings and the one validation of them, and their rows in SQL (the
+source of truth; pinewire/publish.py puts every change on the links topic, which is how the
+agents learn it — they never query SQL per alert). Every link belongs to a user."""
 from __future__ import annotations
 
 import hashlib
@@ -8,13 +9,10 @@ import secrets
 import time
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, true, update
 
-from pinewire import kafka
-from schemas.money import rupees_to_paise
 from schemas import sql
-from schemas import topics as registry
-from schemas.records import AccountConfig, BotState, LinkConfig
+from schemas.money import rupees_to_paise
 
 
 class LinkError(ValueError):
@@ -163,7 +161,13 @@ def validate(changes: dict, current: dict | None = None) -> dict:
     return merged
 
 
-def add_link(eng: Engine, *, name: str, strategy: str, **settings) -> dict:
+def _mine(user_id: str | None):
+    """Rows of this user (all rows when None: the workers, the operator's status page)."""
+    return sql.links.c.user_id == user_id if user_id is not None else true()
+
+
+def add_link(eng: Engine, *, name: str, strategy: str, user_id: str | None = None,
+             **settings) -> dict:
     name, strategy = name.strip(), strategy.strip()
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
         raise LinkError("name must be 1-100 letters, digits, '_', '.' or '-'")
@@ -172,51 +176,80 @@ def add_link(eng: Engine, *, name: str, strategy: str, **settings) -> dict:
     token = secrets.token_urlsafe(24)   # 192 random bits
     row = dict(id=secrets.token_hex(8), name=name, token=token, token_hash=token_hash(token),
                strategy=strategy, version=1, created_at_ms=now_ms(), breaker_reset_at_ms=None,
-               **validate(settings))
+               user_id=user_id, **validate(settings))
     with eng.begin() as conn:
-        if conn.execute(select(sql.links.c.id).where(sql.links.c.name == name)).first():
+        if conn.execute(select(sql.links.c.id).where(sql.links.c.name == name,
+                                                     _mine(user_id))).first():
             raise LinkError(f"a link named {name!r} already exists")
         conn.execute(sql.links.insert().values(**row))
     return row
 
 
-def set_link(eng: Engine, name: str, *, strategy: str | None = None, **changes) -> dict:
-    """Change settings of an existing link (its token stays); the version goes up, so the
-    agents apply the change before the link's next alert."""
+def _change(eng: Engine, link_id: str, user_id: str | None, change) -> dict:
+    """Apply change(current row) -> values to one of the user's links; the version goes up, so
+    the agents apply it before the link's next alert."""
     with eng.begin() as conn:
-        row = conn.execute(select(sql.links).where(sql.links.c.name == name)).first()
+        row = conn.execute(select(sql.links).where(sql.links.c.id == link_id,
+                                                   _mine(user_id))).first()
         if row is None:
-            raise LinkError(f"no link named {name!r} (see: pinewire link list)")
+            raise LinkError("no such link")
         current = dict(row._mapping)
+        values = {**change(current), "version": current["version"] + 1}
+        conn.execute(update(sql.links).where(sql.links.c.id == link_id).values(**values))
+    return {**current, **values}
+
+
+def set_link(eng: Engine, link_id: str, *, user_id: str | None = None,
+             strategy: str | None = None, **changes) -> dict:
+    """Change settings of a link (its token stays)."""
+    def change(current):
         values = validate(changes, current)
         if strategy is not None:
             if not strategy.strip():
                 raise LinkError("strategy must not be empty")
             values["strategy"] = strategy.strip()
-        values["version"] = current["version"] + 1
-        conn.execute(update(sql.links).where(sql.links.c.id == current["id"]).values(**values))
-    return {**current, **values}
+        return values
+    return _change(eng, link_id, user_id, change)
 
 
-def reset_breaker(eng: Engine, name: str) -> dict:
+def reset_breaker(eng: Engine, link_id: str, user_id: str | None = None) -> dict:
     """Losses before now no longer count towards the link's daily loss limit today."""
+    return _change(eng, link_id, user_id, lambda current: {"breaker_reset_at_ms": now_ms()})
+
+
+def rotate_token(eng: Engine, link_id: str, user_id: str | None = None) -> dict:
+    """A new webhook token; the old URL stops working at once."""
+    token = secrets.token_urlsafe(24)
+    return _change(eng, link_id, user_id,
+                   lambda current: {"token": token, "token_hash": token_hash(token)})
+
+
+def delete_link(eng: Engine, link_id: str, user_id: str | None = None) -> dict:
+    """The link is gone from SQL; its history stays in the ledger. Returns the row as it was
+    (disabled, one version up) for the topic, so the workers stop acting on it."""
+    row = _change(eng, link_id, user_id, lambda current: {"enabled": False})
     with eng.begin() as conn:
-        row = conn.execute(select(sql.links).where(sql.links.c.name == name)).first()
-        if row is None:
-            raise LinkError(f"no link named {name!r} (see: pinewire link list)")
-        values = dict(breaker_reset_at_ms=now_ms(), version=row.version + 1)
-        conn.execute(update(sql.links).where(sql.links.c.id == row.id).values(**values))
-    return {**dict(row._mapping), **values}
+        conn.execute(sql.links.delete().where(sql.links.c.id == link_id))
+    return row
 
 
-def list_links(eng: Engine) -> list[dict]:
+def list_links(eng: Engine, user_id: str | None = None) -> list[dict]:
     with eng.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(sql.links).order_by(sql.links.c.name))]
+        return [dict(r._mapping) for r in conn.execute(
+            select(sql.links).where(_mine(user_id)).order_by(sql.links.c.name))]
 
 
-def link_by_name(eng: Engine, name: str) -> dict | None:
+def link_by_name(eng: Engine, name: str, user_id: str | None = None) -> dict | None:
     with eng.connect() as conn:
-        row = conn.execute(select(sql.links).where(sql.links.c.name == name)).first()
+        row = conn.execute(select(sql.links).where(sql.links.c.name == name,
+                                                   _mine(user_id))).first()
+    return dict(row._mapping) if row else None
+
+
+def link_by_id(eng: Engine, link_id: str, user_id: str | None = None) -> dict | None:
+    with eng.connect() as conn:
+        row = conn.execute(select(sql.links).where(sql.links.c.id == link_id,
+                                                   _mine(user_id))).first()
     return dict(row._mapping) if row else None
 
 
@@ -227,57 +260,3 @@ def link_by_token(eng: Engine, token: str) -> dict | None:
         wanted = sql.links.c.token_hash == token_hash(token)
         row = conn.execute(select(sql.links).where(wanted)).first()
     return dict(row._mapping) if row else None
-
-
-def bot(eng: Engine) -> dict:
-    with eng.connect() as conn:
-        row = conn.execute(select(sql.bot_state).where(sql.bot_state.c.id == 1)).first()
-    return dict(row._mapping) if row else {"id": 1, "running": True, "version": 0, "at_ms": 0}
-
-
-def set_bot(eng: Engine, running: bool) -> dict:
-    with eng.begin() as conn:
-        current = conn.execute(select(sql.bot_state).where(sql.bot_state.c.id == 1)).first()
-        version = (current.version if current else 0) + 1
-        sql.upsert(conn, sql.bot_state, dict(id=1, running=running, version=version,
-                                             at_ms=now_ms()), ["id"])
-    return bot(eng)
-
-
-def link_record(row: dict) -> LinkConfig:
-    return LinkConfig(link_id=row["id"], name=row["name"], strategy=row["strategy"],
-                      version=row["version"], breaker_reset_at_ms=row.get("breaker_reset_at_ms"),
-                      **{k: row[k] for k in DEFAULTS})
-
-
-def bot_record(row: dict) -> BotState:
-    return BotState(running=row["running"], version=row["version"], at_ms=row["at_ms"])
-
-
-def account_record(row: dict) -> AccountConfig:
-    return AccountConfig(account_id=row["id"], name=row["name"], version=row["version"],
-                         max_open=row.get("max_open"), daily_loss_paise=row.get("daily_loss_paise"),
-                         breaker_reset_at_ms=row.get("breaker_reset_at_ms"))
-
-
-async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
-                  accounts: list[dict] = (), bot_row: dict | None = None) -> None:
-    """Write link and account settings (never tokens or credentials) and the bot state to their
-    compacted topics."""
-    async with kafka.producing(bootstrap) as prod:
-        for row in links:
-            await prod.send_and_wait(registry.topic_name(namespace, registry.LINKS),
-                                     kafka.encode(link_record(row)), key=row["id"].encode())
-        for row in accounts:
-            await prod.send_and_wait(registry.topic_name(namespace, registry.ACCOUNTS),
-                                     kafka.encode(account_record(row)), key=row["id"].encode())
-        if bot_row is not None:
-            await prod.send_and_wait(registry.topic_name(namespace, registry.BOT),
-                                     kafka.encode(bot_record(bot_row)), key=b"bot")
-
-
-async def publish_everything(eng: Engine, bootstrap: str, namespace: str) -> None:
-    """After a broker restart the compacted topics are empty: rebuild them from SQL."""
-    from pinewire.accounts import account_rows
-    await publish(bootstrap, namespace, links=list_links(eng), accounts=account_rows(eng),
-                  bot_row=bot(eng))

@@ -66,19 +66,15 @@ def limited_scopes(eng: Engine, prices: dict) -> list[risk.Scope]:
     return scopes
 
 
-def report(eng: Engine, settings: Settings, day: date, link_name: str | None = None) -> dict:
-    link_id = None
-    if link_name is not None:
-        row = links.link_by_name(eng, link_name)
-        if row is None:
-            raise links.LinkError(f"no link named {link_name!r} (see: pinewire link list)")
-        link_id = row["id"]
+def report(eng: Engine, settings: Settings, day: date, user_id: str,
+           link_id: str | None = None) -> dict:
+    """The user's P&L of the day (one link's, with link_id)."""
     prices = last_prices(settings)
-    names = {r["id"]: r["name"] for r in links.list_links(eng)}
-    account_names = {r["id"]: r["name"] for r in accounts.account_rows(eng)}
+    names = {r["id"]: r["name"] for r in links.list_links(eng, user_id)}
+    account_names = {r["id"]: r["name"] for r in accounts.account_rows(eng, user_id)}
     positions, by_link, by_account = [], {}, {}
     zero = {"realized_paise": 0, "unrealized_paise": 0, "fees_paise": 0, "open": 0}
-    for row in day_positions(eng, *day_bounds(day), link_id=link_id):
+    for row in day_positions(eng, *day_bounds(day), link_id=link_id, user_id=user_id):
         realized, unrealized = risk.pnl(row, prices.get(row["token"]))
         entry = {"id": row["id"], "link": names.get(row["link_id"], row["link_id"]),
                  "symbol": row["symbol"], "side": row["side"], "state": row["state"],

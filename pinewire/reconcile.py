@@ -12,7 +12,8 @@ import time
 from sqlalchemy import Engine
 
 from agents.ledger import open_positions
-from pinewire import kafka, links
+from pinewire import kafka
+from pinewire.publish import publish_everything
 from pinewire.settings import Settings
 from schemas import ids, sql
 from schemas import topics as registry
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 async def reconcile(eng: Engine, settings: Settings) -> int:
     """Returns how many positions were restored (0 when the pipeline still had its state)."""
     bootstrap, ns = settings.bootstrap, settings.namespace
-    await links.publish_everything(eng, bootstrap, ns)
+    await publish_everything(eng, bootstrap, ns)
     changelog = registry.changelog_name(ns, "positions")
     ends = await kafka.topic_offsets(bootstrap, [changelog])
     if sum(ends.get(changelog, {}).values()) > 0:

@@ -32,6 +32,8 @@ class Alert(_Record):
     payload: Optional[dict] = None   # the parsed body, secrets removed
     lot_size: int = 1                # an option contract trades in lots of this many
     signal_action: Optional[str] = None   # as sent, e.g. BUY_CALL before it became a BUY
+    user_id: Optional[str] = None    # the link's owner
+    global_bot_version: int = 0      # the admin's kill switch as the gateway saw it
 
 
 class OrderIntent(_Record):
@@ -55,6 +57,7 @@ class OrderIntent(_Record):
     account_id: Optional[str] = None   # which broker account places a live order
     product_type: str = "INTRADAY"
     paper_fill: str = "full"           # paper only: full | partial:F
+    user_id: Optional[str] = None
     # an entry still partly unfilled when its exit is sent: cancel it at the broker first
     cancel_client_order_id: Optional[str] = None
 
@@ -90,6 +93,7 @@ class Event(_Record):
     reason: Optional[str] = None
     position: Optional[dict] = None
     detail: Optional[dict] = None
+    user_id: Optional[str] = None      # whose it is: the live stream and the ledger filter by it
 
 
 class Command(_Record):
@@ -159,6 +163,7 @@ class LinkConfig(_Record):
     eod: str = "close-losers"          # close-losers | close-all | hold
     fee_paise: int = 0                 # charges per filled order, kept apart from gross P&L
     breaker_reset_at_ms: Optional[int] = None
+    user_id: Optional[str] = None      # the owner
 
 
 class AccountConfig(_Record):
@@ -169,6 +174,7 @@ class AccountConfig(_Record):
     max_open: Optional[int] = None
     daily_loss_paise: Optional[int] = None
     breaker_reset_at_ms: Optional[int] = None
+    user_id: Optional[str] = None
 
 
 class Exposure(_Record):
@@ -192,10 +198,12 @@ class Exposure(_Record):
 
 
 class BotState(_Record):
-    """Whether new alerts are acted on. Topic: bot (compacted, one key)."""
+    """Whether new alerts are acted on. Topic: bot (compacted): key 'bot' is the admin's global
+    kill switch, a user id that user's bot."""
     running: bool
     version: int
     at_ms: int
+    user_id: Optional[str] = None
 
 
 class WorkerHeartbeat(_Record):

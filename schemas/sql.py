@@ -7,15 +7,52 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, Index, Integer, MetaData,
-                        String, Table, Text, create_engine, event, false, inspect)
+                        String, Table, Text, UniqueConstraint, create_engine, event, false,
+                        inspect)
 from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
+users = Table(
+    "users", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),         # argon2id
+    Column("first_name", String(100), nullable=False, server_default=""),
+    Column("last_name", String(100), nullable=False, server_default=""),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("password_changed_at_ms", BigInteger, nullable=False),  # older sessions are void
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),   # SHA-256 of the token
+    Column("label", String(100), nullable=False, server_default=""),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("last_used_at_ms", BigInteger),
+    Column("revoked_at_ms", BigInteger),
+)
+
+user_bots = Table(
+    "user_bots", metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("running", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+)
+
+
+def _owner() -> Column:
+    """The user a row belongs to (NULL only for rows from before users, until the first one)."""
+    return Column("user_id", String(32), index=True)
+
 links = Table(
     "links", metadata,
     Column("id", String(32), primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
     Column("token", String(64), nullable=False),          # the secret in the webhook URL
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("strategy", String(100), nullable=False),
@@ -41,12 +78,13 @@ links = Table(
     Column("eod", String(15), nullable=False, server_default="close-losers"),
     Column("fee_paise", Integer, nullable=False, server_default="0"),
     Column("breaker_reset_at_ms", BigInteger),
+    _owner(), UniqueConstraint("user_id", "name", name="uq_links_user_name"),
 )
 
 accounts = Table(
     "accounts", metadata,
     Column("id", String(32), primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
     Column("client_code", String(40), nullable=False),
     Column("secrets", Text, nullable=False),              # Fernet token: api key, PIN, TOTP seed
     Column("created_at_ms", BigInteger, nullable=False),
@@ -55,6 +93,7 @@ accounts = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("health", Text),                                # the last login problem, or NULL
     Column("health_at_ms", BigInteger),
+    _owner(), UniqueConstraint("user_id", "name", name="uq_accounts_user_name"),
 )
 
 bot_state = Table(
@@ -77,6 +116,7 @@ alerts = Table(
     Column("status", String(20), nullable=False),          # RECEIVED | ACCEPTED | IGNORED
     Column("reason", Text),
     Column("position_id", String(32)),
+    _owner(),
 )
 
 webhook_rejections = Table(
@@ -87,6 +127,7 @@ webhook_rejections = Table(
     Column("status_code", Integer, nullable=False),
     Column("reason", Text, nullable=False),
     Column("client", String(64)),
+    _owner(),
 )
 
 orders = Table(
@@ -104,6 +145,7 @@ orders = Table(
     Column("filled_qty", Integer, nullable=False, default=0),
     Column("text", Text),
     Column("product_type", String(12)),
+    _owner(),
 )
 
 fills = Table(
@@ -136,6 +178,7 @@ positions = Table(
     Column("reverse_of", String(32)),                       # the position a reverse closed
     Column("entries", Integer), Column("product_type", String(12)),
     Column("fees_paise", BigInteger),
+    _owner(),
 )
 
 position_events = Table(
@@ -146,6 +189,7 @@ position_events = Table(
     Column("kind", String(20), nullable=False),
     Column("at_ms", BigInteger, nullable=False),
     Column("state", String(10)), Column("reason", Text),
+    _owner(),
 )
 
 reconciliations = Table(
@@ -167,6 +211,7 @@ eod_reports = Table(
     Column("last_paise", BigInteger), Column("pnl_paise", BigInteger),
     Column("decision", String(10), nullable=False),        # CLOSE | KEEP
     Column("at_ms", BigInteger, nullable=False),
+    _owner(),
 )
 
 Index("ix_positions_token_state", positions.c.token, positions.c.state)

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from pinewire import kafka, links
+from pinewire import bots, kafka, links
 from connectors.smartapi.master import InstrumentError
 from schemas import ids, sql
 from schemas import topics as registry
@@ -49,13 +49,14 @@ class AlertProducer:
             await self._producer.stop()
 
 
-def _reject(request: Request, status: int, reason: str, link_id: str | None) -> JSONResponse:
+def _reject(request: Request, status: int, reason: str, link: dict | None) -> JSONResponse:
     client = request.client.host if request.client else None
+    link_id = link["id"] if link else None
     log.warning("webhook rejected %d link=%s client=%s: %s", status, link_id or "-", client, reason)
     with request.app.state.engine.begin() as conn:
         conn.execute(sql.webhook_rejections.insert().values(
             at_ms=int(time.time() * 1000), link_id=link_id, status_code=status, reason=reason,
-            client=client))
+            client=client, user_id=link["user_id"] if link else None))
     return JSONResponse({"error": reason}, status_code=status)
 
 
@@ -96,23 +97,24 @@ async def hook(request: Request) -> JSONResponse:
         return _reject(request, 404, "not found", None)
     body = await _body(request)
     if body is None:
-        return _reject(request, 413, f"body larger than {MAX_BODY_BYTES} bytes", link["id"])
+        return _reject(request, 413, f"body larger than {MAX_BODY_BYTES} bytes", link)
     try:
         signal = parse(body)
     except PayloadError as exc:
-        return _reject(request, 422, str(exc), link["id"])
+        return _reject(request, 422, str(exc), link)
     try:
         inst, action, price_paise, lots = _instrument(state.catalog, signal)
     except InstrumentError as exc:
-        return _reject(request, 422, str(exc), link["id"])
+        return _reject(request, 422, str(exc), link)
     received_ns = time.time_ns()
     key = ids.dedupe_key(link["id"], signal.payload)
     settings = state.settings
     alert = Alert(
         id=ids.alert_id(key, received_ns), dedupe_key=key,
         dedupe_window_s=settings.own_id_dedupe_window_s if signal.own_id else settings.dedupe_window_s,
-        link_id=link["id"], link_version=link["version"],
-        bot_version=links.bot(state.engine)["version"], action=action,
+        link_id=link["id"], link_version=link["version"], user_id=link["user_id"],
+        bot_version=bots.user_bot(state.engine, link["user_id"])["version"] if link["user_id"]
+        else 0, global_bot_version=bots.global_switch(state.engine)["version"], action=action,
         symbol=inst.symbol, exchange=inst.exchange, token=inst.token,
         received_at_ms=received_ns // 1_000_000, strategy=signal.strategy,
         quantity=signal.quantity, price_paise=price_paise, payload=signal.payload,
@@ -124,7 +126,7 @@ async def hook(request: Request) -> JSONResponse:
                                                                           settings.partitions))
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
         return _reject(request, 503, f"Kafka unavailable, alert not accepted "
-                                     f"({type(exc).__name__}); retry", link["id"])
+                                     f"({type(exc).__name__}); retry", link)
     log.info("alert %s accepted for link %s: %s %s", alert.id, link["name"], alert.action,
              alert.symbol)
     return JSONResponse({"alert_id": alert.id, "status": "queued"})

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from agents.ledger import open_positions
-from pinewire import kafka, links, pnl
+from pinewire import bots, kafka, pnl
 from schemas import sql
 from schemas import topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
@@ -68,7 +68,7 @@ async def snapshot(state) -> dict:
         "broker": broker,
         "workers": workers,
         "last_tick_age_s": min(tick_ages) if tick_ages else None,
-        "bot": {"running": links.bot(state.engine)["running"]},
+        "bot": {"running": bots.global_switch(state.engine)["running"]},
         "open_positions": [_position(p, prices) for p in open_positions(state.engine)],
         "reconciliation": _last_reconciliation(state.engine),
         "risk_limits": [{**s.figures(), "tripped": s.tripped,

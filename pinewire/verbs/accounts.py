@@ -5,7 +5,7 @@ import getpass
 
 from pinewire import accounts
 from pinewire.settings import settings
-from pinewire.verbs.common import engine, publish
+from pinewire.verbs.common import engine, me, publish, user_flag
 from schemas.money import paise_to_rupees
 
 
@@ -17,15 +17,14 @@ def cmd_account_add(a) -> int:
     row = accounts.add_account(
         engine(), settings().secret_key, name=a.name, client_code=a.client_code,
         api_key=_secret(a.api_key, "API key"), pin=_secret(a.pin, "PIN"),
-        totp_secret=_secret(a.totp_secret, "TOTP secret (base32)"))
-    publish("the account", accounts=[r for r in accounts.account_rows(engine())
-                                     if r["id"] == row["id"]])
+        totp_secret=_secret(a.totp_secret, "TOTP secret (base32)"), user_id=me(a)["id"])
+    publish("the account", accounts=[row])
     print(f"account {row['name']} ({row['client_code']}) saved; credentials encrypted")
     return 0
 
 
 def cmd_account_list(a) -> int:
-    rows = accounts.account_rows(engine())
+    rows = accounts.account_rows(engine(), me(a)["id"])
     if not rows:
         print("no accounts yet: pinewire account add --name NAME --client-code CODE")
     for r in rows:
@@ -41,12 +40,21 @@ def cmd_account_set(a) -> int:
     if not limits and not a.credentials:
         raise accounts.AccountError("nothing to change: give --max-open, --daily-loss or "
                                     "--credentials")
+    account = my_account(a, a.name)
     credentials = (settings().secret_key, _secret(None, "API key"), _secret(None, "PIN"),
                    _secret(None, "TOTP secret (base32)")) if a.credentials else None
-    row = accounts.set_account(engine(), a.name, credentials=credentials, **limits)
+    row = accounts.set_account(engine(), account["id"], user_id=account["user_id"],
+                               credentials=credentials, **limits)
     publish("the change", accounts=[row])
     print(f"account {row['name']} updated: these limits apply across its links")
     return 0
+
+
+def my_account(a, name: str) -> dict:
+    account = accounts.account_by_name(engine(), name, me(a)["id"])
+    if account is None:
+        raise accounts.AccountError(f"no account named {name!r} (pinewire account list)")
+    return account
 
 
 def cmd_secret_key(a) -> int:
@@ -63,9 +71,11 @@ def register(sub) -> None:
     aa.add_argument("--api-key", help="prompted for when omitted (keeps it out of shell history)")
     aa.add_argument("--pin", help="prompted for when omitted")
     aa.add_argument("--totp-secret", help="base32 seed; prompted for when omitted")
+    user_flag(aa)
     aa.set_defaults(fn=cmd_account_add)
-    acc.add_parser("list", help="list accounts (never their credentials)").set_defaults(
-        fn=cmd_account_list)
+    al = acc.add_parser("list", help="list accounts (never their credentials)")
+    user_flag(al)
+    al.set_defaults(fn=cmd_account_list)
     st = acc.add_parser("set", help="risk limits across the account's links")
     st.add_argument("name")
     st.add_argument("--max-open", help="open positions across its links (off: unlimited)")
@@ -73,6 +83,7 @@ def register(sub) -> None:
     st.add_argument("--credentials", action="store_true",
                     help="enter new API key, PIN and TOTP seed (prompted); the workers log in "
                          "again with them")
+    user_flag(st)
     st.set_defaults(fn=cmd_account_set)
     sub.add_parser("secret-key", help="print a new PINEWIRE_SECRET_KEY").set_defaults(
         fn=cmd_secret_key)

@@ -5,7 +5,8 @@ import asyncio
 import functools
 import sys
 
-from pinewire import kafka, links
+from pinewire import kafka, users
+from pinewire.publish import publish as publish_records
 from pinewire.settings import settings
 from schemas import sql
 
@@ -27,7 +28,17 @@ def publish(what: str, **records) -> None:
     the change waits for the next `pinewire up`, which publishes everything."""
     s = settings()
     try:
-        asyncio.run(asyncio.wait_for(links.publish(s.bootstrap, s.namespace, **records), 10))
+        asyncio.run(asyncio.wait_for(publish_records(s.bootstrap, s.namespace, **records), 10))
     except Exception:  # noqa: BLE001
         print(f"note: Kafka at {s.bootstrap} is not reachable; {what} is saved and reaches "
               "the workers when the pipeline starts", file=sys.stderr)
+
+
+def user_flag(parser) -> None:
+    parser.add_argument("--user", help="act for this user (default: the admin)")
+
+
+def me(a) -> dict:
+    """The user a verb acts for: --user NAME, or the admin (created on a new data dir)."""
+    return users.acting_user(engine(), getattr(a, "user", None),
+                             say=lambda text: print(f"note: {text}", file=sys.stderr))

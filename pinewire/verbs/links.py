@@ -6,9 +6,9 @@ import json
 
 import httpx
 
-from pinewire import accounts, links
+from pinewire import accounts, bots, links
 from pinewire.settings import settings
-from pinewire.verbs.common import engine, publish
+from pinewire.verbs.common import engine, me, publish, user_flag
 from schemas.money import paise_to_rupees, signed_rupees
 
 
@@ -22,7 +22,7 @@ def alert_template(row: dict) -> str:
                        "price": "{{close}}", "time": "{{timenow}}"})
 
 
-def _changes(a) -> dict:
+def _changes(a, user_id: str) -> dict:
     """The settings given on the command line, by setting name (validated in links.validate)."""
     changes = {setting: getattr(a, setting) for setting in links.FLAGS
                if setting != "account_id" and getattr(a, setting, None) is not None}
@@ -30,21 +30,30 @@ def _changes(a) -> dict:
         if getattr(a, flag, None) is not None:
             changes[flag] = getattr(a, flag)
     if getattr(a, "account", None) is not None:
-        changes["account_id"] = _account_id(a.account)
+        changes["account_id"] = _account_id(a.account, user_id)
     return changes
 
 
-def _account_id(name: str) -> str | None:
+def _account_id(name: str, user_id: str) -> str | None:
     if name.strip().lower() in links.OFF:
         return None
-    account = accounts.account_by_name(engine(), name)
+    account = accounts.account_by_name(engine(), name, user_id)
     if account is None:
         raise accounts.AccountError(f"no account named {name!r} (pinewire account list)")
     return account["id"]
 
 
+def my_link(a, name: str) -> dict:
+    row = links.link_by_name(engine(), name, me(a)["id"])
+    if row is None:
+        raise links.LinkError(f"no link named {name!r} (see: pinewire link list)")
+    return row
+
+
 def cmd_link_add(a) -> int:
-    row = links.add_link(engine(), name=a.name, strategy=a.strategy, **_changes(a))
+    user_id = me(a)["id"]
+    row = links.add_link(engine(), name=a.name, strategy=a.strategy, user_id=user_id,
+                         **_changes(a, user_id))
     publish("the link", links=[row])
     print(f"link {row['name']} created ({'paper' if row['paper'] else 'LIVE'})")
     print(f"webhook URL:   {webhook_url(row)}")
@@ -53,10 +62,12 @@ def cmd_link_add(a) -> int:
 
 
 def cmd_link_set(a) -> int:
-    changes = _changes(a)
+    current = my_link(a, a.name)
+    changes = _changes(a, current["user_id"])
     if not changes and a.strategy is None:
         raise links.LinkError("nothing to change: give at least one setting (see --help)")
-    row = links.set_link(engine(), a.name, strategy=a.strategy, **changes)
+    row = links.set_link(engine(), current["id"], user_id=current["user_id"],
+                         strategy=a.strategy, **changes)
     publish("the change", links=[row])
     print(f"link {row['name']} updated (version {row['version']}); the webhook URL is unchanged")
     return 0
@@ -93,9 +104,7 @@ def describe(row: dict) -> list[tuple[str, str]]:
 
 def cmd_link_show(a) -> int:
     from pinewire import pnl
-    row = links.link_by_name(engine(), a.name)
-    if row is None:
-        raise links.LinkError(f"no link named {a.name!r} (see: pinewire link list)")
+    row = my_link(a, a.name)
     print(f"link {row['name']} (id {row['id']}, version {row['version']})")
     for label, value in describe(row):
         print(f"  {label:<22}{value}")
@@ -109,7 +118,7 @@ def cmd_link_show(a) -> int:
 
 
 def cmd_link_list(a) -> int:
-    rows = links.list_links(engine())
+    rows = links.list_links(engine(), me(a)["id"])
     if not rows:
         print("no links yet: pinewire link add --name NAME --strategy STRATEGY --qty N")
     for r in rows:
@@ -124,9 +133,7 @@ def cmd_link_list(a) -> int:
 
 
 def cmd_alert(a) -> int:
-    row = links.link_by_name(engine(), a.link)
-    if row is None:
-        raise links.LinkError(f"no link named {a.link!r} (see: pinewire link list)")
+    row = my_link(a, a.link)
     body = {"strategy": row["strategy"], "symbol": a.symbol, "action": a.action}
     if a.price:
         body["price"] = a.price
@@ -136,9 +143,21 @@ def cmd_alert(a) -> int:
 
 
 def cmd_bot(a) -> int:
+    """A user's bot, or with --all the admin's switch that stops every bot."""
+    user = me(a)
+    if a.all and not user["is_admin"]:
+        raise links.LinkError("only the admin can stop or start every bot")
     if a.state != "status":
-        publish("the bot state", bot_row=links.set_bot(engine(), a.state == "on"))
-    print("bot is", "running" if links.bot(engine())["running"] else "stopped")
+        row = bots.set_global(engine(), a.state == "on") if a.all else \
+            bots.set_user_bot(engine(), user["id"], a.state == "on")
+        publish("the bot state", bots=[row])
+    switch = bots.global_switch(engine())["running"]
+    own = bots.user_bot(engine(), user["id"])["running"]
+    if a.all:
+        print("every bot is", "allowed to run" if switch else "stopped (global switch off)")
+    else:
+        print(f"bot of {user['username']} is", "running" if own else "stopped",
+              "" if switch else "(but every bot is stopped by the admin)")
     return 0
 
 
@@ -188,6 +207,7 @@ def register(sub) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--strategy", required=True, help="must match the alert's 'strategy'")
     _setting_flags(add, adding=True)
+    user_flag(add)
     add.set_defaults(fn=cmd_link_add)
     set_ = link.add_parser("set", help="change a link's settings (same token)")
     set_.add_argument("name")
@@ -196,12 +216,15 @@ def register(sub) -> None:
     state.add_argument("--enable", dest="enabled", action="store_true", default=None)
     state.add_argument("--disable", dest="enabled", action="store_false", default=None)
     _setting_flags(set_, adding=False)
+    user_flag(set_)
     set_.set_defaults(fn=cmd_link_set)
     show = link.add_parser("show", help="every setting of a link, today's P&L and breaker")
     show.add_argument("name")
+    user_flag(show)
     show.set_defaults(fn=cmd_link_show)
     ls = link.add_parser("list", help="list links")
     ls.add_argument("--urls", action="store_true", help="also print each webhook URL")
+    user_flag(ls)
     ls.set_defaults(fn=cmd_link_list)
 
     al = sub.add_parser("alert", help="send an alert to a link's webhook, as TradingView would")
@@ -209,7 +232,11 @@ def register(sub) -> None:
     al.add_argument("action", type=str.upper)
     al.add_argument("symbol")
     al.add_argument("--price", help="the price the alert carries (rupees)")
+    user_flag(al)
     al.set_defaults(fn=cmd_alert)
-    bot = sub.add_parser("bot", help="start or stop acting on new alerts")
+    bot = sub.add_parser("bot", help="start or stop acting on a user's new alerts")
     bot.add_argument("state", choices=["on", "off", "status"])
+    bot.add_argument("--all", action="store_true",
+                     help="the admin's global switch: off stops every user's bot")
+    user_flag(bot)
     bot.set_defaults(fn=cmd_bot)

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from agents import eod, risk
 from pinewire import accounts, kafka, links, pnl
 from pinewire.settings import settings
-from pinewire.verbs.common import engine, ensure_topics, publish
+from pinewire.verbs.accounts import my_account
+from pinewire.verbs.common import engine, ensure_topics, me, publish, user_flag
+from pinewire.verbs.links import my_link
 from schemas import sql
 from schemas import topics as registry
 from schemas.money import signed_rupees
@@ -54,8 +56,9 @@ def cmd_eod_run(a) -> int:
 def cmd_eod_report(a) -> int:
     day = a.day or datetime.now(risk.IST).date()
     with engine().connect() as conn:
-        rows = conn.execute(select(sql.eod_reports).where(sql.eod_reports.c.day == day.isoformat())
-                            .order_by(sql.eod_reports.c.symbol)).all()
+        rows = conn.execute(select(sql.eod_reports).where(
+            sql.eod_reports.c.day == day.isoformat(), sql.eod_reports.c.user_id == me(a)["id"])
+            .order_by(sql.eod_reports.c.symbol)).all()
     if not rows:
         print(f"no end-of-day report for {day}")
         return 0
@@ -70,7 +73,8 @@ def cmd_eod_report(a) -> int:
 
 def cmd_pnl(a) -> int:
     day = a.day or datetime.now(risk.IST).date()
-    data = pnl.report(engine(), settings(), day, a.link)
+    data = pnl.report(engine(), settings(), day, me(a)["id"],
+                      my_link(a, a.link)["id"] if a.link else None)
     unknown = "" if data["prices_known"] else " (no last prices from the workers: unrealized " \
                                               "shown as 0)"
     print(f"P&L for {day} (IST){unknown}")
@@ -92,10 +96,13 @@ def cmd_pnl(a) -> int:
 
 def cmd_breaker_reset(a) -> int:
     if a.account:
-        row = accounts.set_account(engine(), a.account, reset_breaker=True)
+        account = my_account(a, a.account)
+        row = accounts.set_account(engine(), account["id"], user_id=account["user_id"],
+                                   reset_breaker=True)
         publish("the reset", accounts=[row])
     else:
-        row = links.reset_breaker(engine(), a.link)
+        link = my_link(a, a.link)
+        row = links.reset_breaker(engine(), link["id"], link["user_id"])
         publish("the reset", links=[row])
     print(f"breaker of {'account' if a.account else 'link'} {a.account or a.link} reset: losses "
           "realized before now no longer count today")
@@ -110,10 +117,12 @@ def register(sub) -> None:
     run.set_defaults(fn=cmd_eod_run)
     rep = e.add_parser("report", help="a day's end-of-day report")
     rep.add_argument("day", nargs="?", type=date.fromisoformat, help="YYYY-MM-DD (default today)")
+    user_flag(rep)
     rep.set_defaults(fn=cmd_eod_report)
     p = sub.add_parser("pnl", help="realized and unrealized P&L per position, link, account, day")
     p.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD, IST (default today)")
     p.add_argument("--link", help="one link only")
+    user_flag(p)
     p.set_defaults(fn=cmd_pnl)
     b = sub.add_parser("breaker", help="the daily loss breaker").add_subparsers(dest="breaker",
                                                                                  required=True)
@@ -121,4 +130,5 @@ def register(sub) -> None:
     who = reset.add_mutually_exclusive_group(required=True)
     who.add_argument("--link")
     who.add_argument("--account")
+    user_flag(reset)
     reset.set_defaults(fn=cmd_breaker_reset)

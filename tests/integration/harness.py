@@ -17,7 +17,8 @@ import httpx
 from sqlalchemy import select
 
 from connectors.ticks import feed
-from pinewire import kafka, links, processes
+from pinewire import bots, kafka, links, processes, users
+from pinewire.publish import publish
 from pinewire.settings import Settings
 from schemas import instruments, sql
 from schemas import topics as registry
@@ -74,6 +75,9 @@ class Pipeline:
         self.settings = Settings(**{k[len("PINEWIRE_"):].lower(): v for k, v in self.env.items()
                                     if k.startswith("PINEWIRE_") and not k.startswith("PINEWIRE_TEST")})
         self.engine = sql.engine(self.settings.sql_url)
+        self.password = secrets.token_urlsafe(12)
+        self.user = users.user_by_name(self.engine, "admin") or \
+            users.add_user(self.engine, "admin", self.password)
         self.worker: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
         self.http = httpx.Client(base_url=self.settings.base_url, timeout=10)
@@ -122,19 +126,22 @@ class Pipeline:
     # -- configuration ------------------------------------------------------------------
     def add_link(self, **kw) -> dict:
         defaults = dict(name=f"l{secrets.token_hex(3)}", strategy="st", quantity=10,
-                        sl_pct="1", target_pct="2")
+                        sl_pct="1", target_pct="2", user_id=self.user["id"])
         row = links.add_link(self.engine, **{**defaults, **kw})
-        asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, links=[row]))
+        self.publish(links=[row])
         return row
 
     def set_link(self, name: str, **changes) -> dict:
-        row = links.set_link(self.engine, name, **changes)
-        asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, links=[row]))
+        link = links.link_by_name(self.engine, name, self.user["id"])
+        row = links.set_link(self.engine, link["id"], user_id=self.user["id"], **changes)
+        self.publish(links=[row])
         return row
 
     def set_bot(self, running: bool) -> None:
-        row = links.set_bot(self.engine, running)
-        asyncio.run(links.publish(self.settings.bootstrap, self.settings.namespace, bot_row=row))
+        self.publish(bots=[bots.set_user_bot(self.engine, self.user["id"], running)])
+
+    def publish(self, **records) -> None:
+        asyncio.run(publish(self.settings.bootstrap, self.settings.namespace, **records))
 
     def post(self, link: dict, body: str | bytes, **headers) -> httpx.Response:
         return self.http.post(f"/hook/{link['token']}", content=body, headers=headers)

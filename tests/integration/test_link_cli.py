@@ -65,7 +65,8 @@ def test_account_limits_and_breaker_reset_from_the_cli(pipeline):
     from pinewire import accounts
     accounts.add_account(pipeline.engine, __import__("cryptography.fernet").fernet.Fernet
                          .generate_key().decode(), name="limits", client_code="L1",
-                         api_key="k", pin="1", totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP")
+                         api_key="k", pin="1", totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP",
+                         user_id=pipeline.user["id"])
     run(pipeline, "account", "set", "limits", "--max-open", "3", "--daily-loss", "5000")
     [row] = [a for a in accounts.account_rows(pipeline.engine) if a["name"] == "limits"]
     assert (row["max_open"], row["daily_loss_paise"], row["version"]) == (3, 500_000, 2)

@@ -16,7 +16,7 @@ def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory):
     p = Pipeline(tmp_path_factory.mktemp("live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED="smartapi", PINEWIRE_FEED_ACCOUNT="sim",
                  PINEWIRE_FEED_WATCHLIST="", PINEWIRE_LOG_LEVEL="DEBUG", **smartapi_sim.env())
-    account = accounts.add_account(p.engine, key, name="sim",
+    account = accounts.add_account(p.engine, key, name="sim", user_id=p.user["id"],
                                    client_code=sim_account.client_code,
                                    api_key=sim_account.api_key, pin=sim_account.pin,
                                    totp_secret=sim_account.totp_secret)
@@ -132,6 +132,7 @@ def test_a_wrong_pin_is_tried_once_and_live_orders_are_rejected_with_the_brokers
     p, sim, account = live
     code = account["client_code"]
     wrong = accounts.add_account(p.engine, p.env["PINEWIRE_SECRET_KEY"], name="wrong-pin",
+                                 user_id=p.user["id"],
                                  client_code=code, api_key=sim.accounts[0].api_key,
                                  pin="00000000", totp_secret=sim.accounts[0].totp_secret)
     link = p.add_link(paper=False, account_id=wrong["id"])

@@ -80,7 +80,8 @@ def test_kafka_unreachable_gives_503_and_records_nothing_but_the_rejection(tmp_p
     down = Pipeline(tmp_path, f"127.0.0.1:{free_port()}")   # nothing listens there
     try:
         down.start_web()
-        link = links.add_link(down.engine, name="down", strategy="st", quantity=1)
+        link = links.add_link(down.engine, name="down", strategy="st", quantity=1,
+                              user_id=down.user["id"])
         response = down.post(link, b'{"strategy":"st","symbol":"SBIN","action":"BUY"}')
         assert response.status_code == 503 and "Kafka unavailable" in response.json()["error"]
         assert down.rows(sql.alerts) == []

@@ -44,7 +44,8 @@ def gateway(kafka_url, tmp_path_factory):
 
 def test_buy_call_resolves_to_the_atm_contract_of_the_nearest_expiry(gateway):
     p, code = gateway
-    link = links.add_link(p.engine, name="opt", strategy="st", quantity=2)
+    link = links.add_link(p.engine, name="opt", strategy="st", quantity=2,
+                          user_id=p.user["id"])
     response = p.post(link, json.dumps({"strategy": "st", "symbol": "NIFTY",
                                         "action": "BUY_CALL", "price": "24537.15"}))
     assert response.status_code == 200, response.text
@@ -62,7 +63,7 @@ def test_buy_call_resolves_to_the_atm_contract_of_the_nearest_expiry(gateway):
 def test_option_signals_that_cannot_resolve_get_422(gateway, body, message):
     p, _ = gateway
     link = links.add_link(p.engine, name=f"opt-{message[:6].replace(' ', '')}", strategy="st",
-                          quantity=1)
+                          quantity=1, user_id=p.user["id"])
     response = p.post(link, json.dumps(body))
     assert response.status_code == 422 and message in response.json()["error"]
 

@@ -208,12 +208,13 @@ def test_paper_buy_outside_the_watchlist_fills_at_the_first_tick_after_the_alert
 def test_account_limits_apply_across_its_links(pipeline):
     from cryptography.fernet import Fernet
 
-    from pinewire import accounts, links
+    from pinewire import accounts
     account = accounts.add_account(pipeline.engine, Fernet.generate_key().decode(),
                                    name="shared", client_code="SH1", api_key="k", pin="1",
-                                   totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP")
-    row = accounts.set_account(pipeline.engine, "shared", max_open="1")
-    pipeline.produce(registry.ACCOUNTS, links.account_record(row), key=row["id"])
+                                   totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP",
+                                   user_id=pipeline.user["id"])
+    pipeline.publish(accounts=[accounts.set_account(pipeline.engine, account["id"],
+                                                    max_open="1")])
     first = pipeline.add_link(account_id=account["id"])
     second = pipeline.add_link(account_id=account["id"])
     assert pipeline.alert_row(pipeline.alert(first, "BUY", "ITC", price="411"))["status"] == \

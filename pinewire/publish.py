@@ -1,0 +1,54 @@
+"""What the workers follow, written to the compacted topics: link and account settings (never
+tokens or credentials) and the bot switches. SQL stays the source of truth; after a broker
+restart everything is published again from it."""
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from pinewire import bots, kafka
+from pinewire.links import DEFAULTS
+from schemas import topics as registry
+from schemas.records import AccountConfig, BotState, LinkConfig
+
+GLOBAL_BOT_KEY = "bot"   # the admin's kill switch; a user's bot is keyed by the user id
+
+
+def link_record(row: dict) -> LinkConfig:
+    return LinkConfig(link_id=row["id"], name=row["name"], strategy=row["strategy"],
+                      version=row["version"], breaker_reset_at_ms=row.get("breaker_reset_at_ms"),
+                      user_id=row.get("user_id"), **{k: row[k] for k in DEFAULTS})
+
+
+def account_record(row: dict) -> AccountConfig:
+    return AccountConfig(account_id=row["id"], name=row["name"], version=row["version"],
+                         max_open=row.get("max_open"), daily_loss_paise=row.get("daily_loss_paise"),
+                         breaker_reset_at_ms=row.get("breaker_reset_at_ms"),
+                         user_id=row.get("user_id"))
+
+
+def bot_record(row: dict) -> BotState:
+    return BotState(running=row["running"], version=row["version"], at_ms=row["at_ms"],
+                    user_id=row.get("user_id"))
+
+
+async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
+                  accounts: list[dict] = (), bots: list[dict] = ()) -> None:
+    """bots: rows of bots.global_switch (no user_id) or bots.user_bot."""
+    async with kafka.producing(bootstrap) as prod:
+        async def send(spec, key: str, record) -> None:
+            await prod.send_and_wait(registry.topic_name(namespace, spec), kafka.encode(record),
+                                     key=key.encode())
+        for row in links:
+            await send(registry.LINKS, row["id"], link_record(row))
+        for row in accounts:
+            await send(registry.ACCOUNTS, row["id"], account_record(row))
+        for row in bots:
+            await send(registry.BOT, row.get("user_id") or GLOBAL_BOT_KEY, bot_record(row))
+
+
+async def publish_everything(eng: Engine, bootstrap: str, namespace: str) -> None:
+    """After a broker restart the compacted topics are empty: rebuild them from SQL."""
+    from pinewire.accounts import account_rows
+    from pinewire.links import list_links
+    await publish(bootstrap, namespace, links=list_links(eng), accounts=account_rows(eng),
+                  bots=[bots.global_switch(eng), *bots.all_user_bots(eng)])
