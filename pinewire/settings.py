@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     eod_time: time = Field(time(15, 29), description="IST time of the end-of-day routine")
     extra_holidays: str = Field("", description="YYYY-MM-DD dates, comma-separated, that are "
                                 "not trading days besides the NSE calendar")
+    registration: str = Field("open", pattern="^(open|closed)$",
+                              description="open: anyone may register; closed: the admin adds users")
+    session_secret: str | None = Field(None, description="signs dashboard sessions; unset: a "
+                                       "random one kept in the data dir")
 
     @property
     def bootstrap(self) -> str:

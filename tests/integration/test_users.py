@@ -1,0 +1,85 @@
+"""Users from the terminal and per-user trading: the first user is the admin and owns what was
+there before; passwords hashed; API tokens hashed; every user's own bot, and the admin's switch
+that stops them all."""
+import subprocess
+
+from sqlalchemy import select
+
+from pinewire import links, users
+from schemas import sql
+
+
+def run(p, *args, stdin=None, ok=True):
+    out = subprocess.run(p.cli(*args), env=p.env, capture_output=True, text=True, timeout=60,
+                         input=stdin)
+    assert (out.returncode == 0) is ok, out.stdout + out.stderr
+    return out
+
+
+def test_a_new_data_dir_gets_an_admin_who_owns_what_existed(tmp_path):
+    eng = sql.engine(f"sqlite:///{tmp_path / 'u.db'}")
+    old = links.add_link(eng, name="before", strategy="st", quantity=1)   # no user yet
+    admin = users.acting_user(eng, None, say=lambda text: None)
+    assert admin["username"] == "admin" and admin["is_admin"]
+    assert links.link_by_id(eng, old["id"], admin["id"]) is not None
+    assert users.authenticate(eng, "admin", "") is None        # no usable password yet
+    trader = users.add_user(eng, "Trader1", "correct horse", first_name="T")
+    assert (trader["username"], trader["is_admin"]) == ("trader1", False)
+    assert users.authenticate(eng, "trader1", "correct horse")["id"] == trader["id"]
+    assert users.authenticate(eng, "trader1", "wrong horse") is None
+    assert users.authenticate(eng, "nobody", "correct horse") is None
+    with eng.connect() as conn:
+        stored = conn.execute(select(sql.users.c.password_hash)
+                              .where(sql.users.c.id == trader["id"])).scalar()
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    token = users.new_token(eng, trader["id"], "bot")
+    assert users.user_by_token(eng, token)["id"] == trader["id"]
+    assert users.revoke_token(eng, trader["id"], token) and users.user_by_token(eng, token) is None
+
+
+def test_user_verbs(pipeline):
+    out = run(pipeline, "user", "add", "Alice", "--first", "Alice", "--password-stdin",
+              stdin="s3cret-enough\n")
+    assert "user alice created" in out.stdout and "admin" not in out.stdout
+    assert "alice" in run(pipeline, "user", "list").stdout
+    assert run(pipeline, "user", "add", "bob", "--password-stdin", stdin="short\n",
+               ok=False).stderr.strip() == "pinewire: error: password must be at least 8 characters"
+    token = run(pipeline, "user", "token", "alice").stdout.strip()
+    assert token.startswith("pw_") and users.user_by_token(pipeline.engine, token)["username"] \
+        == "alice"
+    run(pipeline, "link", "add", "--user", "alice", "--name", "mine", "--strategy", "st",
+        "--qty", "1")
+    assert "mine" in run(pipeline, "link", "list", "--user", "alice").stdout
+    assert "mine" not in run(pipeline, "link", "list").stdout        # the admin's view
+    assert "no link named 'mine'" in run(pipeline, "link", "show", "mine", ok=False).stderr
+
+
+def test_each_users_bot_and_the_admins_global_switch(pipeline):
+    other = users.add_user(pipeline.engine, "carol", "carol-password")
+    mine = pipeline.add_link()
+    hers = pipeline.add_link(user_id=other["id"])
+    run(pipeline, "bot", "off", "--user", "carol")
+    assert pipeline.alert_row(pipeline.alert(hers, "BUY", "ITC", price="412"))["reason"] == \
+        "bot is stopped"
+    assert pipeline.alert_row(pipeline.alert(mine, "BUY", "INFY", price="1520"))["status"] == \
+        "ACCEPTED"
+    run(pipeline, "bot", "on", "--user", "carol")
+    assert "only the admin" in run(pipeline, "bot", "off", "--all", "--user", "carol",
+                                   ok=False).stderr
+    run(pipeline, "bot", "off", "--all")
+    try:
+        for link, symbol in ((mine, "INFY"), (hers, "ITC")):
+            assert pipeline.alert_row(pipeline.alert(link, "SELL", symbol, price="413"))[
+                "reason"] == "bot is stopped"
+    finally:
+        run(pipeline, "bot", "on", "--all")
+    assert "allowed to run" in run(pipeline, "bot", "status", "--all").stdout
+
+
+def test_ledger_rows_carry_their_owner(pipeline):
+    link = pipeline.add_link()
+    alert = pipeline.alert_row(pipeline.alert(link, "BUY", "HDFCBANK", price="1985"))
+    pos = pipeline.position(alert["position_id"], "OPEN")
+    orders = pipeline.rows(sql.orders, sql.orders.c.position_id == pos["id"])
+    assert {alert["user_id"], pos["user_id"]} | {o["user_id"] for o in orders} == \
+        {pipeline.user["id"]}
