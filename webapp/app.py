@@ -9,14 +9,17 @@ import time
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from pinewire.follower import TopicFollower
 from pinewire.settings import Settings, settings as load_settings
 from schemas import sql
 from schemas import topics as registry
-from webapp import gateway, status
+from webapp import api, gateway, live, pages, status
+from webapp.auth import Throttle, session_secret, signed_in
 from webapp.catalog import DailyMaster, catalog
 
 log = logging.getLogger("pinewire.web")
@@ -51,6 +54,71 @@ class AccessLog:
                      (time.perf_counter() - started) * 1000)
 
 
+class SecurityHeaders:
+    """No inline script, no framing, no referrer (pages show webhook URLs), no sniffing."""
+
+    HEADERS = [(b"content-security-policy", b"default-src 'self'; script-src 'self'; "
+                b"style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                b"frame-ancestors 'none'; form-action 'self'"),
+               (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
+               (b"x-content-type-options", b"nosniff")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.HEADERS
+            await send(message)
+        await self.app(scope, receive, send_wrapper)
+
+
+ROUTES = [
+    Route("/hook/{token}", gateway.hook, methods=["POST"]),
+    Route("/healthz", status.healthz),
+    Route("/status", status.status_html),
+    Route("/status.json", status.status_json),
+    Route("/", pages.home),
+    Route("/login", pages.login, methods=["GET", "POST"]),
+    Route("/logout", pages.logout, methods=["POST"]),
+    Route("/register", pages.register, methods=["GET", "POST"]),
+    Route("/password", pages.password, methods=["GET", "POST"]),
+    Route("/bot", pages.bot, methods=["POST"]),
+    Route("/links", pages.links_page),
+    Route("/links/new", pages.link_new, methods=["GET", "POST"]),
+    Route("/links/{link_id}/edit", pages.link_edit, methods=["GET", "POST"]),
+    Route("/links/{link_id}/{action}", pages.link_action, methods=["POST"]),
+    Route("/accounts", pages.accounts_page, methods=["GET", "POST"]),
+    Route("/accounts/{account_id}/{action}", pages.account_action, methods=["POST"]),
+    Route("/live", pages.live_page),
+    Route("/live/events", signed_in(live.stream)),
+    Route("/positions/{position_id}", pages.position_page),
+    Route("/orders", pages.orders_page),
+    Route("/orders.csv", pages.orders_page),
+    Route("/orders/delete", pages.orders_delete, methods=["POST"]),
+    Route("/logs", pages.logs_page),
+    Route("/admin", pages.admin_page),
+    Route("/api/v1/openapi.json", api.openapi),
+    Route("/api/v1/tokens", api.tokens, methods=["POST", "DELETE"]),
+    Route("/api/v1/links", api.links_collection, methods=["GET", "POST"]),
+    Route("/api/v1/links/{link_id}", api.link_item, methods=["GET", "PATCH", "DELETE"]),
+    Route("/api/v1/links/{link_id}/rotate", api.link_rotate, methods=["POST"]),
+    Route("/api/v1/accounts", api.accounts_collection, methods=["GET", "POST"]),
+    Route("/api/v1/accounts/{account_id}/test", api.account_test, methods=["POST"]),
+    Route("/api/v1/positions", api.positions),
+    Route("/api/v1/orders", api.orders, methods=["GET", "DELETE"]),
+    Route("/api/v1/bot", api.bot, methods=["GET", "PUT"]),
+    Route("/api/v1/logs", api.logs),
+    Route("/api/v1/events", signed_in(live.stream)),
+    Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),
+]
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
 
@@ -58,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         state = app.state
         state.heartbeats.start()
+        state.events.start()
         refresher = asyncio.create_task(state.catalog.keep_fresh()) \
             if isinstance(state.catalog, DailyMaster) else None
         try:
@@ -66,20 +135,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if refresher:
                 refresher.cancel()
             await state.heartbeats.stop()
+            await state.events.stop()
             await state.producer.stop()
 
-    app = Starlette(routes=[
-        Route("/hook/{token}", gateway.hook, methods=["POST"]),
-        Route("/status", status.status_html),
-        Route("/status.json", status.status_json),
-        Route("/healthz", status.healthz),
-    ], lifespan=lifespan)
+    app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = sql.engine(settings.sql_url)
     app.state.producer = gateway.AlertProducer(settings.bootstrap)
     app.state.catalog = catalog(settings)
     app.state.workers_topic = registry.topic_name(settings.namespace, registry.WORKERS)
     app.state.heartbeats = TopicFollower(settings.bootstrap, [app.state.workers_topic])
+    app.state.events = live.EventHub(settings.bootstrap,
+                                     registry.topic_name(settings.namespace, registry.EVENTS))
+    app.state.throttle = Throttle()
     app.state.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    app.add_middleware(SessionMiddleware, secret_key=session_secret(settings),
+                       session_cookie="pinewire_session", same_site="lax",
+                       https_only=settings.base_url.startswith("https://"))
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     return app

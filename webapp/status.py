@@ -15,6 +15,7 @@ from pinewire import bots, kafka, pnl
 from schemas import sql
 from schemas import topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
+from webapp.auth import signed_in
 
 
 def _age_s(ms: int | None, now_ms: int) -> float | None:
@@ -102,13 +103,15 @@ def _last_reconciliation(eng) -> dict | None:
     return {**dict(row._mapping), "at": at}
 
 
+@signed_in(admin=True)
 async def status_json(request: Request) -> JSONResponse:
     return JSONResponse(await snapshot(request.app.state))
 
 
+@signed_in(admin=True)
 async def status_html(request: Request):
-    data = await snapshot(request.app.state)
-    return request.app.state.templates.TemplateResponse(request, "status.html", {"s": data})
+    from webapp.pages import render
+    return await render(request, "status.html", s=await snapshot(request.app.state))
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -149,3 +149,26 @@ class Session:
                 continue
             return response
         return response
+
+
+PLAIN_WORDS = {"AB1007": "the client code, PIN or API key is wrong",
+               "AB1050": "the TOTP code was refused: check the TOTP secret",
+               "AG8001": "the API key or session was refused"}
+
+
+async def probe(creds: Credentials, root: str, timeout_s: float) -> tuple[bool, str]:
+    """Log in and fetch the profile once: (ok, what the broker said, in plain words). Never a
+    stack trace, never a credential."""
+    session = Session(creds, root, timeout_s)
+    try:
+        await session.ensure()
+        profile = await session.call("book", "getProfile", session.client.refresh_token)
+    except LoginFailed as exc:
+        code = next((c for c in PLAIN_WORDS if c in str(exc)), None)
+        return False, PLAIN_WORDS[code] + f" ({exc})" if code else str(exc)
+    except Exception as exc:  # noqa: BLE001 - the network, a broken answer: say which
+        return False, f"could not reach SmartAPI at {root}: {type(exc).__name__}"
+    if error_code(profile):
+        return False, f"logged in, but the profile was refused ({error_code(profile)})"
+    name = (profile.get("data") or {}).get("name") or creds.client_code
+    return True, f"logged in as {name}; the profile answered"

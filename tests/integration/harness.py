@@ -80,7 +80,9 @@ class Pipeline:
             users.add_user(self.engine, "admin", self.password)
         self.worker: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
-        self.http = httpx.Client(base_url=self.settings.base_url, timeout=10)
+        self.token = users.new_token(self.engine, self.user["id"], "tests")   # the admin's
+        self.http = httpx.Client(base_url=self.settings.base_url, timeout=10,
+                                 headers={"Authorization": f"Bearer {self.token}"})
 
     # -- processes ----------------------------------------------------------------------
     def cli(self, *args: str) -> list[str]:

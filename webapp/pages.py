@@ -1,0 +1,354 @@
+"""The trader dashboard: server-rendered pages that work without JavaScript (only the live
+updates and the copy buttons need it). Every handler: who is asking, what they asked, one call
+into webapp/views.py or queries.py, one page."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import date, datetime
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from agents.risk import IST
+from pinewire import links, users
+from pinewire.accounts import AccountError
+from webapp import queries, views
+from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
+                         sign_in, signed_in)
+from webapp.live import last_prices, position_view
+
+
+def ist(ms: int | None) -> str:
+    return "" if not ms else datetime.fromtimestamp(ms / 1000, IST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def render(request: Request, template: str, status: int = 200, **context) -> Response:
+    user = await current_user(request)
+    bot = await views.bot_view(request.app.state, user) if user else None
+    return request.app.state.templates.TemplateResponse(
+        request, template, {"user": user, "bot": bot, "csrf": csrf_token(request), "ist": ist,
+                            "path": request.url.path, **context}, status_code=status)
+
+
+def back(path: str, **message) -> RedirectResponse:
+    return RedirectResponse(f"{path}?{urlencode(message)}" if message else path, 303)
+
+
+# -- signing in ----------------------------------------------------------------------------
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        return await render(request, "login.html", next=request.query_params.get("next", ""))
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return await render(request, "login.html", 403, error="The form expired; try again.")
+    username = str(form.get("username", "")).strip().lower()
+    wait = login_throttled(request, username)
+    if wait:
+        return await render(request, "login.html", 429, username=username,
+                            error=f"Too many failed sign-ins: try again in {wait} s.")
+    user = await asyncio.to_thread(users.authenticate, request.app.state.engine, username,
+                                   str(form.get("password", "")))
+    if user is None:
+        request.app.state.throttle.failed(f"user:{username}", f"ip:{client_address(request)}")
+        return await render(request, "login.html", 401, username=username,
+                            error="Wrong username or password.")
+    request.app.state.throttle.succeeded(f"user:{username}")
+    sign_in(request, user)
+    target = str(form.get("next") or "/live")
+    return back(target if target.startswith("/") and not target.startswith("//") else "/live")
+
+
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    if csrf_ok(request, form):
+        request.session.clear()
+    return back("/login")
+
+
+async def register(request: Request) -> Response:
+    state = request.app.state
+    count = await asyncio.to_thread(users.user_count, state.engine)
+    me = await current_user(request)
+    allowed = count == 0 or state.settings.registration == "open" or (me and me["is_admin"])
+    if not allowed:
+        return await render(request, "register.html", 403, closed=True)
+    if request.method == "GET":
+        return await render(request, "register.html", first=count == 0)
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return await render(request, "register.html", 403, error="The form expired; try again.")
+    fields = {k: str(form.get(k, "")) for k in ("username", "first_name", "last_name")}
+    if form.get("password") != form.get("password2"):
+        return await render(request, "register.html", 422, values=fields,
+                            errors={"password2": "The two passwords differ."})
+    try:
+        user = await asyncio.to_thread(users.add_user, state.engine, fields["username"],
+                                       str(form.get("password", "")),
+                                       first_name=fields["first_name"],
+                                       last_name=fields["last_name"])
+    except users.UserError as exc:
+        field = "password" if "password" in str(exc) else "username"
+        return await render(request, "register.html", 422, values=fields,
+                            errors={field: str(exc)})
+    if me is None:
+        sign_in(request, user)
+    return back("/live" if me is None else "/admin", message=f"user {user['username']} added")
+
+
+@signed_in
+async def password(request: Request) -> Response:
+    if request.method == "GET":
+        return await render(request, "password.html")
+    form, user = await request.form(), await current_user(request)
+    eng = request.app.state.engine
+    if await asyncio.to_thread(users.authenticate, eng, user["username"],
+                               str(form.get("current", ""))) is None:
+        return await render(request, "password.html", 422,
+                            errors={"current": "That is not your current password."})
+    if form.get("password") != form.get("password2"):
+        return await render(request, "password.html", 422,
+                            errors={"password2": "The two passwords differ."})
+    try:
+        await asyncio.to_thread(users.set_password, eng, user["id"], str(form.get("password")))
+    except users.UserError as exc:
+        return await render(request, "password.html", 422, errors={"password": str(exc)})
+    sign_in(request, await asyncio.to_thread(users.user_by_id, eng, user["id"]))
+    return back("/live", message="password changed; other sessions are signed out")
+
+
+# -- bot -----------------------------------------------------------------------------------
+@signed_in
+async def bot(request: Request) -> Response:
+    form, user = await request.form(), await current_user(request)
+    everyone = form.get("scope") == "all"
+    try:
+        await views.set_bot(request.app.state, user, form.get("running") == "1", everyone=everyone)
+    except PermissionError as exc:
+        return Response(str(exc), 403)
+    return back(str(form.get("back") or "/live"))
+
+
+# -- links ---------------------------------------------------------------------------------
+def _form_settings(form) -> tuple[dict, str, str]:
+    data = {k: form.get(k) for k in links.DEFAULTS if k in form}
+    for flag in ("reverse", "reverse_on_sl", "enabled"):
+        data[flag] = form.get(flag) == "on"
+    data["paper"] = form.get("mode", "paper") == "paper"
+    return views.settings_from(data, rupees_given=True), str(form.get("name", "")), \
+        str(form.get("strategy", ""))
+
+
+@signed_in
+async def links_page(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    rows = await views.my_links(state, user)
+    return await render(request, "links.html", links=[views.link_view(state, r) for r in rows],
+                        message=request.query_params.get("message"))
+
+
+async def _link_form(request: Request, row: dict | None, status=200, **context) -> Response:
+    state, user = request.app.state, await current_user(request)
+    return await render(request, "link_form.html", status, link=row,
+                        accounts=await views.my_accounts(state, user), defaults=links.DEFAULTS,
+                        choices={"side": links.SIDES, "product": links.PRODUCTS,
+                                 "eod": links.EOD_POLICIES}, **context)
+
+
+@signed_in
+async def link_new(request: Request) -> Response:
+    if request.method == "GET":
+        return await _link_form(request, None)
+    form, user = await request.form(), await current_user(request)
+    settings, name, strategy = _form_settings(form)
+    try:
+        row = await views.create_link(request.app.state, user, name, strategy, settings)
+    except (links.LinkError, ValueError) as exc:
+        return await _link_form(request, None, 422, values=dict(form), error=str(exc))
+    return back("/links", message=f"link {row['name']} created")
+
+
+@signed_in
+async def link_edit(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    try:
+        row = await views.my_link(state, user, request.path_params["link_id"])
+    except views.NotFound:
+        return Response("No such link.", 404)
+    if request.method == "GET":
+        return await _link_form(request, row, values=row)
+    form = await request.form()
+    settings, _, strategy = _form_settings(form)
+    try:
+        await views.update_link(state, user, row["id"], settings, strategy=strategy)
+    except (links.LinkError, ValueError) as exc:
+        return await _link_form(request, row, 422, values=dict(form), error=str(exc))
+    return back("/links", message=f"link {row['name']} saved")
+
+
+@signed_in
+async def link_action(request: Request) -> Response:
+    """enable, disable, rotate, delete."""
+    state, user = request.app.state, await current_user(request)
+    link_id, action = request.path_params["link_id"], request.path_params["action"]
+    try:
+        if action in ("enable", "disable"):
+            await views.update_link(state, user, link_id, {"enabled": action == "enable"})
+        elif action == "rotate":
+            await views.rotate_link(state, user, link_id)
+        elif action == "delete":
+            await views.delete_link(state, user, link_id)
+        else:
+            return Response("Unknown action.", 404)
+    except views.NotFound:
+        return Response("No such link.", 404)
+    except links.LinkError as exc:
+        return back("/links", message=str(exc))
+    return back("/links", message=f"done: {action}")
+
+
+# -- accounts ------------------------------------------------------------------------------
+@signed_in
+async def accounts_page(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    if request.method == "POST":
+        form = await request.form()
+        try:
+            await views.create_account(state, user, dict(form))
+        except AccountError as exc:
+            rows = await views.my_accounts(state, user)
+            return await render(request, "accounts.html", 422, error=str(exc),
+                                accounts=[views.account_view(r) for r in rows],
+                                values={k: form.get(k, "") for k in ("name", "client_code")})
+        return back("/accounts", message="account saved; its credentials are encrypted")
+    rows = await views.my_accounts(state, user)
+    return await render(request, "accounts.html", accounts=[views.account_view(r) for r in rows],
+                        message=request.query_params.get("message"))
+
+
+@signed_in
+async def account_action(request: Request) -> Response:
+    """test, edit, delete."""
+    state, user = request.app.state, await current_user(request)
+    account_id, action = request.path_params["account_id"], request.path_params["action"]
+    form = await request.form()
+    try:
+        if action == "test":
+            result = await views.test_account(state, user, account_id)
+            return back("/accounts", message=("Connection OK: " if result["ok"] else
+                                              "Connection failed: ") + result["message"])
+        if action == "edit":
+            data = {k: v for k, v in form.items() if k != "csrf" and v != ""}
+            await views.update_account(state, user, account_id, data)
+            return back("/accounts", message="account saved")
+        if action == "delete":
+            await views.delete_account(state, user, account_id)
+            return back("/accounts", message="account deleted")
+    except views.NotFound:
+        return Response("No such account.", 404)
+    except (AccountError, links.LinkError) as exc:
+        return back("/accounts", message=str(exc))
+    return Response("Unknown action.", 404)
+
+
+# -- live, history, logs -------------------------------------------------------------------
+@signed_in
+async def live_page(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    rows = await views.db(queries.positions, state.engine, user["id"], "open")
+    prices = last_prices(state)
+    return await render(request, "live.html", positions=[position_view(r, prices) for r in rows])
+
+
+@signed_in
+async def position_page(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    pid = request.path_params["position_id"]
+    row = await views.db(queries.position, state.engine, user["id"], pid)
+    if row is None:
+        return Response("No such position.", 404)
+    steps = await views.db(queries.timeline, state.engine, user["id"], pid)
+    return await render(request, "position.html", position=position_view(row, last_prices(state)),
+                        steps=steps)
+
+
+def order_filters(params) -> dict:
+    def day(key):
+        try:
+            return date.fromisoformat(params.get(key)) if params.get(key) else None
+        except ValueError:
+            return None
+    return dict(day_from=day("from"), day_to=day("to"), link_id=params.get("link") or None,
+                symbol=params.get("symbol") or None, status=params.get("status") or None)
+
+
+CSV_COLUMNS = ("created_at", "client_order_id", "position_id", "link_id", "symbol", "purpose",
+               "side", "quantity", "filled_qty", "status", "paper", "reason", "text",
+               "position_state", "realized_pnl")
+
+
+def orders_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([ist(r["created_at_ms"]), r["client_order_id"], r["position_id"],
+                         r["link_id"], r["symbol"], r["purpose"], r["side"], r["quantity"],
+                         r["filled_qty"], r["status"], "paper" if r["paper"] else "live",
+                         r["reason"] or "", r["text"] or "", r["position_state"] or "",
+                         "" if r["realized_pnl_paise"] is None or r["purpose"] != "EXIT"
+                         else f"{r['realized_pnl_paise'] / 100:.2f}"])
+    return out.getvalue()
+
+
+@signed_in
+async def orders_page(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    filters = order_filters(request.query_params)
+    rows = await views.db(queries.orders, state.engine, user["id"], **filters)
+    if request.url.path.endswith(".csv"):
+        return Response(orders_csv(rows), media_type="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="pinewire-orders.csv"'})
+    return await render(request, "orders.html", orders=rows, query=request.url.query,
+                        days=await views.db(queries.realized_by_day, state.engine, user["id"]),
+                        links=await views.my_links(state, user),
+                        params=dict(request.query_params),
+                        message=request.query_params.get("message"))
+
+
+@signed_in
+async def orders_delete(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    form = await request.form()
+    if form.get("confirm") != "yes":
+        return back("/orders", message="nothing deleted: tick the confirmation box")
+    filters = order_filters(form)
+    count = await views.db(queries.delete_history, state.engine, user["id"], **filters)
+    await views.db(queries.user_log, state.engine, user["id"],
+                   f"deleted the history of {count} closed position(s) "
+                   f"({', '.join(f'{k}={v}' for k, v in filters.items() if v) or 'all'})")
+    return back("/orders", message=f"deleted {count} closed position(s) and their orders")
+
+
+@signed_in
+async def logs_page(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    level = request.query_params.get("level", "info")
+    link_id = request.query_params.get("link") or None
+    entries = await views.db(queries.logs, state.engine, user["id"], level, link_id)
+    return await render(request, "logs.html", entries=entries, level=level, link_id=link_id,
+                        links=await views.my_links(state, user))
+
+
+@signed_in(admin=True)
+async def admin_page(request: Request) -> Response:
+    state = request.app.state
+    return await render(request, "admin.html", bots=await views.every_bot(state),
+                        users=await views.db(users.list_users, state.engine),
+                        message=request.query_params.get("message"))
+
+
+async def home(request: Request) -> Response:
+    return back("/live" if await current_user(request) else "/login")

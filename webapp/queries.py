@@ -1,0 +1,188 @@
+"""What the dashboard and the API read, always for one user: positions, their timelines,
+orders and history, the user's log. Blocking SQL: callers run these in a thread."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from time import time_ns
+
+from sqlalchemy import Engine, and_, delete, desc, select
+
+from agents.risk import IST
+from schemas import sql
+
+
+def _ms(day: date, end: bool = False) -> int:
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), IST)
+    return int(moment.timestamp() * 1000)
+
+
+def positions(eng: Engine, user_id: str, state: str = "open") -> list[dict]:
+    p = sql.positions.c
+    live = p.state.in_(("PENDING", "OPEN", "EXITING"))
+    with eng.connect() as conn:
+        rows = conn.execute(select(sql.positions).where(
+            p.user_id == user_id, live if state == "open" else ~live)
+            .order_by(desc(p.created_at_ms)).limit(500))
+        return [dict(r._mapping) for r in rows]
+
+
+def open_tokens(eng: Engine, user_id: str) -> set[str]:
+    p = sql.positions.c
+    with eng.connect() as conn:
+        return {r.token for r in conn.execute(select(p.token).where(
+            p.user_id == user_id, p.state.in_(("PENDING", "OPEN", "EXITING"))))}
+
+
+def position(eng: Engine, user_id: str, position_id: str) -> dict | None:
+    with eng.connect() as conn:
+        row = conn.execute(select(sql.positions).where(
+            sql.positions.c.id == position_id, sql.positions.c.user_id == user_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def timeline(eng: Engine, user_id: str, position_id: str) -> list[dict]:
+    """Alert -> orders -> fills -> exit, in time order, for one of the user's positions."""
+    if position(eng, user_id, position_id) is None:
+        return []
+    steps = []
+    with eng.connect() as conn:
+        for a in conn.execute(select(sql.alerts).where(sql.alerts.c.position_id == position_id,
+                                                       sql.alerts.c.user_id == user_id)):
+            steps.append({"at_ms": a.received_at_ms, "what": "alert",
+                          "detail": f"{a.action} {a.symbol}: {a.reason or a.status}"})
+        for o in conn.execute(select(sql.orders).where(sql.orders.c.position_id == position_id)):
+            steps.append({"at_ms": o.created_at_ms, "what": "order",
+                          "detail": f"{o.purpose} {o.side} {o.quantity} ({o.status})"
+                                    + (f" — {o.reason}" if o.reason else "")})
+        for f in conn.execute(select(sql.fills).where(sql.fills.c.position_id == position_id)):
+            steps.append({"at_ms": f.at_ms, "what": "fill" if f.status == "FILLED" else "rejected",
+                          "detail": f"{f.side} {f.quantity} @ {f.price_paise / 100:.2f}"
+                                    + (f" — {f.text}" if f.text else "")})
+        for e in conn.execute(select(sql.position_events).where(
+                sql.position_events.c.position_id == position_id,
+                sql.position_events.c.kind.like("TICK_%"))):
+            steps.append({"at_ms": e.at_ms, "what": e.kind.lower(), "detail": e.reason or ""})
+    return sorted(steps, key=lambda s: s["at_ms"])
+
+
+def _order_filters(user_id: str, *, day_from: date | None, day_to: date | None,
+                   link_id: str | None, symbol: str | None, status: str | None):
+    o = sql.orders.c
+    where = [o.user_id == user_id]
+    if day_from:
+        where.append(o.created_at_ms >= _ms(day_from))
+    if day_to:
+        where.append(o.created_at_ms < _ms(day_to, end=True))
+    if link_id:
+        where.append(o.link_id == link_id)
+    if symbol:
+        where.append(o.symbol.ilike(f"%{symbol.strip()}%"))
+    if status:
+        where.append(o.status == status.upper())
+    return and_(*where)
+
+
+def orders(eng: Engine, user_id: str, **filters) -> list[dict]:
+    """The user's orders, newest first, each with its position's outcome."""
+    with eng.connect() as conn:
+        rows = conn.execute(
+            select(sql.orders, sql.positions.c.state.label("position_state"),
+                   sql.positions.c.realized_pnl_paise, sql.positions.c.closed_at_ms,
+                   sql.positions.c.side.label("position_side"))
+            .join(sql.positions, sql.positions.c.id == sql.orders.c.position_id, isouter=True)
+            .where(_order_filters(user_id, **filters))
+            .order_by(desc(sql.orders.c.created_at_ms)).limit(5000))
+        return [dict(r._mapping) for r in rows]
+
+
+def realized_by_day(eng: Engine, user_id: str) -> list[tuple[str, int]]:
+    """Realized P&L of the user's closed positions per IST day, newest first."""
+    with eng.connect() as conn:
+        rows = conn.execute(select(sql.positions.c.closed_at_ms,
+                                   sql.positions.c.realized_pnl_paise).where(
+            sql.positions.c.user_id == user_id, sql.positions.c.state == "CLOSED"))
+        totals: dict[str, int] = {}
+        for closed, pnl in rows:
+            day = datetime.fromtimestamp(closed / 1000, IST).date().isoformat()
+            totals[day] = totals.get(day, 0) + (pnl or 0)
+    return sorted(totals.items(), reverse=True)
+
+
+def delete_history(eng: Engine, user_id: str, **filters) -> int:
+    """Delete the user's closed history within the filter: orders and fills of positions that
+    are closed or rejected, and those positions. Never an open position, never another's."""
+    done_states = ("CLOSED", "REJECTED")
+    with eng.begin() as conn:
+        ids = [r.position_id for r in conn.execute(
+            select(sql.orders.c.position_id).distinct()
+            .join(sql.positions, sql.positions.c.id == sql.orders.c.position_id)
+            .where(_order_filters(user_id, **filters), sql.positions.c.state.in_(done_states),
+                   sql.positions.c.user_id == user_id))]
+        for table, column in ((sql.fills, sql.fills.c.position_id),
+                              (sql.orders, sql.orders.c.position_id),
+                              (sql.position_events, sql.position_events.c.position_id),
+                              (sql.positions, sql.positions.c.id)):
+            conn.execute(delete(table).where(column.in_(ids)))
+    return len(ids)
+
+
+LEVELS = {"info": 0, "warning": 1, "error": 2}
+
+
+def logs(eng: Engine, user_id: str, level: str = "info", link_id: str | None = None,
+         limit: int = 300) -> list[dict]:
+    """The user's own system log: alerts taken or ignored (and why), webhook rejections,
+    rejected orders, breaker trips, end-of-day reports, account login problems."""
+    entries = []
+    with eng.connect() as conn:
+        a = sql.alerts.c
+        q = select(sql.alerts).where(a.user_id == user_id, a.status != "RECEIVED")
+        for r in conn.execute((q.where(a.link_id == link_id) if link_id else q)
+                              .order_by(desc(a.received_at_ms)).limit(limit)):
+            entries.append({"at_ms": r.received_at_ms, "level": "info", "link_id": r.link_id,
+                            "text": f"alert {r.action} {r.symbol} {r.status.lower()}: {r.reason}"})
+        w = sql.webhook_rejections.c
+        q = select(sql.webhook_rejections).where(w.user_id == user_id)
+        for r in conn.execute((q.where(w.link_id == link_id) if link_id else q)
+                              .order_by(desc(w.at_ms)).limit(limit)):
+            entries.append({"at_ms": r.at_ms, "level": "warning", "link_id": r.link_id,
+                            "text": f"webhook rejected ({r.status_code}): {r.reason}"})
+        f, o = sql.fills.c, sql.orders.c
+        q = (select(sql.fills, sql.orders.c.link_id, sql.orders.c.symbol)
+             .join(sql.orders, o.client_order_id == f.client_order_id)
+             .where(o.user_id == user_id, f.status == "REJECTED"))
+        for r in conn.execute((q.where(o.link_id == link_id) if link_id else q)
+                              .order_by(desc(f.at_ms)).limit(limit)):
+            entries.append({"at_ms": r.at_ms, "level": "warning", "link_id": r.link_id,
+                            "text": f"order {r.client_order_id} on {r.symbol} rejected: {r.text}"})
+        e = sql.position_events.c
+        q = select(sql.position_events).where(
+            e.user_id == user_id, e.kind.in_(("BREAKER_TRIPPED", "REVERSE_SKIPPED",
+                                              "TICK_HELD", "TICK_DISCARDED", "DASHBOARD")))
+        for r in conn.execute((q.where(e.link_id == link_id) if link_id else q)
+                              .order_by(desc(e.at_ms)).limit(limit)):
+            entries.append({"at_ms": r.at_ms, "level": "error" if r.kind == "BREAKER_TRIPPED"
+                            else "info", "link_id": r.link_id,
+                            "text": f"{r.kind.replace('_', ' ').lower()}: {r.reason}"})
+        if not link_id:
+            for r in conn.execute(select(sql.accounts).where(
+                    sql.accounts.c.user_id == user_id, sql.accounts.c.health.is_not(None))):
+                entries.append({"at_ms": r.health_at_ms or 0, "level": "error", "link_id": None,
+                                "text": f"account {r.name}: {r.health}"})
+            for r in conn.execute(select(sql.eod_reports).where(
+                    sql.eod_reports.c.user_id == user_id)
+                    .order_by(desc(sql.eod_reports.c.at_ms)).limit(limit)):
+                entries.append({"at_ms": r.at_ms, "level": "info", "link_id": r.link_id,
+                                "text": f"end of day {r.day}: {r.symbol} {r.decision.lower()} "
+                                        f"(P&L {r.pnl_paise / 100:.2f})"})
+    floor = LEVELS.get(level, 0)
+    entries = [x for x in entries if LEVELS[x["level"]] >= floor]
+    return sorted(entries, key=lambda x: x["at_ms"], reverse=True)[:limit]
+
+
+def user_log(eng: Engine, user_id: str, text: str) -> None:
+    """A line in the user's own log, for what the dashboard did on their behalf."""
+    with eng.begin() as conn:
+        conn.execute(sql.position_events.insert().values(
+            event_id=f"ui{time_ns()}", kind="DASHBOARD", at_ms=time_ns() // 1_000_000,
+            user_id=user_id, reason=text))

@@ -1,0 +1,214 @@
+"""What a signed-in user can do, shared by the pages and the JSON API: one rule per action,
+checked here once (ownership) and in pinewire/ (validation). Changes are saved in SQL, then
+published for the workers. Blocking calls run in a thread."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+from pinewire import accounts, bots, links, users
+from pinewire.publish import publish
+from schemas.money import paise_to_rupees
+
+log = logging.getLogger("pinewire.web")
+RUPEE_SETTINGS = ("capital_paise", "daily_loss_paise")   # entered in rupees
+
+
+class NotFound(LookupError):
+    """Not there, or not the user's: the same answer either way."""
+
+
+async def _publish(state, **records) -> str | None:
+    """Tell the workers; when Kafka is down the change waits for the next `pinewire up`."""
+    try:
+        await asyncio.wait_for(publish(state.settings.bootstrap, state.settings.namespace,
+                                       **records), 5)
+        return None
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not publish a change (%s); it is saved", type(exc).__name__)
+        return "saved; the workers get it when Kafka is reachable again"
+
+
+def webhook_url(state, row: dict) -> str:
+    return f"{state.settings.base_url}/hook/{row['token']}"
+
+
+def alert_messages(row: dict) -> dict[str, str]:
+    """Ready-to-paste TradingView messages: a strategy alert and an indicator alert."""
+    import json
+    base = {"strategy": row["strategy"], "symbol": "{{ticker}}", "exchange": "{{exchange}}"}
+    return {
+        "strategy": json.dumps({**base, "action": "{{strategy.order.action}}",
+                                "contracts": "{{strategy.order.contracts}}",
+                                "price": "{{strategy.order.price}}", "time": "{{timenow}}"}),
+        "indicator": json.dumps({**base, "action": "BUY", "price": "{{close}}",
+                                 "time": "{{timenow}}"}),
+    }
+
+
+def link_view(state, row: dict, *, with_secrets: bool = True) -> dict:
+    """A link as the API and the pages show it: fields named as in the link record."""
+    view = {"id": row["id"], "name": row["name"], "strategy": row["strategy"],
+            "version": row["version"], **{k: row[k] for k in links.DEFAULTS}}
+    if with_secrets:   # only ever to the link's owner
+        view["webhook_url"] = webhook_url(state, row)
+        view["alert_messages"] = alert_messages(row)
+    return view
+
+
+def settings_from(data: dict, *, rupees_given: bool) -> dict:
+    """Raw link settings from a form (rupees) or the API (paise) for links.validate."""
+    out = {k: v for k, v in data.items() if k in links.DEFAULTS}
+    if not rupees_given:
+        for key in RUPEE_SETTINGS:
+            if out.get(key) not in (None, ""):
+                try:
+                    out[key] = str(Decimal(str(out[key])) / 100)
+                except ArithmeticError:
+                    raise links.LinkError(f"{key} must be a whole number of paise") from None
+    return out
+
+
+def db(fn, *args, **kwargs):
+    """SQL off the event loop."""
+    return asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def _own_account(state, user: dict, account_id: str | None) -> None:
+    if account_id and await db(accounts.account_by_id, state.engine, account_id,
+                               user["id"]) is None:
+        raise links.LinkError("no such account")
+
+
+# -- links ---------------------------------------------------------------------------------
+async def my_links(state, user: dict) -> list[dict]:
+    return await db(links.list_links, state.engine, user["id"])
+
+
+async def my_link(state, user: dict, link_id: str) -> dict:
+    row = await db(links.link_by_id, state.engine, link_id, user["id"])
+    if row is None:
+        raise NotFound("no such link")
+    return row
+
+
+async def create_link(state, user: dict, name: str, strategy: str, settings: dict) -> dict:
+    await _own_account(state, user, settings.get("account_id"))
+    row = await asyncio.to_thread(links.add_link, state.engine, name=name, strategy=strategy,
+                                  user_id=user["id"], **settings)
+    await _publish(state, links=[row])
+    return row
+
+
+async def update_link(state, user: dict, link_id: str, settings: dict,
+                      strategy: str | None = None) -> dict:
+    await my_link(state, user, link_id)
+    await _own_account(state, user, settings.get("account_id"))
+    row = await asyncio.to_thread(links.set_link, state.engine, link_id, user_id=user["id"],
+                                  strategy=strategy, **settings)
+    await _publish(state, links=[row])
+    return row
+
+
+async def rotate_link(state, user: dict, link_id: str) -> dict:
+    await my_link(state, user, link_id)
+    row = await asyncio.to_thread(links.rotate_token, state.engine, link_id, user["id"])
+    await _publish(state, links=[row])
+    return row
+
+
+async def delete_link(state, user: dict, link_id: str) -> None:
+    await my_link(state, user, link_id)
+    row = await asyncio.to_thread(links.delete_link, state.engine, link_id, user["id"])
+    await _publish(state, links=[row])
+
+
+# -- accounts ------------------------------------------------------------------------------
+def account_view(row: dict) -> dict:
+    """Masked: never a credential, not even in part; the client code shows its last 3."""
+    code = row["client_code"]
+    return {"id": row["id"], "name": row["name"],
+            "client_code": "•" * max(0, len(code) - 3) + code[-3:],
+            "max_open": row["max_open"], "daily_loss_paise": row["daily_loss_paise"],
+            "daily_loss": paise_to_rupees(row["daily_loss_paise"])
+            if row["daily_loss_paise"] else None,
+            "health": row["health"] or "ok", "version": row["version"]}
+
+
+async def my_accounts(state, user: dict) -> list[dict]:
+    return await db(accounts.account_rows, state.engine, user["id"])
+
+
+async def my_account(state, user: dict, account_id: str) -> dict:
+    row = await db(accounts.account_by_id, state.engine, account_id, user["id"])
+    if row is None:
+        raise NotFound("no such account")
+    return row
+
+
+async def create_account(state, user: dict, data: dict) -> dict:
+    row = await asyncio.to_thread(
+        accounts.add_account, state.engine, state.settings.secret_key,
+        name=str(data.get("name", "")).strip(), client_code=str(data.get("client_code", "")).strip(),
+        api_key=str(data.get("api_key", "")), pin=str(data.get("pin", "")),
+        totp_secret=str(data.get("totp_secret", "")), user_id=user["id"])
+    await _publish(state, accounts=[row])
+    return row
+
+
+async def update_account(state, user: dict, account_id: str, data: dict) -> dict:
+    await my_account(state, user, account_id)
+    changes: dict = {k: data[k] for k in ("max_open", "daily_loss_paise") if k in data}
+    if data.get("name"):
+        changes["name"] = str(data["name"]).strip()
+    if any(data.get(k) for k in ("api_key", "pin", "totp_secret")):
+        changes["credentials"] = (state.settings.secret_key, str(data.get("api_key", "")),
+                                  str(data.get("pin", "")), str(data.get("totp_secret", "")))
+    row = await asyncio.to_thread(accounts.set_account, state.engine, account_id,
+                                  user_id=user["id"], **changes)
+    await _publish(state, accounts=[row])
+    return row
+
+
+async def delete_account(state, user: dict, account_id: str) -> None:
+    await my_account(state, user, account_id)
+    await asyncio.to_thread(accounts.delete_account, state.engine, account_id, user["id"])
+
+
+async def test_account(state, user: dict, account_id: str) -> dict:
+    """Log in and fetch the profile, as the workers would; the broker's answer in plain words."""
+    await my_account(state, user, account_id)
+    from connectors.smartapi.session import probe
+    creds = await asyncio.to_thread(accounts.credentials, state.engine, state.settings.secret_key,
+                                    account_id)
+    ok, words = await probe(creds, state.settings.smartapi_root, state.settings.smartapi_timeout_s)
+    return {"ok": ok, "message": words}
+
+
+# -- bot -----------------------------------------------------------------------------------
+async def bot_view(state, user: dict) -> dict:
+    own = (await db(bots.user_bot, state.engine, user["id"]))["running"]
+    everyone = (await db(bots.global_switch, state.engine))["running"]
+    return {"running": own and everyone, "own_switch": own, "global_switch": everyone}
+
+
+async def set_bot(state, user: dict, running: bool, *, everyone: bool = False) -> dict:
+    if everyone:
+        if not user["is_admin"]:
+            raise PermissionError("only the admin can stop or start every bot")
+        row = await asyncio.to_thread(bots.set_global, state.engine, running)
+    else:
+        row = await asyncio.to_thread(bots.set_user_bot, state.engine, user["id"], running)
+    await _publish(state, bots=[row])
+    return await bot_view(state, user)
+
+
+def _every_bot(eng) -> list[dict]:
+    return [{"username": u["username"], "running": bots.user_bot(eng, u["id"])["running"]}
+            for u in users.list_users(eng)]
+
+
+async def every_bot(state) -> list[dict]:
+    """For the admin: each user's bot."""
+    return await db(_every_bot, state.engine)
