@@ -18,11 +18,14 @@ run: $(STAMP)
 	$(BIN)/pinewire up
 
 # The tests start their own Kafka broker (or use PINEWIRE_TEST_KAFKA_URL), PostgreSQL server (or
-# PINEWIRE_TEST_DATABASE_URL), workers and web apps on free loopback ports. Only the PostgreSQL
-# server binaries must be on the machine; this installs them when they are not.
+# PINEWIRE_TEST_DATABASE_URL), workers and web apps on free loopback ports, and drive Debian's
+# Chromium for the browser tests. The PostgreSQL server binaries and Chromium must be on the
+# machine; this installs them when they are not.
 services:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra --durations=8 tests

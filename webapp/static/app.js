@@ -10,33 +10,52 @@ document.querySelectorAll("button.copy").forEach(function (button) {
 var table = document.getElementById("live-positions");
 if (table && window.EventSource) {
   var body = table.querySelector("tbody");
-  var cell = function (text) { var td = document.createElement("td"); td.textContent = text == null ? "—" : text; return td; };
-  var redraw = function () {
-    fetch("/api/v1/positions?state=open", {credentials: "same-origin"})
-      .then(function (r) { return r.json(); })
-      .then(function (rows) {
-        body.textContent = "";
-        if (!rows.length) { var tr = document.createElement("tr"); tr.className = "empty"; var td = cell("No open positions."); td.colSpan = 10; tr.appendChild(td); body.appendChild(tr); }
-        rows.forEach(function (p) {
-          var tr = document.createElement("tr");
-          tr.dataset.id = p.id; tr.dataset.token = p.token;
-          var link = document.createElement("a"); link.href = "/positions/" + p.id; link.textContent = p.symbol;
-          var first = document.createElement("td"); first.appendChild(link); tr.appendChild(first);
-          [p.side, p.state, p.quantity, p.entry, p.last, p.stop, p.target, p.trailing ? "yes" : "no", p.unrealized]
-            .forEach(function (v, i) { var td = cell(v); if (i === 1) td.className = "state"; if (i === 4) td.className = "last"; if (i === 8) td.className = "pnl"; tr.appendChild(td); });
-          body.appendChild(tr);
-        });
-      });
+  var COLUMNS = ["side", "state", "quantity", "entry", "last", "stop", "target", "trailing", "unrealized"];
+  var CLASSES = {state: "state", last: "last", unrealized: "pnl"};
+  var cell = function (text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "—" : text;
+    if (cls) td.className = cls;
+    return td;
+  };
+  var row = function (p) {
+    var tr = document.createElement("tr");
+    tr.dataset.id = p.id; tr.dataset.token = p.token;
+    var link = document.createElement("a"); link.href = "/positions/" + p.id; link.textContent = p.symbol;
+    var first = document.createElement("td"); first.appendChild(link); tr.appendChild(first);
+    COLUMNS.forEach(function (key) {
+      var value = key === "trailing" ? (p.trailing ? "yes" : "no") : p[key];
+      tr.appendChild(cell(value, CLASSES[key]));
+    });
+    return tr;
+  };
+  var showEmpty = function () {
+    var empty = body.querySelector("tr.empty");
+    var any = body.querySelector("tr[data-id]");
+    if (!any && !empty) {
+      var tr = document.createElement("tr"); tr.className = "empty";
+      var td = cell("No open positions."); td.colSpan = 10; tr.appendChild(td); body.appendChild(tr);
+    } else if (any && empty) {
+      empty.remove();
+    }
   };
   var source = new EventSource("/live/events");
-  source.addEventListener("pinewire", redraw);
+  source.addEventListener("pinewire", function (e) {
+    var p = JSON.parse(e.data).position;
+    if (!p) return;
+    var current = body.querySelector('tr[data-id="' + p.id + '"]');
+    var live = ["PENDING", "OPEN", "EXITING"].indexOf(p.state) >= 0;
+    if (current && !live) current.remove();
+    else if (current) current.replaceWith(row(p));
+    else if (live) body.insertBefore(row(p), body.firstChild);
+    showEmpty();
+  });
   source.addEventListener("prices", function (e) {
-    var prices = JSON.parse(e.data), stale = false;
+    var prices = JSON.parse(e.data);
     body.querySelectorAll("tr[data-token]").forEach(function (tr) {
-      var last = tr.querySelector(".last");
-      if (prices[tr.dataset.token] && last.textContent !== prices[tr.dataset.token]) stale = true;
+      var last = prices[tr.dataset.token];
+      if (last) tr.querySelector(".last").textContent = last;
     });
-    if (stale) redraw();
   });
   document.getElementById("live-status").textContent = "Live.";
 }

@@ -1,0 +1,166 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright) against a real
+pipeline: two traders register; A adds a broker account against the SmartAPI simulator and tests
+it, creates a paper link, copies its URL, sends an alert, watches the position open and close on
+replayed ticks without reloading, downloads the CSV, stops the bot and finds the next alert
+ignored in Logs; B sees none of it. A screenshot of every page goes to the run's artifacts."""
+import csv
+import io
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pinewire import accounts
+from tests.integration.harness import ROOT, Pipeline, wait_until
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("PINEWIRE_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "e2e"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def site(kafka_url, smartapi_sim, tmp_path_factory):
+    p = Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url, PINEWIRE_SECRET_KEY=accounts.new_key(),
+                 PINEWIRE_PAPER_FILL_TIMEOUT_S="10", **smartapi_sim.env())
+    try:
+        p.prepare_topics()
+        p.start_worker()
+        p.start_web()
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium not found: `make test` installs Debian's chromium package")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def ticks(site, symbol: str, prices: list[str]) -> None:
+    """The harness's replay uses asyncio.run, which cannot run inside Playwright's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(site.ticks, symbol, prices).result()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def register(browser, site, username: str):
+    context = browser.new_context(base_url=site.settings.base_url, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"],
+                              origin=site.settings.base_url)
+    page = context.new_page()
+    page.goto("/register")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=first_name]", username.title())
+    page.fill("input[name=password]", f"{username}-password")
+    page.fill("input[name=password2]", f"{username}-password")
+    page.click("#register")
+    page.wait_for_url("**/live?**")
+    return page
+
+
+def test_two_traders_in_the_dashboard(site, browser, sim_account, smartapi_sim):
+    a = register(browser, site, "asha")
+    shot(a, "live-empty")
+
+    a.goto("/accounts")
+    a.fill("#add-account input[name=name]", "angel")
+    a.fill("#add-account input[name=client_code]", sim_account.client_code)
+    a.fill("#add-account input[name=api_key]", sim_account.api_key)
+    a.fill("#add-account input[name=pin]", sim_account.pin)
+    a.fill("#add-account input[name=totp_secret]", sim_account.totp_secret)
+    a.click("#save-account")
+    assert "credentials are encrypted" in a.inner_text("#message")
+    page_text = a.content()
+    for secret in (sim_account.api_key, sim_account.pin, sim_account.totp_secret):
+        assert secret not in page_text
+    a.click("#account-angel button.test")
+    assert a.inner_text("#message").startswith("Connection OK: logged in as")
+    shot(a, "accounts")
+
+    a.goto("/links/new")
+    a.fill("#f-name", "demo")
+    a.fill("#f-strategy", "st")
+    a.fill("#f-quantity", "10")
+    a.fill("#f-sl_pct", "1")
+    a.fill("#f-target_pct", "")
+    a.click("#save-link")
+    assert "link demo created" in a.inner_text("#message")
+    a.click("#link-demo button.copy >> nth=0")
+    url = a.evaluate("navigator.clipboard.readText()")
+    assert url == a.inner_text("#link-demo .webhook-url") and "/hook/" in url
+    shot(a, "links")
+
+    a.goto("/live")
+    ticks(site, "RELIANCE", ["1405"])
+    assert httpx.post(url, content=json.dumps({"strategy": "st", "symbol": "RELIANCE",
+                                               "action": "BUY"})).status_code == 200
+    a.wait_for_selector("#live-positions tr[data-id] >> text=RELIANCE-EQ", timeout=20_000)
+    a.wait_for_selector("#live-positions td.state >> text=OPEN", timeout=20_000)
+    shot(a, "live-open")
+    pid = a.get_attribute("#live-positions tr[data-id]", "data-id")
+    stop = a.inner_text("#live-positions tr[data-id] td:nth-child(7)")
+    assert stop == "1390.95", stop                              # 1 % under the 1405 entry
+    ticks(site, "RELIANCE", ["1400", stop])
+    a.wait_for_selector("#live-positions tr.empty", timeout=20_000)   # closed, no reload
+
+    a.goto(f"/positions/{pid}")
+    timeline = a.inner_text("#timeline")
+    assert "alert" in timeline and "fill" in timeline and "EXIT SELL 10" in timeline
+    shot(a, "position")
+
+    a.goto("/orders")
+    with a.expect_download() as download:
+        a.click("#download-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert sorted((r["purpose"], r["status"], r["quantity"]) for r in rows
+                  if r["position_id"] == pid) == [("ENTRY", "FILLED", "10"),
+                                                   ("EXIT", "FILLED", "10")]
+    shot(a, "orders")
+
+    a.click("#bot-stop")
+    assert a.inner_text("#bot-state") == "stopped"
+    assert httpx.post(url, content=json.dumps({"strategy": "st", "symbol": "SBIN",
+                                               "action": "BUY"})).status_code == 200
+    a.goto("/logs")
+    wait_until(lambda: "bot is stopped" in (a.reload() and a.inner_text("#logs")), 20,
+               "the ignored alert in Logs", interval_s=0.5)
+    shot(a, "logs")
+
+    b = register(browser, site, "bala")
+    for path in ("/live", "/links", "/accounts", "/orders", "/logs"):
+        b.goto(path)
+        text = b.content()
+        assert "RELIANCE" not in text and "demo" not in text and "angel" not in text, path
+        assert "/hook/" not in text, path
+    assert b.goto(f"/positions/{pid}").status == 404
+    assert b.request.get("/api/v1/positions?state=closed").json() == []
+    assert "RELIANCE" not in b.request.get("/orders.csv").text()
+    assert b.goto("/status").status == 403
+    shot(b, "other-trader")
+
+    admin = browser.new_context(base_url=site.settings.base_url).new_page()
+    admin.goto("/login")
+    admin.fill("input[name=username]", "admin")
+    admin.fill("input[name=password]", site.password)
+    admin.click("#sign-in")
+    admin.goto("/status")
+    assert "pinewire status" in admin.content()
+    shot(admin, "status")
+    admin.goto("/admin")
+    assert "asha" in admin.inner_text("#user-bots") and "stopped" in admin.inner_text("#user-bots")
+    shot(admin, "admin")
