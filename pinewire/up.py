@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from pinewire import broker, kafka, processes
+from pinewire import broker, kafka, processes, users
 from pinewire.follower import TopicFollower
 from pinewire.reconcile import reconcile
 from pinewire.settings import Settings
@@ -99,7 +99,10 @@ def run(settings: Settings) -> int:
             children.append(("feed", processes.spawn(py + ["feed"], logs / "feed.log")))
         _say(f"ready in {time.monotonic() - started:.1f}s — {trading_mode(settings)}; "
              f"logs in {logs}")
-        _say(f"status page: {settings.base_url}/status   (Ctrl-C stops everything)")
+        _say(f"dashboard: {settings.base_url}/   (Ctrl-C stops everything)")
+        if users.user_count(sql.engine(settings.sql_url)) == 0:
+            _say(f"no user yet: register the first (admin) account at {settings.base_url}"
+                 "/register")
         serving = True
         while not stopping:
             for name, proc in children:

@@ -23,15 +23,9 @@ def kafka_url(tmp_path_factory):
 def pipeline(kafka_url, tmp_path_factory):
     # A paper order without a fresh tick waits this long for one, then fills at the alert's
     # price: the tests that rely on it wait 5 s, not the default 30 s.
-    p = Pipeline(tmp_path_factory.mktemp("pipeline"), kafka_url,
-                 PINEWIRE_PAPER_FILL_TIMEOUT_S="5")
-    try:
-        p.prepare_topics()
-        p.start_worker()
-        p.start_web()
+    with Pipeline(tmp_path_factory.mktemp("pipeline"), kafka_url,
+                  PINEWIRE_PAPER_FILL_TIMEOUT_S="5").running() as p:
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="session")

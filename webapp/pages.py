@@ -149,8 +149,18 @@ async def links_page(request: Request) -> Response:
                         message=request.query_params.get("message"))
 
 
+def _field_of(error: str | None) -> str | None:
+    """Which field an error from links.validate is about (it names the CLI flag)."""
+    if not error:
+        return None
+    named = [(error.find(flag), setting) for setting, flag in links.FLAGS.items()
+             if f"{flag} " in error]
+    return min(named)[1] if named else ("name" if error.startswith("name") else None)
+
+
 async def _link_form(request: Request, row: dict | None, status=200, **context) -> Response:
     state, user = request.app.state, await current_user(request)
+    context.setdefault("error_field", _field_of(context.get("error")))
     return await render(request, "link_form.html", status, link=row,
                         accounts=await views.my_accounts(state, user), defaults=links.DEFAULTS,
                         choices={"side": links.SIDES, "product": links.PRODUCTS,
@@ -259,7 +269,9 @@ async def live_page(request: Request) -> Response:
     state, user = request.app.state, await current_user(request)
     rows = await views.db(queries.positions, state.engine, user["id"], "open")
     prices = last_prices(state)
-    return await render(request, "live.html", positions=[position_view(r, prices) for r in rows])
+    recent = await views.db(queries.logs, state.engine, user["id"], "warning", None, 10)
+    return await render(request, "live.html", positions=[position_view(r, prices) for r in rows],
+                        recent=recent)
 
 
 @signed_in

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from pinewire import accounts
-from tests.integration.harness import ROOT, Pipeline, wait_until
+from tests.integration.harness import ROOT, SECRETS, Pipeline, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("PINEWIRE_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "e2e"
@@ -25,15 +25,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 @pytest.fixture(scope="module")
 def site(kafka_url, smartapi_sim, tmp_path_factory):
-    p = Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url, PINEWIRE_SECRET_KEY=accounts.new_key(),
-                 PINEWIRE_PAPER_FILL_TIMEOUT_S="10", **smartapi_sim.env())
-    try:
-        p.prepare_topics()
-        p.start_worker()
-        p.start_web()
+    with Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url,
+                  PINEWIRE_SECRET_KEY=accounts.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
+                  **smartapi_sim.env()).running() as p:
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +59,15 @@ def register(browser, site, username: str):
                               origin=site.settings.base_url)
     page = context.new_page()
     page.goto("/register")
+    shot(page, "register")
     page.fill("input[name=username]", username)
     page.fill("input[name=first_name]", username.title())
     page.fill("input[name=password]", f"{username}-password")
     page.fill("input[name=password2]", f"{username}-password")
     page.click("#register")
     page.wait_for_url("**/live?**")
+    SECRETS.add(f"{username}-password")
+    SECRETS.update(c["value"] for c in context.cookies())   # the session, for the audit
     return page
 
 
@@ -93,8 +91,12 @@ def test_two_traders_in_the_dashboard(site, browser, sim_account, smartapi_sim):
     shot(a, "accounts")
 
     a.goto("/links/new")
+    shot(a, "link-form")
     a.fill("#f-name", "demo")
     a.fill("#f-strategy", "st")
+    a.fill("#f-quantity", "0")
+    a.click("#save-link")
+    assert "at least 1" in a.inner_text("#error-quantity")       # next to its field
     a.fill("#f-quantity", "10")
     a.fill("#f-sl_pct", "1")
     a.fill("#f-target_pct", "")
@@ -155,12 +157,15 @@ def test_two_traders_in_the_dashboard(site, browser, sim_account, smartapi_sim):
 
     admin = browser.new_context(base_url=site.settings.base_url).new_page()
     admin.goto("/login")
+    shot(admin, "login")
     admin.fill("input[name=username]", "admin")
     admin.fill("input[name=password]", site.password)
     admin.click("#sign-in")
     admin.goto("/status")
     assert "pinewire status" in admin.content()
     shot(admin, "status")
+    admin.goto("/password")
+    shot(admin, "password")
     admin.goto("/admin")
     assert "asha" in admin.inner_text("#user-bots") and "stopped" in admin.inner_text("#user-bots")
     shot(admin, "admin")

@@ -3,6 +3,7 @@ a worker process and the web app over real HTTP, each on free loopback ports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -46,6 +47,7 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
 
 
 PIPELINES: list["Pipeline"] = []   # every pipeline of the run, for the secrets audit
+SECRETS: set[str] = set()          # passwords, API and session tokens the tests used, likewise
 
 
 async def until(condition: Callable[[], object], timeout_s: float, what: str,
@@ -81,6 +83,7 @@ class Pipeline:
         self.worker: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
         self.token = users.new_token(self.engine, self.user["id"], "tests")   # the admin's
+        SECRETS.update((self.password, self.token))
         self.http = httpx.Client(base_url=self.settings.base_url, timeout=10,
                                  headers={"Authorization": f"Bearer {self.token}"})
 
@@ -118,6 +121,17 @@ class Pipeline:
             return self.http.get("/healthz").status_code == 200
         except httpx.TransportError:
             return False
+
+    @contextlib.contextmanager
+    def running(self):
+        """Topics, a worker and the web app, for the length of the block."""
+        try:
+            self.prepare_topics()
+            self.start_worker()
+            self.start_web()
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         for proc in (self.web, self.worker):

@@ -9,21 +9,15 @@ import pytest
 
 from pinewire import accounts, users
 from schemas import sql
-from tests.integration.harness import Pipeline, wait_until
+from tests.integration.harness import SECRETS, Pipeline, wait_until
 
 
 @pytest.fixture(scope="module")
 def dash(kafka_url, smartapi_sim, tmp_path_factory):
-    p = Pipeline(tmp_path_factory.mktemp("dashboard"), kafka_url,
-                 PINEWIRE_SECRET_KEY=accounts.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="5",
-                 **smartapi_sim.env())
-    try:
-        p.prepare_topics()
-        p.start_worker()
-        p.start_web()
+    with Pipeline(tmp_path_factory.mktemp("dashboard"), kafka_url,
+                  PINEWIRE_SECRET_KEY=accounts.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="5",
+                  **smartapi_sim.env()).running() as p:
         yield p
-    finally:
-        p.stop()
 
 
 def client(p, username, password="a-long-password") -> httpx.Client:
@@ -33,6 +27,7 @@ def client(p, username, password="a-long-password") -> httpx.Client:
     response = httpx.post(f"{p.settings.base_url}/api/v1/tokens",
                           json={"username": username, "password": password})
     assert response.status_code == 201, response.text
+    SECRETS.update((password, response.json()["token"]))
     return httpx.Client(base_url=p.settings.base_url, timeout=10,
                         headers={"Authorization": f"Bearer {response.json()['token']}"})
 

@@ -1,5 +1,6 @@
-"""Runs last: no PIN, TOTP secret, API key, secret key, webhook token or broker session token
-appears in clear in any log file, any file the SDK could have written, or any topic of the run."""
+"""Runs last: no PIN, TOTP secret, API key, secret key, webhook token, broker session token,
+dashboard password, API token or session cookie appears in clear in any log file, any file the
+SDK could have written, or any topic of the run."""
 import asyncio
 import json
 import os
@@ -10,11 +11,11 @@ from sqlalchemy import select
 from pinewire import kafka
 from schemas import sql
 from schemas import topics as registry
-from tests.integration.harness import PIPELINES
+from tests.integration.harness import PIPELINES, SECRETS
 
 
 def _secrets(smartapi_sim, sim_account) -> set[str]:
-    found = {sim_account.pin, sim_account.totp_secret, sim_account.api_key}
+    found = {sim_account.pin, sim_account.totp_secret, sim_account.api_key} | SECRETS
     for p in PIPELINES:
         if p.env.get("PINEWIRE_SECRET_KEY"):
             found.add(p.env["PINEWIRE_SECRET_KEY"])

@@ -40,8 +40,15 @@ if (table && window.EventSource) {
     }
   };
   var source = new EventSource("/live/events");
+  var recent = document.getElementById("recent");
+  var note = function (text) {
+    var none = recent.querySelector(".none"); if (none) none.remove();
+    var li = document.createElement("li"); li.textContent = text; recent.insertBefore(li, recent.firstChild);
+  };
   source.addEventListener("pinewire", function (e) {
-    var p = JSON.parse(e.data).position;
+    var event = JSON.parse(e.data), p = event.position;
+    if (event.kind === "ALERT_IGNORED") note("alert ignored: " + event.reason);
+    if (p && p.state === "REJECTED") note("order rejected on " + p.symbol + ": " + event.reason);
     if (!p) return;
     var current = body.querySelector('tr[data-id="' + p.id + '"]');
     var live = ["PENDING", "OPEN", "EXITING"].indexOf(p.state) >= 0;
