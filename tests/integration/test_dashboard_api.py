@@ -143,6 +143,33 @@ def test_a_users_rows_in_the_ledger_are_theirs_only(dash):
     assert len(a.get("/api/v1/orders").json()) == len(rows)
 
 
+def test_account_test_in_plain_words_and_delete_refused_while_a_live_link_uses_it(dash,
+                                                                                  sim_account):
+    a = client(dash, "anna")
+    good = a.post("/api/v1/accounts", json={
+        "name": "angel", "client_code": sim_account.client_code, "api_key": sim_account.api_key,
+        "pin": sim_account.pin, "totp_secret": sim_account.totp_secret}).json()
+    assert good["client_code"].endswith(sim_account.client_code[-3:])
+    assert sim_account.client_code not in json.dumps(good)
+    assert a.post(f"/api/v1/accounts/{good['id']}/test").json()["ok"] is True
+    wrong = a.post("/api/v1/accounts", json={
+        "name": "wrong", "client_code": sim_account.client_code, "api_key": sim_account.api_key,
+        "pin": "99999999", "totp_secret": sim_account.totp_secret}).json()
+    answer = a.post(f"/api/v1/accounts/{wrong['id']}/test").json()
+    assert answer["ok"] is False and "PIN or API key is wrong" in answer["message"]
+    assert sim_account.pin not in answer["message"] and "Traceback" not in answer["message"]
+    assert client(dash, "bert").post(f"/api/v1/accounts/{good['id']}/test").status_code == 404
+
+    a.post("/api/v1/links", json={"name": "live-one", "strategy": "st", "quantity": 1,
+                                  "paper": False, "account_id": good["id"]})
+    refused = a.post(f"/accounts/{good['id']}/delete", follow_redirects=False)
+    assert "live+link" in refused.headers["location"] and "uses+this+account" in \
+        refused.headers["location"]
+    assert [x["name"] for x in a.get("/api/v1/accounts").json()] == ["angel", "wrong"]
+    a.post(f"/accounts/{wrong['id']}/delete")
+    assert [x["name"] for x in a.get("/api/v1/accounts").json()] == ["angel"]
+
+
 def test_sign_in_throttled_with_a_clear_429(dash):
     # last in this module: the address is throttled too, for every later sign-in from it
     users.add_user(dash.engine, "carla", "carla-password")
