@@ -5,14 +5,20 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 
+MAX_RUPEES = Decimal(10) ** 9   # no price or amount pinewire handles comes near it
+
+
 def rupees_to_paise(value: str | int | Decimal) -> int:
-    """'24510.5' -> 2451050. Rounds half-up to the paisa; rejects non-numbers and non-positives."""
+    """'24510.5' -> 2451050. Rounds half-up to the paisa; rejects non-numbers, non-positives
+    and amounts beyond MAX_RUPEES."""
     try:
         amount = Decimal(str(value).strip())
-    except InvalidOperation:
+    except (InvalidOperation, ArithmeticError):
         raise ValueError(f"{value!r} is not a number") from None
     if not amount.is_finite() or amount <= 0:
         raise ValueError(f"{value!r} is not a positive price")
+    if amount > MAX_RUPEES:
+        raise ValueError(f"{value!r} is more than {MAX_RUPEES:,} rupees")
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from schemas.money import rupees_to_paise
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_QUANTITY = 10_000_000      # units or lots in one alert; more is a typo, not an order
 
 OPTION_ACTIONS = ("BUY_CALL", "BUY_PUT", "SELL_CALL", "SELL_PUT")  # name the underlying
 ACTIONS = ("BUY", "SELL", "EXIT") + OPTION_ACTIONS
@@ -126,10 +127,13 @@ def _quantity(data: dict) -> int | None:
         return None
     try:
         qty = Decimal(str(raw))
+        whole = qty.is_finite() and qty == qty.to_integral_value() and qty > 0
     except ArithmeticError:
-        raise PayloadError(f"quantity {raw!r} is not a number") from None
-    if qty != qty.to_integral_value() or qty <= 0:
-        raise PayloadError(f"quantity {raw!r} must be a positive whole number")
+        raise PayloadError(f"quantity {str(raw)[:40]!r} is not a number") from None
+    if not whole:
+        raise PayloadError(f"quantity {str(raw)[:40]!r} must be a positive whole number")
+    if qty > MAX_QUANTITY:
+        raise PayloadError(f"quantity {str(raw)[:40]!r} is more than {MAX_QUANTITY:,}")
     return int(qty)
 
 

@@ -1,7 +1,10 @@
 """The payload parser: every documented shape, every kind of bad input."""
-import pytest
+import json
 
-from schemas.tradingview import MAX_BODY_BYTES, PayloadError, parse
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from schemas.tradingview import MAX_BODY_BYTES, MAX_QUANTITY, PayloadError, parse
 
 
 @pytest.mark.parametrize("body,action,symbol,exchange,strategy,qty,price,own_id", [
@@ -53,3 +56,52 @@ def test_bad_input(body, message):
     with pytest.raises(PayloadError, match=message.replace("(", r"\(").replace("{", r"\{")
                        .replace("}", r"\}")):
         parse(body)
+
+
+# -- hostile bodies: every one is a Signal or a PayloadError, never anything else -----------
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                     st.text(max_size=30),
+                     st.sampled_from(["Infinity", "-Infinity", "NaN", "sNaN", "1e999999", "1e-999",
+                                      "9" * 60, "0", "-1", "1.5", "{{close}}", " 12 "]))
+_fields = st.sampled_from(["symbol", "ticker", "action", "side", "qty", "quantity", "contracts",
+                           "price", "close", "strategy", "exchange", "time", "passphrase"])
+_bodies = st.dictionaries(_fields, _scalars, max_size=8)
+
+
+def _check(body: bytes) -> None:
+    try:
+        signal = parse(body)
+    except PayloadError:
+        return
+    assert signal.quantity is None or 0 < signal.quantity <= MAX_QUANTITY
+    assert signal.price_paise is None or 0 < signal.price_paise <= 10 ** 11
+
+
+@settings(max_examples=600, deadline=None)
+@given(_bodies, st.sampled_from(["BUY", "SELL", "EXIT", "buy", None]),
+       st.sampled_from(["RELIANCE", "NSE:SBIN", None]))
+def test_any_json_object_is_a_signal_or_a_clear_error(body, action, symbol):
+    if action is not None:
+        body.setdefault("action", action)
+    if symbol is not None:
+        body.setdefault("symbol", symbol)
+    _check(json.dumps(body, allow_nan=True).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_are_a_signal_or_a_clear_error(body):
+    _check(body)
+
+
+def test_numbers_out_of_range_are_clear_errors():
+    for body, message in ((b'{"symbol":"SBIN","action":"BUY","qty":"Infinity"}', "whole number"),
+                          (b'{"symbol":"SBIN","action":"BUY","qty":1e400}', "more than"),
+                          (b'{"symbol":"SBIN","action":"BUY","qty":"1e30"}', "more than"),
+                          (b'{"symbol":"SBIN","action":"BUY","price":"1e999999"}', "more than")):
+        try:
+            parse(body)
+        except PayloadError as exc:
+            assert message in str(exc), exc
+        else:
+            raise AssertionError(f"{body!r} was accepted")
