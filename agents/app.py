@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 
 import faust
 
@@ -47,6 +48,7 @@ commands_topic = _topic(registry.COMMANDS, records.Command)
 ticks_topic = _topic(registry.TICKS, records.Tick)
 subscriptions_topic = _topic(registry.SUBSCRIPTIONS, records.Subscription)
 workers_topic = _topic(registry.WORKERS, records.WorkerHeartbeat)
+dead_letters_topic = _topic(registry.DEAD_LETTERS, records.DeadLetter)
 exposure_topic = _topic(registry.EXPOSURE, records.Exposure)
 
 # position id -> Position.to_dict()
@@ -66,14 +68,28 @@ sweeps = app.Table("sweeps", default=None, partitions=S.partitions)
 log = logging.getLogger(__name__)
 
 
-async def consume(stream, handler, on_error=None) -> None:
-    """One bad record is logged (and handed to on_error) and never stops the stream."""
-    async for record in stream:
+async def consume(stream, handler, on_error=None, *, events: bool = False) -> None:
+    """Each record to handler (the whole event with events=True: its offset matters). One
+    that fails is logged, handed to on_error and written to the dead-letter topic with its
+    error; the stream goes on."""
+    async for event in stream.events():
+        record = event if events else event.value
         try:
             result = handler(record)
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:  # noqa: BLE001
-            log.exception("%s failed on %r", getattr(handler, "__name__", handler), record)
+            name = getattr(handler, "__name__", str(handler))
+            log.exception("%s failed on %r", name, event.value)
             if on_error is not None:
                 await on_error(record, exc)
+            await dead_letter(name, event, exc)
+
+
+async def dead_letter(agent: str, event, exc: Exception) -> None:
+    message, value = event.message, event.value
+    await dead_letters_topic.send(key=agent, value=records.DeadLetter(
+        agent=agent, topic=message.topic, partition=message.partition, offset=message.offset,
+        key=str(event.key) if event.key is not None else None,
+        value=value.asdict() if hasattr(value, "asdict") else None,
+        error=f"{type(exc).__name__}: {exc}"[:2000], at_ms=int(time.time() * 1000)))

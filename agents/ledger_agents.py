@@ -13,7 +13,10 @@ engine = sql.engine(A.S.sql_url)
 
 def _ledger_agent(topic, record) -> None:
     async def agent(stream):
-        await A.consume(stream, lambda value: asyncio.to_thread(record, engine, value))
+        async def write(value):
+            await asyncio.to_thread(record, engine, value)
+        write.__name__ = f"ledger_{record.__name__}"
+        await A.consume(stream, write)
     agent.__name__ = agent.__qualname__ = f"ledger_{record.__name__}"
     A.app.agent(topic, name=f"agents.ledger.{record.__name__}", concurrency=1)(agent)
 

@@ -14,7 +14,7 @@ from schemas.records import Tick
 @A.app.agent(A.ticks_topic, concurrency=1)
 async def on_tick(stream):
     # events, not values: the tick's offset tells a replayed tick from a new one
-    await A.consume(stream.events(), watch)
+    await A.consume(stream, watch, events=True)
 
 
 async def watch(event) -> None:

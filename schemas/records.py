@@ -218,3 +218,15 @@ class WorkerHeartbeat(_Record):
     last_prices: Optional[dict] = None   # token -> [ltp_paise, ts_ms] for tokens with open positions
     open_positions: int = 0
 
+
+
+class DeadLetter(_Record):
+    """A record an agent could not handle. Topic: deadletters. Nothing is dropped silently."""
+    agent: str
+    topic: str
+    partition: int
+    offset: int
+    key: Optional[str]
+    value: Optional[dict]
+    error: str
+    at_ms: int

@@ -34,9 +34,11 @@ EXPOSURE = TopicSpec("exposure", "position id", False, compacted=True,
                      description="each position's state and P&L, for cluster-wide risk limits")
 BOT = TopicSpec("bot", "'bot'", False, compacted=True, description="the bot's on/off state")
 WORKERS = TopicSpec("workers", "worker id", False, compacted=True, description="worker heartbeats")
+DEAD_LETTERS = TopicSpec("deadletters", "agent", False,
+                         description="records an agent could not handle, with the error")
 
 ALL = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS, SUBSCRIPTIONS, LINKS, ACCOUNTS, BOT,
-       EXPOSURE, WORKERS)
+       EXPOSURE, WORKERS, DEAD_LETTERS)
 # Topics the Faust worker consumes in its consumer group (their lag is what the status page shows).
 PIPELINE = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS)
 # Changelog-backed tables of the worker; their changelog topics are named by Faust.

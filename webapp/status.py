@@ -72,11 +72,18 @@ async def snapshot(state) -> dict:
         "bot": {"running": bots.global_switch(state.engine)["running"]},
         "open_positions": [_position(p, prices) for p in open_positions(state.engine)],
         "reconciliation": _last_reconciliation(state.engine),
+        "dead_letters": _records(broker, registry.topic_name(settings.namespace,
+                                                             registry.DEAD_LETTERS)),
         "risk_limits": [{**s.figures(), "tripped": s.tripped,
                          "day_pnl": signed_rupees(s.day_pnl_paise),
                          "daily_loss": s.daily_loss_paise and paise_to_rupees(s.daily_loss_paise)}
                         for s in limits],
     }
+
+
+def _records(broker: dict, name: str) -> int | None:
+    """How many records a topic holds (None when the broker cannot be read)."""
+    return next((t.get("records") for t in broker.get("topics", []) if t["name"] == name), None)
 
 
 def _position(row: dict, prices: dict) -> dict:

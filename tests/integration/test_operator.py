@@ -120,3 +120,24 @@ def test_accounts_are_encrypted_at_rest_and_never_printed(pipeline):
     live = run("link", "add", "--name", "live2", "--strategy", "st", "--qty", "1", "--live",
                "--account", "main")
     assert live.returncode == 0 and "LIVE" in live.stdout, live.stderr
+
+
+def test_a_record_an_agent_cannot_handle_goes_to_the_dead_letters_and_the_stream_goes_on(
+        pipeline):
+    from schemas.records import Fill
+    # a quantity no ledger column can hold: the fills ledger agent fails on it
+    bad = Fill(fill_id="deadbeef", client_order_id="deadbeef00000000E0",
+               position_id="deadbeef00000000", token="2885", side="BUY", status="FILLED",
+               quantity=10 ** 20, price_paise=1, at_ms=1)
+    pipeline.produce(registry.FILLS, bad, key=bad.position_id, instrument=bad.token)
+    letters = wait_until(lambda: [r[3] for r in pipeline.topic_records(registry.DEAD_LETTERS)
+                                  if r[3]["value"] and r[3]["value"]["fill_id"] == "deadbeef"],
+                         30, "the dead letter")
+    assert letters[0]["agent"] == "ledger_record_fill" and "Error" in letters[0]["error"]
+    assert letters[0]["topic"].endswith(".fills")
+    link = pipeline.add_link()                     # the stream goes on
+    alert = pipeline.alert_row(pipeline.alert(link, "BUY", "RELIANCE", price="1411"))
+    pipeline.position(alert["position_id"], "OPEN")
+    status = pipeline.http.get("/status.json").json()
+    assert status["dead_letters"] >= 1
+    assert 'id="dead-letters" class="bad"' in pipeline.http.get("/status").text
