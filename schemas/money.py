@@ -19,7 +19,10 @@ def rupees_to_paise(value: str | int | Decimal) -> int:
         raise ValueError(f"{value!r} is not a positive price")
     if amount > MAX_RUPEES:
         raise ValueError(f"{value!r} is more than {MAX_RUPEES:,} rupees")
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    paise = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if paise == 0:
+        raise ValueError(f"{value!r} is less than half a paisa")
+    return paise
 
 
 def paise_to_rupees(paise: int | Fraction) -> str:

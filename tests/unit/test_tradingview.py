@@ -77,7 +77,7 @@ def _check(body: bytes) -> None:
     assert signal.price_paise is None or 0 < signal.price_paise <= 10 ** 11
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1000, deadline=None, derandomize=True)   # the same bodies every run
 @given(_bodies, st.sampled_from(["BUY", "SELL", "EXIT", "buy", None]),
        st.sampled_from(["RELIANCE", "NSE:SBIN", None]))
 def test_any_json_object_is_a_signal_or_a_clear_error(body, action, symbol):
@@ -88,7 +88,7 @@ def test_any_json_object_is_a_signal_or_a_clear_error(body, action, symbol):
     _check(json.dumps(body, allow_nan=True).encode())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None, derandomize=True)
 @given(st.binary(max_size=300))
 def test_any_bytes_are_a_signal_or_a_clear_error(body):
     _check(body)
@@ -98,7 +98,9 @@ def test_numbers_out_of_range_are_clear_errors():
     for body, message in ((b'{"symbol":"SBIN","action":"BUY","qty":"Infinity"}', "whole number"),
                           (b'{"symbol":"SBIN","action":"BUY","qty":1e400}', "more than"),
                           (b'{"symbol":"SBIN","action":"BUY","qty":"1e30"}', "more than"),
-                          (b'{"symbol":"SBIN","action":"BUY","price":"1e999999"}', "more than")):
+                          (b'{"symbol":"SBIN","action":"BUY","price":"1e999999"}', "more than"),
+                          # found by the property test: it rounded to a price of 0 paise
+                          (b'{"symbol":"SBIN","action":"BUY","price":"1E-3"}', "half a paisa")):
         try:
             parse(body)
         except PayloadError as exc:
