@@ -49,15 +49,29 @@ class AlertProducer:
             await self._producer.stop()
 
 
-def _reject(request: Request, status: int, reason: str, link: dict | None) -> JSONResponse:
+def _record_rejection(eng, row: dict) -> None:
+    with eng.begin() as conn:
+        conn.execute(sql.webhook_rejections.insert().values(**row))
+
+
+async def _reject(request: Request, status: int, reason: str, link: dict | None) -> JSONResponse:
     client = request.client.host if request.client else None
     link_id = link["id"] if link else None
     log.warning("webhook rejected %d link=%s client=%s: %s", status, link_id or "-", client, reason)
-    with request.app.state.engine.begin() as conn:
-        conn.execute(sql.webhook_rejections.insert().values(
-            at_ms=int(time.time() * 1000), link_id=link_id, status_code=status, reason=reason,
-            client=client, user_id=link["user_id"] if link else None))
+    await asyncio.to_thread(_record_rejection, request.app.state.engine, dict(
+        at_ms=int(time.time() * 1000), link_id=link_id, status_code=status, reason=reason,
+        client=client, user_id=link["user_id"] if link else None))
     return JSONResponse({"error": reason}, status_code=status)
+
+
+def _lookup(eng, token: str) -> tuple[dict | None, int, int]:
+    """The link of a webhook token, and the versions of its owner's bot and of the global
+    switch (the worker waits until it knows at least these)."""
+    link = links.link_by_token(eng, token)
+    if link is None:
+        return None, 0, 0
+    own = bots.user_bot(eng, link["user_id"])["version"] if link["user_id"] else 0
+    return link, own, bots.global_switch(eng)["version"]
 
 
 async def _body(request: Request) -> bytes | None:
@@ -92,20 +106,21 @@ def _instrument(catalog, signal):
 
 async def hook(request: Request) -> JSONResponse:
     state = request.app.state
-    link = links.link_by_token(state.engine, request.path_params["token"])
+    link, bot_version, global_bot_version = await asyncio.to_thread(
+        _lookup, state.engine, request.path_params["token"])
     if link is None:
-        return _reject(request, 404, "not found", None)
+        return await _reject(request, 404, "not found", None)
     body = await _body(request)
     if body is None:
-        return _reject(request, 413, f"body larger than {MAX_BODY_BYTES} bytes", link)
+        return await _reject(request, 413, f"body larger than {MAX_BODY_BYTES} bytes", link)
     try:
         signal = parse(body)
     except PayloadError as exc:
-        return _reject(request, 422, str(exc), link)
+        return await _reject(request, 422, str(exc), link)
     try:
         inst, action, price_paise, lots = _instrument(state.catalog, signal)
     except InstrumentError as exc:
-        return _reject(request, 422, str(exc), link)
+        return await _reject(request, 422, str(exc), link)
     received_ns = time.time_ns()
     key = ids.dedupe_key(link["id"], signal.payload)
     settings = state.settings
@@ -113,8 +128,7 @@ async def hook(request: Request) -> JSONResponse:
         id=ids.alert_id(key, received_ns), dedupe_key=key,
         dedupe_window_s=settings.own_id_dedupe_window_s if signal.own_id else settings.dedupe_window_s,
         link_id=link["id"], link_version=link["version"], user_id=link["user_id"],
-        bot_version=bots.user_bot(state.engine, link["user_id"])["version"] if link["user_id"]
-        else 0, global_bot_version=bots.global_switch(state.engine)["version"], action=action,
+        bot_version=bot_version, global_bot_version=global_bot_version, action=action,
         symbol=inst.symbol, exchange=inst.exchange, token=inst.token,
         received_at_ms=received_ns // 1_000_000, strategy=signal.strategy,
         quantity=signal.quantity, price_paise=price_paise, payload=signal.payload,
@@ -125,7 +139,7 @@ async def hook(request: Request) -> JSONResponse:
                                   partition=registry.instrument_partition(inst.token,
                                                                           settings.partitions))
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-        return _reject(request, 503, f"Kafka unavailable, alert not accepted "
+        return await _reject(request, 503, f"Kafka unavailable, alert not accepted "
                                      f"({type(exc).__name__}); retry", link)
     log.info("alert %s accepted for link %s: %s %s", alert.id, link["name"], alert.action,
              alert.symbol)

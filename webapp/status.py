@@ -69,9 +69,10 @@ async def snapshot(state) -> dict:
         "broker": broker,
         "workers": workers,
         "last_tick_age_s": min(tick_ages) if tick_ages else None,
-        "bot": {"running": bots.global_switch(state.engine)["running"]},
-        "open_positions": [_position(p, prices) for p in open_positions(state.engine)],
-        "reconciliation": _last_reconciliation(state.engine),
+        "bot": {"running": (await asyncio.to_thread(bots.global_switch, state.engine))["running"]},
+        "open_positions": [_position(p, prices)
+                           for p in await asyncio.to_thread(open_positions, state.engine)],
+        "reconciliation": await asyncio.to_thread(_last_reconciliation, state.engine),
         "dead_letters": _records(broker, registry.topic_name(settings.namespace,
                                                              registry.DEAD_LETTERS)),
         "risk_limits": [{**s.figures(), "tripped": s.tripped,
@@ -121,10 +122,14 @@ async def status_html(request: Request):
     return await render(request, "status.html", s=await snapshot(request.app.state))
 
 
+def _database_answers(eng) -> None:
+    with eng.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 async def healthz(request: Request) -> JSONResponse:
     try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        await asyncio.to_thread(_database_answers, request.app.state.engine)
     except Exception as exc:  # noqa: BLE001
         return JSONResponse({"ok": False, "error": type(exc).__name__}, status_code=503)
     return JSONResponse({"ok": True})
