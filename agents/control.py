@@ -43,7 +43,7 @@ async def restore(command: Command) -> None:
     if current and current["version"] >= snapshot.version:
         return
     pos = positions.restored(snapshot, emit.now_ms())
-    await emit.store(memory, pos)
+    await emit.store(memory, pos, Position.from_dict(current) if current else None)
     await emit.event("RESTORED", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason="restored from the ledger")
     await emit.subscription(memory, pos)
@@ -72,7 +72,7 @@ async def sweep(command: Command) -> None:
     A.sweeps[done_key] = day.isoformat()
     rows = []
     for pid in sorted({p for ids in memory.index.values() for p in ids}):
-        pos = Position.from_dict(A.positions.get(pid))
+        pos = memory.position(A.positions.get(pid))
         if pos.partition != command.partition or pos.state != positions.OPEN:
             continue
         link = memory.link(pos.link_id) or {}
@@ -86,7 +86,7 @@ async def sweep(command: Command) -> None:
         if decision == eod.CLOSE:
             reason = "EOD" if command.kind == eod.EOD else "MIS"
             closing = positions.begin_exit(pos, reason, emit.now_ms(), price_paise=last)
-            await emit.store(memory, closing)
+            await emit.store(memory, closing, pos)
             await emit.order(closing, "EXIT")
             await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=closing,
                              reason=f"{command.kind} {day}: close")

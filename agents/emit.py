@@ -33,12 +33,11 @@ def exposure(pos: Position) -> Exposure:
                     fees_paise=pos.fees_paise)
 
 
-async def store(memory: WorkerMemory, pos: Position) -> None:
-    """Save the position; when its state or quantities changed (not on a mere tick), publish
-    its exposure for every worker's risk limits — this worker's own view first."""
-    before = A.positions.get(pos.id)
+async def store(memory: WorkerMemory, pos: Position, before: Position | None) -> None:
+    """Save the position; when its state or quantities changed from `before` (not on a mere
+    tick), publish its exposure for every worker's risk limits — this worker's own view first."""
     save(memory, pos)
-    if before is None or any(before.get(k) != getattr(pos, k) for k in _EXPOSED):
+    if before is None or any(getattr(before, k) != getattr(pos, k) for k in _EXPOSED):
         record = exposure(pos)
         memory.expose(record.asdict())
         await A.exposure_topic.send(key=pos.id, value=record)

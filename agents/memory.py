@@ -23,6 +23,9 @@ class WorkerMemory:
                                                 self.bot_topic, self.exposure_topic,
                                                 self.workers_topic], on_record=self._on_record)
         self.index: dict[str, set[str]] = {}
+        # the live positions as objects: building one from its table dict on every tick was
+        # the tick path's largest cost; one is reused while the table holds the same version
+        self.loaded: dict[str, Position] = {}
         self.last_price: dict[str, tuple[int, int]] = {}
         self.seen_at_ms: dict[str, int] = {}
         self.last_offset: dict[str, int] = {}
@@ -82,13 +85,22 @@ class WorkerMemory:
         ids = self.index.setdefault(pos.token, set())
         if pos.state in LIVE_STATES:
             ids.add(pos.id)
+            self.loaded[pos.id] = pos
         else:
             ids.discard(pos.id)
+            self.loaded.pop(pos.id, None)
+
+    def position(self, data: dict) -> Position:
+        """The position a table value holds (the same object while its version is unchanged)."""
+        cached = self.loaded.get(data["id"])
+        if cached is None or cached.version != data["version"]:
+            cached = Position.from_dict(data)
+        return cached
 
     def rebuild(self, table_items, active_partitions: set[int]) -> int:
         """From the positions table, keeping only partitions this worker owns (the table can
         also hold standby copies)."""
-        self.index = {}
+        self.index, self.loaded = {}, {}
         for _, value in table_items:
             if value and value.get("partition") in active_partitions:
                 self.track(Position.from_dict(value))

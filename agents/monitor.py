@@ -7,7 +7,6 @@ from __future__ import annotations
 from agents import app as A
 from agents import emit, positions
 from agents.pipeline import brokers, memory, send_fill
-from agents.positions import Position
 from schemas.records import Tick
 
 
@@ -22,7 +21,7 @@ async def watch(event) -> None:
     offset = event.message.offset
     memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms, offset)
     for pid in list(memory.index.get(tick.token, ())):
-        pos = Position.from_dict(A.positions.get(pid))
+        pos = memory.position(A.positions.get(pid))
         now = emit.now_ms()
         stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
         if stale:
@@ -33,7 +32,7 @@ async def watch(event) -> None:
         changed, decision, verdict = positions.on_tick(pos, tick.ltp_paise, now, offset)
         if changed is None:
             continue
-        await emit.store(memory, changed)
+        await emit.store(memory, changed, pos)
         if decision is not None:
             if changed.paper and changed.entry_open:
                 for fill in brokers.paper.cancel(tick.token, changed.entry_order_id, now):

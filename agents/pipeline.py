@@ -116,13 +116,14 @@ async def _gate_entry(decision, link: dict, alert: Alert):
     blocked = await _entry_blocked(link, alert.token,
                                    new_position=decision.outcome != signals.ADD)
     if blocked and decision.outcome == signals.REVERSE:
-        return signals.AlertDecision(signals.CLOSE, f"{decision.reason.split(', then')[0]}; "
+        return signals.AlertDecision(signals.CLOSE, f"{alert.action} closes the open position; "
                                                     f"no reverse: {blocked}"), 0
     if blocked:
         return signals.AlertDecision(signals.IGNORE, blocked), 0
     if decision.outcome == signals.REVERSE:
         return decision, 0    # sized when the exit has filled
-    reference = risk.entry_reference(alert.price_paise, memory.price(alert.token))
+    # sized by the alert's price when it carries one, else the last tick
+    reference = alert.price_paise or memory.price(alert.token)
     quantity, why = _size(link, alert.lot_size, reference)
     if not quantity:
         return signals.AlertDecision(signals.IGNORE, why), 0
@@ -168,7 +169,7 @@ async def handle_alert(alert: Alert) -> None:
                                               "reference_price_paise": alert.price_paise})
     else:
         pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise)
-    await emit.store(memory, pos)
+    await emit.store(memory, pos, live)
     if decision.outcome == signals.OPEN:
         await emit.subscription(memory, pos)   # a paper entry may wait for the first tick
     await emit.order(pos, purpose, alert_id=alert.id)
@@ -224,7 +225,7 @@ async def apply_fill(fill: Fill) -> None:
         if before.state == positions.CLOSED:
             await reverse_after_close(before, fill.price_paise)
         return
-    await emit.store(memory, pos)
+    await emit.store(memory, pos, before)
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason=f"{fill.status} {fill.quantity} @ {fill.price_paise}"
                             + (f": {fill.text}" if fill.text else ""))
@@ -267,7 +268,7 @@ async def reverse_after_close(closed: Position, exit_price: int) -> None:
                         symbol=closed.symbol, exchange=closed.exchange, side=plan["side"],
                         quantity=quantity, lot_size=closed.lot_size, reference_paise=reference,
                         reverse_of=closed.id)
-    await emit.store(memory, pos)
+    await emit.store(memory, pos, None)
     await emit.subscription(memory, pos)
     await emit.order(pos, "ENTRY", alert_id=plan.get("alert_id"))
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,

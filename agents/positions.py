@@ -8,8 +8,9 @@ and an exit closes everything that filled.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 
 from agents import badticks, exits
 from schemas import ids
@@ -114,9 +115,13 @@ class Position:
         return self.entry_order_qty or self.quantity
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """Plain data for the table and the topics (a shallow copy: every field is a scalar,
+        but for the tuples, made lists, and then_open, copied)."""
+        d = dict(self.__dict__)
         d["fill_ids"] = list(self.fill_ids)
         d["charged_orders"] = list(self.charged_orders)
+        if self.then_open is not None:
+            d["then_open"] = dict(self.then_open)
         return d
 
     @staticmethod
@@ -166,6 +171,9 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
         intent_at_ms=now_ms, version=1, lot_size=lot_size,
         product_type=product_type(product, exchange, side), paper_fill=paper_fill,
         fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of, user_id=user_id)
+
+
+_band = lru_cache(maxsize=256)(pct)   # a link's bad-tick band, parsed once, not every tick
 
 
 def reverse_id(position_id: str) -> str:
@@ -284,8 +292,8 @@ def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = N
         return None, None, None
     verdict = None
     if pos.tick_band_pct is not None:
-        guarded = badticks.guard(pct(pos.tick_band_pct), pos.last_accepted_paise, pos.held_paise,
-                                 price_paise)
+        guarded = badticks.guard(_band(pos.tick_band_pct), pos.last_accepted_paise,
+                                 pos.held_paise, price_paise)
         verdict = None if guarded.verdict == badticks.ACCEPTED else guarded.verdict
         pos = replace(pos, last_accepted_paise=guarded.last_accepted, held_paise=guarded.held)
         if not guarded.accepted:
@@ -297,8 +305,10 @@ def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = N
         return _bump(pos, state=EXITING, exit_reason=decision.reason,
                      exit_trigger_paise=price_paise, exit_gap=fraction_str(decision.gap),
                      tick_offset=offset), decision, verdict
-    if best != pos.best_paise or pos.tick_band_pct is not None:
+    if best != pos.best_paise:
         return _bump(_with_levels(pos, best, lv), tick_offset=offset), None, verdict
+    if pos.tick_band_pct is not None:   # the levels stand; only the accepted tick moved
+        return _bump(pos, tick_offset=offset), None, verdict
     return None, None, None
 
 

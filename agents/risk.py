@@ -103,7 +103,3 @@ def entry_block(scopes: Iterable[Scope], *, new_position: bool) -> tuple[str | N
                     f"its limit is {scope.max_open}"), None
     return None, None
 
-
-def entry_reference(alert_price: int | None, last_price: int | None) -> int | None:
-    """What an entry is sized by: the alert's price when it carries one, else the last tick."""
-    return alert_price if alert_price is not None else last_price

@@ -73,10 +73,15 @@ def _mine(user_id: str | None):
 _PUBLIC = [c for c in sql.accounts.c if c.name != "secrets"]   # never the sealed credentials
 
 
-def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
-                api_key: str, pin: str, totp_secret: str, user_id: str | None = None) -> dict:
+def _name(name: str | None) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name or ""):
         raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
+    return name
+
+
+def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
+                api_key: str, pin: str, totp_secret: str, user_id: str | None = None) -> dict:
+    _name(name)
     if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
         raise AccountError("client code must be letters and digits")
     sealed = _seal(secret_key, api_key, pin, totp_secret)
@@ -121,9 +126,7 @@ def set_account(eng: Engine, account_id: str, *, user_id: str | None = None,
     from pinewire.links import convert
     values = {k: convert(k, v) for k, v in limits.items() if k in ("max_open", "daily_loss_paise")}
     if name is not None:
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
-            raise AccountError("name must be 1-100 letters, digits, '_', '.' or '-'")
-        values["name"] = name
+        values["name"] = _name(name)
     if reset_breaker:
         values["breaker_reset_at_ms"] = int(time.time() * 1000)
     if credentials is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, time, timedelta
+from typing import Iterable
 
 from sqlalchemy import Engine
 
@@ -20,16 +21,22 @@ def day_bounds(day: date) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int((start + timedelta(days=1)).timestamp() * 1000)
 
 
+def newest_prices(beats: Iterable[dict | None]) -> dict[str, int]:
+    """token -> the newest last price any worker heartbeat reports for it."""
+    prices, at = {}, {}
+    for beat in beats:
+        for token, (price, ts) in ((beat or {}).get("last_prices") or {}).items():
+            if ts >= at.get(token, -1):
+                prices[token], at[token] = price, ts
+    return prices
+
+
 def last_prices(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
     """token -> last price, from the workers' heartbeats; {} when Kafka cannot be read."""
     async def read() -> dict[str, int]:
-        prices, at = {}, {}
         name = registry.topic_name(settings.namespace, registry.WORKERS)
-        async for _, _, _, beat in kafka.read_topic(settings.bootstrap, name):
-            for token, (price, ts) in ((beat or {}).get("last_prices") or {}).items():
-                if ts >= at.get(token, -1):
-                    prices[token], at[token] = price, ts
-        return prices
+        return newest_prices([beat async for _, _, _, beat in
+                              kafka.read_topic(settings.bootstrap, name)])
     try:
         return asyncio.run(asyncio.wait_for(read(), timeout_s))
     except Exception:  # noqa: BLE001 - unrealized P&L is then unknown, said so by the caller

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from agents import risk
+from pinewire.pnl import newest_prices
 from schemas.money import paise_to_rupees, signed_rupees
 from webapp import queries
 from webapp.auth import current_user
@@ -80,13 +81,8 @@ class EventHub:
 
 
 def last_prices(state) -> dict[str, int]:
-    """token -> last price, from the freshest worker heartbeat that has one."""
-    prices, at = {}, {}
-    for beat in state.heartbeats.values[state.workers_topic].values():
-        for token, (price, ts) in ((beat or {}).get("last_prices") or {}).items():
-            if ts >= at.get(token, -1):
-                prices[token], at[token] = price, ts
-    return prices
+    """token -> last price, from the heartbeats the web app follows."""
+    return newest_prices(state.heartbeats.values[state.workers_topic].values())
 
 
 def position_view(row: dict, prices: dict[str, int]) -> dict:

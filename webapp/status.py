@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timezone
-from fractions import Fraction
 
 from sqlalchemy import desc, select, text
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from schemas import sql
 from schemas import topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
 from webapp.auth import signed_in
+from webapp.live import last_prices, position_view
 
 
 def _age_s(ms: int | None, now_ms: int) -> float | None:
@@ -57,11 +57,8 @@ async def snapshot(state) -> dict:
                        "alive": now - b["at_ms"] < 3 * settings.heartbeat_s * 1000 + 2000,
                        "last_tick_age_s": _age_s(b.get("last_tick_ms"), now)} for b in beats),
                      key=lambda w: w["worker_id"])
-    prices = {}
-    for b in sorted(beats, key=lambda b: b["at_ms"]):
-        prices.update(b.get("last_prices") or {})
-    limits = await asyncio.to_thread(pnl.limited_scopes, state.engine,
-                                     {t: p[0] for t, p in prices.items()})
+    prices = last_prices(state)
+    limits = await asyncio.to_thread(pnl.limited_scopes, state.engine, prices)
     live = [w for w in workers if w["alive"]]
     tick_ages = [w["last_tick_age_s"] for w in live if w["last_tick_age_s"] is not None]
     return {
@@ -88,17 +85,10 @@ def _records(broker: dict, name: str) -> int | None:
 
 
 def _position(row: dict, prices: dict) -> dict:
-    last = prices.get(row["token"])
-    entry = Fraction(row["entry_value_paise"], row["entry_qty"]) if row["entry_qty"] else None
-    return {"id": row["id"], "link_id": row["link_id"], "symbol": row["symbol"],
-            "side": row["side"], "state": row["state"], "quantity": row["entry_qty"],
-            "entry_price": None if entry is None else paise_to_rupees(entry),
-            "last_price": paise_to_rupees(last[0]) if last else None,
-            "stop": _level(row["stop"]), "target": _level(row["target"])}
-
-
-def _level(value: str | None) -> str | None:
-    return None if value is None else paise_to_rupees(Fraction(value))
+    view = position_view(row, prices)
+    return {**{k: view[k] for k in ("id", "link_id", "symbol", "side", "state", "stop",
+                                    "target")},
+            "quantity": row["entry_qty"], "entry_price": view["entry"], "last_price": view["last"]}
 
 
 def _last_reconciliation(eng) -> dict | None:
