@@ -4,10 +4,11 @@ positions index of its active partitions, and the last price per token (its own 
 ticks, and the other workers' from their heartbeats)."""
 from __future__ import annotations
 
+import sys
 import time
 
 from agents import risk
-from agents.positions import LIVE_STATES, Position
+from agents.positions import LIVE_STATES, Position, quiet_range
 from pinewire.follower import TopicFollower
 from schemas import topics as registry
 
@@ -26,9 +27,12 @@ class WorkerMemory:
         # the live positions as objects: building one from its table dict on every tick was
         # the tick path's largest cost; one is reused while the table holds the same version
         self.loaded: dict[str, Position] = {}
+        # instrument -> the prices at which a tick changes none of its live positions
+        # (positions.quiet_range of each, intersected); absent when a tick must visit them
+        self.quiet: dict[str, tuple[int, int]] = {}
         self.last_price: dict[str, tuple[int, int]] = {}
         self.seen_at_ms: dict[str, int] = {}
-        self.last_offset: dict[str, int] = {}
+        self.last_seq: dict[str, int] = {}
         self.last_tick_ms: int | None = None
         self.exposures: dict[str, dict] = {}
 
@@ -89,6 +93,22 @@ class WorkerMemory:
         else:
             ids.discard(pos.id)
             self.loaded.pop(pos.id, None)
+        self._requiet(pos.token)
+
+    def _requiet(self, token: str) -> None:
+        low, high = 0, sys.maxsize
+        for pid in self.index.get(token, ()):
+            quiet = quiet_range(self.loaded[pid])
+            if quiet is None:
+                self.quiet.pop(token, None)
+                return
+            low, high = max(low, quiet[0]), min(high, quiet[1])
+        self.quiet[token] = (low, high)
+
+    def is_quiet(self, token: str, price_paise: int) -> bool:
+        """Whether a tick at this price leaves every live position on the instrument as it is."""
+        quiet = self.quiet.get(token)
+        return quiet is not None and quiet[0] <= price_paise <= quiet[1]
 
     def position(self, data: dict) -> Position:
         """The position a table value holds (the same object while its version is unchanged)."""
@@ -100,7 +120,7 @@ class WorkerMemory:
     def rebuild(self, table_items, active_partitions: set[int]) -> int:
         """From the positions table, keeping only partitions this worker owns (the table can
         also hold standby copies)."""
-        self.index, self.loaded = {}, {}
+        self.index, self.loaded, self.quiet = {}, {}, {}
         for _, value in table_items:
             if value and value.get("partition") in active_partitions:
                 self.track(Position.from_dict(value))
@@ -110,9 +130,9 @@ class WorkerMemory:
         return len(self.index.get(token, ()))
 
     # -- prices ----------------------------------------------------------------------------
-    def saw_tick(self, token: str, ltp_paise: int, ts_ms: int, offset: int) -> None:
+    def saw_tick(self, token: str, ltp_paise: int, ts_ms: int, seq: int) -> None:
         self.last_price[token] = (ltp_paise, ts_ms)
-        self.last_offset[token] = max(offset, self.last_offset.get(token, -1))
+        self.last_seq[token] = max(seq, self.last_seq.get(token, -1))
         self.last_tick_ms = self.seen_at_ms[token] = int(time.time() * 1000)
 
     def price(self, token: str) -> int | None:

@@ -1,48 +1,62 @@
 """The exit monitor: every tick of an instrument, applied to the live positions on it (only
 those: this worker's index of its active partitions); then the paper book fills what rests on
 that instrument. An exit decided on this tick first cancels what rests of its entry, so the
-exit covers exactly what filled."""
+exit covers exactly what filled.
+
+Ticks arrive in batches (schemas.records.Ticks). Most ticks move no position (no new best
+price, no level reached): the worker's memory keeps, per instrument, the price range in which
+that holds for all its positions, and such a tick costs a comparison."""
 from __future__ import annotations
 
 from agents import app as A
 from agents import emit, positions
 from agents.pipeline import brokers, memory, send_fill
-from schemas.records import Tick
+from schemas.records import TICKS_PER_RECORD
 
 
 @A.app.agent(A.ticks_topic, concurrency=1)
-async def on_tick(stream):
-    # events, not values: the tick's offset tells a replayed tick from a new one
+async def on_ticks(stream):
+    # events, not values: the record's offset numbers its ticks, telling a replay from news
     await A.consume(stream, watch, events=True)
 
 
 async def watch(event) -> None:
-    tick: Tick = event.value
-    offset = event.message.offset
-    memory.saw_tick(tick.token, tick.ltp_paise, tick.ts_ms, offset)
-    for pid in list(memory.index.get(tick.token, ())):
-        pos = memory.position(A.positions.get(pid))
-        now = emit.now_ms()
-        stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
-        if stale:
-            pos = positions.resent(pos, now)
-            emit.save(memory, pos)
-            await emit.order(pos, stale)
-            continue
-        changed, decision, verdict = positions.on_tick(pos, tick.ltp_paise, now, offset)
-        if changed is None:
-            continue
-        await emit.store(memory, changed, pos)
-        if decision is not None:
-            if changed.paper and changed.entry_open:
-                for fill in brokers.paper.cancel(tick.token, changed.entry_order_id, now):
-                    await send_fill(fill)
-            await emit.order(changed, "EXIT")
-        if verdict is not None:
-            await emit.event(f"TICK_{verdict}", link_id=changed.link_id, token=changed.token,
-                             pos=changed, reason=f"tick {tick.ltp_paise} at offset {offset}")
-        if decision is not None or changed.best_paise != pos.best_paise:
-            await emit.event("POSITION", link_id=changed.link_id, token=changed.token,
-                             pos=changed, reason=decision.reason if decision else "best price")
-    for fill in brokers.paper.on_tick(tick.token, tick.ltp_paise, emit.now_ms()):
-        await send_fill(fill)
+    first = event.message.offset * TICKS_PER_RECORD
+    for index, (token, price, ts_ms) in enumerate(event.value.ticks):
+        await on_tick(token, price, ts_ms, first + index)
+
+
+async def on_tick(token: str, price: int, ts_ms: int, seq: int) -> None:
+    memory.saw_tick(token, price, ts_ms, seq)
+    if not memory.is_quiet(token, price):
+        for pid in list(memory.index.get(token, ())):
+            await _apply(pid, token, price, seq)
+    if token in brokers.paper.book:
+        for fill in brokers.paper.on_tick(token, price, emit.now_ms()):
+            await send_fill(fill)
+
+
+async def _apply(pid: str, token: str, price: int, seq: int) -> None:
+    pos = memory.position(A.positions.get(pid))
+    now = emit.now_ms()
+    stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
+    if stale:
+        pos = positions.resent(pos, now)
+        emit.save(memory, pos)
+        await emit.order(pos, stale)
+        return
+    changed, decision, verdict = positions.on_tick(pos, price, now, seq)
+    if changed is None:
+        return
+    await emit.store(memory, changed, pos)
+    if decision is not None:
+        if changed.paper and changed.entry_open:
+            for fill in brokers.paper.cancel(token, changed.entry_order_id, now):
+                await send_fill(fill)
+        await emit.order(changed, "EXIT")
+    if verdict is not None:
+        await emit.event(f"TICK_{verdict}", link_id=changed.link_id, token=token, pos=changed,
+                         reason=f"tick {price} (sequence {seq})")
+    if decision is not None or changed.best_paise != pos.best_paise:
+        await emit.event("POSITION", link_id=changed.link_id, token=token, pos=changed,
+                         reason=decision.reason if decision else "best price")

@@ -220,7 +220,7 @@ async def apply_fill(fill: Fill) -> None:
     pos = positions.apply_fill(before, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
                                status=fill.status, quantity=fill.quantity,
                                price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
-                               tick_offset=memory.last_offset.get(fill.token))
+                               tick_offset=memory.last_seq.get(fill.token))
     if pos is None:   # already applied; a crash may have come before the reverse was sent
         if before.state == positions.CLOSED:
             await reverse_after_close(before, fill.price_paise)

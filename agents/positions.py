@@ -8,6 +8,8 @@ and an exit closes everything that filled.
 """
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -57,8 +59,9 @@ class Position:
     entry_attempt: int = 0
     exit_attempt: int = 0
     intent_at_ms: int | None = None  # when the outstanding order intent was last emitted
-    # Offset of the last tick applied (ticks of an instrument share one partition). A replayed
-    # tick at or below it is stale: the state already reflects it, or predates the position.
+    # Sequence number of the last tick applied (schemas.records.Ticks; the ticks of an
+    # instrument share one partition). A replayed tick at or below it is stale: the state
+    # already reflects it, or predates the position.
     tick_offset: int | None = None
     fill_ids: tuple = field(default_factory=tuple)
     realized_pnl_paise: int | None = None
@@ -208,7 +211,7 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
                quantity: int, price_paise: int, text: str | None, now_ms: int,
                tick_offset: int | None = None) -> Position | None:
     """The position after a fill or rejection, or None when this fill was already applied.
-    tick_offset: the instrument's latest tick offset now; ticks up to it predate the entry."""
+    tick_offset: the sequence number of the instrument's latest tick now; ticks up to it predate the entry."""
     if fill_id in pos.fill_ids:
         return None
     if pos.tick_offset is None and tick_offset is not None:
@@ -285,7 +288,7 @@ def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = N
             ) -> tuple[Position | None, exits.ExitDecision | None, str | None]:
     """Apply a tick to an OPEN position: (the changed position or None, the exit it triggers,
     the bad-tick guard's verdict when it held, confirmed or discarded a tick).
-    A tick at or below the position's tick offset is a replay and changes nothing."""
+    A tick numbered at or below the position's tick_offset is a replay and changes nothing."""
     if pos.state != OPEN or not pos.entry_qty:
         return None, None, None
     if offset is not None and pos.tick_offset is not None and offset <= pos.tick_offset:
@@ -310,6 +313,26 @@ def on_tick(pos: Position, price_paise: int, now_ms: int, offset: int | None = N
     if pos.tick_band_pct is not None:   # the levels stand; only the accepted tick moved
         return _bump(pos, tick_offset=offset), None, verdict
     return None, None, None
+
+
+def quiet_range(pos: Position) -> tuple[int, int] | None:
+    """The prices (inclusive, in paise) at which a tick leaves the position exactly as it is:
+    no new best price, no level reached. on_tick returns (None, None, None) for every such
+    price, so a tick inside every live position's range of its instrument can skip them all.
+    None when each tick must be evaluated: not OPEN, an entry still open (its intent may need
+    a resend), or a bad-tick band (each accepted tick is remembered)."""
+    if pos.state != OPEN or not pos.entry_qty or pos.entry_open or pos.tick_band_pct is not None \
+            or pos.best_paise is None:
+        return None
+    lv = exits.levels(pos.side, pos.entry_price, pos.best_paise, pos.rules)
+    stop, target = lv.stop, lv.target
+    if pos.side == exits.LONG:   # quiet while stop < price <= best and price < target
+        low = math.floor(stop) + 1 if stop is not None else 0
+        high = min(pos.best_paise, math.ceil(target) - 1) if target is not None else pos.best_paise
+    else:                        # quiet while best <= price < stop and price > target
+        low = max(pos.best_paise, math.floor(target) + 1) if target is not None else pos.best_paise
+        high = math.ceil(stop) - 1 if stop is not None else sys.maxsize
+    return low, high
 
 
 def begin_exit(pos: Position, reason: str, now_ms: int, *, price_paise: int | None = None,

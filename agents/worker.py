@@ -1,12 +1,15 @@
 """The worker process: every agent, the settings follower, the index rebuild and heartbeats."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import sys
 
 from datetime import datetime
+
+import uvloop
 
 from agents import app as A
 from agents import control, eod, ledger_agents, monitor, pipeline  # noqa: F401  (the agents)
@@ -21,6 +24,7 @@ memory = pipeline.memory
 
 @A.app.task
 async def _follow_settings() -> None:
+    log.info("worker %s on %s", WORKER_ID, type(asyncio.get_running_loop()).__module__)
     memory.config.start()
     await memory.config.caught_up.wait()
     live = {link["account_id"] for link in memory.config.values[memory.links_topic].values()
@@ -84,8 +88,9 @@ async def paper_timeouts() -> None:
 
 
 def main() -> None:
-    sys.argv = [sys.argv[0], "worker", "--without-web", "-l", A.S.log_level.lower()
-                .replace("warning", "warn")]
+    level = A.S.log_level.lower().replace("warning", "warn")
+    sys.argv = [sys.argv[0], "worker", "--without-web", "-l", level]
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     A.app.main()
 
 

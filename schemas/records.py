@@ -115,12 +115,16 @@ class Command(_Record):
     token: Optional[str] = None
 
 
-class Tick(_Record):
-    """A last-traded price. Topic: ticks, keyed by instrument token."""
-    token: str
-    ltp_paise: int
-    ts_ms: int
-    volume: Optional[int] = None
+TICKS_PER_RECORD = 1000   # the most ticks one Ticks record carries
+
+
+class Ticks(_Record):
+    """Last-traded prices of one partition's instruments, as the feed batched them for a few
+    milliseconds: a consumer pays its per-record cost once per batch, not once per tick.
+    Topic: ticks, on the instruments' partition. Each tick is [token, ltp_paise, ts_ms], in
+    the order the feed received them. A tick's sequence number, which tells a replayed tick
+    from a new one, is its record's offset x TICKS_PER_RECORD + its index in the record."""
+    ticks: list
 
 
 class Subscription(_Record):

@@ -1,5 +1,5 @@
 """The tick-feed process: streams the watchlist and every instrument the subscriptions topic
-marks active, into the ticks topic keyed by token."""
+marks active into the ticks topic, batched per partition (schemas.records.Ticks)."""
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +13,54 @@ from pinewire import kafka
 from pinewire.follower import TopicFollower
 from schemas import instruments
 from schemas import topics as registry
-from schemas.records import Tick
+from schemas.records import TICKS_PER_RECORD, Ticks
 
 log = logging.getLogger(__name__)
+
+
+class TickSender:
+    """Batches ticks per partition: a partition's batch is sent when it holds TICKS_PER_RECORD
+    ticks or is `linger_s` old, and on close. Ticks of one instrument keep their order."""
+
+    def __init__(self, producer, namespace: str, partitions: int, linger_s: float = 0.005):
+        self.producer, self.partitions, self.linger_s = producer, partitions, linger_s
+        self.topic = registry.topic_name(namespace, registry.TICKS)
+        self.pending: dict[int, list] = {}
+        self.sent = 0
+        self._flusher: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "TickSender":
+        self._flusher = asyncio.create_task(self._flush_every_linger())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._flusher.cancel()
+        await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush()
+        await self.producer.flush()
+
+    async def send(self, token: str, ltp_paise: int, ts_ms: int) -> None:
+        partition = registry.instrument_partition(token, self.partitions)
+        batch = self.pending.setdefault(partition, [])
+        batch.append([token, ltp_paise, ts_ms])
+        if len(batch) >= TICKS_PER_RECORD:
+            await self._send(partition)
+
+    async def flush(self) -> None:
+        for partition in list(self.pending):
+            await self._send(partition)
+
+    async def _send(self, partition: int) -> None:
+        batch = self.pending.pop(partition, None)
+        if batch:
+            await self.producer.send(self.topic, kafka.encode(Ticks(ticks=batch)),
+                                     key=batch[0][0].encode(), partition=partition)
+            self.sent += len(batch)
+
+    async def _flush_every_linger(self) -> None:
+        while True:
+            await asyncio.sleep(self.linger_s)
+            await self.flush()
 
 
 class Subscriptions:
@@ -41,71 +86,68 @@ def watchlist_tokens(symbols: str) -> set[str]:
     return tokens
 
 
-async def run_synthetic(bootstrap: str, namespace: str, *, watchlist: set[str], rate: float,
-                        volatility_bps: float, seed: int, duration_s: float | None = None) -> int:
+async def run_synthetic(bootstrap: str, namespace: str, partitions: int, *, watchlist: set[str],
+                        rate: float, volatility_bps: float, seed: int,
+                        duration_s: float | None = None) -> int:
     subs = Subscriptions(bootstrap, namespace, watchlist)
     subs.follower.start()
     walks: dict[str, RandomWalk] = {}
-    topic, sent, started = registry.topic_name(namespace, registry.TICKS), 0, time.monotonic()
+    started = time.monotonic()
     try:
-        async with kafka.producing(bootstrap, linger_ms=5) as prod:
+        async with kafka.producing(bootstrap, linger_ms=5) as prod, \
+                TickSender(prod, namespace, partitions) as ticks:
             while duration_s is None or time.monotonic() - started < duration_s:
                 for token in sorted(subs.tokens()):
                     inst = instruments.by_token(token)
                     if inst is None:
                         continue
                     walk = walks.setdefault(token, RandomWalk(inst, seed, volatility_bps))
-                    tick = Tick(token=token, ltp_paise=walk.step(), ts_ms=int(time.time() * 1000))
-                    await prod.send(topic, kafka.encode(tick), key=token.encode())
-                    sent += 1
+                    await ticks.send(token, walk.step(), int(time.time() * 1000))
                 await asyncio.sleep(1 / rate)
     finally:
         await subs.follower.stop()
-    return sent
+    return ticks.sent
 
 
-async def run_replay(bootstrap: str, namespace: str, path: Path, *, speed: float,
-                     watchlist: set[str] | None = None, only_subscribed: bool = False) -> int:
+async def run_replay(bootstrap: str, namespace: str, partitions: int, path: Path, *,
+                     speed: float, watchlist: set[str] | None = None,
+                     only_subscribed: bool = False) -> int:
     """Send the file's ticks (every instrument in it; with only_subscribed, only those the
     watchlist or an open position subscribes)."""
     ticks = list(replay.read(path))
     subs = Subscriptions(bootstrap, namespace, watchlist or set())
-    topic, sent = registry.topic_name(namespace, registry.TICKS), 0
     if only_subscribed:
         subs.follower.start()
     try:
         if only_subscribed:
             await asyncio.wait_for(subs.follower.caught_up.wait(), 30)
-        async with kafka.producing(bootstrap, linger_ms=5) as prod:
+        async with kafka.producing(bootstrap, linger_ms=5) as prod, \
+                TickSender(prod, namespace, partitions) as sender:
             for wait, t in replay.delays(ticks, speed):
                 if wait:
+                    await sender.flush()
                     await asyncio.sleep(wait)
                 if only_subscribed and t.token not in subs.tokens():
                     continue
-                tick = Tick(token=t.token, ltp_paise=t.ltp_paise, ts_ms=t.ts_ms, volume=t.volume)
-                await prod.send(topic, kafka.encode(tick), key=t.token.encode())
-                sent += 1
-            await prod.flush()
+                await sender.send(t.token, t.ltp_paise, t.ts_ms)
     finally:
         await subs.follower.stop()
-    return sent
+    return sender.sent
 
 
-async def run_smartapi(bootstrap: str, namespace: str, *, session, url: str,
+async def run_smartapi(bootstrap: str, namespace: str, partitions: int, *, session, url: str,
                        watchlist: set[str], duration_s: float | None = None) -> int:
     """Stream live ticks of the watchlist and of every subscribed instrument."""
     from connectors.smartapi import packets
     from connectors.smartapi.ticks import MAX_TOKENS, MarketStream
     subs = Subscriptions(bootstrap, namespace, watchlist)
     subs.follower.start()
-    topic, sent, started = registry.topic_name(namespace, registry.TICKS), 0, time.monotonic()
+    started = time.monotonic()
     try:
-        async with kafka.producing(bootstrap, linger_ms=5) as prod:
+        async with kafka.producing(bootstrap, linger_ms=5) as prod, \
+                TickSender(prod, namespace, partitions) as ticks:
             async def on_packet(p: packets.MarketPacket) -> None:
-                nonlocal sent
-                tick = Tick(token=p.token, ltp_paise=p.ltp_paise, ts_ms=p.exchange_ts_ms)
-                await prod.send(topic, kafka.encode(tick), key=p.token.encode())
-                sent += 1
+                await ticks.send(p.token, p.ltp_paise, p.exchange_ts_ms)
 
             stream = MarketStream(session, url, on_packet)
             streaming = asyncio.create_task(stream.run())
@@ -118,7 +160,7 @@ async def run_smartapi(bootstrap: str, namespace: str, *, session, url: str,
                 await asyncio.gather(streaming, return_exceptions=True)
     finally:
         await subs.follower.stop()
-    return sent
+    return ticks.sent
 
 
 def _at_most(tokens: dict[str, int], limit: int) -> dict[str, int]:

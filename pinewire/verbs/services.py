@@ -47,16 +47,18 @@ def cmd_feed(a) -> int:
     watch = feed.watchlist_tokens(s.feed_watchlist)
     if a.replay:
         print(f"replaying {a.replay}: {replay.describe(a.replay)}", flush=True)
-        sent = asyncio.run(feed.run_replay(s.bootstrap, s.namespace, a.replay, speed=a.speed,
-                                           watchlist=watch, only_subscribed=a.only_subscribed))
+        sent = asyncio.run(feed.run_replay(s.bootstrap, s.namespace, s.partitions, a.replay,
+                                           speed=a.speed, watchlist=watch,
+                                           only_subscribed=a.only_subscribed))
         print(f"replayed {sent} ticks")
         return 0
     if s.feed == "smartapi":
-        run = feed.run_smartapi(s.bootstrap, s.namespace, session=_feed_session(s),
-                                url=s.smartapi_ws_url, watchlist=watch)
+        run = feed.run_smartapi(s.bootstrap, s.namespace, s.partitions,
+                                session=_feed_session(s), url=s.smartapi_ws_url, watchlist=watch)
     else:
-        run = feed.run_synthetic(s.bootstrap, s.namespace, watchlist=watch, rate=s.feed_rate,
-                                 volatility_bps=s.feed_volatility_bps, seed=s.feed_seed)
+        run = feed.run_synthetic(s.bootstrap, s.namespace, s.partitions, watchlist=watch,
+                                 rate=s.feed_rate, volatility_bps=s.feed_volatility_bps,
+                                 seed=s.feed_seed)
     try:
         asyncio.run(run)
     except KeyboardInterrupt:

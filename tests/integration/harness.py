@@ -182,7 +182,8 @@ class Pipeline:
         start = int(time.time() * 1000)
         path.write_text("ts,token,ltp\n" + "".join(f"{start + i},{token},{p}\n"
                                                    for i, p in enumerate(prices)))
-        asyncio.run(feed.run_replay(self.settings.bootstrap, self.settings.namespace, path,
+        asyncio.run(feed.run_replay(self.settings.bootstrap, self.settings.namespace,
+                                    self.settings.partitions, path,
                                     speed=0, only_subscribed=False))
 
     # -- ledger -------------------------------------------------------------------------

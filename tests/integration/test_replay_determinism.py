@@ -36,7 +36,8 @@ def _run(pipeline, speed: float) -> dict:
     import asyncio
 
     from connectors.ticks import feed
-    asyncio.run(feed.run_replay(pipeline.settings.bootstrap, pipeline.settings.namespace, path,
+    asyncio.run(feed.run_replay(pipeline.settings.bootstrap, pipeline.settings.namespace,
+                                pipeline.settings.partitions, path,
                                 speed=speed))
     exits = {}
     for symbol, pid in opened.items():
