@@ -68,7 +68,9 @@ async def create_topics(bootstrap: str, namespace: str, partitions: int) -> list
 
 
 async def topic_offsets(bootstrap: str, names: Iterable[str]) -> dict[str, dict[int, int]]:
-    """End offset of each partition of each named topic that exists."""
+    """End offset of each partition of each named topic that exists: one past its last record.
+    (The embedded broker answers an end offset one past its last batch's first record: a
+    batch of five records counts as one. The last batch is read to count them all.)"""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await consumer.start()
     try:
@@ -77,13 +79,30 @@ async def topic_offsets(bootstrap: str, names: Iterable[str]) -> dict[str, dict[
             for p in sorted(consumer.partitions_for_topic(name) or
                             await _partitions(consumer, name)):
                 tps.append(TopicPartition(name, p))
-        ends = await consumer.end_offsets(tps) if tps else {}
+        ends = await _past_last_record(consumer, await consumer.end_offsets(tps)) if tps else {}
         out: dict[str, dict[int, int]] = {}
         for tp, end in ends.items():
             out.setdefault(tp.topic, {})[tp.partition] = end
         return out
     finally:
         await consumer.stop()
+
+
+async def _past_last_record(consumer: AIOKafkaConsumer, ends: dict, timeout_s: float = 1.0
+                            ) -> dict:
+    reading = {tp: end for tp, end in ends.items() if end > 0}
+    if not reading:
+        return ends
+    consumer.assign(list(reading))
+    for tp, end in reading.items():
+        consumer.seek(tp, end - 1)
+    out, deadline = dict(ends), asyncio.get_running_loop().time() + timeout_s
+    while reading and asyncio.get_running_loop().time() < deadline:
+        for tp, records in (await consumer.getmany(*reading, timeout_ms=200)).items():
+            if records:
+                out[tp] = max(out[tp], records[-1].offset + 1)
+                reading.pop(tp, None)
+    return out
 
 
 async def _partitions(consumer: AIOKafkaConsumer, name: str) -> set[int]:

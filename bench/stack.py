@@ -1,0 +1,100 @@
+"""What every benchmark stands on: an embedded broker and pipelines on loopback (the same
+harness as the integration tests), a process's resident memory, percentiles, and the result
+file with its goals."""
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from pinewire import broker, processes
+from tests.integration.harness import Pipeline, free_port
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@contextlib.contextmanager
+def embedded_broker():
+    """A fresh embedded broker for one benchmark; yields its bootstrap address."""
+    with tempfile.TemporaryDirectory(prefix="pinewire-bench-") as tmp:
+        port = free_port()
+        proc = broker.start(port, Path(tmp))
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            processes.stop(proc)
+
+
+@contextlib.contextmanager
+def pipeline(bootstrap: str, *, web: bool = True, **env):
+    """Topics, a worker and (unless web=False) the web app, in a temporary data dir."""
+    with tempfile.TemporaryDirectory(prefix="pinewire-bench-") as tmp:
+        p = Pipeline(Path(tmp), bootstrap, PINEWIRE_LOG_LEVEL="WARNING", **env)
+        try:
+            p.prepare_topics()
+            p.start_worker()
+            if web:
+                p.start_web()
+            yield p
+        finally:
+            p.stop()
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest rank."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[rank]
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str,
+             interval_s: float = 0.05):
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
+    return value
+
+
+class Result:
+    """A benchmark's figures and goals: printed as a table and written to
+    bench/results/<name>.json, each goal as {"metric", "value", "goal", "pass"}."""
+
+    def __init__(self, name: str, **setup):
+        self.name = name
+        self.data = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "python": platform.python_version(), "cpus": _cpus(), **setup,
+                     "figures": {}, "goals": []}
+
+    def figure(self, key: str, value) -> None:
+        self.data["figures"][key] = value
+        print(f"  {key:<52} {value}", flush=True)
+
+    def goal(self, metric: str, value, goal: str, passed: bool) -> None:
+        self.data["goals"].append({"metric": metric, "value": value, "goal": goal,
+                                   "pass": bool(passed)})
+        print(f"  {'PASS' if passed else 'MISS'} {metric:<47} {value}  (goal {goal})", flush=True)
+
+    def write(self) -> dict:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{self.name}.json").write_text(json.dumps(self.data, indent=2) + "\n")
+        return self.data
+
+
+def _cpus() -> int:
+    import os
+    return len(os.sched_getaffinity(0))
