@@ -60,6 +60,7 @@ class ExitDecision:
     gap: Fraction        # how far through the level the tick printed (0 when exactly at it)
 
 
+@lru_cache(maxsize=1 << 16)   # the tick path asks again for the levels it just computed
 def levels(side: str, entry: Fraction, best: int, rules: ExitRules) -> Levels:
     sign = 1 if side == LONG else -1
     initial = entry * (1 - sign * rules.sl) if rules.sl is not None else None

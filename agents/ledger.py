@@ -5,7 +5,7 @@ position row is only replaced by a newer version of itself.
 """
 from __future__ import annotations
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from schemas import sql
 from schemas.records import Alert, Event, Fill, OrderIntent
@@ -13,74 +13,89 @@ from schemas.records import Alert, Event, Fill, OrderIntent
 _POSITION_COLUMNS = [c.name for c in sql.positions.columns if c.name != "snapshot"]
 
 
-def record_alert(eng: Engine, alert: Alert) -> None:
+def write(eng: Engine, record, values: list) -> list[tuple[int, Exception]]:
+    """The records in one transaction. When it fails, each in its own, so that a bad record
+    costs only itself: returns the index and error of each record that could not be written."""
+    try:
+        with eng.begin() as conn:
+            for value in values:
+                record(conn, value)
+        return []
+    except Exception:  # noqa: BLE001  (found and reported one by one below)
+        pass
+    failed = []
+    for index, value in enumerate(values):
+        try:
+            with eng.begin() as conn:
+                record(conn, value)
+        except Exception as exc:  # noqa: BLE001
+            failed.append((index, exc))
+    return failed
+
+
+def record_alert(conn: Connection, alert: Alert) -> None:
     row = dict(id=alert.id, link_id=alert.link_id, received_at_ms=alert.received_at_ms,
                action=alert.action, symbol=alert.symbol, exchange=alert.exchange,
                token=alert.token, strategy=alert.strategy, quantity=alert.quantity,
                price_paise=alert.price_paise, payload=alert.payload, status="RECEIVED",
                user_id=alert.user_id)
-    with eng.begin() as conn:  # the outcome may already be there: keep it, add the details
-        sql.upsert(conn, sql.alerts, row, ["id"],
-                   update=[c for c in row if c not in ("id", "status")])
+    # the outcome may already be there: keep it, add the details
+    sql.upsert(conn, sql.alerts, row, ["id"], update=[c for c in row if c not in ("id", "status")])
 
 
-def record_event(eng: Engine, ev: Event) -> None:
-    with eng.begin() as conn:
-        if ev.kind in ("ALERT_ACCEPTED", "ALERT_IGNORED") and ev.alert_id:
-            status = "ACCEPTED" if ev.kind == "ALERT_ACCEPTED" else "IGNORED"
-            position_id = ev.position_id if status == "ACCEPTED" else None
-            sql.upsert(conn, sql.alerts, dict(id=ev.alert_id, link_id=ev.link_id,
-                                              received_at_ms=ev.at_ms, status=status,
-                                              reason=ev.reason, position_id=position_id,
-                                              user_id=ev.user_id),
-                       ["id"], update=["status", "reason", "position_id"])
-        if ev.position:
-            p = ev.position
-            row = {c: p.get(c) for c in _POSITION_COLUMNS}
-            row["snapshot"] = p
-            sql.upsert(conn, sql.positions, row, ["id"], only_if_newer="version")
-        if ev.kind == "ACCOUNT_HEALTH" and ev.detail:
-            conn.execute(update(sql.accounts)
-                         .where(sql.accounts.c.id == ev.detail["account_id"])
-                         .where((sql.accounts.c.health_at_ms.is_(None)) |
-                                (sql.accounts.c.health_at_ms <= ev.at_ms))
-                         .values(health=ev.detail["problem"], health_at_ms=ev.at_ms))
-        if ev.kind == "EOD_REPORT" and ev.detail:
-            for r in ev.detail["rows"]:
-                sql.upsert(conn, sql.eod_reports, dict(
-                    day=ev.detail["day"], position_id=r["position_id"], kind=ev.detail["kind"],
-                    link_id=r["link_id"], symbol=r["symbol"], expiry=r["expiry"],
-                    strike=r["strike"], side=r["side"], quantity=r["quantity"], entry=r["entry"],
-                    last_paise=r["last_paise"], pnl_paise=r["pnl_paise"],
-                    decision=r["decision"], at_ms=ev.at_ms, user_id=r.get("user_id")),
-                    ["day", "position_id"], update=[])
-        sql.upsert(conn, sql.position_events,
-                   dict(event_id=ev.event_id, position_id=ev.position_id, link_id=ev.link_id,
-                        kind=ev.kind, at_ms=ev.at_ms, reason=ev.reason, user_id=ev.user_id,
-                        state=ev.position.get("state") if ev.position else None),
-                   ["event_id"], update=[])
+def record_event(conn: Connection, ev: Event) -> None:
+    if ev.kind in ("ALERT_ACCEPTED", "ALERT_IGNORED") and ev.alert_id:
+        status = "ACCEPTED" if ev.kind == "ALERT_ACCEPTED" else "IGNORED"
+        position_id = ev.position_id if status == "ACCEPTED" else None
+        sql.upsert(conn, sql.alerts, dict(id=ev.alert_id, link_id=ev.link_id,
+                                          received_at_ms=ev.at_ms, status=status,
+                                          reason=ev.reason, position_id=position_id,
+                                          user_id=ev.user_id),
+                   ["id"], update=["status", "reason", "position_id"])
+    if ev.position:
+        p = ev.position
+        row = {c: p.get(c) for c in _POSITION_COLUMNS}
+        row["snapshot"] = p
+        sql.upsert(conn, sql.positions, row, ["id"], only_if_newer="version")
+    if ev.kind == "ACCOUNT_HEALTH" and ev.detail:
+        conn.execute(update(sql.accounts)
+                     .where(sql.accounts.c.id == ev.detail["account_id"])
+                     .where((sql.accounts.c.health_at_ms.is_(None)) |
+                            (sql.accounts.c.health_at_ms <= ev.at_ms))
+                     .values(health=ev.detail["problem"], health_at_ms=ev.at_ms))
+    if ev.kind == "EOD_REPORT" and ev.detail:
+        for r in ev.detail["rows"]:
+            sql.upsert(conn, sql.eod_reports, dict(
+                day=ev.detail["day"], position_id=r["position_id"], kind=ev.detail["kind"],
+                link_id=r["link_id"], symbol=r["symbol"], expiry=r["expiry"],
+                strike=r["strike"], side=r["side"], quantity=r["quantity"], entry=r["entry"],
+                last_paise=r["last_paise"], pnl_paise=r["pnl_paise"],
+                decision=r["decision"], at_ms=ev.at_ms, user_id=r.get("user_id")),
+                ["day", "position_id"], update=[])
+    sql.upsert(conn, sql.position_events,
+               dict(event_id=ev.event_id, position_id=ev.position_id, link_id=ev.link_id,
+                    kind=ev.kind, at_ms=ev.at_ms, reason=ev.reason, user_id=ev.user_id,
+                    state=ev.position.get("state") if ev.position else None),
+               ["event_id"], update=[])
 
 
-def record_order(eng: Engine, o: OrderIntent) -> None:
+def record_order(conn: Connection, o: OrderIntent) -> None:
     row = dict(client_order_id=o.client_order_id, position_id=o.position_id, link_id=o.link_id,
                purpose=o.purpose, side=o.side, quantity=o.quantity, token=o.token,
                symbol=o.symbol, exchange=o.exchange, paper=o.paper, order_type=o.order_type,
                reference_price_paise=o.reference_price_paise, reason=o.reason,
                created_at_ms=o.created_at_ms, status="SENT", filled_qty=0,
                product_type=o.product_type, user_id=o.user_id)
-    with eng.begin() as conn:
-        sql.upsert(conn, sql.orders, row, ["client_order_id"], update=[])
-        _settle(conn, o.client_order_id)
+    sql.upsert(conn, sql.orders, row, ["client_order_id"], update=[])
+    _settle(conn, o.client_order_id)
 
 
-def record_fill(eng: Engine, f: Fill) -> None:
-    with eng.begin() as conn:
-        sql.upsert(conn, sql.fills, dict(
-            fill_id=f.fill_id, client_order_id=f.client_order_id, position_id=f.position_id,
-            side=f.side, status=f.status, quantity=f.quantity, price_paise=f.price_paise,
-            at_ms=f.at_ms, broker_order_id=f.broker_order_id, text=f.text), ["fill_id"],
-            update=[])
-        _settle(conn, f.client_order_id)
+def record_fill(conn: Connection, f: Fill) -> None:
+    sql.upsert(conn, sql.fills, dict(
+        fill_id=f.fill_id, client_order_id=f.client_order_id, position_id=f.position_id,
+        side=f.side, status=f.status, quantity=f.quantity, price_paise=f.price_paise,
+        at_ms=f.at_ms, broker_order_id=f.broker_order_id, text=f.text), ["fill_id"], update=[])
+    _settle(conn, f.client_order_id)
 
 
 def order_status(quantity: int, fills: list) -> tuple[str, int, str | None]:

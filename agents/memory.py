@@ -13,6 +13,9 @@ from pinewire.follower import TopicFollower
 from schemas import topics as registry
 
 
+NEVER_QUIET = (1, 0)   # no price is in it
+
+
 class WorkerMemory:
     def __init__(self, bootstrap: str, namespace: str):
         self.links_topic = registry.topic_name(namespace, registry.LINKS)
@@ -28,8 +31,12 @@ class WorkerMemory:
         # the tick path's largest cost; one is reused while the table holds the same version
         self.loaded: dict[str, Position] = {}
         # instrument -> the prices at which a tick changes none of its live positions
-        # (positions.quiet_range of each, intersected); absent when a tick must visit them
+        # (positions.quiet_range of each, intersected; NEVER_QUIET when a tick must visit
+        # them); absent when it has none
         self.quiet: dict[str, tuple[int, int]] = {}
+        self.quiet_of: dict[str, tuple[int, int] | None] = {}   # position id -> its range
+        # positions whose best price moved since their last POSITION event (sent once a second)
+        self.moved: dict[str, str] = {}   # position id -> token
         self.last_price: dict[str, tuple[int, int]] = {}
         self.seen_at_ms: dict[str, int] = {}
         self.last_seq: dict[str, int] = {}
@@ -90,25 +97,32 @@ class WorkerMemory:
         if pos.state in LIVE_STATES:
             ids.add(pos.id)
             self.loaded[pos.id] = pos
+            self.quiet_of[pos.id] = quiet_range(pos)
         else:
             ids.discard(pos.id)
             self.loaded.pop(pos.id, None)
+            self.quiet_of.pop(pos.id, None)
         self._requiet(pos.token)
 
     def _requiet(self, token: str) -> None:
+        ids = self.index.get(token)
+        if not ids:
+            self.quiet.pop(token, None)
+            return
         low, high = 0, sys.maxsize
-        for pid in self.index.get(token, ()):
-            quiet = quiet_range(self.loaded[pid])
+        for pid in ids:
+            quiet = self.quiet_of[pid]
             if quiet is None:
-                self.quiet.pop(token, None)
-                return
+                low, high = NEVER_QUIET
+                break
             low, high = max(low, quiet[0]), min(high, quiet[1])
         self.quiet[token] = (low, high)
 
     def is_quiet(self, token: str, price_paise: int) -> bool:
-        """Whether a tick at this price leaves every live position on the instrument as it is."""
+        """Whether a tick at this price leaves every live position on the instrument as it is
+        (true of every price when it has none)."""
         quiet = self.quiet.get(token)
-        return quiet is not None and quiet[0] <= price_paise <= quiet[1]
+        return quiet is None or quiet[0] <= price_paise <= quiet[1]
 
     def position(self, data: dict) -> Position:
         """The position a table value holds (the same object while its version is unchanged)."""
@@ -120,7 +134,7 @@ class WorkerMemory:
     def rebuild(self, table_items, active_partitions: set[int]) -> int:
         """From the positions table, keeping only partitions this worker owns (the table can
         also hold standby copies)."""
-        self.index, self.loaded, self.quiet = {}, {}, {}
+        self.index, self.loaded, self.quiet, self.quiet_of = {}, {}, {}, {}
         for _, value in table_items:
             if value and value.get("partition") in active_partitions:
                 self.track(Position.from_dict(value))
@@ -130,10 +144,23 @@ class WorkerMemory:
         return len(self.index.get(token, ()))
 
     # -- prices ----------------------------------------------------------------------------
-    def saw_tick(self, token: str, ltp_paise: int, ts_ms: int, seq: int) -> None:
-        self.last_price[token] = (ltp_paise, ts_ms)
-        self.last_seq[token] = max(seq, self.last_seq.get(token, -1))
-        self.last_tick_ms = self.seen_at_ms[token] = int(time.time() * 1000)
+    def saw_ticks(self, ticks, first_seq: int, now_ms: int, resting):
+        """Record each tick of a batch as the last of its instrument, one at a time, and yield
+        (token, price, sequence number) of each that is not quiet or whose instrument has
+        paper orders `resting`, for the caller to act on before the next tick is recorded:
+        what the other agents read meanwhile is exact."""
+        last_price, last_seq, seen_at, quiet = (self.last_price, self.last_seq, self.seen_at_ms,
+                                                self.quiet)
+        self.last_tick_ms = now_ms
+        for index, (token, price, ts_ms) in enumerate(ticks):
+            seq = first_seq + index
+            last_price[token] = (price, ts_ms)
+            if seq > last_seq.get(token, -1):
+                last_seq[token] = seq
+            seen_at[token] = now_ms
+            band = quiet.get(token)
+            if (band is not None and not band[0] <= price <= band[1]) or token in resting:
+                yield token, price, seq
 
     def price(self, token: str) -> int | None:
         """The last price of any instrument: this worker's ticks, else another worker's

@@ -5,7 +5,9 @@ exit covers exactly what filled.
 
 Ticks arrive in batches (schemas.records.Ticks). Most ticks move no position (no new best
 price, no level reached): the worker's memory keeps, per instrument, the price range in which
-that holds for all its positions, and such a tick costs a comparison."""
+that holds for all its positions, and such a tick costs a comparison. A new best price is
+written to the table at once; a trailing stop it moves is reported on the events topic once a
+second at most."""
 from __future__ import annotations
 
 from agents import app as A
@@ -21,19 +23,16 @@ async def on_ticks(stream):
 
 
 async def watch(event) -> None:
-    first = event.message.offset * TICKS_PER_RECORD
-    for index, (token, price, ts_ms) in enumerate(event.value.ticks):
-        await on_tick(token, price, ts_ms, first + index)
-
-
-async def on_tick(token: str, price: int, ts_ms: int, seq: int) -> None:
-    memory.saw_tick(token, price, ts_ms, seq)
-    if not memory.is_quiet(token, price):
-        for pid in list(memory.index.get(token, ())):
-            await _apply(pid, token, price, seq)
-    if token in brokers.paper.book:
-        for fill in brokers.paper.on_tick(token, price, emit.now_ms()):
-            await send_fill(fill)
+    book = brokers.paper.book
+    for token, price, seq in memory.saw_ticks(event.value.ticks,
+                                              event.message.offset * TICKS_PER_RECORD,
+                                              emit.now_ms(), book):
+        if not memory.is_quiet(token, price):
+            for pid in list(memory.index.get(token, ())):
+                await _apply(pid, token, price, seq)
+        if token in book:
+            for fill in brokers.paper.on_tick(token, price, emit.now_ms()):
+                await send_fill(fill)
 
 
 async def _apply(pid: str, token: str, price: int, seq: int) -> None:
@@ -57,6 +56,22 @@ async def _apply(pid: str, token: str, price: int, seq: int) -> None:
     if verdict is not None:
         await emit.event(f"TICK_{verdict}", link_id=changed.link_id, token=token, pos=changed,
                          reason=f"tick {price} (sequence {seq})")
-    if decision is not None or changed.best_paise != pos.best_paise:
+    if decision is not None:
+        memory.moved.pop(changed.id, None)
         await emit.event("POSITION", link_id=changed.link_id, token=token, pos=changed,
-                         reason=decision.reason if decision else "best price")
+                         reason=decision.reason)
+    elif changed.stop != pos.stop:
+        memory.moved[changed.id] = token   # the ledger and the live view hear it within 1 s
+
+
+async def report_moves() -> None:
+    """One POSITION event per position whose trailing stop moved since the last report, with
+    its state now: a trending instrument would otherwise send one per tick. (A new best price
+    that moves no level is in the table at once, and on the next event of the position.)"""
+    moved, memory.moved = memory.moved, {}
+    for pid, token in moved.items():
+        data = A.positions.get(pid)
+        if data and data["state"] == positions.OPEN:
+            pos = memory.position(data)
+            await emit.event("POSITION", link_id=pos.link_id, token=token, pos=pos,
+                             reason="trailing stop moved")

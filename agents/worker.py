@@ -53,6 +53,11 @@ async def heartbeat() -> None:
         open_positions=sum(len(v) for v in memory.index.values())))
 
 
+@A.app.timer(interval=1.0)
+async def best_prices() -> None:
+    await monitor.report_moves()
+
+
 _swept: set[tuple[str, str]] = set()      # (kind, day) this worker has sent
 _expiring: set[str] = set()               # paper orders whose timeout this worker has sent
 
@@ -90,6 +95,9 @@ async def paper_timeouts() -> None:
 def main() -> None:
     level = A.S.log_level.lower().replace("warning", "warn")
     sys.argv = [sys.argv[0], "worker", "--without-web", "-l", level]
+    # the Kafka client's debug lines cost the tick path even when no handler prints them
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(
+        A.S.log_level.upper())))
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     A.app.main()
 

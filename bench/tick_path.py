@@ -3,7 +3,7 @@
 1. Throughput: the worker is frozen (SIGSTOP) while the ticks are produced through the feed's
    own batching, then thawed; ticks/s = ticks ÷ time until the last partition's final tick was
    acted on (a sentinel position per partition exits on it). Baseline in the same run: a plain
-   aiokafka consumer that reads the same records and decodes every tick (orjson).
+   aiokafka consumer that reads the same records and decodes every tick (json, as Faust).
 2. Tick → exit order at 10,000 ticks/s: ticks paced by the feed's batching (5 ms linger), one
    in a hundred exits a position; latency = exit intent's creation − the tick's timestamp.
 3. Memory per open position: the worker's RSS with 10,000 positions minus with none, ÷ 10,000;
@@ -17,9 +17,12 @@ import asyncio
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-import orjson
+import json
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents import positions as P
@@ -31,6 +34,8 @@ from schemas.records import Command
 
 INSTRUMENTS, PER_INSTRUMENT = 2000, 5
 ENTRY = 100_000   # every position entered at 1,000.00
+BEST = 100_300    # ... and the best price since is 1,003.00
+PROFILE: str | None = None
 
 
 def token(i: int) -> str:
@@ -43,8 +48,9 @@ def _position(i: int, tok: str, partitions: int, *, sl: str = "1") -> dict:
                           paper=True, sl_pct=sl, target_pct="2", trail_pct="0.5",
                           trail_activation_pct="0.4", slippage_bps=0, reference_price_paise=None,
                           partition=registry.instrument_partition(tok, partitions), now_ms=0)
-    return P.apply_fill(pos, fill_id="f", client_order_id=pos.entry_order_id, status="FILLED",
-                        quantity=1, price_paise=ENTRY, text=None, now_ms=0).to_dict()
+    pos = P.apply_fill(pos, fill_id="f", client_order_id=pos.entry_order_id, status="FILLED",
+                       quantity=1, price_paise=ENTRY, text=None, now_ms=0)
+    return P.on_tick(pos, BEST, 0)[0].to_dict()   # the market has been higher since
 
 
 def sentinels(partitions: int, run: int) -> list[dict]:
@@ -73,6 +79,14 @@ def open_positions(p) -> int:
     return sum(v["open_positions"] for v in worker_beats(p))
 
 
+def settled(p) -> bool:
+    s = p.settings
+    names = [registry.topic_name(s.namespace, t) for t in registry.ALL
+             if t.partitioned_by_instrument and t is not registry.TICKS]
+    lag = asyncio.run(kafka.group_lag(s.bootstrap, s.namespace, names))
+    return all(v["lag"] == 0 for v in lag.values())
+
+
 def worker_beats(p) -> list[dict]:
     topic = registry.topic_name(p.settings.namespace, registry.WORKERS)
     recent = int(time.time() * 1000) - 3 * int(p.settings.heartbeat_s * 1000)
@@ -85,10 +99,11 @@ def worker_beats(p) -> list[dict]:
     return asyncio.run(read())
 
 
-def walks(n: int, seed: int) -> list[tuple[str, int]]:
-    """n ticks over the 2,000 instruments: a small random walk each, so most ticks move no
-    position and now and then one makes a new best price (a state write)."""
-    rng, prices, out = random.Random(seed), [ENTRY] * INSTRUMENTS, []
+def walks(n: int, seed: int, start: int = ENTRY) -> list[tuple[str, int]]:
+    """n ticks over the 2,000 instruments, a random walk of ±3 paise a tick each from `start`.
+    From the entry price (below the positions' best, 1,003.00) they move no position; from the
+    best, about one tick in ten is a new best price for the instrument's five positions."""
+    rng, prices, out = random.Random(seed), [start] * INSTRUMENTS, []
     for k in range(n):
         i = k % INSTRUMENTS
         prices[i] += rng.randint(-3, 3)
@@ -130,25 +145,26 @@ async def exit_intents(bootstrap: str, namespace: str, wanted: int, timeout_s: f
     return found
 
 
-async def raw_read(bootstrap: str, namespace: str, expected: int) -> float:
-    """Ticks per second of a plain consumer reading and decoding the ticks topic."""
+async def raw_read(bootstrap: str, namespace: str, timeout_s: float = 60) -> float:
+    """Ticks per second of a plain consumer reading the whole ticks topic and decoding every
+    tick (json, the codec the worker uses), from a full topic."""
     topic = registry.topic_name(namespace, registry.TICKS)
+    ends = (await kafka.topic_offsets(bootstrap, [topic]))[topic]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                fetch_max_wait_ms=50, max_partition_fetch_bytes=8 << 20)
+                                fetch_max_wait_ms=20, max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or
-               (await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)]
+        tps = [TopicPartition(topic, p) for p in ends]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        seen, start = 0, None
-        while seen < expected:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            start = start or time.perf_counter()
-            for records in batch.values():
+        seen, start, left = 0, time.perf_counter(), {tp for tp in tps if ends[tp.partition]}
+        while left and time.perf_counter() - start < timeout_s:
+            for tp, records in (await consumer.getmany(timeout_ms=200, max_records=10_000)).items():
                 for record in records:
-                    for _tok, _price, _ts in orjson.loads(record.value)["ticks"]:
+                    for _token, _price, _ts in json.loads(record.value)["ticks"]:
                         seen += 1
+                if records and records[-1].offset + 1 >= ends[tp.partition]:
+                    left.discard(tp)
         return seen / (time.perf_counter() - start)
     finally:
         await consumer.stop()
@@ -161,6 +177,8 @@ def throughput(p, workers: list, ticks, run: int, res: Result, label: str) -> fl
     tail = sentinels(s.partitions, run)
     asyncio.run(restore(s.bootstrap, s.namespace, tail))
     wait_for(lambda: open_positions(p) >= len(tail), 60, "the sentinels")
+    wait_for(lambda: settled(p), 300, "the worker to catch up on every topic (the ledger too)",
+             interval_s=0.5)
     for w in workers:
         os.kill(w.pid, signal.SIGSTOP)
     try:
@@ -172,9 +190,15 @@ def throughput(p, workers: list, ticks, run: int, res: Result, label: str) -> fl
         thawed = time.time()
         for w in workers:
             os.kill(w.pid, signal.SIGCONT)
+    profiler = PROFILE and subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(workers[0].pid), "--duration", "20", "--rate", "200", "--nonblocking", "--idle", "--format",
+         {"json": "speedscope", "svg": "flamegraph"}.get(PROFILE.rsplit(".", 1)[-1], "raw"), "--output", PROFILE],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ids = {t["id"] for t in tail}
     intents = asyncio.run(exit_intents(s.bootstrap, s.namespace, len(tail), 180,
                                        keep=lambda i: i["position_id"] in ids))
+    if profiler:
+        profiler.wait()
     elapsed = max(i["created_at_ms"] for i in intents) / 1000 - thawed
     rate = len(ticks) / elapsed
     res.figure(f"{label}: produce while frozen (s)", round(produced_s, 2))
@@ -188,7 +212,11 @@ def main() -> dict:
     args.add_argument("--ticks", type=int, default=400_000)
     args.add_argument("--latency-seconds", type=float, default=10)
     args.add_argument("--no-scaling", action="store_true")
+    args.add_argument("--profile", help="py-spy the worker's first 20 s of draining into this "
+                      "file (.svg flame graph, .json speedscope, else collapsed stacks)")
     a = args.parse_args()
+    global PROFILE
+    PROFILE = a.profile
     res = Result("tick_path", positions=INSTRUMENTS * PER_INSTRUMENT, instruments=INSTRUMENTS,
                  ticks=a.ticks)
     with embedded_broker() as bootstrap, pipeline(bootstrap, web=False) as p:
@@ -208,14 +236,21 @@ def main() -> dict:
         before = asyncio.run(changelog_usage(p, None))
         rate = throughput(p, [p.worker], walks(a.ticks, seed=1), 0, res, "1 worker")
         records, size = asyncio.run(changelog_usage(p, before))
-        res.figure("changelog records per tick", round(records / a.ticks, 4))
         res.figure("changelog bytes per tick", round(size / a.ticks, 1))
-        raw = asyncio.run(raw_read(s.bootstrap, s.namespace, a.ticks))
+        raw = asyncio.run(raw_read(s.bootstrap, s.namespace))
         res.figure("raw aiokafka read + decode, same topic: ticks/s", int(raw))
         res.goal("ticks/s per worker ÷ raw aiokafka consume", round(rate / raw, 3), "≥ 0.25",
                  rate / raw >= 0.25)
+        before = asyncio.run(changelog_usage(p, None))
+        trending = throughput(p, [p.worker], walks(a.ticks, seed=3, start=BEST), 1, res,
+                              "1 worker, trending (new bests)")
+        records, size = asyncio.run(changelog_usage(p, before))
+        res.figure("trending: changelog records per tick", round(records / a.ticks, 4))
+        res.figure("trending: changelog bytes per tick", round(size / a.ticks, 1))
+        res.figure("trending: ticks/s ÷ raw", round(trending / raw, 3))
         if not a.no_scaling:
             scaling(p, res, a.ticks)
+        wait_for(lambda: settled(p), 300, "the worker to catch up", interval_s=0.5)
         latency = tick_to_exit(p, a.latency_seconds)
         res.figure("tick → exit order at 10,000 ticks/s: exits", len(latency))
         res.figure("tick → exit order at 10,000 ticks/s: p50 (ms)", percentile(latency, 50))
@@ -259,7 +294,7 @@ async def changelog_usage(p, since: dict | None):
         async for partition, offset, key, value in kafka.read_topic(s.bootstrap, name):
             if offset >= since.get(name, {}).get(partition, 0):
                 records += 1
-                size += len(key) + len(orjson.dumps(value))
+                size += len(key) + len(json.dumps(value))
     return records, size
 
 

@@ -48,12 +48,12 @@ def test_a_position_round_trip_with_replays(engine):
 
     # outcome before the alert itself, then everything twice, the older snapshot last
     for _ in range(2):
-        ledger.record_event(engine, accepted)
-        ledger.record_alert(engine, alert)
-        ledger.record_order(engine, order)
-        ledger.record_fill(engine, fill)
-        ledger.record_event(engine, newer)
-        ledger.record_event(engine, accepted)
+        _put(engine, ledger.record_event, accepted)
+        _put(engine, ledger.record_alert, alert)
+        _put(engine, ledger.record_order, order)
+        _put(engine, ledger.record_fill, fill)
+        _put(engine, ledger.record_event, newer)
+        _put(engine, ledger.record_event, accepted)
 
     [a] = _rows(engine, sql.alerts)
     assert (a["status"], a["action"], a["symbol"], a["position_id"]) == \
@@ -66,6 +66,10 @@ def test_a_position_round_trip_with_replays(engine):
     assert P.Position.from_dict(p["snapshot"]) == opened
     assert ledger.open_positions(engine)[0]["id"] == pos.id
     assert len(_rows(engine, sql.position_events)) == 2
+
+
+def _put(engine, record, value) -> None:
+    assert ledger.write(engine, record, [value]) == []
 
 
 def _order(quantity=10):
@@ -92,10 +96,18 @@ def test_an_order_converges_whatever_order_its_records_arrive_in(engine, fills, 
                                                                  order_first):
     records = [_fill(i, s, q, n, text=f"t{n}") for n, (i, s, q) in enumerate(fills, 1)]
     if order_first:
-        ledger.record_order(engine, _order())
+        _put(engine, ledger.record_order, _order())
     for record in records + records:            # replays too
-        ledger.record_fill(engine, record)
+        _put(engine, ledger.record_fill, record)
     if not order_first:
-        ledger.record_order(engine, _order())
+        _put(engine, ledger.record_order, _order())
     [o] = _rows(engine, sql.orders)
     assert (o["status"], o["filled_qty"], o["text"]) == (*expected, f"t{len(records)}")
+
+
+def test_a_batch_writes_every_record_but_the_one_that_cannot_be_written(engine):
+    bad = _fill("big", "FILLED", 10 ** 20, 2)          # no integer column holds it
+    good = [_fill("f1", "FILLED", 4, 1), _fill("f2", "FILLED", 6, 3)]
+    failed = ledger.write(engine, ledger.record_fill, [good[0], bad, good[1]])
+    assert [index for index, _ in failed] == [1]
+    assert sorted(r["fill_id"] for r in _rows(engine, sql.fills)) == ["f1", "f2"]
