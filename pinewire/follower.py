@@ -56,7 +56,8 @@ class TopicFollower:
                 await asyncio.sleep(1)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    fetch_max_wait_ms=50)   # a change is seen within ~50 ms
         await consumer.start()
         try:
             tps = await self._partitions(consumer)

@@ -230,7 +230,7 @@ def delete_link(eng: Engine, link_id: str, user_id: str | None = None) -> dict:
     row = _change(eng, link_id, user_id, lambda current: {"enabled": False})
     with eng.begin() as conn:
         conn.execute(sql.links.delete().where(sql.links.c.id == link_id))
-    return row
+    return {**row, "token_hash": None}   # its URL is gone
 
 
 def list_links(eng: Engine, user_id: str | None = None) -> list[dict]:

@@ -16,7 +16,8 @@ GLOBAL_BOT_KEY = "bot"   # the admin's kill switch; a user's bot is keyed by the
 def link_record(row: dict) -> LinkConfig:
     return LinkConfig(link_id=row["id"], name=row["name"], strategy=row["strategy"],
                       version=row["version"], breaker_reset_at_ms=row.get("breaker_reset_at_ms"),
-                      user_id=row.get("user_id"), **{k: row[k] for k in DEFAULTS})
+                      user_id=row.get("user_id"), token_hash=row.get("token_hash"),
+                      **{k: row[k] for k in DEFAULTS})
 
 
 def account_record(row: dict) -> AccountConfig:

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite in data_dir")
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    web_workers: int = Field(1, ge=1, description="web app processes (all serve the same port "
+                             "and produce to the same topics)")
     public_url: str | None = Field(None, description="base of webhook URLs shown to traders")
     dedupe_window_s: int = Field(10, ge=0, description="duplicate window for alerts without an id")
     own_id_dedupe_window_s: int = Field(86_400, ge=0)

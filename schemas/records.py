@@ -138,7 +138,8 @@ class Subscription(_Record):
 
 
 class LinkConfig(_Record):
-    """A webhook link's settings, without its token. Topic: links (compacted).
+    """A webhook link's settings, without its token (only the token's SHA-256, by which the
+    gateway finds the link; None once the link is deleted). Topic: links (compacted).
     Defaults and validation: pinewire/links.py; meaning: README "Trading rules"."""
     link_id: str
     name: str
@@ -168,6 +169,7 @@ class LinkConfig(_Record):
     fee_paise: int = 0                 # charges per filled order, kept apart from gross P&L
     breaker_reset_at_ms: Optional[int] = None
     user_id: Optional[str] = None      # the owner
+    token_hash: Optional[str] = None
 
 
 class AccountConfig(_Record):

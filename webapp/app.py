@@ -21,6 +21,7 @@ from schemas import topics as registry
 from webapp import api, gateway, live, pages, status
 from webapp.auth import Throttle, session_secret, signed_in
 from webapp.catalog import DailyMaster, catalog
+from webapp.directory import LinkDirectory
 
 log = logging.getLogger("pinewire.web")
 _HOOK_PATH = re.compile(r"^/hook/[^/]+")
@@ -49,9 +50,11 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        finally:
-            log.info("%s %s %d %.1fms", scope["method"], redact(scope["path"]), code[0],
-                     (time.perf_counter() - started) * 1000)
+        finally:   # an accepted alert at DEBUG: a burst of them would cost a line each
+            quiet = code[0] < 400 and scope["path"].startswith("/hook/")
+            log.log(logging.DEBUG if quiet else logging.INFO, "%s %s %d %.1fms",
+                    scope["method"], redact(scope["path"]), code[0],
+                    (time.perf_counter() - started) * 1000)
 
 
 class SecurityHeaders:
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state = app.state
         state.heartbeats.start()
         state.events.start()
+        state.directory.start()
         refresher = asyncio.create_task(state.catalog.keep_fresh()) \
             if isinstance(state.catalog, DailyMaster) else None
         try:
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 refresher.cancel()
             await state.heartbeats.stop()
             await state.events.stop()
+            await state.directory.stop()
             await state.producer.stop()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)
@@ -147,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.heartbeats = TopicFollower(settings.bootstrap, [app.state.workers_topic])
     app.state.events = live.EventHub(settings.bootstrap,
                                      registry.topic_name(settings.namespace, registry.EVENTS))
+    app.state.directory = LinkDirectory(settings.bootstrap, settings.namespace)
     app.state.throttle = Throttle()
     app.state.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
     app.add_middleware(SessionMiddleware, secret_key=session_secret(settings),

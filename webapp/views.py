@@ -20,7 +20,9 @@ class NotFound(LookupError):
 
 
 async def _publish(state, **records) -> str | None:
-    """Tell the workers; when Kafka is down the change waits for the next `pinewire up`."""
+    """Tell the workers (and this process's gateway at once); when Kafka is down the change
+    waits for the next `pinewire up`."""
+    state.directory.apply(**{k: v for k, v in records.items() if k in ("links", "bots")})
     try:
         await asyncio.wait_for(publish(state.settings.bootstrap, state.settings.namespace,
                                        **records), 5)

@@ -35,8 +35,10 @@ def cmd_web(a) -> int:
     import uvicorn
     from webapp.app import create_app
     s = settings()  # no Kafka needed to start: the gateway answers 503 until it is back
-    uvicorn.run(create_app(s), host=s.web_host, port=s.web_port, access_log=False,
-                log_level=s.log_level.lower())
+    # uvicorn[standard]: httptools and uvloop; several processes take turns on one socket
+    app = "webapp.app:create_app" if s.web_workers > 1 else create_app(s)
+    uvicorn.run(app, factory=s.web_workers > 1, workers=s.web_workers, host=s.web_host,
+                port=s.web_port, access_log=False, log_level=s.log_level.lower())
     return 0
 
 

@@ -114,3 +114,17 @@ def test_a_position_that_needs_every_tick_has_no_quiet_range():
     assert memory.is_quiet(TOKEN, 99_500)
     memory.track(banded)
     assert not memory.is_quiet(TOKEN, 99_500)
+
+
+def test_a_batch_is_recorded_tick_by_tick_and_only_ticks_that_need_work_come_out():
+    plain = _open(1, {"side": "LONG", "sl_pct": "1", "target_pct": "2", "trail_pct": None,
+                      "trail_activation_pct": None, "tick_band_pct": None, "entry": 100_000})
+    memory = WorkerMemory("127.0.0.1:9", "test")
+    memory.track(plain)
+    batch = [[TOKEN, 99_500, 1], ["3045", 80_000, 2], [TOKEN, 100_500, 3], ["11536", 5, 4]]
+    seen = []
+    for token, price, seq in memory.saw_ticks(batch, 7000, now_ms=9, resting={"11536"}):
+        seen.append((token, price, seq, memory.last_price[token]))
+    # a new best on TOKEN (recorded before it is handed out), a resting paper order on 11536
+    assert seen == [(TOKEN, 100_500, 7002, (100_500, 3)), ("11536", 5, 7003, (5, 4))]
+    assert memory.last_price["3045"] == (80_000, 2) and memory.last_seq[TOKEN] == 7002
