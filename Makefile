@@ -36,7 +36,10 @@ unit: $(STAMP)
 integration: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra tests/integration
 
+# Benchmarks (never part of `make test`): each starts its own broker, worker and web app on
+# loopback, prints a table and writes bench/results/<name>.json with its goals.
 bench: $(STAMP)
+	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.tick_path
 
 clean:

@@ -17,6 +17,7 @@ from schemas import records
 from schemas import topics as registry
 
 S = settings()
+log = logging.getLogger(__name__)
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -27,6 +28,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = S.fetch_wait_ms   # read when the consumer starts
+        log.info("consumer fetch wait %d ms", S.fetch_wait_ms)
         return consumer
 
 
@@ -83,8 +85,6 @@ paper_book = app.Table("paper_book", default=None, partitions=S.partitions)
 # "<sweep kind>:<partition>" -> the IST trading day last swept (EOD, MIS_SQUAREOFF)
 sweeps = app.Table("sweeps", default=None, partitions=S.partitions)
 
-
-log = logging.getLogger(__name__)
 
 
 async def consume(stream, handler, on_error=None, *, events: bool = False) -> None:

@@ -4,6 +4,7 @@ Money is integer paise; exact levels are stored as the strings the pure function
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Engine, Index, Integer, MetaData,
@@ -256,16 +257,20 @@ def upsert(conn, table: Table, row: dict, keys: list[str], *, only_if_newer: str
            update: list[str] | None = None) -> None:
     """Insert, or update the given columns (default: all but the keys) of the existing row.
     With only_if_newer='version', an older snapshot never overwrites a newer one (replays)."""
-    dialect = conn.dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
-    stmt = insert(table).values(**row)
-    cols = update if update is not None else [c for c in row if c not in keys]
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(row), tuple(keys),
+                                   only_if_newer, tuple(update) if update is not None else None),
+                 row)
+
+
+@lru_cache(maxsize=512)
+def _upsert_statement(dialect: str, table: Table, columns: tuple, keys: tuple,
+                      only_if_newer: str | None, update: tuple | None):
+    """One statement per shape, the row bound as parameters: compiled once, not per row (the
+    ledger spent most of its time building and compiling a statement per row)."""
+    stmt = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect](table)
+    cols = update if update is not None else [c for c in columns if c not in keys]
     if not cols:
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
-        return
-    where = None
-    if only_if_newer:
-        where = table.c[only_if_newer] < stmt.excluded[only_if_newer]
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys,
-                                            set_={c: stmt.excluded[c] for c in cols},
-                                            where=where))
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+    where = table.c[only_if_newer] < stmt.excluded[only_if_newer] if only_if_newer else None
+    return stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: stmt.excluded[c] for c in cols}, where=where)

@@ -1,0 +1,177 @@
+"""The webhook path: ack latency under open-loop load, and alert → paper fill.
+
+1. Webhook ack latency: 300 and 1,000 alerts/s for 10 s each, a new TCP connection per alert
+   (bench/load.py, its own process), against pinewire's gateway (a worker and a tick feed run
+   meanwhile, as in production) and, in the same run, against a bare Starlette app that only
+   produces the body with acks=all to the same broker (bench/bare_gateway.py).
+2. Alert → paper fill: 100 alerts/s over 100 links for 10 s (a BUY and a SELL per link in
+   turn); for each BUY, the fill's time on the fills topic minus the time the alert was sent.
+Writes bench/results/webhook.json and bench/results/alert_fill.json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.stack import Result, embedded_broker, percentile, pipeline, wait_for
+from pinewire import kafka, processes
+from schemas import ids
+from schemas import topics as registry
+from tests.integration.harness import free_port
+
+LINKS = 100
+
+
+def bodies(links: list[dict], n: int) -> list[tuple[str, str]]:
+    """n alerts: per link a BUY then a SELL (open, close), the links in turn; each body
+    distinct (a repeat within the dedupe window would be ignored as a duplicate)."""
+    out = []
+    for i in range(n):
+        link, action = links[i % len(links)], ("BUY", "SELL")[i // len(links) % 2]
+        out.append((f"/hook/{link['token']}", json.dumps(
+            {"strategy": link["strategy"], "symbol": "RELIANCE", "action": action,
+             "comment": f"bench {i}"})))
+    return out
+
+
+def load(port: int, requests, rate: float, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, out = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec.write_text(json.dumps({"host": "127.0.0.1", "port": port, "requests": requests}))
+        subprocess.run([sys.executable, "-m", "bench.load", str(spec), str(rate), str(seconds),
+                        str(out)], check=True, timeout=seconds + 60)
+        results = json.loads(out.read_text())
+    ok = [r[1] for r in results if r[2] == 200]
+    errors: dict = {}
+    for r in results:
+        if r[2] != 200:
+            errors[str(r[2])] = errors.get(str(r[2]), 0) + 1
+    return {"sent": len(results), "ok": len(ok), "errors": errors,
+            "p50_ms": round(percentile(ok, 50), 2), "p99_ms": round(percentile(ok, 99), 2),
+            "max_ms": round(max(ok), 2) if ok else None}
+
+
+def bare_server(bootstrap: str, topic: str):
+    port = free_port()
+    asyncio.run(_create(bootstrap, topic))
+    proc = processes.spawn(
+        [sys.executable, "-m", "uvicorn", "bench.bare_gateway:app", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        Path(tempfile.mkdtemp(prefix="pinewire-bare-")) / "bare.log",
+        env={**__import__("os").environ, "BARE_BOOTSTRAP": bootstrap, "BARE_TOPIC": topic})
+    wait_for(lambda: _answers(port), 30, "the bare gateway")
+    return proc, port
+
+
+async def _create(bootstrap: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 8, 1)])
+    finally:
+        await admin.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.post(f"http://127.0.0.1:{port}/hook/x", content=b"{}").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def webhook(p, links, seconds: float) -> dict:
+    res = Result("webhook", seconds_per_rate=seconds, links=LINKS)
+    requests = bodies(links, int(1000 * seconds))
+    bare, bare_port = bare_server(p.settings.bootstrap, f"{p.settings.namespace}.bare")
+    try:
+        for rate in (300, 1000):
+            base = load(bare_port, requests, rate, seconds)
+            ours = load(p.settings.web_port, requests, rate, seconds)
+            for name, r in (("bare baseline", base), ("pinewire", ours)):
+                res.figure(f"{rate}/s {name}", r)
+        ratio = ours["p99_ms"] / base["p99_ms"] if base["p99_ms"] else float("inf")
+        res.goal("webhook ack p99 at 1,000/s (ms)", ours["p99_ms"], "≤ 5",
+                 ours["p99_ms"] <= 5 and ours["ok"] == ours["sent"])
+        res.goal("webhook ack p99 ÷ bare baseline p99 at 1,000/s", round(ratio, 2), "≤ 1.5",
+                 ratio <= 1.5)
+    finally:
+        processes.stop(bare)
+    return res.write()
+
+
+async def _paced_alerts(base_url: str, requests, rate: float, seconds: float) -> list:
+    """(sent at ms, alert id) of each BUY accepted."""
+    sent: list = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+        async def one(path, body):
+            at = time.time() * 1000
+            r = await client.post(path, content=body)
+            if r.status_code == 200 and '"BUY"' in body:
+                sent.append((at, r.json()["alert_id"]))
+        start, tasks = time.perf_counter(), []
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(*requests[i % len(requests)])))
+        await asyncio.gather(*tasks)
+    return sent
+
+
+async def _fills(bootstrap: str, namespace: str, wanted: set[str], timeout_s: float) -> dict:
+    topic, found = registry.topic_name(namespace, registry.FILLS), {}
+
+    async def collect():
+        async for _, _, _, value in kafka.read_topic(bootstrap, topic, follow=True, idle_s=0.1):
+            if value and value["position_id"] in wanted and value["status"] == "FILLED":
+                found.setdefault(value["position_id"], value["at_ms"])
+                if len(found) == len(wanted):
+                    return
+    try:
+        await asyncio.wait_for(collect(), timeout_s)
+    except asyncio.TimeoutError:
+        pass
+    return found
+
+
+def alert_fill(p, links, seconds: float) -> dict:
+    res = Result("alert_fill", rate=100, seconds=seconds, links=LINKS)
+    sent = asyncio.run(_paced_alerts(p.settings.base_url, bodies(links, int(100 * seconds)),
+                                     100, seconds))
+    by_position = {ids.position_id(alert_id): at for at, alert_id in sent}
+    fills = asyncio.run(_fills(p.settings.bootstrap, p.settings.namespace, set(by_position), 60))
+    latency = [fills[pid] - at for pid, at in by_position.items() if pid in fills]
+    res.figure("entries sent / filled", f"{len(by_position)} / {len(fills)}")
+    res.figure("alert → fill p50 (ms)", round(percentile(latency, 50), 1))
+    p99 = round(percentile(latency, 99), 1)
+    res.goal("alert → paper fill p99 (ms)", p99, "≤ 50",
+             p99 <= 50 and len(fills) == len(by_position))
+    return res.write()
+
+
+def main() -> None:
+    args = argparse.ArgumentParser()
+    args.add_argument("--seconds", type=float, default=10)
+    a = args.parse_args()
+    with embedded_broker() as bootstrap, pipeline(bootstrap) as p:
+        links = [p.add_link(name=f"bench{i}", strategy="st", quantity=1, sl_pct="1",
+                            target_pct="2") for i in range(LINKS)]
+        feed = p.spawn("feed", log="feed.log")   # fresh ticks: paper entries fill at once
+        try:
+            alert_fill(p, links, a.seconds)
+            webhook(p, links, a.seconds)
+        finally:
+            processes.stop(feed)
+
+
+if __name__ == "__main__":
+    main()
