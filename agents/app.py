@@ -12,6 +12,7 @@ import time
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from agents import metrics
 from pinewire.settings import settings
 from schemas import records
 from schemas import topics as registry
@@ -106,6 +107,7 @@ async def consume(stream, handler, on_error=None, *, events: bool = False) -> No
 
 
 async def dead_letter(agent: str, event, exc: Exception) -> None:
+    metrics.DEAD_LETTERS.labels(agent).inc()
     message, value = event.message, event.value
     await dead_letters_topic.send(key=agent, value=records.DeadLetter(
         agent=agent, topic=message.topic, partition=message.partition, offset=message.offset,

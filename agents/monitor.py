@@ -11,7 +11,7 @@ second at most."""
 from __future__ import annotations
 
 from agents import app as A
-from agents import emit, positions
+from agents import emit, metrics, positions
 from agents.pipeline import brokers, memory, send_fill
 from schemas.records import TICKS_PER_RECORD
 
@@ -23,6 +23,7 @@ async def on_ticks(stream):
 
 
 async def watch(event) -> None:
+    metrics.TICKS.inc(len(event.value.ticks))
     book = brokers.paper.book
     for token, price, seq in memory.saw_ticks(event.value.ticks,
                                               event.message.offset * TICKS_PER_RECORD,
@@ -49,6 +50,7 @@ async def _apply(pid: str, token: str, price: int, seq: int) -> None:
         return
     await emit.store(memory, changed, pos)
     if decision is not None:
+        metrics.TICK_TO_DECISION.observe(max(0, now - memory.last_price[token][1]) / 1000)
         if changed.paper and changed.entry_open:
             for fill in brokers.paper.cancel(token, changed.entry_order_id, now):
                 await send_fill(fill)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from agents import app as A
-from agents import emit, positions, risk, signals
+from agents import emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
 from agents.ledger_agents import engine
@@ -202,6 +202,8 @@ async def execute(intent: OrderIntent) -> None:
         # [] marks the order as placed
         A.executions[intent.client_order_id] = [f.asdict() for f in fills]
     for fill in fills:
+        metrics.ORDER_TO_FILL.labels(intent.purpose).observe(
+            max(0, fill.at_ms - intent.created_at_ms) / 1000)
         await send_fill(fill)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import uvloop
 
 from agents import app as A
-from agents import control, eod, ledger_agents, monitor, pipeline  # noqa: F401  (the agents)
+from agents import control, eod, ledger_agents, metrics, monitor, pipeline  # noqa: F401
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
@@ -25,6 +25,8 @@ memory = pipeline.memory
 @A.app.task
 async def _follow_settings() -> None:
     log.info("worker %s on %s", WORKER_ID, type(asyncio.get_running_loop()).__module__)
+    if A.S.metrics_port:
+        metrics.serve(A.S.metrics_port)
     memory.config.start()
     await memory.config.caught_up.wait()
     live = {link["account_id"] for link in memory.config.values[memory.links_topic].values()
@@ -46,11 +48,13 @@ async def heartbeat() -> None:
     standbys = sorted(tp.partition for tp in A.app.assignor.assigned_standbys()
                       if tp.topic == A.ticks_topic.get_topic_name())
     watched = {t for t, ids in memory.index.items() if ids}
+    live = sum(len(v) for v in memory.index.values())
+    metrics.OPEN_POSITIONS.set(live)
     await A.workers_topic.send(key=WORKER_ID, value=WorkerHeartbeat(
         worker_id=WORKER_ID, host=socket.gethostname(), pid=os.getpid(), active=actives,
         standby=standbys, at_ms=now_ms(), last_tick_ms=memory.last_tick_ms,
         last_prices={t: list(memory.last_price[t]) for t in watched if t in memory.last_price},
-        open_positions=sum(len(v) for v in memory.index.values())))
+        open_positions=live))
 
 
 @A.app.timer(interval=1.0)

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite in data_dir")
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    metrics_port: int = Field(9464, ge=0, description="a worker's /metrics on 127.0.0.1 (the "
+                              "next free one when taken); 0: off")
     web_workers: int = Field(1, ge=1, description="web app processes (all serve the same port "
                              "and produce to the same topics)")
     public_url: str | None = Field(None, description="base of webhook URLs shown to traders")

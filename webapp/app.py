@@ -18,7 +18,7 @@ from pinewire.follower import TopicFollower
 from pinewire.settings import Settings, settings as load_settings
 from schemas import sql
 from schemas import topics as registry
-from webapp import api, gateway, live, pages, status
+from webapp import api, gateway, live, metrics, pages, status
 from webapp.auth import Throttle, session_secret, signed_in
 from webapp.catalog import DailyMaster, catalog
 from webapp.directory import LinkDirectory
@@ -84,6 +84,7 @@ class SecurityHeaders:
 ROUTES = [
     Route("/hook/{token}", gateway.hook, methods=["POST"]),
     Route("/healthz", status.healthz),
+    Route("/metrics", metrics.metrics),
     Route("/status", status.status_html),
     Route("/status.json", status.status_json),
     Route("/", pages.home),

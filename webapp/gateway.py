@@ -19,6 +19,7 @@ from schemas import ids, sql
 from schemas import topics as registry
 from schemas.records import Alert
 from schemas.tradingview import MAX_BODY_BYTES, OPTION_ACTIONS, PayloadError, parse
+from webapp import metrics
 from webapp.catalog import today_ist
 
 log = logging.getLogger("pinewire.gateway")
@@ -110,6 +111,18 @@ def _instrument(catalog, signal):
 
 
 async def hook(request: Request) -> JSONResponse:
+    started = time.perf_counter()
+    response = await _hook(request)
+    metrics.ACK.observe(time.perf_counter() - started)
+    metrics.ALERTS.labels(OUTCOMES.get(response.status_code, str(response.status_code))).inc()
+    return response
+
+
+OUTCOMES = {200: "accepted", 404: "unknown_token", 413: "too_large", 422: "invalid",
+            503: "kafka_unavailable"}
+
+
+async def _hook(request: Request) -> JSONResponse:
     state = request.app.state
     link, bot_version, global_bot_version = await _lookup(state, request.path_params["token"])
     if link is None:

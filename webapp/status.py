@@ -70,13 +70,16 @@ async def snapshot(state) -> dict:
         "open_positions": [_position(p, prices)
                            for p in await asyncio.to_thread(open_positions, state.engine)],
         "reconciliation": await asyncio.to_thread(_last_reconciliation, state.engine),
-        "dead_letters": _records(broker, registry.topic_name(settings.namespace,
-                                                             registry.DEAD_LETTERS)),
+        "dead_letters": _records(broker, dead_letters_topic(settings)),
         "risk_limits": [{**s.figures(), "tripped": s.tripped,
                          "day_pnl": signed_rupees(s.day_pnl_paise),
                          "daily_loss": s.daily_loss_paise and paise_to_rupees(s.daily_loss_paise)}
                         for s in limits],
     }
+
+
+def dead_letters_topic(settings) -> str:
+    return registry.topic_name(settings.namespace, registry.DEAD_LETTERS)
 
 
 def _records(broker: dict, name: str) -> int | None:

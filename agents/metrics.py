@@ -1,0 +1,33 @@
+"""The worker's figures in Prometheus format, served on 127.0.0.1 (PINEWIRE_METRICS_PORT, or
+the next free port after it when another worker on the host has it: each worker logs its own).
+Consumer lag per topic is on the web app's /metrics (it counts what the broker holds)."""
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+_LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+TICKS = Counter("pinewire_ticks_total", "Ticks the worker consumed")
+TICK_TO_DECISION = Histogram("pinewire_tick_to_exit_decision_seconds",
+                             "From a tick's timestamp to the exit it decided", buckets=_LATENCY)
+ORDER_TO_FILL = Histogram("pinewire_order_to_fill_seconds",
+                          "From an order intent to the fill the broker call returned",
+                          ["purpose"], buckets=_LATENCY)
+OPEN_POSITIONS = Gauge("pinewire_open_positions", "Live positions on this worker's partitions")
+DEAD_LETTERS = Counter("pinewire_dead_letters_total", "Records an agent could not handle",
+                       ["agent"])
+
+
+def serve(port: int, tries: int = 32) -> int | None:
+    for candidate in range(port, port + tries):
+        try:
+            start_http_server(candidate, addr="127.0.0.1")
+            log.info("metrics on http://127.0.0.1:%d/metrics", candidate)
+            return candidate
+        except OSError:
+            continue
+    log.error("no free port for metrics in %d-%d", port, port + tries - 1)
+    return None
