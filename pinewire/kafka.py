@@ -11,7 +11,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas import topics as registry
-from schemas.topics import TopicSpec
 
 
 class KafkaUnavailable(RuntimeError):

@@ -191,6 +191,12 @@ class Pipeline:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(table).where(*where))]
 
+    def rows_when(self, table, *where, count: int, timeout_s: float = 10) -> list[dict]:
+        """The rows once there are `count` of them: each topic has its own ledger agent, so
+        a fill can reach SQL after the position it closed."""
+        return wait_until(lambda: (rows := self.rows(table, *where)) and len(rows) >= count
+                          and rows, timeout_s, f"{count} rows in {table.name}")
+
     def alert_row(self, alert_id: str, final: bool = True, timeout_s: float = 20) -> dict:
         def done():
             rows = self.rows(sql.alerts, sql.alerts.c.id == alert_id)

@@ -34,10 +34,11 @@ def test_exit_by_rule(pipeline, action, symbol, entry, ticks, reason, exit_paise
     assert pos["exit_reason"] == reason
     assert pos["exit_trigger_paise"] == exit_paise
     assert pos["realized_pnl_paise"] == pnl
-    orders = pipeline.rows(sql.orders, sql.orders.c.position_id == pos["id"])
+    fills = pipeline.rows_when(sql.fills, sql.fills.c.position_id == pos["id"], count=2)
+    orders = pipeline.rows_when(sql.orders, sql.orders.c.position_id == pos["id"],
+                                sql.orders.c.status == "FILLED", count=2)
     assert sorted((o["purpose"], o["status"], o["filled_qty"]) for o in orders) == \
         [("ENTRY", "FILLED", 10), ("EXIT", "FILLED", 10)]
-    fills = pipeline.rows(sql.fills, sql.fills.c.position_id == pos["id"])
     assert len(fills) == 2 and all(f["status"] == "FILLED" for f in fills)
     assert sum(f["price_paise"] * f["quantity"] * (1 if f["side"] == "SELL" else -1)
                for f in fills) == pnl

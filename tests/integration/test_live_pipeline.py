@@ -65,9 +65,12 @@ def test_live_link_end_to_end(live):
     exit_order = _sim_order(sim, f"{pid}X0")
     assert (exit_order["transactiontype"], exit_order["quantity"], exit_order["status"]) == \
         ("SELL", "10", "complete")
+    p.rows_when(sql.orders, sql.orders.c.position_id == pid, sql.orders.c.status == "FILLED",
+                count=2)
     for order in p.rows(sql.orders, sql.orders.c.position_id == pid):
         at_broker = _sim_order(sim, order["client_order_id"])
-        fills = p.rows(sql.fills, sql.fills.c.client_order_id == order["client_order_id"])
+        fills = p.rows_when(sql.fills, sql.fills.c.client_order_id == order["client_order_id"],
+                            count=1)
         assert (order["status"], order["filled_qty"]) == ("FILLED", int(at_broker["filledshares"]))
         assert [f["broker_order_id"] for f in fills] == [at_broker["orderid"]]
         assert fills[0]["price_paise"] == round(at_broker["averageprice"] * 100)

@@ -27,9 +27,9 @@ def _changelog_best(pipeline, position_id: str) -> int | None:
 
 
 def _exactly_one_exit(pipeline, position_id: str) -> None:
-    orders = pipeline.rows(sql.orders, sql.orders.c.position_id == position_id)
+    orders = pipeline.rows_when(sql.orders, sql.orders.c.position_id == position_id, count=2)
     assert sorted(o["purpose"] for o in orders) == ["ENTRY", "EXIT"]
-    fills = pipeline.rows(sql.fills, sql.fills.c.position_id == position_id)
+    fills = pipeline.rows_when(sql.fills, sql.fills.c.position_id == position_id, count=2)
     assert len(fills) == 2
     exit_ids = {r[3]["client_order_id"] for r in pipeline.topic_records(registry.ORDERS)
                 if r[3]["position_id"] == position_id and r[3]["purpose"] == "EXIT"}

@@ -42,7 +42,8 @@ def _run(pipeline, speed: float) -> dict:
     exits = {}
     for symbol, pid in opened.items():
         pos = pipeline.position(pid, "CLOSED", timeout_s=30)
-        [fill] = pipeline.rows(sql.fills, sql.fills.c.client_order_id == f"{pid}X0")
+        [fill] = pipeline.rows_when(sql.fills, sql.fills.c.client_order_id == f"{pid}X0",
+                                    count=1)
         exits[symbol] = (pos["exit_reason"], pos["exit_trigger_paise"], fill["price_paise"],
                          pos["realized_pnl_paise"])
     return exits

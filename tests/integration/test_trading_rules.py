@@ -70,8 +70,10 @@ def test_stop_and_reverse_exits_first_then_enters_the_other_side(pipeline):
     reverse = wait_until(lambda: positions_of(pipeline, link, "OPEN"), 20, "the reverse to open")[0]
     assert (reverse["side"], reverse["reverse_of"]) == ("SHORT", first["position_id"])
     assert (closed["exit_reason"], closed["realized_pnl_paise"]) == ("SIGNAL", 10 * 1200)
-    exit_fill = pipeline.rows(sql.fills, sql.fills.c.client_order_id == f"{closed['id']}X0")[0]
-    entry_fill = pipeline.rows(sql.fills, sql.fills.c.client_order_id == f"{reverse['id']}E0")[0]
+    exit_fill = pipeline.rows_when(sql.fills, sql.fills.c.client_order_id == f"{closed['id']}X0",
+                                   count=1)[0]
+    entry_fill = pipeline.rows_when(sql.fills,
+                                    sql.fills.c.client_order_id == f"{reverse['id']}E0", count=1)[0]
     assert exit_fill["at_ms"] <= reverse["created_at_ms"] <= entry_fill["at_ms"], \
         "the reverse entry was sent before the exit filled"
     assert closed["closed_at_ms"] <= reverse["created_at_ms"]
