@@ -50,8 +50,7 @@ app = faust.App(
     broker_commit_interval=1.0,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
-    # a position is ~1 KB in its changelog: 16 KB batches (the default) held a trending
-    # market's table writes to ~2,500 a second on the embedded broker
+    # a position is ~1 KB in its changelog: a 16 KB batch (the default) holds 15 of them
     producer_max_batch_size=1 << 20,
     web_enabled=False,
 )

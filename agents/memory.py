@@ -35,7 +35,7 @@ class WorkerMemory:
         # them); absent when it has none
         self.quiet: dict[str, tuple[int, int]] = {}
         self.quiet_of: dict[str, tuple[int, int] | None] = {}   # position id -> its range
-        # positions whose best price moved since their last POSITION event (sent once a second)
+        # positions whose trailing stop moved since their last POSITION event (sent once a second)
         self.moved: dict[str, str] = {}   # position id -> token
         self.last_price: dict[str, tuple[int, int]] = {}
         self.seen_at_ms: dict[str, int] = {}
