@@ -302,11 +302,11 @@ def scaling(p, res: Result, n: int) -> None:
     """The throughput run again with 2 and 4 workers sharing the partitions."""
     extra = []
     try:
-        for run, count in enumerate((2, 4), start=1):
+        for run, count in enumerate((2, 4), start=2):   # runs 0 and 1: one worker
             while len(extra) < count - 1:
                 extra.append(p.spawn("worker", log=f"worker{len(extra) + 2}.log"))
             wait_for(lambda: len([b for b in worker_beats(p) if b["active"]]) == count and
-                     open_positions(p) >= INSTRUMENTS * PER_INSTRUMENT, 120,
+                     open_positions(p) >= INSTRUMENTS * PER_INSTRUMENT, 300,
                      f"{count} workers sharing the partitions")
             total = throughput(p, [p.worker, *extra], walks(n, seed=10 + run), run, res,
                                f"{count} workers")
