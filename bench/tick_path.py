@@ -190,10 +190,7 @@ def throughput(p, workers: list, ticks, run: int, res: Result, label: str) -> fl
         thawed = time.time()
         for w in workers:
             os.kill(w.pid, signal.SIGCONT)
-    profiler = PROFILE and subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(workers[0].pid), "--duration", "20", "--rate", "200", "--nonblocking", "--idle", "--format",
-         {"json": "speedscope", "svg": "flamegraph"}.get(PROFILE.rsplit(".", 1)[-1], "raw"), "--output", PROFILE],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    profiler = PROFILE and _profile(workers[0].pid, PROFILE)
     ids = {t["id"] for t in tail}
     intents = asyncio.run(exit_intents(s.bootstrap, s.namespace, len(tail), 180,
                                        keep=lambda i: i["position_id"] in ids))
@@ -205,6 +202,16 @@ def throughput(p, workers: list, ticks, run: int, res: Result, label: str) -> fl
     res.figure(f"{label}: drain after thaw (s)", round(elapsed, 2))
     res.figure(f"{label}: ticks/s", int(rate))
     return rate
+
+
+def _profile(pid: int, path: str) -> subprocess.Popen:
+    """py-spy on the worker for 20 s: a flame graph (.svg), speedscope (.json) or collapsed
+    stacks (anything else)."""
+    kind = {"json": "speedscope", "svg": "flamegraph"}.get(path.rsplit(".", 1)[-1], "raw")
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--duration",
+         "20", "--rate", "200", "--nonblocking", "--idle", "--format", kind, "--output", path],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> dict:
