@@ -23,7 +23,7 @@ import httpx
 
 from bench.stack import Result, embedded_broker, percentile, pipeline, wait_for
 from pinewire import kafka, processes
-from schemas import ids
+from schemas import ids, sql
 from schemas import topics as registry
 from tests.integration.harness import free_port
 
@@ -143,18 +143,30 @@ async def _fills(bootstrap: str, namespace: str, wanted: set[str], timeout_s: fl
     return found
 
 
+def settled_alerts(p, alert_ids: list[str]) -> list[dict] | None:
+    """The ledger's rows of these alerts once each has its outcome."""
+    rows = p.rows(sql.alerts, sql.alerts.c.id.in_(alert_ids))
+    done = [r for r in rows if r["status"] in ("ACCEPTED", "IGNORED")]
+    return done if len(done) == len(alert_ids) else None
+
+
 def alert_fill(p, links, seconds: float) -> dict:
     res = Result("alert_fill", rate=100, seconds=seconds, links=LINKS)
     sent = asyncio.run(_paced_alerts(p.settings.base_url, bodies(links, int(100 * seconds)),
                                      100, seconds))
     by_position = {ids.position_id(alert_id): at for at, alert_id in sent}
     fills = asyncio.run(_fills(p.settings.bootstrap, p.settings.namespace, set(by_position), 60))
+    wait_for(lambda: settled_alerts(p, [a for _, a in sent]), 60, "every alert's outcome")
+    accepted = {ids.position_id(a["id"]) for a in settled_alerts(p, [a for _, a in sent])
+                if a["status"] == "ACCEPTED"}
     latency = [fills[pid] - at for pid, at in by_position.items() if pid in fills]
-    res.figure("entries sent / filled", f"{len(by_position)} / {len(fills)}")
+    # a link's next BUY comes 1 s after its SELL: when the close has not completed, the
+    # BUY is ignored (the position is still open), and has no fill to wait for
+    res.figure("BUY alerts sent / accepted / filled",
+               f"{len(by_position)} / {len(accepted)} / {len(fills)}")
     res.figure("alert → fill p50 (ms)", round(percentile(latency, 50), 1))
     p99 = round(percentile(latency, 99), 1)
-    res.goal("alert → paper fill p99 (ms)", p99, "≤ 50",
-             p99 <= 50 and len(fills) == len(by_position))
+    res.goal("alert → paper fill p99 (ms)", p99, "≤ 50", p99 <= 50 and accepted <= set(fills))
     return res.write()
 
 
