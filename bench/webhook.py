@@ -61,7 +61,7 @@ def load(port: int, requests, rate: float, seconds: float) -> dict:
 
 def bare_server(bootstrap: str, topic: str):
     port = free_port()
-    asyncio.run(_create(bootstrap, topic))
+    asyncio.run(kafka.create_topic(bootstrap, topic, 8))
     proc = processes.spawn(
         [sys.executable, "-m", "uvicorn", "bench.bare_gateway:app", "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log", "--log-level", "warning"],
@@ -69,16 +69,6 @@ def bare_server(bootstrap: str, topic: str):
         env={**__import__("os").environ, "BARE_BOOTSTRAP": bootstrap, "BARE_TOPIC": topic})
     wait_for(lambda: _answers(port), 30, "the bare gateway")
     return proc, port
-
-
-async def _create(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 8, 1)])
-    finally:
-        await admin.close()
 
 
 def _answers(port: int) -> bool:

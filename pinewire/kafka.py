@@ -66,6 +66,16 @@ async def create_topics(bootstrap: str, namespace: str, partitions: int) -> list
         await admin.close()
 
 
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    """One topic outside the registry (benchmarks, tests)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
 async def topic_offsets(bootstrap: str, names: Iterable[str]) -> dict[str, dict[int, int]]:
     """End offset of each partition of each named topic that exists: one past its last record.
     (The embedded broker answers an end offset one past its last batch's first record: a

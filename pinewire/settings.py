@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(2.0, gt=0)
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
     fetch_wait_ms: int = Field(20, ge=1, le=1500, description="longest a worker's fetch waits "
-                               "for new records (the embedded broker answers only then)")
+                               "for new records (each pipeline hop can pay it)")
     feed: str = Field("synthetic", description="tick feed: synthetic, smartapi or none")
     feed_rate: float = Field(4.0, gt=0, description="synthetic ticks per second per instrument")
     feed_volatility_bps: float = Field(4.0, ge=0, description="synthetic per-tick std dev, bps")

@@ -5,18 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from pinewire import kafka
 
 
 async def _five_in_one_batch(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        await admin.close()
+    await kafka.create_topic(bootstrap, topic, 2)
     async with kafka.producing(bootstrap, linger_ms=200) as prod:
         futures = [await prod.send(topic, b"x%d" % i, partition=1) for i in range(5)]
         await prod.flush()
