@@ -92,17 +92,22 @@ async def consume(stream, handler, on_error=None, *, events: bool = False) -> No
     that fails is logged, handed to on_error and written to the dead-letter topic with its
     error; the stream goes on."""
     async for event in stream.events():
-        record = event if events else event.value
-        try:
-            result = handler(record)
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:  # noqa: BLE001
-            name = getattr(handler, "__name__", str(handler))
-            log.exception("%s failed on %r", name, event.value)
-            if on_error is not None:
-                await on_error(record, exc)
-            await dead_letter(name, event, exc)
+        await handle(event, handler, on_error, events=events)
+
+
+async def handle(event, handler, on_error=None, *, events: bool = False) -> None:
+    """One record of consume()."""
+    record = event if events else event.value
+    try:
+        result = handler(record)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:  # noqa: BLE001
+        name = getattr(handler, "__name__", str(handler))
+        log.exception("%s failed on %r", name, event.value)
+        if on_error is not None:
+            await on_error(record, exc)
+        await dead_letter(name, event, exc)
 
 
 async def dead_letter(agent: str, event, exc: Exception) -> None:

@@ -1,5 +1,6 @@
 """Which broker executes an intent: the paper broker, or the SmartAPI account of a live link.
-Each live account gets one session and one order-update listener per worker process."""
+Each live account gets one session and one order-update listener per worker process; its
+credentials are read from SQL in a thread."""
 from __future__ import annotations
 
 import asyncio
@@ -29,37 +30,42 @@ class Brokers:
         self.live: dict[str, tuple[int | None, SmartApiBroker]] = {}
         self.listeners: dict[str, asyncio.Task] = {}
 
-    def for_intent(self, intent):
+    async def for_intent(self, intent):
         if intent.paper:
             return self.paper
         if not intent.account_id:
             raise accounts.AccountError("live order without a broker account")
-        return self.account(intent.account_id)
+        return await self.account(intent.account_id)
 
-    def account(self, account_id: str) -> SmartApiBroker:
+    async def account(self, account_id: str) -> SmartApiBroker:
         version = self.version_of(account_id)
         if account_id in self.live and self.live[account_id][0] != version:
             log.info("account %s changed (version %s): a new session", account_id, version)
             self.listeners.pop(account_id).cancel()
             del self.live[account_id]
         if account_id not in self.live:
-            creds = accounts.credentials(self.engine, self.settings.secret_key, account_id)
-            session = Session(creds, self.settings.smartapi_root, self.settings.smartapi_timeout_s,
-                              on_health=self._health)
-            self.live[account_id] = (version, SmartApiBroker(session))
-            listener = OrderUpdates(session, self.settings.smartapi_order_ws_url, self.emit_fill)
-            self.listeners[account_id] = asyncio.create_task(listener.run(),
-                                                             name=f"order-updates:{account_id}")
+            creds = await asyncio.to_thread(accounts.credentials, self.engine,
+                                            self.settings.secret_key, account_id)
+            if account_id not in self.live:     # not opened meanwhile by watch_accounts
+                self._open(account_id, version, creds)
         return self.live[account_id][1]
+
+    def _open(self, account_id: str, version: int | None, creds) -> None:
+        session = Session(creds, self.settings.smartapi_root, self.settings.smartapi_timeout_s,
+                          on_health=self._health)
+        self.live[account_id] = (version, SmartApiBroker(session))
+        listener = OrderUpdates(session, self.settings.smartapi_order_ws_url, self.emit_fill)
+        self.listeners[account_id] = asyncio.create_task(listener.run(),
+                                                         name=f"order-updates:{account_id}")
 
     def _health(self, account_id: str, problem: str | None) -> None:
         asyncio.get_running_loop().create_task(self.on_health(account_id, problem))
 
-    def watch_accounts(self, account_ids: set[str]) -> None:
+    async def watch_accounts(self, account_ids: set[str]) -> None:
         """Listen for fills of every live account from the start: orders placed before a
         restart still fill into the pipeline."""
         for account_id in account_ids:
             try:
-                self.account(account_id)
+                await self.account(account_id)
             except accounts.AccountError as exc:
                 log.error("account %s cannot trade: %s", account_id, exc)

@@ -7,6 +7,7 @@ import logging
 from agents import app as A
 from agents import emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
+from agents.lanes import OrderLanes
 from agents.exits import LONG, SHORT, SL
 from agents.ledger_agents import engine
 from agents.memory import WorkerMemory
@@ -177,9 +178,25 @@ async def handle_alert(alert: Alert) -> None:
 
 
 # -- orders --------------------------------------------------------------------------------
+# Live orders run in one lane per broker account (lanes.py); a paper order is decided at once,
+# in stream order. The stream moves on while a live order is at the broker, but its offset is
+# committed only once its outcome is recorded (Faust commits up to the first offset not acked).
+order_lanes = OrderLanes(limit=1000)
+
+
 @A.app.agent(A.orders_topic, concurrency=1)
 async def on_order(stream):
-    await A.consume(stream, execute)
+    async for event in stream.events():
+        intent = event.value
+        if intent.paper:
+            await A.handle(event, execute)
+            continue
+        event.message.incref()          # the stream's own ack no longer completes it
+
+        async def execute_then_ack(event=event) -> None:
+            await A.handle(event, execute)
+            event.ack()
+        await order_lanes.submit(intent.account_id, intent, execute_then_ack)
 
 
 async def execute(intent: OrderIntent) -> None:
@@ -193,7 +210,7 @@ async def execute(intent: OrderIntent) -> None:
         A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
         now = emit.now_ms()
         try:
-            broker = brokers.for_intent(intent)
+            broker = await brokers.for_intent(intent)
             price = memory.fresh_price(intent.token, A.S.paper_price_max_age_ms, now)
             fills = await broker.execute(intent, price, now, maybe_placed=done is not None)
         except AccountError as exc:

@@ -31,7 +31,7 @@ async def _follow_settings() -> None:
     await memory.config.caught_up.wait()
     live = {link["account_id"] for link in memory.config.values[memory.links_topic].values()
             if link and not link["paper"] and link.get("account_id")}
-    pipeline.brokers.watch_accounts(live)
+    await pipeline.brokers.watch_accounts(live)
 
 
 @A.positions.on_recover

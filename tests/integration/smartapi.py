@@ -77,6 +77,9 @@ class Simulator:
     def orders(self) -> list[dict]:
         return self.http.get("/sim/orders").json()
 
+    def held_answers(self) -> int:
+        return self.http.get("/sim/held-answers").json()["held"]
+
     def drop_streams(self) -> int:
         return self.http.post("/sim/drop-streams").json()["dropped"]
 

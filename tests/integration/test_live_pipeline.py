@@ -1,10 +1,16 @@
 """A live link end to end against the simulator: webhook -> placeOrder with the right fields
 and ordertag -> fill from the order-update stream -> the simulator's ticks drive a stop-loss ->
 the exit order reaches the simulator. The ledger matches the simulator's order book."""
+import asyncio
+import secrets
+import time
+
 import pytest
 
-from pinewire import accounts
+from pinewire import accounts, kafka
 from schemas import sql
+from schemas import topics as registry
+from schemas.records import OrderIntent
 from tests.integration.harness import Pipeline, wait_until
 
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
@@ -15,7 +21,8 @@ def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory):
     key = accounts.new_key()
     p = Pipeline(tmp_path_factory.mktemp("live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED="smartapi", PINEWIRE_FEED_ACCOUNT="sim",
-                 PINEWIRE_FEED_WATCHLIST="", PINEWIRE_LOG_LEVEL="DEBUG", **smartapi_sim.env())
+                 PINEWIRE_FEED_WATCHLIST="", PINEWIRE_LOG_LEVEL="DEBUG",
+                 PINEWIRE_SMARTAPI_TIMEOUT_S="40", **smartapi_sim.env())
     account = accounts.add_account(p.engine, key, name="sim", user_id=p.user["id"],
                                    client_code=sim_account.client_code,
                                    api_key=sim_account.api_key, pin=sim_account.pin,
@@ -75,6 +82,70 @@ def test_live_link_end_to_end(live):
         assert [f["broker_order_id"] for f in fills] == [at_broker["orderid"]]
         assert fills[0]["price_paise"] == round(at_broker["averageprice"] * 100)
     assert len([o for o in sim.orders() if o["ordertag"].startswith(pid)]) == 2
+
+
+def test_an_exit_never_waits_behind_another_accounts_slow_order(live):
+    """The broker holds a live placement's answer for 20 s (the SDK waits up to 40 s). A paper
+    position's stop meanwhile exits at once: the executor does not wait for the live answer."""
+    p, sim, account = live
+    paper = p.add_link(sl_pct="1", target_pct=None)
+    paper_pid = p.alert_row(p.alert(paper, "BUY", "ITC", price="400"))["position_id"]
+    p.position(paper_pid, "OPEN")
+    sim.faults(place_timeout=1, timeout_s=20)
+    slow = p.add_link(paper=False, account_id=account["id"])
+    p.alert(slow, "BUY", "NTPC", price="350")
+    wait_until(lambda: sim.held_answers() == 1, 30, "the broker to hold the live answer")
+    p.ticks("ITC", ["395"])                           # stop 396
+    closed = p.position(paper_pid, "CLOSED", timeout_s=30)
+    assert sim.held_answers() == 1, "the paper exit waited for the live placement's answer"
+    assert (closed["exit_reason"], closed["exit_trigger_paise"]) == ("SL", 39500)
+
+
+def _order_offsets(p, committed: bool) -> dict[int, int]:
+    name = registry.topic_name(p.settings.namespace, registry.ORDERS)
+
+    async def read():
+        ends = await kafka.topic_offsets(p.settings.bootstrap, [name])
+        if not committed:
+            return ends[name]
+        return (await kafka.committed_offsets(p.settings.bootstrap, p.settings.namespace,
+                                              ends))[name]
+    return asyncio.run(read())
+
+
+def _intent(pid: str, token: str, symbol: str, **kw) -> OrderIntent:
+    return OrderIntent(client_order_id=f"{pid}E0", position_id=pid, link_id="none",
+                       purpose="ENTRY", side="BUY", quantity=1, token=token, symbol=symbol,
+                       exchange="NSE", created_at_ms=int(time.time() * 1000), **kw)
+
+
+def test_a_live_orders_offset_is_committed_only_once_its_outcome_is_recorded(live):
+    """While a live order is being retried (every placement answers 502), the worker goes on
+    with the orders after it, and commits them, but not past the live one: a worker killed now
+    would get it again. Once placed, its offset is committed too."""
+    p, sim, account = live
+    live_token, paper_token = "11630", "1660"            # NTPC and ITC: different partitions
+    live_part, paper_part = (registry.instrument_partition(t, p.settings.partitions)
+                             for t in (live_token, paper_token))
+    assert live_part != paper_part
+    sim.faults(place_5xx=1000)
+    live_at = _order_offsets(p, committed=False)[live_part]
+    slow = _intent(secrets.token_hex(8), live_token, "NTPC-EQ", paper=False,
+                   account_id=account["id"])
+    p.produce(registry.ORDERS, slow, key=slow.position_id, instrument=live_token)
+    wait_until(lambda: sim.faults()["place_5xx"] < 1000, 30, "the first placement")
+    paper_at = _order_offsets(p, committed=False)[paper_part]
+    quick = _intent(secrets.token_hex(8), paper_token, "ITC-EQ", paper=True)
+    p.produce(registry.ORDERS, quick, key=quick.position_id, instrument=paper_token)
+    wait_until(lambda: _order_offsets(p, committed=True)[paper_part] > paper_at, 30,
+               "the paper order after it to be committed")
+    assert _order_offsets(p, committed=True)[live_part] <= live_at, \
+        "the live order's offset was committed before its outcome"
+    sim.faults(place_5xx=0)
+    wait_until(lambda: _order_offsets(p, committed=True)[live_part] > live_at, 60,
+               "the live order's offset once placed")
+    assert [o["status"] for o in sim.orders() if o["ordertag"] == slow.client_order_id] == \
+        ["complete"]
 
 
 def test_broker_rejection_is_recorded_and_opens_nothing(live):

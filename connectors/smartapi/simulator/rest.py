@@ -142,7 +142,11 @@ async def place_order(request: Request):
     sim.publish_order(order)
     asyncio.get_running_loop().call_later(0.05, _work, sim, order)
     if sim.faults.take("place_timeout"):
-        await asyncio.sleep(sim.faults.timeout_s)   # placed, but the answer comes too late
+        sim.held_answers += 1                       # placed, but the answer comes too late
+        try:
+            await asyncio.sleep(sim.faults.timeout_s)
+        finally:
+            sim.held_answers -= 1
     return ok({"script": p.get("tradingsymbol"), "orderid": order.orderid,
                "uniqueorderid": order.uniqueorderid})
 
@@ -290,6 +294,11 @@ async def sim_refused_logins(request: Request):
     return JSONResponse(_state(request).refused_logins)
 
 
+async def sim_held_answers(request: Request):
+    """How many placeOrder answers the place_timeout fault is holding back right now."""
+    return JSONResponse({"held": _state(request).held_answers})
+
+
 async def sim_drop_streams(request: Request):
     return JSONResponse({"dropped": _state(request).drop_streams()})
 
@@ -314,6 +323,7 @@ def create_app(sim: SimState) -> Starlette:
         Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
         Route("/sim/sessions", sim_sessions, methods=["GET"]),
         Route("/sim/refused-logins", sim_refused_logins, methods=["GET"]),
+        Route("/sim/held-answers", sim_held_answers, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.sim = sim

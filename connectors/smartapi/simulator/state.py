@@ -136,6 +136,7 @@ class SimState:
         self.prices: dict[str, int] = dict(prices or {})  # token -> LTP in paise
         self.sequence = itertools.count(1)
         self.faults = Faults()
+        self.held_answers = 0                            # placeOrder answers held back now
         self.limiter = RateLimiter()
         self.enforce_rate_limits = enforce_rate_limits
         self.refused_logins: dict[str, int] = {}         # client code -> logins refused

@@ -1,0 +1,102 @@
+"""Order lanes: accounts side by side, one account's orders one at a time with exits first, and a
+position's own orders never reordered."""
+import asyncio
+
+import pytest
+
+from agents.lanes import Lane, OrderLanes, next_turn
+from schemas.records import OrderIntent
+
+
+def intent(position: str, purpose: str, n: int = 0) -> OrderIntent:
+    return OrderIntent(client_order_id=f"{position}{purpose[0]}{n}", position_id=position,
+                       link_id="l", purpose=purpose, side="BUY", quantity=1, token="1",
+                       symbol="X", exchange="NSE", paper=False, created_at_ms=0,
+                       account_id="a")
+
+
+@pytest.mark.parametrize("waiting, chosen", [
+    ([], 0),
+    ([("p", "ENTRY")], 0),
+    ([("p", "ENTRY"), ("q", "ENTRY")], 0),
+    ([("p", "ENTRY"), ("q", "EXIT")], 1),                  # an exit goes before another's entry
+    ([("p", "ENTRY"), ("p", "EXIT")], 0),                  # never before its own entry
+    ([("p", "ENTRY"), ("p", "EXIT"), ("q", "EXIT")], 2),
+    ([("q", "EXIT"), ("p", "ENTRY"), ("p", "EXIT")], 0),   # exits keep their arrival order
+])
+def test_next_turn(waiting, chosen):
+    assert next_turn([intent(p, purpose) for p, purpose in waiting]) == chosen
+
+
+def test_a_lane_runs_one_at_a_time_exits_first():
+    async def scenario():
+        lane, ran = Lane(), []
+        first = intent("p", "ENTRY")
+        waiting = [intent("q", "ENTRY"), intent("r", "ENTRY"), intent("r", "EXIT"),
+                   intent("s", "EXIT")]
+        turns = [lane.join(first)] + [lane.join(i) for i in waiting]
+        assert [t.done() for t in turns] == [True, False, False, False, False]
+        for _ in turns:
+            [(index, turn)] = [(k, t) for k, t in enumerate(turns) if t.done() and k not in ran]
+            ran.append(index)
+            lane.leave(turn)
+        return ran
+    # p's entry was placing; then s's exit, then the entries, r's exit after r's entry
+    assert asyncio.run(scenario()) == [0, 4, 1, 2, 3]
+
+
+def test_a_waiter_cancelled_before_its_turn_leaves_the_lane():
+    async def scenario():
+        lane = Lane()
+        running, gone, next_ = (lane.join(intent(p, "ENTRY")) for p in "pqr")
+        gone.cancel()
+        lane.leave(gone)
+        lane.leave(running)
+        return next_.done(), lane.waiting, lane.busy
+    assert asyncio.run(scenario()) == (True, [], True)
+
+
+def test_accounts_run_side_by_side_and_an_account_waits_for_its_own():
+    async def scenario():
+        lanes, log = OrderLanes(limit=10), []
+        release_a = asyncio.Event()
+
+        def work(name, gate=None):
+            async def run():
+                log.append(f"start {name}")
+                if gate:
+                    await gate.wait()
+                log.append(f"end {name}")
+            return run
+        await lanes.submit("A", intent("a1", "ENTRY"), work("a1", release_a))
+        await lanes.submit("A", intent("a2", "EXIT"), work("a2"))
+        await lanes.submit("B", intent("b1", "EXIT"), work("b1"))
+        await asyncio.wait_for(_until(lambda: "end b1" in log), 5)
+        assert "start a2" not in log            # A's second order waits for its first
+        release_a.set()
+        await asyncio.wait_for(asyncio.gather(*lanes.tasks), 5)
+        return log
+    assert asyncio.run(scenario()) == ["start a1", "start b1", "end b1", "end a1", "start a2",
+                                       "end a2"]
+
+
+def test_submit_waits_for_a_free_place():
+    async def scenario():
+        lanes, gate = OrderLanes(limit=1), asyncio.Event()
+
+        async def held():
+            await gate.wait()
+        await lanes.submit("A", intent("a1", "ENTRY"), held)
+        second = asyncio.create_task(lanes.submit("B", intent("b1", "ENTRY"), held))
+        await asyncio.sleep(0)
+        blocked = not second.done()
+        gate.set()
+        await asyncio.wait_for(second, 5)
+        await asyncio.wait_for(asyncio.gather(*lanes.tasks), 5)
+        return blocked
+    assert asyncio.run(scenario())
+
+
+async def _until(condition):
+    while not condition():
+        await asyncio.sleep(0)
