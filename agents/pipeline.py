@@ -7,17 +7,18 @@ import logging
 from agents import app as A
 from agents import emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
-from agents.lanes import OrderLanes
 from agents.exits import LONG, SHORT, SL
-from agents.ledger_agents import engine
+from agents.lanes import OrderLanes
 from agents.memory import WorkerMemory
 from agents.positions import Position
 from connectors.broker import rejection
 from pinewire.accounts import AccountError
+from schemas import sql
 from schemas.records import Alert, Fill, OrderIntent
 
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
+engine = sql.engine(A.S.sql_url)    # account credentials, read in a thread
 
 
 async def send_fill(fill: Fill) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 import uvloop
 
 from agents import app as A
-from agents import control, eod, ledger_agents, metrics, monitor, pipeline  # noqa: F401
+from agents import control, eod, metrics, monitor, pipeline  # noqa: F401
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat

@@ -1,5 +1,5 @@
-"""`pinewire up`: the embedded broker, topics, a worker, the web app and a tick feed, in order;
-Ctrl-C (or any part dying) stops them all in reverse order."""
+"""`pinewire up`: the embedded broker, topics, the ledger, a worker, the web app and a tick feed,
+in order; Ctrl-C (or any part dying) stops them all in reverse order."""
 from __future__ import annotations
 
 import asyncio
@@ -90,6 +90,7 @@ def run(settings: Settings) -> int:
         if restored:
             _say(f"restored {restored} open position(s) from the ledger")
         since = int(time.time() * 1000)
+        children.append(("ledger", processes.spawn(py + ["ledger"], logs / "ledger.log")))
         children.append(("worker", processes.spawn(py + ["worker"], logs / "worker.log")))
         asyncio.run(wait_for_worker(settings, since, 90))
         if restored:

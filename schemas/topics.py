@@ -39,14 +39,20 @@ DEAD_LETTERS = TopicSpec("deadletters", "agent", False,
 
 ALL = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS, SUBSCRIPTIONS, LINKS, ACCOUNTS, BOT,
        EXPOSURE, WORKERS, DEAD_LETTERS)
-# Topics the Faust worker consumes in its consumer group (their lag is what the status page shows).
-PIPELINE = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS)
+# Topics the Faust workers consume in their consumer group (named by the namespace).
+PIPELINE = (ALERTS, ORDERS, FILLS, COMMANDS, TICKS)
+# Topics the ledger process writes into SQL, in its own consumer group (ledger_group).
+LEDGER = (ALERTS, EVENTS, ORDERS, FILLS)
 # Changelog-backed tables of the worker; their changelog topics are named by Faust.
 TABLES = ("positions", "slots", "dedupe", "executions", "paper_book", "sweeps")
 
 
 def topic_name(namespace: str, spec: TopicSpec) -> str:
     return f"{namespace}.{spec.name}"
+
+
+def ledger_group(namespace: str) -> str:
+    return f"{namespace}-ledger"
 
 
 def changelog_name(namespace: str, table: str) -> str:

@@ -15,8 +15,8 @@ from webapp import status
 ALERTS = Counter("pinewire_alerts_total", "Webhook alerts by outcome", ["outcome"])
 ACK = Histogram("pinewire_webhook_ack_seconds", "From a webhook's arrival to its answer",
                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-LAG = Gauge("pinewire_consumer_lag_records", "Records of a topic the workers have not consumed",
-            ["topic"])
+LAG = Gauge("pinewire_consumer_lag_records", "Records of a topic a consumer group has not "
+            "consumed (group: workers or ledger)", ["topic", "group"])
 RECORDS = Gauge("pinewire_topic_records", "Records a topic holds", ["topic"])
 DEAD_LETTERS = Gauge("pinewire_dead_letters", "Records on the dead-letter topic")
 OPEN = Gauge("pinewire_workers_open_positions", "Live positions, from the workers' heartbeats")
@@ -31,8 +31,9 @@ async def metrics(request: Request) -> Response:
         for topic in view["topics"]:
             if topic["exists"]:
                 RECORDS.labels(topic["name"]).set(topic["records"])
-                if "lag" in topic:
-                    LAG.labels(topic["name"]).set(topic["lag"])
+                for field, group in (("lag", "workers"), ("ledger_lag", "ledger")):
+                    if field in topic:
+                        LAG.labels(topic["name"], group).set(topic[field])
         DEAD_LETTERS.set(status._records(view, status.dead_letters_topic(state.settings)) or 0)
     except Exception:  # noqa: BLE001 - reported as kafka_reachable 0
         KAFKA_UP.set(0)

@@ -26,9 +26,11 @@ async def _kafka_view(settings) -> dict:
     ns = settings.namespace
     names = [registry.topic_name(ns, s) for s in registry.ALL]
     ends = await kafka.topic_offsets(settings.bootstrap, names)
-    pipeline = [registry.topic_name(ns, s) for s in registry.PIPELINE]
-    committed = await kafka.committed_offsets(
-        settings.bootstrap, ns, {t: ends[t] for t in pipeline if t in ends})
+    groups = {"lag": (ns, registry.PIPELINE), "ledger_lag": (registry.ledger_group(ns),
+                                                             registry.LEDGER)}
+    committed = {field: await kafka.committed_offsets(
+        settings.bootstrap, group, {t: ends[t] for t in (registry.topic_name(ns, s) for s in specs)
+                                    if t in ends}) for field, (group, specs) in groups.items()}
     topics = []
     for name in names:
         parts = ends.get(name)
@@ -37,8 +39,9 @@ async def _kafka_view(settings) -> dict:
             continue
         entry = {"name": name, "exists": True, "partitions": len(parts),
                  "end_offsets": [parts[p] for p in sorted(parts)], "records": sum(parts.values())}
-        if name in committed:
-            entry["lag"] = sum(max(0, parts[p] - committed[name][p]) for p in parts)
+        for field, done in committed.items():     # the workers' lag, and the ledger's
+            if name in done:
+                entry[field] = sum(max(0, parts[p] - done[name][p]) for p in parts)
         topics.append(entry)
     return {"reachable": True, "bootstrap": settings.bootstrap, "topics": topics}
 

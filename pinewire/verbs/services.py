@@ -1,4 +1,4 @@
-"""The long-running parts, and looking at Kafka: up, broker, worker, web, feed, smartapi-sim,
+"""The long-running parts, and looking at Kafka: up, broker, worker, ledger, web, feed, smartapi-sim,
 reconcile, topics, tail."""
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def cmd_worker(a) -> int:
     ensure_topics()
     from agents import worker
     worker.main()
+    return 0
+
+
+def cmd_ledger(a) -> int:
+    ensure_topics()
+    from agents import ledger_process
+    ledger_process.main(settings())
     return 0
 
 
@@ -112,15 +119,19 @@ def cmd_topics(a) -> int:
     names = [registry.topic_name(s.namespace, spec) for spec in registry.ALL]
     pipeline = [registry.topic_name(s.namespace, spec) for spec in registry.PIPELINE]
     ends = asyncio.run(kafka.topic_offsets(s.bootstrap, names))
+    ledger = [registry.topic_name(s.namespace, spec) for spec in registry.LEDGER]
     lag = asyncio.run(kafka.group_lag(s.bootstrap, s.namespace, [n for n in pipeline if n in ends]))
-    print(f"{'topic':<28}{'partitions':>11}{'records':>10}{'lag':>8}  end offsets")
+    ledger_lag = asyncio.run(kafka.group_lag(s.bootstrap, registry.ledger_group(s.namespace),
+                                             [n for n in ledger if n in ends]))
+    print(f"{'topic':<28}{'partitions':>11}{'records':>10}{'lag':>8}{'ledger':>8}  end offsets")
     for name in names:
         if name not in ends:
             print(f"{name:<28}{'missing':>11}")
             continue
         parts = ends[name]
         group = str(lag[name]["lag"]) if name in lag else "-"
-        print(f"{name:<28}{len(parts):>11}{sum(parts.values()):>10}{group:>8}  "
+        writer = str(ledger_lag[name]["lag"]) if name in ledger_lag else "-"
+        print(f"{name:<28}{len(parts):>11}{sum(parts.values()):>10}{group:>8}{writer:>8}  "
               f"{' '.join(str(parts[p]) for p in sorted(parts))}")
     return 0
 
@@ -142,11 +153,13 @@ def cmd_tail(a) -> int:
 
 
 def register(sub) -> None:
-    sub.add_parser("up", help="broker, worker, web and feed together").set_defaults(
+    sub.add_parser("up", help="broker, worker, ledger, web and feed together").set_defaults(
         fn=cmd_up)
     sub.add_parser("broker", help="the embedded Kafka broker, in the foreground").set_defaults(
         fn=cmd_broker)
     sub.add_parser("worker", help="a Faust worker running every agent").set_defaults(fn=cmd_worker)
+    sub.add_parser("ledger", help="writes alerts, events, orders and fills into SQL (its own "
+                                  "consumer group; run one or more)").set_defaults(fn=cmd_ledger)
     sub.add_parser("web", help="gateway, status page and API").set_defaults(fn=cmd_web)
     f = sub.add_parser("feed", help="synthetic tick feed, or --replay a CSV")
     f.add_argument("--replay", type=Path, help="CSV with a header: ts or ts_ms, token, ltp "
@@ -176,4 +189,4 @@ def register(sub) -> None:
     tail.set_defaults(fn=cmd_tail)
 
 
-SERVICES = (cmd_worker, cmd_web, cmd_feed, cmd_smartapi_sim)
+SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_smartapi_sim)

@@ -81,6 +81,7 @@ class Pipeline:
         self.user = users.user_by_name(self.engine, "admin") or \
             users.add_user(self.engine, "admin", self.password)
         self.worker: subprocess.Popen | None = None
+        self.ledger: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
         self.token = users.new_token(self.engine, self.user["id"], "tests")   # the admin's
         SECRETS.update((self.password, self.token))
@@ -99,6 +100,9 @@ class Pipeline:
                                         self.settings.partitions))
 
     def start_worker(self, timeout_s: float = 60) -> None:
+        """A worker, and the ledger process once (a test that kills the worker keeps it)."""
+        if self.ledger is None or self.ledger.poll() is not None:
+            self.ledger = self.spawn("ledger", log="ledger.log")
         since = int(time.time() * 1000)
         self.worker = self.spawn("worker", log="worker.log")
         self.wait_for_worker(since, timeout_s)
@@ -134,7 +138,7 @@ class Pipeline:
             self.stop()
 
     def stop(self) -> None:
-        for proc in (self.web, self.worker):
+        for proc in (self.web, self.worker, self.ledger):
             if proc is not None:
                 processes.stop(proc)
         self.http.close()

@@ -7,7 +7,7 @@ from tests.integration.harness import wait_until
 
 
 def _value(text: str, name: str, **labels) -> float | None:
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))   # as exposed
     pattern = rf"^{re.escape(name)}{{{re.escape(wanted)}}} (\S+)$" if labels else \
         rf"^{re.escape(name)} (\S+)$"
     found = re.search(pattern, text, re.M)
@@ -29,7 +29,9 @@ def test_the_web_app_counts_alerts_by_outcome_and_reports_lag_and_positions(pipe
     assert _value(after, "pinewire_kafka_reachable") == 1
     alerts = f"{pipeline.settings.namespace}.alerts"
     assert _value(after, "pinewire_topic_records", topic=alerts) >= 1
-    assert _value(after, "pinewire_consumer_lag_records", topic=alerts) is not None
+    for group in ("workers", "ledger"):
+        assert _value(after, "pinewire_consumer_lag_records", topic=alerts,
+                      group=group) is not None
 
 
 def test_a_worker_serves_its_own_figures(pipeline):

@@ -23,7 +23,9 @@ def test_status_shows_broker_topics_workers_open_position_and_last_price(pipelin
     topics = {t["name"]: t for t in status["broker"]["topics"]}
     alerts = topics[registry.topic_name(pipeline.settings.namespace, registry.ALERTS)]
     assert alerts["partitions"] == pipeline.settings.partitions and alerts["records"] >= 1
-    assert "lag" in alerts
+    assert "lag" in alerts and "ledger_lag" in alerts
+    events = topics[registry.topic_name(pipeline.settings.namespace, registry.EVENTS)]
+    assert "lag" not in events and "ledger_lag" in events    # only the ledger reads events
     assert any(w["alive"] and w["active_partitions"] for w in status["workers"])
 
     def shown():

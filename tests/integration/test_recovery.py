@@ -79,7 +79,7 @@ def _alive(pid: int) -> bool:
 
 def _stop_like_ctrl_c(proc, timeout_s: float = 30) -> None:
     children = _children(proc.pid)
-    assert len(children) == 4, f"broker, worker, web and feed expected, got {children}"
+    assert len(children) == 5, f"broker, ledger, worker, web and feed expected, got {children}"
     os.killpg(proc.pid, signal.SIGINT)
     proc.wait(timeout=timeout_s)
     wait_until(lambda: not any(_alive(c) for c in children), 10, "every child to exit")
