@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 
 from aiokafka import AIOKafkaConsumer
@@ -94,4 +95,6 @@ class LedgerProcess:
 
 def main(settings: Settings) -> None:
     import uvloop
+    if settings.ledger_nice:
+        os.nice(settings.ledger_nice)
     uvloop.run(LedgerProcess(settings).run())

@@ -206,9 +206,11 @@ async def execute(intent: OrderIntent) -> None:
     if isinstance(done, list):
         fills = [Fill(**f) for f in done]
     else:
-        # A marker before the call: a redelivery that finds it looks for the order at the
-        # broker before placing (the crash may have come after the placement).
-        A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
+        # A marker before a live call: a redelivery that finds it looks for the order at the
+        # broker before placing (the crash may have come after the placement). The paper
+        # broker decides without waiting: nothing can come between its call and the result.
+        if not intent.paper:
+            A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
         now = emit.now_ms()
         try:
             broker = await brokers.for_intent(intent)

@@ -99,9 +99,11 @@ async def paper_timeouts() -> None:
 def main() -> None:
     level = A.S.log_level.lower().replace("warning", "warn")
     sys.argv = [sys.argv[0], "worker", "--without-web", "-l", level]
-    # the Kafka client's debug lines cost the tick path even when no handler prints them
-    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(
-        A.S.log_level.upper())))
+    # the Kafka client's and Faust's debug lines (one per record sent) cost the agents even
+    # when no handler prints them
+    for name in ("aiokafka", "faust", "mode"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(
+            A.S.log_level.upper())))
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     A.app.main()
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
     fetch_wait_ms: int = Field(20, ge=1, le=1500, description="longest a worker's fetch waits "
                                "for new records (each pipeline hop can pay it)")
+    ledger_nice: int = Field(10, ge=0, le=19, description="the ledger process's CPU niceness: "
+                             "on a shared host it yields to the gateway and the workers, and "
+                             "catches up after a burst")
     feed: str = Field("synthetic", description="tick feed: synthetic, smartapi or none")
     feed_rate: float = Field(4.0, gt=0, description="synthetic ticks per second per instrument")
     feed_volatility_bps: float = Field(4.0, ge=0, description="synthetic per-tick std dev, bps")
