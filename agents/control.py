@@ -38,12 +38,12 @@ async def handle(command: Command) -> None:
 
 async def restore(command: Command) -> None:
     """A position from the ledger after the broker lost its topics."""
-    current = A.positions.get(command.position_id)
+    current = emit.load(command.position_id)
     snapshot = Position.from_dict(command.position)
-    if current and current["version"] >= snapshot.version:
+    if current and current.version >= snapshot.version:
         return
     pos = positions.restored(snapshot, emit.now_ms())
-    await emit.store(memory, pos, Position.from_dict(current) if current else None)
+    await emit.store(memory, pos, current)
     await emit.event("RESTORED", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason="restored from the ledger")
     await emit.subscription(memory, pos)
@@ -72,7 +72,7 @@ async def sweep(command: Command) -> None:
     A.sweeps[done_key] = day.isoformat()
     rows = []
     for pid in sorted({p for ids in memory.index.values() for p in ids}):
-        pos = memory.position(A.positions.get(pid))
+        pos = emit.load(pid)
         if pos.partition != command.partition or pos.state != positions.OPEN:
             continue
         link = memory.link(pos.link_id) or {}

@@ -43,9 +43,21 @@ async def store(memory: WorkerMemory, pos: Position, before: Position | None) ->
         await A.exposure_topic.send(key=pos.id, value=record)
 
 
+def load(position_id: str | None) -> Position | None:
+    """The position the table holds. The table keeps the Position this worker stored (its
+    changelog gets its plain data); a value recovered from the changelog is that plain data,
+    decoded here once and kept decoded in the table's store (the changelog already holds it)."""
+    value = A.positions.get(position_id) if position_id else None
+    if value is None or isinstance(value, Position):
+        return value
+    pos = Position.from_dict(value)
+    A.positions.data[position_id] = pos
+    return pos
+
+
 def save(memory: WorkerMemory, pos: Position) -> None:
     """Table first: whatever is emitted next is decided against this state."""
-    A.positions[pos.id] = pos.to_dict()
+    A.positions[pos.id] = pos
     if pos.state in LIVE_STATES:
         if A.slots.get(pos.slot) != pos.id:   # a best-price update leaves the slot alone
             A.slots[pos.slot] = pos.id

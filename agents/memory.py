@@ -25,11 +25,9 @@ class WorkerMemory:
         self.workers_topic = registry.topic_name(namespace, registry.WORKERS)
         self.config = TopicFollower(bootstrap, [self.links_topic, self.accounts_topic,
                                                 self.bot_topic, self.exposure_topic,
-                                                self.workers_topic], on_record=self._on_record)
+                                                self.workers_topic], on_record=self._on_record,
+                                    passed_on=frozenset({self.exposure_topic}))
         self.index: dict[str, set[str]] = {}
-        # the live positions as objects: building one from its table dict on every tick was
-        # the tick path's largest cost; one is reused while the table holds the same version
-        self.loaded: dict[str, Position] = {}
         # instrument -> the prices at which a tick changes none of its live positions
         # (positions.quiet_range of each, intersected; NEVER_QUIET when a tick must visit
         # them); absent when it has none
@@ -96,11 +94,9 @@ class WorkerMemory:
         ids = self.index.setdefault(pos.token, set())
         if pos.state in LIVE_STATES:
             ids.add(pos.id)
-            self.loaded[pos.id] = pos
             self.quiet_of[pos.id] = quiet_range(pos)
         else:
             ids.discard(pos.id)
-            self.loaded.pop(pos.id, None)
             self.quiet_of.pop(pos.id, None)
         self._requiet(pos.token)
 
@@ -124,20 +120,13 @@ class WorkerMemory:
         quiet = self.quiet.get(token)
         return quiet is None or quiet[0] <= price_paise <= quiet[1]
 
-    def position(self, data: dict) -> Position:
-        """The position a table value holds (the same object while its version is unchanged)."""
-        cached = self.loaded.get(data["id"])
-        if cached is None or cached.version != data["version"]:
-            cached = Position.from_dict(data)
-        return cached
-
-    def rebuild(self, table_items, active_partitions: set[int]) -> int:
+    def rebuild(self, table_positions, active_partitions: set[int]) -> int:
         """From the positions table, keeping only partitions this worker owns (the table can
         also hold standby copies)."""
-        self.index, self.loaded, self.quiet, self.quiet_of = {}, {}, {}, {}
-        for _, value in table_items:
-            if value and value.get("partition") in active_partitions:
-                self.track(Position.from_dict(value))
+        self.index, self.quiet, self.quiet_of = {}, {}, {}
+        for pos in table_positions:
+            if pos.partition in active_partitions:
+                self.track(pos)
         return sum(len(v) for v in self.index.values())
 
     def live_on(self, token: str) -> int:

@@ -37,7 +37,7 @@ async def watch(event) -> None:
 
 
 async def _apply(pid: str, token: str, price: int, seq: int) -> None:
-    pos = memory.position(A.positions.get(pid))
+    pos = emit.load(pid)
     now = emit.now_ms()
     stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
     if stale:
@@ -72,8 +72,7 @@ async def report_moves() -> None:
     that moves no level is in the table at once, and on the next event of the position.)"""
     moved, memory.moved = memory.moved, {}
     for pid, token in moved.items():
-        data = A.positions.get(pid)
-        if data and data["state"] == positions.OPEN:
-            pos = memory.position(data)
+        pos = emit.load(pid)
+        if pos and pos.state == positions.OPEN:
             await emit.event("POSITION", link_id=pos.link_id, token=token, pos=pos,
                              reason="trailing stop moved")

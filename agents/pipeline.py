@@ -45,9 +45,7 @@ async def _alert_failed(alert: Alert, exc: Exception) -> None:
 
 
 def _live(link_id: str, token: str) -> Position | None:
-    pid = A.slots.get(positions.slot_key(link_id, token))
-    data = A.positions.get(pid) if pid else None
-    return Position.from_dict(data) if data else None
+    return emit.load(A.slots.get(positions.slot_key(link_id, token)))
 
 
 # -- risk ----------------------------------------------------------------------------------
@@ -234,11 +232,10 @@ async def on_fill(stream):
 
 
 async def apply_fill(fill: Fill) -> None:
-    data = A.positions.get(fill.position_id)
-    if data is None:
+    before = emit.load(fill.position_id)
+    if before is None:
         log.error("fill %s for unknown position %s", fill.fill_id, fill.position_id)
         return
-    before = Position.from_dict(data)
     pos = positions.apply_fill(before, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
                                status=fill.status, quantity=fill.quantity,
                                price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,

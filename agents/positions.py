@@ -117,6 +117,10 @@ class Position:
         """Quantity of the outstanding entry order (the first entry's is the whole quantity)."""
         return self.entry_order_qty or self.quantity
 
+    def __json__(self) -> dict:
+        """How Faust writes a table value holding a position to its changelog."""
+        return self.to_dict()
+
     def to_dict(self) -> dict:
         """Plain data for the table and the topics (a shallow copy: every field is a scalar,
         but for the tuples, made lists, and then_open, copied)."""

@@ -13,6 +13,7 @@ import uvloop
 
 from agents import app as A
 from agents import control, eod, metrics, monitor, pipeline  # noqa: F401
+from agents import emit
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
@@ -37,7 +38,8 @@ async def _follow_settings() -> None:
 @A.positions.on_recover
 async def _rebuild_index() -> None:
     actives = {tp.partition for tp in A.app.assignor.assigned_actives()}
-    count = memory.rebuild(A.positions.items(), actives)
+    count = memory.rebuild([emit.load(pid) for pid, value in list(A.positions.items())
+                            if value is not None], actives)
     log.info("index rebuilt: %d live positions on partitions %s", count, sorted(actives))
 
 

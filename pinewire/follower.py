@@ -18,8 +18,12 @@ log = logging.getLogger(__name__)
 
 class TopicFollower:
     def __init__(self, bootstrap: str, topics: list[str],
-                 on_record: Callable[[str, str, dict | None], None] | None = None):
+                 on_record: Callable[[str, str, dict | None], None] | None = None,
+                 passed_on: frozenset[str] = frozenset()):
+        """passed_on: topics whose records only go to on_record (values keeps none of them:
+        the caller keeps what it needs, once)."""
         self.bootstrap, self.topics, self.on_record = bootstrap, topics, on_record
+        self.passed_on = passed_on
         self.values: dict[str, dict[str, dict | None]] = {t: {} for t in topics}
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
@@ -98,6 +102,7 @@ class TopicFollower:
         except ValueError:
             log.error("undecodable record on %s key %s skipped", topic, k)
             return
-        self.values[topic][k] = v
+        if topic not in self.passed_on:
+            self.values[topic][k] = v
         if self.on_record:
             self.on_record(topic, k, v)
