@@ -6,8 +6,8 @@ exit covers exactly what filled.
 Ticks arrive in batches (schemas.records.Ticks). Most ticks move no position (no new best
 price, no level reached): the worker's memory keeps, per instrument, the price range in which
 that holds for all its positions, and such a tick costs a comparison. A new best price is
-written to the table at once; a trailing stop it moves is reported on the events topic once a
-second at most."""
+written to the table once per record (a trending instrument's ticks of one record make one
+write); a trailing stop it moves is reported on the events topic once a second at most."""
 from __future__ import annotations
 
 from agents import app as A
@@ -24,23 +24,38 @@ async def on_ticks(stream):
 
 async def watch(event) -> None:
     metrics.TICKS.inc(len(event.value.ticks))
-    book = brokers.paper.book
+    book, unwritten = brokers.paper.book, {}
     for token, price, seq in memory.saw_ticks(event.value.ticks,
                                               event.message.offset * TICKS_PER_RECORD,
                                               emit.now_ms(), book):
         if not memory.is_quiet(token, price):
             for pid in list(memory.index.get(token, ())):
-                await _apply(pid, token, price, seq)
+                await _apply(pid, token, price, seq, unwritten)
         if token in book:
+            _write(unwritten)
             for fill in brokers.paper.on_tick(token, price, emit.now_ms()):
                 await send_fill(fill)
+    _write(unwritten)
 
 
-async def _apply(pid: str, token: str, price: int, seq: int) -> None:
-    pos = emit.load(pid)
+def _write(unwritten: dict[str, positions.Position]) -> None:
+    """Into the table, the positions a tick of this record changed without deciding anything
+    (a new best, a moved stop): once each, however many ticks changed them. Called before
+    anything that lets another agent run (they read the table) and at the record's end (its
+    offset is committed after that, so a replay after a crash redoes the whole record)."""
+    for pos in unwritten.values():
+        emit.save(memory, pos)
+    unwritten.clear()
+
+
+async def _apply(pid: str, token: str, price: int, seq: int,
+                 unwritten: dict[str, positions.Position]) -> None:
+    pos = unwritten.get(pid) or emit.load(pid)
     now = emit.now_ms()
     stale = positions.stale_intent(pos, now, A.S.resend_after_ms)
     if stale:
+        unwritten.pop(pid, None)
+        _write(unwritten)
         pos = positions.resent(pos, now)
         emit.save(memory, pos)
         await emit.order(pos, stale)
@@ -48,6 +63,14 @@ async def _apply(pid: str, token: str, price: int, seq: int) -> None:
     changed, decision, verdict = positions.on_tick(pos, price, now, seq)
     if changed is None:
         return
+    if decision is None and verdict is None:
+        unwritten[pid] = changed
+        memory.track(changed)          # the instrument's quiet range follows at once
+        if changed.stop != pos.stop:
+            memory.moved[changed.id] = token   # the ledger and the live view hear it within 1 s
+        return
+    unwritten.pop(pid, None)
+    _write(unwritten)
     await emit.store(memory, changed, pos)
     if decision is not None:
         metrics.TICK_TO_DECISION.observe(max(0, now - memory.last_price[token][1]) / 1000)
@@ -63,7 +86,7 @@ async def _apply(pid: str, token: str, price: int, seq: int) -> None:
         await emit.event("POSITION", link_id=changed.link_id, token=token, pos=changed,
                          reason=decision.reason)
     elif changed.stop != pos.stop:
-        memory.moved[changed.id] = token   # the ledger and the live view hear it within 1 s
+        memory.moved[changed.id] = token
 
 
 async def report_moves() -> None:

@@ -230,7 +230,10 @@ class Pipeline:
         asyncio.run(send())
 
     def topic_records(self, spec: registry.TopicSpec) -> list[tuple[int, int, str, dict]]:
+        return self.kafka_records(registry.topic_name(self.settings.namespace, spec))
+
+    def kafka_records(self, name: str) -> list[tuple[int, int, str, dict]]:
+        """Every record of any topic (a table's changelog too): (partition, offset, key, value)."""
         async def read():
-            return [r async for r in kafka.read_topic(
-                self.settings.bootstrap, registry.topic_name(self.settings.namespace, spec))]
+            return [r async for r in kafka.read_topic(self.settings.bootstrap, name)]
         return asyncio.run(read())

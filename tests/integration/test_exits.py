@@ -1,8 +1,12 @@
 """BUY/SELL -> paper fill -> replayed ticks -> stop-loss, target or trailing exit; the ledger
 holds the alert, both orders, both fills and the exact P&L."""
+from fractions import Fraction
+
 import pytest
 
 from schemas import sql
+from schemas import topics as registry
+from tests.integration.harness import wait_until
 
 # (side action, symbol, entry, ticks, exit reason, exit price, P&L for 10 shares in paise)
 CASES = [
@@ -51,3 +55,22 @@ def test_gap_through_the_stop_exits_at_the_tick_and_records_the_gap(pipeline):
     pipeline.ticks("TCS", ["2990", "2900"])            # stop 2970; the 2900 print gaps through
     pos = pipeline.position(alert["position_id"], "CLOSED")
     assert (pos["exit_reason"], pos["exit_trigger_paise"], pos["exit_gap"]) == ("SL", 290000, "7000")
+
+
+def test_a_trending_record_writes_each_position_once_and_exactly(pipeline):
+    """200 rising ticks sent at once reach the worker in a few records: the position's new
+    best goes to its table (and changelog) once per record, not once per tick, and ends exact."""
+    link = pipeline.add_link(sl_pct="1", target_pct=None, trail_pct="0.5")
+    pid = pipeline.alert_row(pipeline.alert(link, "BUY", "TATASTEEL", price="165"))["position_id"]
+    pipeline.position(pid, "OPEN")
+    changelog = registry.changelog_name(pipeline.settings.namespace, "positions")
+
+    def writes() -> list[dict]:
+        return [r[3] for r in pipeline.kafka_records(changelog) if pid in r[2] and r[3]]
+    opened = len(writes())
+    rising = [f"{165 + k / 20:.2f}" for k in range(1, 201)]           # 165.05 .. 175.00
+    pipeline.ticks("TATASTEEL", rising)
+    wait_until(lambda: writes()[-1]["best_paise"] == 17500, 30, "the last tick's best price")
+    last = writes()[-1]
+    assert last["state"] == "OPEN" and Fraction(last["stop"]) == Fraction(17500 * 199, 200)
+    assert len(writes()) - opened <= 20, "a new best was written once per tick"
