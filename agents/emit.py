@@ -20,7 +20,14 @@ def partition_of(token: str) -> int:
     return instrument_partition(token, A.S.partitions)
 
 
-_EXPOSED = ("state", "entry_qty", "exit_qty", "realized_pnl_paise", "fees_paise")
+# what the risk limits count: whether a position is live, its quantities and its P&L (an exit
+# decided but not filled changes none of them)
+_EXPOSED = ("entry_qty", "exit_qty", "realized_pnl_paise", "fees_paise")
+
+
+def _exposure_changed(before: Position | None, pos: Position) -> bool:
+    return before is None or (before.state in LIVE_STATES) != (pos.state in LIVE_STATES) or \
+        any(getattr(before, k) != getattr(pos, k) for k in _EXPOSED)
 
 
 def exposure(pos: Position) -> Exposure:
@@ -34,10 +41,11 @@ def exposure(pos: Position) -> Exposure:
 
 
 async def store(memory: WorkerMemory, pos: Position, before: Position | None) -> None:
-    """Save the position; when its state or quantities changed from `before` (not on a mere
-    tick), publish its exposure for every worker's risk limits — this worker's own view first."""
+    """Save the position; when it opened, closed, or its quantities or P&L changed from
+    `before` (not on a tick, not on an exit decided), publish its exposure for every worker's
+    risk limits — this worker's own view first."""
     save(memory, pos)
-    if before is None or any(getattr(before, k) != getattr(pos, k) for k in _EXPOSED):
+    if _exposure_changed(before, pos):
         record = exposure(pos)
         memory.expose(record.asdict())
         await A.exposure_topic.send(key=pos.id, value=record)
@@ -99,8 +107,12 @@ async def event(kind: str, *, link_id: str, token: str | None = None,
 
 
 async def subscription(memory: WorkerMemory, pos: Position) -> None:
-    """The feeds stream an instrument while any live position on it exists."""
+    """The feeds stream an instrument while any live position on it exists: announced when
+    its first live position appears and when its last one ends, not on every one between."""
     count = memory.live_on(pos.token)
+    if (count > 0) == (pos.token in memory.announced):
+        return
+    (memory.announced.add if count else memory.announced.discard)(pos.token)
     await A.subscriptions_topic.send(
         key=pos.token, value=Subscription(token=pos.token, symbol=pos.symbol,
                                           exchange=pos.exchange, active=count > 0,

@@ -28,6 +28,7 @@ class WorkerMemory:
                                                 self.workers_topic], on_record=self._on_record,
                                     passed_on=frozenset({self.exposure_topic}))
         self.index: dict[str, set[str]] = {}
+        self.announced: set[str] = set()   # instruments last announced as to be streamed
         # instrument -> the prices at which a tick changes none of its live positions
         # (positions.quiet_range of each, intersected; NEVER_QUIET when a tick must visit
         # them); absent when it has none
@@ -127,6 +128,8 @@ class WorkerMemory:
         for pos in table_positions:
             if pos.partition in active_partitions:
                 self.track(pos)
+        # the compacted subscriptions topic holds what was announced before the restart
+        self.announced = {token for token, ids in self.index.items() if ids}
         return sum(len(v) for v in self.index.values())
 
     def live_on(self, token: str) -> int:

@@ -128,7 +128,8 @@ class Ticks(_Record):
 
 
 class Subscription(_Record):
-    """Whether the feeds must stream an instrument. Topic: subscriptions (compacted)."""
+    """Whether the feeds must stream an instrument: sent when its first live position appears
+    (open_positions 1) and when its last one ends (0). Topic: subscriptions (compacted)."""
     token: str
     symbol: str
     exchange: str
