@@ -25,17 +25,19 @@ async def on_ticks(stream):
 async def watch(event) -> None:
     metrics.TICKS.inc(len(event.value.ticks))
     book, unwritten = brokers.paper.book, {}
-    for token, price, seq in memory.saw_ticks(event.value.ticks,
-                                              event.message.offset * TICKS_PER_RECORD,
-                                              emit.now_ms(), book):
-        if not memory.is_quiet(token, price):
-            for pid in list(memory.index.get(token, ())):
-                await _apply(pid, token, price, seq, unwritten)
-        if token in book:
-            _write(unwritten)
-            for fill in brokers.paper.on_tick(token, price, emit.now_ms()):
-                await send_fill(fill)
-    _write(unwritten)
+    try:
+        for token, price, seq in memory.saw_ticks(event.value.ticks,
+                                                  event.message.offset * TICKS_PER_RECORD,
+                                                  emit.now_ms(), book):
+            if not memory.is_quiet(token, price):
+                for pid in list(memory.index.get(token, ())):
+                    await _apply(pid, token, price, seq, unwritten)
+            if token in book:
+                _write(unwritten)
+                for fill in brokers.paper.on_tick(token, price, emit.now_ms()):
+                    await send_fill(fill)
+    finally:   # also when a tick failed: what the others changed stands (memory has it)
+        _write(unwritten)
 
 
 def _write(unwritten: dict[str, positions.Position]) -> None:
@@ -92,7 +94,8 @@ async def _apply(pid: str, token: str, price: int, seq: int,
 async def report_moves() -> None:
     """One POSITION event per position whose trailing stop moved since the last report, with
     its state now: a trending instrument would otherwise send one per tick. (A new best price
-    that moves no level is in the table at once, and on the next event of the position.)"""
+    that moves no level is in the table by the end of its tick record, and on the next event
+    of the position.)"""
     moved, memory.moved = memory.moved, {}
     for pid, token in moved.items():
         pos = emit.load(pid)
