@@ -19,13 +19,18 @@ run: $(STAMP)
 
 # The tests start their own Kafka broker (or use PINEWIRE_TEST_KAFKA_URL), PostgreSQL server (or
 # PINEWIRE_TEST_DATABASE_URL), workers and web apps on free loopback ports, and drive Debian's
-# Chromium for the browser tests. The PostgreSQL server binaries and Chromium must be on the
-# machine; this installs them when they are not.
+# Chromium for the browser tests, and run Apache Kafka from Maven Central with a JDK
+# (`pinewire kafka up` resolves its jars once into ~/.cache/pinewire). The PostgreSQL server
+# binaries, Chromium, a JDK (17 or newer) and Maven must be on the machine; this installs them
+# when they are not.
 services:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	@command -v chromium >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@{ command -v java && command -v mvn; } >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    default-jdk-headless maven; }
 
 test: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra --durations=8 tests

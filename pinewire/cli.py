@@ -6,13 +6,13 @@ import logging
 import sys
 
 from pinewire.settings import settings
-from pinewire.verbs import accounts, links, services, trading, users
+from pinewire.verbs import accounts, kafka, links, services, trading, users
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pinewire", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (services, links, accounts, trading, users):
+    for group in (services, kafka, links, accounts, trading, users):
         group.register(sub)
     return p
 

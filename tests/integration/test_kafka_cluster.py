@@ -1,0 +1,99 @@
+"""A local Apache Kafka cluster from Maven Central: `pinewire kafka up` in the foreground until
+Ctrl-C, its data kept across runs; three brokers with every one in the cluster's metadata."""
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from pinewire import kafka, kafka_cluster
+from tests.integration.harness import wait_until
+
+
+def _free_ports(count: int) -> int:
+    """A first port whose `count` successors are free too."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count < 65535 and all(_free(base + k) for k in range(count)):
+            return base
+    raise AssertionError("no run of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _round_trip(bootstrap: str, topic: str, value: bytes | None) -> list[bytes]:
+    """Produce `value` (acks=all) unless None; every record of the topic."""
+    async def go():
+        if value is not None:
+            await kafka.create_topic(bootstrap, topic, 3)
+            async with kafka.producing(bootstrap, acks="all") as producer:
+                await producer.send_and_wait(topic, value, key=b"k")
+        return [v async for _, _, _, v in kafka.read_topic(bootstrap, topic)]
+    return asyncio.run(go())
+
+
+def test_kafka_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
+    port, data, runs = _free_ports(2), tmp_path / "kafka", []
+
+    def up() -> subprocess.Popen:
+        log = tmp_path / f"up-{len(runs)}.log"
+        runs.append(log)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pinewire.cli", "kafka", "up", "--data", str(data),
+             "--port", str(port)], stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        # the first run resolves the jars from Maven Central
+        wait_until(lambda: proc.poll() is not None or "Kafka ready" in log.read_text(), 600,
+                   "pinewire kafka up")
+        assert proc.poll() is None, log.read_text()
+        return proc
+
+    def ctrl_c(proc: subprocess.Popen) -> None:
+        pids = [int(p) for p in (data / "pids").read_text().split()]
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        wait_until(lambda: not any(_alive(p) for p in pids), 30, "every Kafka node to exit")
+
+    proc = up()
+    try:
+        bootstrap = f"127.0.0.1:{port}"
+        assert f"PINEWIRE_KAFKA_URL={bootstrap}" in runs[0].read_text()
+        assert _round_trip(bootstrap, "kept", b'{"n": 1}') == [{"n": 1}]
+        assert "Kafka Server started" in (data / "node-0" / "server.log").read_text()
+        ctrl_c(proc)
+        proc = up()                                   # same data directory: the record is there
+        assert _round_trip(bootstrap, "kept", None) == [{"n": 1}]
+        ctrl_c(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        kafka_cluster.stop_recorded(data)
+
+
+def test_three_brokers_form_one_cluster(tmp_path):
+    cluster = kafka_cluster.start(tmp_path / "kafka3", brokers=3, base_port=_free_ports(6))
+    try:
+        assert len(cluster.bootstrap.split(",")) == 3
+        assert _round_trip(cluster.bootstrap, "replicated", b'{"n": 3}') == [{"n": 3}]
+        pids = [p.pid for p in cluster.procs]
+    finally:
+        cluster.stop()
+    assert not any(_alive(p) for p in pids)
