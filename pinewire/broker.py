@@ -16,18 +16,9 @@ def command(port: int) -> list[str]:
             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
 
 
-async def _accepts(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    return True
-
-
 def start(port: int, log_dir: Path, timeout_s: float = 20.0) -> subprocess.Popen:
     """Start the broker and return once it answers metadata requests."""
-    if asyncio.run(_accepts(port)):
+    if asyncio.run(kafka.accepts(port)):
         raise kafka.KafkaUnavailable(f"port {port} on 127.0.0.1 is already in use (another "
                                      "pinewire running?); set PINEWIRE_BROKER_PORT")
     proc = processes.spawn(command(port), log_dir / "broker.log")
@@ -41,7 +32,7 @@ def start(port: int, log_dir: Path, timeout_s: float = 20.0) -> subprocess.Popen
 
 async def _ready(proc: subprocess.Popen, port: int, timeout_s: float) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await _accepts(port):  # no Kafka client until the port is open: no noisy errors
+    while not await kafka.accepts(port):  # no Kafka client until the port is open: no noisy errors
         if proc.poll() is not None or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.05)

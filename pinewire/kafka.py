@@ -23,6 +23,16 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
+async def accepts(port: int) -> bool:
+    """Whether something listens on this loopback port (a broker still starting does not)."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
 async def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
     """Until a metadata request succeeds, or KafkaUnavailable."""
     loop = asyncio.get_running_loop()

@@ -8,6 +8,7 @@ afterwards. Node i listens on base_port + 2i (clients) and base_port + 2i + 1 (c
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import subprocess
@@ -18,8 +19,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from pinewire import processes
-from pinewire.kafka import KafkaUnavailable
+from pinewire import kafka, processes
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.3"
@@ -67,7 +67,7 @@ def resolve(version: str = KAFKA_VERSION) -> Path:
                            "dependency:copy-dependencies", f"-DoutputDirectory={partial}",
                            "-DincludeScope=runtime"], capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        raise KafkaUnavailable(f"resolving Apache Kafka {version} with Maven failed: "
+        raise kafka.KafkaUnavailable(f"resolving Apache Kafka {version} with Maven failed: "
                                f"{(done.stdout + done.stderr).strip()[-1500:]}")
     partial.rename(lib)       # whole or not at all: a half download is never taken for a cache
     return lib
@@ -119,7 +119,8 @@ def start(data: Path, brokers: int = 1, base_port: int = 29092, timeout_s: float
     data.mkdir(parents=True, exist_ok=True)
     id_file = data / "cluster.id"
     if not id_file.exists():
-        id_file.write_text(str(uuid.uuid4().hex[:22]))
+        # Kafka's form of a UUID: its 16 bytes in URL-safe base64, unpadded
+        id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
     cluster_id = id_file.read_text().strip()
     (data / "log4j2.properties").write_text(_LOG4J)
     java = [shutil.which("java") or "java", HEAP, "-cp", f"{lib}/*",
@@ -146,24 +147,15 @@ def start(data: Path, brokers: int = 1, base_port: int = 29092, timeout_s: float
     return cluster
 
 
-async def _accepts(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    return True
-
-
 async def _until_all_brokers(cluster: Cluster, timeout_s: float) -> None:
     loop = asyncio.get_running_loop()
     deadline, seen = loop.time() + timeout_s, 0
     while loop.time() < deadline:
         for proc in cluster.procs:
             if proc.poll() is not None:
-                raise KafkaUnavailable(f"a Kafka node exited with {proc.returncode}; see "
+                raise kafka.KafkaUnavailable(f"a Kafka node exited with {proc.returncode}; see "
                                        f"{cluster.data}/node-*/server.log")
-        if not all([await _accepts(cluster.base_port + 2 * i) for i in range(cluster.brokers)]):
+        if not all([await kafka.accepts(cluster.base_port + 2 * i) for i in range(cluster.brokers)]):
             await asyncio.sleep(0.3)   # a JVM still starting: no client errors in the log
             continue
         consumer = AIOKafkaConsumer(bootstrap_servers=cluster.bootstrap, request_timeout_ms=3000)
@@ -178,7 +170,7 @@ async def _until_all_brokers(cluster: Cluster, timeout_s: float) -> None:
         finally:
             await consumer.stop()
         await asyncio.sleep(0.5)
-    raise KafkaUnavailable(f"{seen} of {cluster.brokers} Kafka brokers answered within "
+    raise kafka.KafkaUnavailable(f"{seen} of {cluster.brokers} Kafka brokers answered within "
                            f"{timeout_s:.0f}s; see {cluster.data}/node-*/server.log")
 
 
