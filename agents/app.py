@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -113,8 +112,7 @@ async def handle(event, handler, on_error=None, *, events: bool = False) -> None
 async def dead_letter(agent: str, event, exc: Exception) -> None:
     metrics.DEAD_LETTERS.labels(agent).inc()
     message, value = event.message, event.value
-    await dead_letters_topic.send(key=agent, value=records.DeadLetter(
-        agent=agent, topic=message.topic, partition=message.partition, offset=message.offset,
-        key=str(event.key) if event.key is not None else None,
-        value=value.asdict() if hasattr(value, "asdict") else None,
-        error=f"{type(exc).__name__}: {exc}"[:2000], at_ms=int(time.time() * 1000)))
+    await dead_letters_topic.send(key=agent, value=records.DeadLetter.of(
+        agent, message.topic, message.partition, message.offset,
+        str(event.key) if event.key is not None else None,
+        value.asdict() if hasattr(value, "asdict") else None, exc))

@@ -65,13 +65,18 @@ def load(position_id: str | None) -> Position | None:
 
 def save(memory: WorkerMemory, pos: Position) -> None:
     """Table first: whatever is emitted next is decided against this state."""
+    write(pos)
+    memory.track(pos)
+
+
+def write(pos: Position) -> None:
+    """The position and its slot into the tables (save() also updates the worker's memory)."""
     A.positions[pos.id] = pos
     if pos.state in LIVE_STATES:
         if A.slots.get(pos.slot) != pos.id:   # a best-price update leaves the slot alone
             A.slots[pos.slot] = pos.id
     elif A.slots.get(pos.slot) == pos.id:
         del A.slots[pos.slot]
-    memory.track(pos)
 
 
 async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> None:

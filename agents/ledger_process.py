@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import os
-import time
 
 from aiokafka import AIOKafkaConsumer
 
@@ -84,13 +83,10 @@ class LedgerProcess:
             value = json.loads(message.value)
         except ValueError:
             value = {"raw": message.value.decode(errors="replace")[:2000]}
-        await producer.send_and_wait(self.dead_letters, kafka.encode(records.DeadLetter(
-            agent=agent, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=message.key.decode(errors="replace")
-            if message.key is not None else None,
-            value=value if isinstance(value, dict) else {"raw": value},
-            error=f"{type(exc).__name__}: {exc}"[:2000], at_ms=int(time.time() * 1000))),
-            key=agent.encode())
+        key = message.key.decode(errors="replace") if message.key is not None else None
+        await producer.send_and_wait(self.dead_letters, kafka.encode(records.DeadLetter.of(
+            agent, message.topic, message.partition, message.offset, key,
+            value if isinstance(value, dict) else {"raw": value}, exc)), key=agent.encode())
 
 
 def main(settings: Settings) -> None:

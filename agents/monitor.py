@@ -46,7 +46,7 @@ def _write(unwritten: dict[str, positions.Position]) -> None:
     anything that lets another agent run (they read the table) and at the record's end (its
     offset is committed after that, so a replay after a crash redoes the whole record)."""
     for pos in unwritten.values():
-        emit.save(memory, pos)
+        emit.write(pos)              # memory tracked each change already
     unwritten.clear()
 
 

@@ -87,8 +87,8 @@ def settled(p) -> bool:
         names = [registry.topic_name(s.namespace, t) for t in specs if t is not registry.TICKS]
         return all(v["lag"] == 0 for v in asyncio.run(kafka.group_lag(s.bootstrap, group,
                                                                       names)).values())
-    return caught_up(s.namespace, registry.PIPELINE) and \
-        caught_up(registry.ledger_group(s.namespace), registry.LEDGER)
+    return all(caught_up(group, specs)
+               for group, specs in registry.consumer_groups(s.namespace).values())
 
 
 def worker_beats(p) -> list[dict]:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ def stop_recorded(data: Path) -> int:
     stopped = 0
     for pid in map(int, pids):
         try:
-            os.killpg(pid, 15)
+            os.killpg(pid, signal.SIGTERM)
             stopped += 1
         except ProcessLookupError:
             pass

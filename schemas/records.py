@@ -4,6 +4,7 @@ Prices and money are integer paise; percentages are decimal strings ("0.5" is ha
 """
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import faust
@@ -237,3 +238,10 @@ class DeadLetter(_Record):
     value: Optional[dict]
     error: str
     at_ms: int
+
+    @classmethod
+    def of(cls, agent: str, topic: str, partition: int, offset: int, key: str | None,
+           value: dict | None, exc: Exception) -> "DeadLetter":
+        return cls(agent=agent, topic=topic, partition=partition, offset=offset, key=key,
+                   value=value, error=f"{type(exc).__name__}: {exc}"[:2000],
+                   at_ms=int(time.time() * 1000))

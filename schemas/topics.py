@@ -55,6 +55,11 @@ def ledger_group(namespace: str) -> str:
     return f"{namespace}-ledger"
 
 
+def consumer_groups(namespace: str) -> dict[str, tuple[str, tuple[TopicSpec, ...]]]:
+    """Who reads which topics: the workers' group and the ledger's (its id, its topics)."""
+    return {"workers": (namespace, PIPELINE), "ledger": (ledger_group(namespace), LEDGER)}
+
+
 def changelog_name(namespace: str, table: str) -> str:
     """Faust names a table's changelog '<app id>-<table>-changelog'; the app id is the namespace."""
     return f"{namespace}-{table}-changelog"

@@ -31,7 +31,7 @@ async def metrics(request: Request) -> Response:
         for topic in view["topics"]:
             if topic["exists"]:
                 RECORDS.labels(topic["name"]).set(topic["records"])
-                for field, group in (("lag", "workers"), ("ledger_lag", "ledger")):
+                for group, field in status.LAG_FIELDS.items():
                     if field in topic:
                         LAG.labels(topic["name"], group).set(topic[field])
         DEAD_LETTERS.set(status._records(view, status.dead_letters_topic(state.settings)) or 0)

@@ -22,15 +22,18 @@ def _age_s(ms: int | None, now_ms: int) -> float | None:
     return None if ms is None else round((now_ms - ms) / 1000, 1)
 
 
+# a topic's lag on the status page, per consumer group (registry.consumer_groups)
+LAG_FIELDS = {"workers": "lag", "ledger": "ledger_lag"}
+
+
 async def _kafka_view(settings) -> dict:
     ns = settings.namespace
     names = [registry.topic_name(ns, s) for s in registry.ALL]
     ends = await kafka.topic_offsets(settings.bootstrap, names)
-    groups = {"lag": (ns, registry.PIPELINE), "ledger_lag": (registry.ledger_group(ns),
-                                                             registry.LEDGER)}
-    committed = {field: await kafka.committed_offsets(
+    committed = {LAG_FIELDS[name]: await kafka.committed_offsets(
         settings.bootstrap, group, {t: ends[t] for t in (registry.topic_name(ns, s) for s in specs)
-                                    if t in ends}) for field, (group, specs) in groups.items()}
+                                    if t in ends})
+        for name, (group, specs) in registry.consumer_groups(ns).items()}
     topics = []
     for name in names:
         parts = ends.get(name)

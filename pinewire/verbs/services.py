@@ -117,21 +117,19 @@ def cmd_reconcile(a) -> int:
 def cmd_topics(a) -> int:
     s = settings()
     names = [registry.topic_name(s.namespace, spec) for spec in registry.ALL]
-    pipeline = [registry.topic_name(s.namespace, spec) for spec in registry.PIPELINE]
     ends = asyncio.run(kafka.topic_offsets(s.bootstrap, names))
-    ledger = [registry.topic_name(s.namespace, spec) for spec in registry.LEDGER]
-    lag = asyncio.run(kafka.group_lag(s.bootstrap, s.namespace, [n for n in pipeline if n in ends]))
-    ledger_lag = asyncio.run(kafka.group_lag(s.bootstrap, registry.ledger_group(s.namespace),
-                                             [n for n in ledger if n in ends]))
+    lag = {who: asyncio.run(kafka.group_lag(s.bootstrap, group, [
+        n for n in (registry.topic_name(s.namespace, spec) for spec in specs) if n in ends]))
+        for who, (group, specs) in registry.consumer_groups(s.namespace).items()}
     print(f"{'topic':<28}{'partitions':>11}{'records':>10}{'lag':>8}{'ledger':>8}  end offsets")
     for name in names:
         if name not in ends:
             print(f"{name:<28}{'missing':>11}")
             continue
         parts = ends[name]
-        group = str(lag[name]["lag"]) if name in lag else "-"
-        writer = str(ledger_lag[name]["lag"]) if name in ledger_lag else "-"
-        print(f"{name:<28}{len(parts):>11}{sum(parts.values()):>10}{group:>8}{writer:>8}  "
+        workers, ledger = (str(lag[who][name]["lag"]) if name in lag[who] else "-"
+                           for who in ("workers", "ledger"))
+        print(f"{name:<28}{len(parts):>11}{sum(parts.values()):>10}{workers:>8}{ledger:>8}  "
               f"{' '.join(str(parts[p]) for p in sorted(parts))}")
     return 0
 

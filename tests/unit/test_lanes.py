@@ -61,17 +61,21 @@ def test_accounts_run_side_by_side_and_an_account_waits_for_its_own():
         lanes, log = OrderLanes(limit=10), []
         release_a = asyncio.Event()
 
+        b1_ended = asyncio.Event()
+
         def work(name, gate=None):
             async def run():
                 log.append(f"start {name}")
                 if gate:
                     await gate.wait()
                 log.append(f"end {name}")
+                if name == "b1":
+                    b1_ended.set()
             return run
         await lanes.submit("A", intent("a1", "ENTRY"), work("a1", release_a))
         await lanes.submit("A", intent("a2", "EXIT"), work("a2"))
         await lanes.submit("B", intent("b1", "EXIT"), work("b1"))
-        await asyncio.wait_for(_until(lambda: "end b1" in log), 5)
+        await asyncio.wait_for(b1_ended.wait(), 5)
         assert "start a2" not in log            # A's second order waits for its first
         release_a.set()
         await asyncio.wait_for(asyncio.gather(*lanes.tasks), 5)
@@ -87,8 +91,13 @@ def test_submit_waits_for_a_free_place():
         async def held():
             await gate.wait()
         await lanes.submit("A", intent("a1", "ENTRY"), held)
-        second = asyncio.create_task(lanes.submit("B", intent("b1", "ENTRY"), held))
-        await asyncio.sleep(0)
+        trying = asyncio.Event()
+
+        async def submit_second():
+            trying.set()     # runs on into submit() until it waits for a place, or returns
+            await lanes.submit("B", intent("b1", "ENTRY"), held)
+        second = asyncio.create_task(submit_second())
+        await trying.wait()
         blocked = not second.done()
         gate.set()
         await asyncio.wait_for(second, 5)
@@ -96,7 +105,3 @@ def test_submit_waits_for_a_free_place():
         return blocked
     assert asyncio.run(scenario())
 
-
-async def _until(condition):
-    while not condition():
-        await asyncio.sleep(0)
