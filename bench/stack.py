@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pinewire import broker, processes
-from tests.integration.harness import Pipeline, free_port
+from pinewire import broker, kafka_cluster, processes
+from tests.integration.harness import Pipeline, free_port, free_ports
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -27,6 +27,20 @@ def embedded_broker():
             yield f"127.0.0.1:{port}"
         finally:
             processes.stop(proc)
+
+
+@contextlib.contextmanager
+def apache_kafka():
+    """A fresh one-node Apache Kafka cluster (pinewire kafka up) for one benchmark."""
+    with tempfile.TemporaryDirectory(prefix="pinewire-bench-kafka-") as tmp:
+        cluster = kafka_cluster.start(Path(tmp), 1, base_port=free_ports(2))
+        try:
+            yield cluster.bootstrap
+        finally:
+            cluster.stop()
+
+
+BROKERS = {"tansu": embedded_broker, "kafka": apache_kafka}
 
 
 @contextlib.contextmanager

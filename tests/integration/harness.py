@@ -33,6 +33,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """A free port on loopback whose `count - 1` successors are free too (a local Kafka
+    cluster's node i listens on base + 2i and base + 2i + 1)."""
+    for _ in range(50):
+        base = free_port()
+        if base + count < 65535 and all(_free(base + k) for k in range(count)):
+            return base
+    raise AssertionError("no run of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
                interval_s: float = 0.05):
     """Poll a condition until it is truthy; fail with `what` after the timeout."""

@@ -3,33 +3,12 @@ Ctrl-C, its data kept across runs; three brokers with every one in the cluster's
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from pinewire import kafka, kafka_cluster
-from tests.integration.harness import wait_until
-
-
-def _free_ports(count: int) -> int:
-    """A first port whose `count` successors are free too."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count < 65535 and all(_free(base + k) for k in range(count)):
-            return base
-    raise AssertionError("no run of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+from tests.integration.harness import free_ports, wait_until
 
 
 def _alive(pid: int) -> bool:
@@ -51,7 +30,7 @@ def _round_trip(bootstrap: str, topic: str, value: bytes | None) -> list[bytes]:
 
 
 def test_kafka_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
-    port, data, runs = _free_ports(2), tmp_path / "kafka", []
+    port, data, runs = free_ports(2), tmp_path / "kafka", []
 
     def up() -> subprocess.Popen:
         log = tmp_path / f"up-{len(runs)}.log"
@@ -89,7 +68,7 @@ def test_kafka_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
 
 
 def test_three_brokers_form_one_cluster(tmp_path):
-    cluster = kafka_cluster.start(tmp_path / "kafka3", brokers=3, base_port=_free_ports(6))
+    cluster = kafka_cluster.start(tmp_path / "kafka3", brokers=3, base_port=free_ports(6))
     try:
         assert len(cluster.bootstrap.split(",")) == 3
         assert _round_trip(cluster.bootstrap, "replicated", b'{"n": 3}') == [{"n": 3}]
