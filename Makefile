@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration bench install services clean
+.PHONY: run test unit integration bench install services jdk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PINEWIRE_BROKER=kafka make run: Apache Kafka instead of the embedded broker (needs a JDK and
+# Maven, installed here when missing)
 run: $(STAMP)
+	@[ "$$PINEWIRE_BROKER" != kafka ] || $(MAKE) --no-print-directory jdk
 	$(BIN)/pinewire up
 
 # The tests start their own Kafka broker (or use PINEWIRE_TEST_KAFKA_URL), PostgreSQL server (or
@@ -28,6 +31,9 @@ services:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	@command -v chromium >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@$(MAKE) --no-print-directory jdk
+
+jdk:
 	@{ command -v java && command -v mvn; } >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    default-jdk-headless maven; }

@@ -41,12 +41,13 @@ app = faust.App(
     store="memory://",
     datadir=str(S.data_dir / "worker"),
     topic_partitions=S.partitions,
-    topic_replication_factor=1,
+    topic_replication_factor=S.replication_factor,     # the tables' changelogs
     table_standby_replicas=0,
     broker_session_timeout=S.session_timeout_s,
     broker_rebalance_timeout=S.session_timeout_s,
     broker_heartbeat_interval=max(0.5, S.session_timeout_s / 6),
     broker_commit_interval=1.0,
+    consumer_group_instance_id=S.worker_name,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
     # a position is ~1 KB in its changelog: a 16 KB batch (the default) holds 15 of them

@@ -19,7 +19,7 @@ from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+WORKER_ID = A.S.worker_name or f"{socket.gethostname()}:{os.getpid()}"
 memory = pipeline.memory
 
 

@@ -52,8 +52,10 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
     raise KafkaUnavailable(f"Kafka at {bootstrap} did not answer within {timeout_s:.0f}s: {last}")
 
 
-async def create_topics(bootstrap: str, namespace: str, partitions: int) -> list[str]:
-    """Create every registry topic up front, with explicit partition counts. Returns created."""
+async def create_topics(bootstrap: str, namespace: str, partitions: int,
+                        replication: int = 1) -> list[str]:
+    """Create every registry topic up front, with explicit partition counts and `replication`
+    replicas of each partition (PINEWIRE_REPLICATION_FACTOR). Returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:
@@ -65,7 +67,7 @@ async def create_topics(bootstrap: str, namespace: str, partitions: int) -> list
                 continue
             configs = {"cleanup.policy": "compact"} if spec.compacted else {}
             # Equal partition counts everywhere: Faust co-partitions by partition number.
-            wanted.append(NewTopic(name, partitions, 1, topic_configs=configs))
+            wanted.append(NewTopic(name, partitions, replication, topic_configs=configs))
         for topic in wanted:
             try:
                 await admin.create_topics([topic])
@@ -76,12 +78,12 @@ async def create_topics(bootstrap: str, namespace: str, partitions: int) -> list
         await admin.close()
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+async def create_topic(bootstrap: str, name: str, partitions: int, replication: int = 1) -> None:
     """One topic outside the registry (benchmarks, tests)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
+        await admin.create_topics([NewTopic(name, partitions, replication)])
     finally:
         await admin.close()
 

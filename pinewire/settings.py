@@ -14,9 +14,16 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".pinewire"), description="logs, SQLite ledger, worker state")
     namespace: str = Field("pinewire", description="topic prefix and the worker's consumer group")
-    kafka_url: str | None = Field(None, description="external Kafka; unset: the embedded broker")
-    broker_port: int = Field(19092, description="port of the embedded broker on 127.0.0.1")
+    kafka_url: str | None = Field(None, description="external Kafka; unset: `pinewire up` "
+                                  "starts the broker PINEWIRE_BROKER names")
+    broker: str = Field("tansu", pattern="^(tansu|kafka)$", description="what `pinewire up` "
+                        "starts when PINEWIRE_KAFKA_URL is unset: tansu (embedded, keeps "
+                        "nothing) or kafka (one Apache Kafka node, data kept in data_dir/kafka)")
+    broker_port: int = Field(19092, description="port of the broker `pinewire up` starts on "
+                             "127.0.0.1 (Apache Kafka's controller takes the next one)")
     partitions: int = Field(8, ge=1, description="partitions of every pipeline topic")
+    replication_factor: int = Field(1, ge=1, description="replicas of every topic pinewire and "
+                                    "its workers create: 3 on a cluster of 3 brokers or more")
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite in data_dir")
     web_host: str = "127.0.0.1"
     web_port: int = 8000
@@ -29,6 +36,10 @@ class Settings(BaseSettings):
     own_id_dedupe_window_s: int = Field(86_400, ge=0)
     resend_after_ms: int = Field(10_000, ge=100, description="resend an unanswered order intent")
     heartbeat_s: float = Field(2.0, gt=0)
+    worker_name: str | None = Field(None, description="a worker's stable name: its heartbeat's "
+                                    "id and its static Kafka group membership (restarted within "
+                                    "the session timeout, it gets its partitions back without "
+                                    "a rebalance); unset: host:pid, dynamic membership")
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
     fetch_wait_ms: int = Field(20, ge=1, le=1500, description="longest a worker's fetch waits "
                                "for new records (each pipeline hop can pay it)")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from pinewire import broker, kafka, processes, users
+from pinewire import broker, kafka, kafka_cluster, processes, users
 from pinewire.follower import TopicFollower
 from pinewire.reconcile import reconcile
 from pinewire.settings import Settings
@@ -22,23 +22,26 @@ def _say(message: str) -> None:
 
 async def _prepare(settings: Settings) -> int:
     await kafka.wait_for_broker(settings.bootstrap, 30)
-    await kafka.create_topics(settings.bootstrap, settings.namespace, settings.partitions)
+    await kafka.create_topics(settings.bootstrap, settings.namespace, settings.partitions,
+                              settings.replication_factor)
     return await reconcile(sql.engine(settings.sql_url), settings)
 
 
-async def wait_for_worker(settings: Settings, since_ms: int, timeout_s: float) -> None:
-    """Until a worker heartbeat newer than since_ms names its active partitions."""
+async def wait_for_workers(settings: Settings, since_ms: int, timeout_s: float,
+                           count: int = 1) -> None:
+    """Until `count` worker heartbeats newer than since_ms name their active partitions."""
     topic = registry.topic_name(settings.namespace, registry.WORKERS)
     follower = TopicFollower(settings.bootstrap, [topic])
     follower.start()
     try:
-        ok = await follower.wait_for(lambda: any(
-            v and v["at_ms"] >= since_ms and v["active"] for v in follower.values[topic].values()),
-            timeout_s)
+        ok = await follower.wait_for(lambda: sum(
+            bool(v and v["at_ms"] >= since_ms and v["active"])
+            for v in follower.values[topic].values()) >= count, timeout_s)
     finally:
         await follower.stop()
     if not ok:
-        raise TimeoutError(f"no worker reported within {timeout_s:.0f}s (see worker.log)")
+        raise TimeoutError(f"{count} worker(s) did not report within {timeout_s:.0f}s "
+                           "(see worker*.log)")
 
 
 async def wait_for_commands(settings: Settings, timeout_s: float) -> None:
@@ -67,10 +70,11 @@ def trading_mode(settings: Settings) -> str:
     return f"{feed}; {len(rows) - len(live)} paper link(s), {trading}"
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, workers: int = 1) -> int:
     started = time.monotonic()
     logs = settings.data_dir / "logs"
     children: list[tuple[str, subprocess.Popen]] = []
+    cluster: kafka_cluster.Cluster | None = None
     stopping, serving = False, False
 
     def on_signal(signum, _frame):
@@ -83,7 +87,13 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     py = [sys.executable, "-m", "pinewire.cli"]
     try:
-        if settings.embedded_broker:
+        if settings.embedded_broker and settings.broker == "kafka":
+            cluster = kafka_cluster.start(settings.data_dir / "kafka",
+                                          base_port=settings.broker_port)
+            children.extend(("kafka", proc) for proc in cluster.procs)
+            _say(f"Apache Kafka {kafka_cluster.KAFKA_VERSION} on {settings.bootstrap}, data in "
+                 f"{cluster.data}")
+        elif settings.embedded_broker:
             children.append(("broker", broker.start(settings.broker_port, logs)))
             _say(f"embedded broker on {settings.bootstrap}")
         restored = asyncio.run(_prepare(settings))
@@ -91,8 +101,10 @@ def run(settings: Settings) -> int:
             _say(f"restored {restored} open position(s) from the ledger")
         since = int(time.time() * 1000)
         children.append(("ledger", processes.spawn(py + ["ledger"], logs / "ledger.log")))
-        children.append(("worker", processes.spawn(py + ["worker"], logs / "worker.log")))
-        asyncio.run(wait_for_worker(settings, since, 90))
+        for n in range(1, workers + 1):
+            log = logs / ("worker.log" if n == 1 else f"worker{n}.log")
+            children.append(("worker", processes.spawn(py + ["worker"], log)))
+        asyncio.run(wait_for_workers(settings, since, 90, workers))
         if restored:
             asyncio.run(wait_for_commands(settings, 60))
         children.append(("web", processes.spawn(py + ["web"], logs / "web.log")))
@@ -116,6 +128,9 @@ def run(settings: Settings) -> int:
         return 130
     finally:
         for name, proc in reversed(children):
-            processes.stop(proc)
+            if name != "kafka":
+                processes.stop(proc)
+        if cluster is not None:
+            cluster.stop()     # a clean shutdown: the next start reads its logs at once
         if children:
             _say("stopped")

@@ -227,6 +227,11 @@ class WorkerHeartbeat(_Record):
     open_positions: int = 0
 
 
+def heartbeat_alive(beat: dict, now_ms: int, heartbeat_s: float) -> bool:
+    """A worker is alive while its last heartbeat is under three beats (and 2 s) old."""
+    return now_ms - beat["at_ms"] < 3 * heartbeat_s * 1000 + 2000
+
+
 
 class DeadLetter(_Record):
     """A record an agent could not handle. Topic: deadletters. Nothing is dropped silently."""

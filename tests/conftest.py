@@ -2,21 +2,31 @@ import os
 
 import pytest
 
-from pinewire import broker, processes
-from tests.integration.harness import Pipeline, free_port
+from pinewire import broker, kafka_cluster, processes
+from tests.integration.harness import Pipeline, free_port, free_ports
+
+# Every test that takes `kafka_url` runs once per broker: the embedded one (Tansu, what
+# `make run` starts) and a one-node Apache Kafka (what production runs). PINEWIRE_TEST_BROKERS
+# narrows the list; PINEWIRE_TEST_KAFKA_URL replaces both with one external cluster.
+BROKERS = ["external"] if os.environ.get("PINEWIRE_TEST_KAFKA_URL") else \
+    os.environ.get("PINEWIRE_TEST_BROKERS", "tansu,kafka").split(",")
 
 
-@pytest.fixture(scope="session")
-def kafka_url(tmp_path_factory):
-    """PINEWIRE_TEST_KAFKA_URL if set, otherwise an embedded broker for the session."""
-    external = os.environ.get("PINEWIRE_TEST_KAFKA_URL")
-    if external:
-        yield external
-        return
-    port = free_port()
-    proc = broker.start(port, tmp_path_factory.mktemp("broker"))
-    yield f"127.0.0.1:{port}"
-    processes.stop(proc)
+@pytest.fixture(scope="session", params=BROKERS)
+def kafka_url(request, tmp_path_factory):
+    """A broker for the session, one per entry of BROKERS."""
+    if request.param == "external":
+        yield os.environ["PINEWIRE_TEST_KAFKA_URL"]
+    elif request.param == "kafka":
+        cluster = kafka_cluster.start(tmp_path_factory.mktemp("kafka"), 1,
+                                      base_port=free_ports(2))
+        yield cluster.bootstrap
+        cluster.stop()
+    else:
+        port = free_port()
+        proc = broker.start(port, tmp_path_factory.mktemp("broker"))
+        yield f"127.0.0.1:{port}"
+        processes.stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pinewire import bots, kafka, pnl
 from schemas import sql
 from schemas import topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
+from schemas.records import heartbeat_alive
 from webapp.auth import signed_in
 from webapp.live import last_prices, position_view
 
@@ -60,7 +61,7 @@ async def snapshot(state) -> dict:
     workers = sorted(({"worker_id": b["worker_id"], "active_partitions": b["active"],
                        "standby_partitions": b["standby"], "open_positions": b["open_positions"],
                        "heartbeat_age_s": _age_s(b["at_ms"], now),
-                       "alive": now - b["at_ms"] < 3 * settings.heartbeat_s * 1000 + 2000,
+                       "alive": heartbeat_alive(b, now, settings.heartbeat_s),
                        "last_tick_age_s": _age_s(b.get("last_tick_ms"), now)} for b in beats),
                      key=lambda w: w["worker_id"])
     prices = last_prices(state)

@@ -20,7 +20,8 @@ def ensure_topics() -> None:
     """Every long-running part creates the registry's topics if they are missing (idempotent)."""
     s = settings()
     asyncio.run(kafka.wait_for_broker(s.bootstrap, 60))
-    asyncio.run(kafka.create_topics(s.bootstrap, s.namespace, s.partitions))
+    asyncio.run(kafka.create_topics(s.bootstrap, s.namespace, s.partitions,
+                                    s.replication_factor))
 
 
 def publish(what: str, **records) -> None:

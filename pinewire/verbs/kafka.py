@@ -20,8 +20,9 @@ def cmd_kafka_up(a) -> int:
     cluster = kafka_cluster.start(data, brokers=a.brokers, base_port=a.port)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    print(f"pinewire: Kafka ready: PINEWIRE_KAFKA_URL={cluster.bootstrap}   (Ctrl-C stops it)",
-          flush=True)
+    replicas = f" PINEWIRE_REPLICATION_FACTOR={a.brokers}" if a.brokers > 1 else ""
+    print(f"pinewire: Kafka ready: PINEWIRE_KAFKA_URL={cluster.bootstrap}{replicas}   "
+          "(Ctrl-C stops it)", flush=True)
     try:
         while not stopping:
             if any(proc.poll() is not None for proc in cluster.procs):

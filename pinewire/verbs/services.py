@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 from pinewire import accounts, kafka
 from pinewire.settings import settings
 from pinewire.verbs.common import engine, ensure_topics
 from schemas import topics as registry
+from schemas.records import heartbeat_alive
 
 
 def cmd_up(a) -> int:
     from pinewire import up
-    return up.run(settings())
+    return up.run(settings(), workers=a.workers)
 
 
 def cmd_broker(a) -> int:
@@ -131,7 +133,25 @@ def cmd_topics(a) -> int:
                            for who in ("workers", "ledger"))
         print(f"{name:<28}{len(parts):>11}{sum(parts.values()):>10}{workers:>8}{ledger:>8}  "
               f"{' '.join(str(parts[p]) for p in sorted(parts))}")
+    _print_workers(s)
     return 0
+
+
+def _print_workers(s) -> None:
+    """Each worker's partitions, from the heartbeats on the workers topic (latest per worker)."""
+    async def latest() -> dict:
+        beats = {}
+        async for _, _, key, value in kafka.read_topic(
+                s.bootstrap, registry.topic_name(s.namespace, registry.WORKERS)):
+            beats[key] = value
+        return beats
+    now = int(time.time() * 1000)
+    beats = [b for b in asyncio.run(latest()).values() if b]
+    print(f"\n{'worker':<28}{'state':>8}{'positions':>10}  active partitions / standby")
+    for b in sorted(beats, key=lambda b: b["worker_id"]):
+        state = "alive" if heartbeat_alive(b, now, s.heartbeat_s) else "gone"
+        print(f"{b['worker_id']:<28}{state:>8}{b['open_positions']:>10}  "
+              f"{','.join(map(str, b['active'])) or '-'} / {','.join(map(str, b['standby'])) or '-'}")
 
 
 def cmd_tail(a) -> int:
@@ -151,8 +171,10 @@ def cmd_tail(a) -> int:
 
 
 def register(sub) -> None:
-    sub.add_parser("up", help="broker, worker, ledger, web and feed together").set_defaults(
-        fn=cmd_up)
+    up = sub.add_parser("up", help="broker, worker, ledger, web and feed together")
+    up.add_argument("--workers", type=int, default=1, choices=range(1, 33), metavar="N",
+                    help="worker processes splitting the partitions (default 1)")
+    up.set_defaults(fn=cmd_up)
     sub.add_parser("broker", help="the embedded Kafka broker, in the foreground").set_defaults(
         fn=cmd_broker)
     sub.add_parser("worker", help="a Faust worker running every agent").set_defaults(fn=cmd_worker)

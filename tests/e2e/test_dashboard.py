@@ -15,7 +15,12 @@ import httpx
 import pytest
 
 from pinewire import accounts
+from tests.conftest import BROKERS
 from tests.integration.harness import ROOT, SECRETS, Pipeline, wait_until
+
+# The browser's side does not change with the broker; the pipeline under it runs on both in
+# tests/integration. Here: the first of the session's brokers only.
+pytestmark = pytest.mark.parametrize("kafka_url", BROKERS[:1], indirect=True)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("PINEWIRE_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "e2e"

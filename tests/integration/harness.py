@@ -116,7 +116,8 @@ class Pipeline:
 
     def prepare_topics(self) -> None:
         asyncio.run(kafka.create_topics(self.settings.bootstrap, self.settings.namespace,
-                                        self.settings.partitions))
+                                        self.settings.partitions,
+                                        self.settings.replication_factor))
 
     def start_worker(self, timeout_s: float = 60) -> None:
         """A worker, and the ledger process once (a test that kills the worker keeps it)."""
@@ -127,8 +128,8 @@ class Pipeline:
         self.wait_for_worker(since, timeout_s)
 
     def wait_for_worker(self, since_ms: int, timeout_s: float) -> None:
-        from pinewire.up import wait_for_worker
-        asyncio.run(wait_for_worker(self.settings, since_ms, timeout_s))
+        from pinewire.up import wait_for_workers
+        asyncio.run(wait_for_workers(self.settings, since_ms, timeout_s))
 
     def start_web(self) -> None:
         self.web = self.spawn("web", log="web.log")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pinewire import kafka, kafka_cluster
+from schemas import topics as registry
 from tests.integration.harness import free_ports, wait_until
 
 
@@ -67,11 +68,34 @@ def test_kafka_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
         kafka_cluster.stop_recorded(data)
 
 
+async def _replicas(bootstrap: str, replication: int) -> set[tuple[int, str]]:
+    """Create pinewire's topics; (replicas, min.insync.replicas) of each of their partitions."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    created = await kafka.create_topics(bootstrap, "rf", 4, replication)
+    assert len(created) == len(registry.ALL)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(created)
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in created])
+    finally:
+        await admin.close()
+    in_sync = {topic: value for response in configs
+               for _error, _message, _type, topic, entries in response.resources
+               for key, value, *_ in entries if key == "min.insync.replicas"}
+    return {(len(p["replicas"]), in_sync[t["topic"]]) for t in described
+            for p in t["partitions"]}
+
+
 def test_three_brokers_form_one_cluster(tmp_path):
     cluster = kafka_cluster.start(tmp_path / "kafka3", brokers=3, base_port=free_ports(6))
     try:
         assert len(cluster.bootstrap.split(",")) == 3
         assert _round_trip(cluster.bootstrap, "replicated", b'{"n": 3}') == [{"n": 3}]
+        # pinewire's topics: every partition on all three brokers, two in sync for a write
+        assert asyncio.run(_replicas(cluster.bootstrap, 3)) == {(3, "2")}
         pids = [p.pid for p in cluster.procs]
     finally:
         cluster.stop()

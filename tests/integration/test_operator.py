@@ -62,6 +62,10 @@ def test_topics_and_tail_commands(pipeline):
     line = next(l for l in out.stdout.splitlines()
                 if l.startswith(registry.topic_name(pipeline.settings.namespace, registry.ALERTS)))
     assert line.split()[1] == str(pipeline.settings.partitions)
+    # the worker's line: alive, owning every partition (the session's only worker)
+    beat = next(w for w in pipeline.http.get("/status.json").json()["workers"] if w["alive"])
+    mine = next(l.split() for l in out.stdout.splitlines() if l.startswith(beat["worker_id"]))
+    assert mine[1] == "alive" and mine[3] == ",".join(map(str, range(pipeline.settings.partitions)))
     tail = _run(pipeline, "tail", "alerts")
     records = [json.loads(l) for l in tail.stdout.splitlines()]
     assert any(r["value"]["id"] == alert_id and r["key"] == link["id"] for r in records)

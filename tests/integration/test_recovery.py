@@ -1,13 +1,16 @@
-"""Crashes and restarts: the worker killed with SIGKILL, and the whole pipeline stopped while
-the embedded broker loses every topic. Each time the position must exit by its rule, once."""
+"""Crashes and restarts: the worker killed with SIGKILL, and the whole of `pinewire up` stopped
+and started again — on the embedded broker, which loses every topic, and on Apache Kafka, which
+keeps them. Each time the position must exit by its rule, once."""
 import os
 import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from schemas import sql
 from schemas import topics as registry
-from tests.integration.harness import Pipeline, free_port, wait_until
+from tests.integration.harness import Pipeline, free_ports, wait_until
 
 
 def _changelog_best(pipeline, position_id: str) -> int | None:
@@ -85,13 +88,17 @@ def _stop_like_ctrl_c(proc, timeout_s: float = 30) -> None:
     wait_until(lambda: not any(_alive(c) for c in children), 10, "every child to exit")
 
 
-def test_broker_restarted_empty_restores_position_from_ledger_and_exits_once(tmp_path):
-    p = Pipeline(tmp_path, None, PINEWIRE_BROKER_PORT=free_port(), PINEWIRE_FEED="synthetic",
-                 PINEWIRE_FEED_WATCHLIST="RELIANCE")
+@pytest.mark.parametrize("broker", ["tansu", "kafka"])
+def test_up_restarted_keeps_the_position_and_exits_it_once(tmp_path, broker):
+    """Its own broker, whatever the session's: `pinewire up` starts it. Tansu comes back empty
+    and the position is restored from the ledger; Apache Kafka comes back with its topics and
+    nothing is restored."""
+    p = Pipeline(tmp_path, None, PINEWIRE_BROKER=broker, PINEWIRE_BROKER_PORT=free_ports(2),
+                 PINEWIRE_FEED="synthetic", PINEWIRE_FEED_WATCHLIST="RELIANCE")
     up = None
     try:
         up = p.spawn("up", log="up.log")
-        wait_until(lambda: p.healthy(), 60, "pinewire up to serve")
+        wait_until(lambda: p.healthy(), 90, "pinewire up to serve")
         link = p.add_link(sl_pct="1", target_pct="2")
         pid = p.alert_row(p.alert(link, "BUY", "KOTAKBANK", price="2100"))["position_id"]
         p.position(pid, "OPEN")
@@ -100,11 +107,15 @@ def test_broker_restarted_empty_restores_position_from_ledger_and_exits_once(tmp
         up = p.spawn("up", log="up.log")
         wait_until(lambda: p.healthy(), 90, "pinewire up to serve again")
         status = p.http.get("/status.json").json()
-        assert status["reconciliation"]["restored"] == 1
         assert [x["id"] for x in status["open_positions"]] == [pid]
-        assert "restored 1 open position(s) from the ledger" in \
-            (tmp_path / "logs" / "up.log").read_text()
-        assert "Restored 1 open position(s)" in p.http.get("/status").text
+        said = (tmp_path / "logs" / "up.log").read_text()
+        if broker == "tansu":
+            assert status["reconciliation"]["restored"] == 1
+            assert "restored 1 open position(s) from the ledger" in said
+            assert "Restored 1 open position(s)" in p.http.get("/status").text
+        else:
+            assert status["reconciliation"] is None
+            assert said.count("Apache Kafka") == 2 and "restored" not in said
         p.ticks("KOTAKBANK", ["2090", "2079"])          # initial stop 2079.00
         pos = p.position(pid, "CLOSED", timeout_s=30)
         assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("SL", 207900)
@@ -114,5 +125,5 @@ def test_broker_restarted_empty_restores_position_from_ledger_and_exits_once(tmp
     finally:
         if up is not None:
             from pinewire import processes
-            processes.stop(up)
+            processes.stop(up, grace_s=30)
         p.http.close()
