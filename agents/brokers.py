@@ -1,6 +1,7 @@
 """Which broker executes an intent: the paper broker, or the SmartAPI account of a live link.
-Each live account gets one session and one order-update listener per worker process; its
-credentials are read from SQL in a thread."""
+A live account's orders all go to its partition (emit.account_partition), so only the worker
+owning that partition opens the account's session and order-update listener: one of each per
+account, however many workers run. Credentials are read from SQL in a thread."""
 from __future__ import annotations
 
 import asyncio
@@ -46,7 +47,7 @@ class Brokers:
         if account_id not in self.live:
             creds = await asyncio.to_thread(accounts.credentials, self.engine,
                                             self.settings.secret_key, account_id)
-            if account_id not in self.live:     # not opened meanwhile by watch_accounts
+            if account_id not in self.live:     # not opened meanwhile by own()
                 self._open(account_id, version, creds)
         return self.live[account_id][1]
 
@@ -61,9 +62,18 @@ class Brokers:
     def _health(self, account_id: str, problem: str | None) -> None:
         asyncio.get_running_loop().create_task(self.on_health(account_id, problem))
 
-    async def watch_accounts(self, account_ids: set[str]) -> None:
-        """Listen for fills of every live account from the start: orders placed before a
-        restart still fill into the pipeline."""
+    def _close(self, account_id: str) -> None:
+        self.listeners.pop(account_id).cancel()
+        del self.live[account_id]
+        log.info("account %s: session and order updates closed here (its partition moved)",
+                 account_id)
+
+    async def own(self, account_ids: set[str]) -> None:
+        """Hold sessions for exactly these accounts (those whose partition this worker owns):
+        close the others', and open theirs from the start, so that orders placed before a
+        restart or a rebalance still fill into the pipeline."""
+        for account_id in set(self.live) - account_ids:
+            self._close(account_id)
         for account_id in account_ids:
             try:
                 await self.account(account_id)

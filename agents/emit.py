@@ -1,5 +1,6 @@
 """Writing a position and the records that follow from it. Every record about a position goes
-to its instrument's partition (co-partitioning, DESIGN.md)."""
+to its instrument's partition (co-partitioning, DESIGN.md), but a live order: to its broker
+account's."""
 from __future__ import annotations
 
 import time
@@ -18,6 +19,20 @@ def now_ms() -> int:
 
 def partition_of(token: str) -> int:
     return instrument_partition(token, A.S.partitions)
+
+
+def account_partition(account_id: str) -> int:
+    """A broker account's partition: its live orders and its health events go there, so the
+    one worker that owns it holds the account's session, rate limit and order-update socket,
+    however many workers run."""
+    return partition_of(account_id)
+
+
+def order_partition(pos: Position) -> int:
+    """A paper order is decided beside its position, on the instrument's partition; a live one
+    on its account's. (Fills go back to the instrument's partition either way.)"""
+    return partition_of(pos.token) if pos.paper or not pos.account_id \
+        else account_partition(pos.account_id)
 
 
 # what the risk limits count: whether a position is live, its quantities and its P&L (an exit
@@ -93,7 +108,7 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
         reason=None if entry else pos.exit_reason, account_id=pos.account_id,
         product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id,
         cancel_client_order_id=pos.entry_order_id if not entry and pos.entry_open else None)
-    await A.orders_topic.send(key=pos.id, value=intent, partition=partition_of(pos.token))
+    await A.orders_topic.send(key=pos.id, value=intent, partition=order_partition(pos))
 
 
 async def event(kind: str, *, link_id: str, token: str | None = None,

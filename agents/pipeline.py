@@ -28,7 +28,7 @@ async def send_fill(fill: Fill) -> None:
 
 async def account_health(account_id: str, problem: str | None) -> None:
     """Every login outcome of a live account, for the ledger (accounts.health) and the logs."""
-    await emit.event("ACCOUNT_HEALTH", link_id="", partition=emit.partition_of(account_id),
+    await emit.event("ACCOUNT_HEALTH", link_id="", partition=emit.account_partition(account_id),
                      key=f"health:{account_id}:{emit.now_ms()}", reason=problem or "logged in",
                      detail={"account_id": account_id, "problem": problem})
 

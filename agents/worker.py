@@ -29,10 +29,16 @@ async def _follow_settings() -> None:
     if A.S.metrics_port:
         metrics.serve(A.S.metrics_port)
     memory.config.start()
+    await _own_accounts()
+
+
+async def _own_accounts() -> None:
+    """Sessions for the live accounts whose partition this worker owns, and no others."""
     await memory.config.caught_up.wait()
+    actives = {tp.partition for tp in A.app.assignor.assigned_actives()}
     live = {link["account_id"] for link in memory.config.values[memory.links_topic].values()
             if link and not link["paper"] and link.get("account_id")}
-    await pipeline.brokers.watch_accounts(live)
+    await pipeline.brokers.own({a for a in live if emit.account_partition(a) in actives})
 
 
 @A.positions.on_recover
@@ -41,6 +47,7 @@ async def _rebuild_index() -> None:
     count = memory.rebuild([emit.load(pid) for pid, value in list(A.positions.items())
                             if value is not None], actives)
     log.info("index rebuilt: %d live positions on partitions %s", count, sorted(actives))
+    asyncio.get_running_loop().create_task(_own_accounts(), name="own-accounts")
 
 
 @A.app.timer(interval=A.S.heartbeat_s)

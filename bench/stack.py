@@ -86,11 +86,13 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str,
 
 class Result:
     """A benchmark's figures and goals: printed as a table and written to
-    bench/results/<name>.json, each goal as {"metric", "value", "goal", "pass"}."""
+    bench/results/<name>.json (<name>_kafka.json on Apache Kafka), each goal as
+    {"metric", "value", "goal", "pass"}."""
 
-    def __init__(self, name: str, **setup):
-        self.name = name
-        self.data = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    def __init__(self, name: str, broker: str = "tansu", **setup):
+        self.name = name if broker == "tansu" else f"{name}_{broker}"
+        self.data = {"benchmark": name, "broker": broker,
+                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "python": platform.python_version(), "cpus": _cpus(), **setup,
                      "figures": {}, "goals": []}
 

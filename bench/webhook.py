@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack import Result, embedded_broker, percentile, pipeline, wait_for
+from bench.stack import BROKERS, Result, percentile, pipeline, wait_for
 from pinewire import kafka, processes
 from schemas import ids, sql
 from schemas import topics as registry
@@ -78,8 +78,8 @@ def _answers(port: int) -> bool:
         return False
 
 
-def webhook(p, links, seconds: float) -> dict:
-    res = Result("webhook", seconds_per_rate=seconds, links=LINKS)
+def webhook(p, links, seconds: float, broker: str) -> dict:
+    res = Result("webhook", broker, seconds_per_rate=seconds, links=LINKS)
     requests = bodies(links, int(1000 * seconds))
     bare, bare_port = bare_server(p.settings.bootstrap, f"{p.settings.namespace}.bare")
     try:
@@ -146,8 +146,8 @@ def ticking(p) -> bool:
                .get(name, {}).values()) > 0
 
 
-def alert_fill(p, links, seconds: float) -> dict:
-    res = Result("alert_fill", rate=100, seconds=seconds, links=LINKS)
+def alert_fill(p, links, seconds: float, broker: str) -> dict:
+    res = Result("alert_fill", broker, rate=100, seconds=seconds, links=LINKS)
     sent = asyncio.run(_paced_alerts(p.settings.base_url, bodies(links, int(100 * seconds)),
                                      100, seconds))
     by_position = {ids.position_id(alert_id): at for at, alert_id in sent}
@@ -169,8 +169,10 @@ def alert_fill(p, links, seconds: float) -> dict:
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--seconds", type=float, default=10)
+    args.add_argument("--broker", choices=sorted(BROKERS), default="tansu",
+                      help="the embedded broker (default) or a one-node Apache Kafka")
     a = args.parse_args()
-    with embedded_broker() as bootstrap, pipeline(bootstrap) as p:
+    with BROKERS[a.broker]() as bootstrap, pipeline(bootstrap) as p:
         links = [p.add_link(name=f"bench{i}", strategy="st", quantity=1, sl_pct="1",
                             target_pct="2") for i in range(LINKS)]
         feed = p.spawn("feed", log="feed.log")   # fresh ticks: paper entries fill at once
@@ -178,8 +180,8 @@ def main() -> None:
             # until then an entry rests in the paper book for its first tick, which is not
             # what this measures
             wait_for(lambda: ticking(p), 60, "the feed's first ticks")
-            alert_fill(p, links, a.seconds)
-            webhook(p, links, a.seconds)
+            alert_fill(p, links, a.seconds, a.broker)
+            webhook(p, links, a.seconds, a.broker)
         finally:
             processes.stop(feed)
 

@@ -52,6 +52,15 @@ def _free(port: int) -> bool:
             return False
 
 
+def symbols_on(partitions: set[int], count: int, partition_count: int) -> list[str]:
+    """`count` NSE equities of the paper catalog whose instrument partition is in `partitions`."""
+    found = [i.symbol.removesuffix("-EQ") for i in instruments.CATALOG.values()
+             if i.symbol.endswith("-EQ") and
+             registry.instrument_partition(i.token, partition_count) in partitions]
+    assert len(found) >= count, "the catalog has too few instruments on those partitions"
+    return found[:count]
+
+
 def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
                interval_s: float = 0.05):
     """Poll a condition until it is truthy; fail with `what` after the timeout."""
@@ -162,6 +171,23 @@ class Pipeline:
             if proc is not None:
                 processes.stop(proc)
         self.http.close()
+
+    # -- workers ------------------------------------------------------------------------
+    def workers_alive(self) -> dict[str, dict]:
+        """The status page's live workers by id."""
+        return {w["worker_id"]: w for w in self.http.get("/status.json").json()["workers"]
+                if w["alive"]}
+
+    def split_between(self, names: set[str]) -> dict[str, set[int]] | None:
+        """Each named worker's active partitions, once they split all of them between them."""
+        alive = self.workers_alive()
+        owned = {n: set(alive[n]["active_partitions"]) for n in names if n in alive}
+        every = set(range(self.settings.partitions))
+        if len(owned) == len(names) and all(owned.values()) and \
+                set().union(*owned.values()) == every and \
+                sum(map(len, owned.values())) == len(every):
+            return owned
+        return None
 
     # -- configuration ------------------------------------------------------------------
     def add_link(self, **kw) -> dict:

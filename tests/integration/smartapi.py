@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +78,13 @@ class Simulator:
 
     def held_answers(self) -> int:
         return self.http.get("/sim/held-answers").json()["held"]
+
+    def order_sockets(self, reset: bool = False) -> dict:
+        """{"open": {client code: n}, "peak": {...}} of order-update sockets; reset: the peak
+        counts from now."""
+        answer = self.http.post("/sim/order-sockets") if reset else \
+            self.http.get("/sim/order-sockets")
+        return answer.json()
 
     def drop_streams(self) -> int:
         return self.http.post("/sim/drop-streams").json()["dropped"]

@@ -11,7 +11,7 @@ import sys
 
 from pinewire import accounts, processes
 from tests.integration.harness import Pipeline, wait_until
-from tests.unit.test_deploy import PINEWIRE, ROOT, UNITS, unit
+from tests.unit.test_deploy import PINEWIRE, ROOT, unit
 
 # pinewire-kafka.service starts a broker of its own on fixed ports: test_kafka_cluster.py runs
 # `pinewire kafka up`, and test_deploy.py parses its line

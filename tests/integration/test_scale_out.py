@@ -8,32 +8,7 @@ import time
 
 from schemas import instruments
 from schemas import topics as registry
-from tests.integration.harness import Pipeline, wait_until
-
-
-def _workers(p) -> dict[str, dict]:
-    return {w["worker_id"]: w for w in p.http.get("/status.json").json()["workers"]
-            if w["alive"]}
-
-
-def _split(p, names: set[str]) -> dict[str, set[int]] | None:
-    """Each named worker's active partitions, once they split all of them between them."""
-    alive = _workers(p)
-    owned = {n: set(alive[n]["active_partitions"]) for n in names if n in alive}
-    every = set(range(p.settings.partitions))
-    if len(owned) == len(names) and all(owned.values()) and \
-            set().union(*owned.values()) == every and \
-            sum(map(len, owned.values())) == len(every):
-        return owned
-    return None
-
-
-def _symbols_on(partitions: set[int], count: int, partition_count: int) -> list[str]:
-    found = [i.symbol.removesuffix("-EQ") for i in instruments.CATALOG.values()
-             if i.symbol.endswith("-EQ") and
-             registry.instrument_partition(i.token, partition_count) in partitions]
-    assert len(found) >= count, "the catalog has too few instruments on those partitions"
-    return found[:count]
+from tests.integration.harness import Pipeline, symbols_on, wait_until
 
 
 def _exit_decided_at(p, position_id: str) -> int:
@@ -66,10 +41,10 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         p.ledger = p.spawn("ledger", log="ledger.log")
         p.start_web()
         procs = {name: _worker(p, name) for name in ("worker-a", "worker-b")}
-        owned = wait_until(lambda: _split(p, set(procs)), 90,
+        owned = wait_until(lambda: p.split_between(set(procs)), 90,
                            "two workers splitting the partitions")
         link = p.add_link(sl_pct="1", target_pct=None)
-        first, second = _symbols_on(owned["worker-b"], 2, p.settings.partitions)
+        first, second = symbols_on(owned["worker-b"], 2, p.settings.partitions)
         ids = {}
         for symbol in (first, second):
             ids[symbol] = p.alert_row(p.alert(link, "BUY", symbol, price="1000"))["position_id"]
@@ -82,7 +57,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         p.ticks(first, ["989"])                                   # stop: 990.00
         resumed_ms = _exit_decided_at(p, ids[first]) - killed_at
         assert p.position(ids[first], "CLOSED", timeout_s=30)["exit_reason"] == "SL"
-        assert wait_until(lambda: _split(p, {"worker-a"}), 30, "worker-a owning every partition")
+        wait_until(lambda: p.split_between({"worker-a"}), 30, "worker-a owning every partition")
         print(f"\nworker SIGKILL, not restarted -> its positions watched again by the other "
               f"after {resumed_ms / 1000:.1f}s")
         assert resumed_ms < limit_ms, f"resumed after {resumed_ms} ms"
@@ -90,9 +65,9 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         # it comes back: the partitions split again, and the second position moves with its
         # partition (each worker counts only the live positions of the partitions it owns)
         procs["worker-b"] = _worker(p, "worker-b")
-        wait_until(lambda: _split(p, set(procs)), 90, "two workers splitting them again")
+        wait_until(lambda: p.split_between(set(procs)), 90, "two workers splitting them again")
         owner = _owner(p, second)
-        wait_until(lambda: {n: w["open_positions"] for n, w in _workers(p).items()} ==
+        wait_until(lambda: {n: w["open_positions"] for n, w in p.workers_alive().items()} ==
                    {owner: 1, ({"worker-a", "worker-b"} - {owner}).pop(): 0}, 30,
                    f"the open position counted by {owner} alone")
         p.ticks(second, ["989"])
@@ -105,7 +80,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         # a minute or more (README, "Scaling out").
         if broker == "tansu":
             return
-        third = next(s for s in _symbols_on(_split(p, set(procs))["worker-b"], 3,
+        third = next(s for s in symbols_on(p.split_between(set(procs))["worker-b"], 3,
                                             p.settings.partitions) if s not in ids)
         ids[third] = p.alert_row(p.alert(link, "BUY", third, price="1000"))["position_id"]
         p.position(ids[third], "OPEN")
@@ -130,4 +105,4 @@ def _owner(p, symbol: str) -> str:
     """The worker that owns the symbol's partition now."""
     partition = registry.instrument_partition(instruments.lookup(symbol).token,
                                               p.settings.partitions)
-    return next(n for n, w in _workers(p).items() if partition in w["active_partitions"])
+    return next(n for n, w in p.workers_alive().items() if partition in w["active_partitions"])

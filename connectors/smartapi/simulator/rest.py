@@ -294,6 +294,15 @@ async def sim_refused_logins(request: Request):
     return JSONResponse(_state(request).refused_logins)
 
 
+async def sim_order_sockets(request: Request):
+    """Order-update sockets per client code: open now, and the most open at once since the
+    last POST (which starts the count again from those open now)."""
+    sim = _state(request)
+    if request.method == "POST":
+        sim.order_sockets_peak = dict(sim.order_sockets)
+    return JSONResponse({"open": sim.order_sockets, "peak": sim.order_sockets_peak})
+
+
 async def sim_held_answers(request: Request):
     """How many placeOrder answers the place_timeout fault is holding back right now."""
     return JSONResponse({"held": _state(request).held_answers})
@@ -324,6 +333,7 @@ def create_app(sim: SimState) -> Starlette:
         Route("/sim/sessions", sim_sessions, methods=["GET"]),
         Route("/sim/refused-logins", sim_refused_logins, methods=["GET"]),
         Route("/sim/held-answers", sim_held_answers, methods=["GET"]),
+        Route("/sim/order-sockets", sim_order_sockets, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.sim = sim

@@ -6,7 +6,7 @@ import itertools
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
@@ -141,8 +141,16 @@ class SimState:
         self.enforce_rate_limits = enforce_rate_limits
         self.refused_logins: dict[str, int] = {}         # client code -> logins refused
         self.order_listeners: set[asyncio.Queue] = set()
+        self.order_sockets: dict[str, int] = {}          # client code -> order sockets open
+        self.order_sockets_peak: dict[str, int] = {}     # ... most at once since the reset
         self.tick_listeners: set[asyncio.Queue] = set()
         self.stream_drops: set[asyncio.Event] = set()
+
+    def order_socket(self, client_code: str, opened: bool) -> None:
+        count = self.order_sockets.get(client_code, 0) + (1 if opened else -1)
+        self.order_sockets[client_code] = count
+        self.order_sockets_peak[client_code] = max(count,
+                                                   self.order_sockets_peak.get(client_code, 0))
 
     # -- auth -------------------------------------------------------------------------------
     def login(self, client_code: str, pin: str, totp: str, api_key: str) -> Session | str:

@@ -134,6 +134,7 @@ async def _order_updates(sim: SimState, ws: ServerConnection) -> None:
     client = session.client_code
     updates: asyncio.Queue = asyncio.Queue()
     sim.order_listeners.add(updates)
+    sim.order_socket(client, opened=True)
     try:
         await ws.send(json.dumps({"user-id": client, "status-code": "200", "order-status": "AB00",
                                   "error-message": "", "orderData": {}}))
@@ -153,6 +154,7 @@ async def _order_updates(sim: SimState, ws: ServerConnection) -> None:
         pass
     finally:
         sim.order_listeners.discard(updates)
+        sim.order_socket(client, opened=False)
 
 
 def _order_message(order: Order) -> dict:
