@@ -32,10 +32,16 @@ async def _follow_settings() -> None:
     await _own_accounts()
 
 
+def _owned(assigned) -> list[int]:
+    """The pipeline partitions among assigned topic partitions (the assignment also names
+    Faust's own leader topic, whose partition 0 is not pipeline partition 0)."""
+    return sorted(tp.partition for tp in assigned if tp.topic == A.ticks_topic.get_topic_name())
+
+
 async def _own_accounts() -> None:
     """Sessions for the live accounts whose partition this worker owns, and no others."""
     await memory.config.caught_up.wait()
-    actives = {tp.partition for tp in A.app.assignor.assigned_actives()}
+    actives = set(_owned(A.app.assignor.assigned_actives()))
     live = {link["account_id"] for link in memory.config.values[memory.links_topic].values()
             if link and not link["paper"] and link.get("account_id")}
     await pipeline.brokers.own({a for a in live if emit.account_partition(a) in actives})
@@ -43,7 +49,7 @@ async def _own_accounts() -> None:
 
 @A.positions.on_recover
 async def _rebuild_index() -> None:
-    actives = {tp.partition for tp in A.app.assignor.assigned_actives()}
+    actives = set(_owned(A.app.assignor.assigned_actives()))
     count = memory.rebuild([emit.load(pid) for pid, value in list(A.positions.items())
                             if value is not None], actives)
     log.info("index rebuilt: %d live positions on partitions %s", count, sorted(actives))
@@ -52,10 +58,8 @@ async def _rebuild_index() -> None:
 
 @A.app.timer(interval=A.S.heartbeat_s)
 async def heartbeat() -> None:
-    actives = sorted(tp.partition for tp in A.app.assignor.assigned_actives()
-                     if tp.topic == A.ticks_topic.get_topic_name())
-    standbys = sorted(tp.partition for tp in A.app.assignor.assigned_standbys()
-                      if tp.topic == A.ticks_topic.get_topic_name())
+    actives = _owned(A.app.assignor.assigned_actives())
+    standbys = _owned(A.app.assignor.assigned_standbys())
     watched = {t for t, ids in memory.index.items() if ids}
     live = sum(len(v) for v in memory.index.values())
     metrics.OPEN_POSITIONS.set(live)
@@ -94,7 +98,7 @@ async def end_of_day() -> None:
 @A.app.timer(interval=0.25)
 async def paper_timeouts() -> None:
     """Resting paper orders of this worker's partitions past the fill timeout."""
-    actives = {tp.partition for tp in A.app.assignor.assigned_actives()}
+    actives = set(_owned(A.app.assignor.assigned_actives()))
     for token, client_order_id in pipeline.brokers.paper.expired(now_ms()):
         if client_order_id in _expiring or partition_of(token) not in actives:
             continue

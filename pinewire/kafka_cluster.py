@@ -97,11 +97,25 @@ class Cluster:
     data: Path
     brokers: int
     base_port: int
+    java: list[str] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def bootstrap(self) -> str:
         return ",".join(f"127.0.0.1:{self.base_port + 2 * i}" for i in range(self.brokers))
+
+    def start_node(self, node: int) -> subprocess.Popen:
+        """Start (or start again) one node on its formatted storage."""
+        home = self.data / f"node-{node}"
+        proc = processes.spawn(self.java + [f"-Dkafka.logs.dir={home}", "kafka.Kafka",
+                                            str(home / "server.properties")],
+                               home / "stdout.log")
+        if node < len(self.procs):
+            self.procs[node] = proc
+        else:
+            self.procs.append(proc)
+        (self.data / "pids").write_text(" ".join(str(p.pid) for p in self.procs))
+        return proc
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -126,7 +140,7 @@ def start(data: Path, brokers: int = 1, base_port: int = 29092, timeout_s: float
     (data / "log4j2.properties").write_text(_LOG4J)
     java = [shutil.which("java") or "java", HEAP, "-cp", f"{lib}/*",
             f"-Dlog4j2.configurationFile={data / 'log4j2.properties'}"]
-    cluster = Cluster(data, brokers, base_port)
+    cluster = Cluster(data, brokers, base_port, java)
     try:
         for node in range(brokers):
             home = data / f"node-{node}"
@@ -137,18 +151,15 @@ def start(data: Path, brokers: int = 1, base_port: int = 29092, timeout_s: float
                 subprocess.run(java + [f"-Dkafka.logs.dir={home}", "kafka.tools.StorageTool",
                                        "format", "-t", cluster_id, "-c", str(config)],
                                check=True, capture_output=True, timeout=120)
-            cluster.procs.append(processes.spawn(
-                java + [f"-Dkafka.logs.dir={home}", "kafka.Kafka", str(config)],
-                home / "stdout.log"))
-        (data / "pids").write_text(" ".join(str(p.pid) for p in cluster.procs))
-        asyncio.run(_until_all_brokers(cluster, timeout_s))
+            cluster.start_node(node)
+        asyncio.run(until_all_brokers(cluster, timeout_s))
     except BaseException:
         cluster.stop()
         raise
     return cluster
 
 
-async def _until_all_brokers(cluster: Cluster, timeout_s: float) -> None:
+async def until_all_brokers(cluster: Cluster, timeout_s: float) -> None:
     loop = asyncio.get_running_loop()
     deadline, seen = loop.time() + timeout_s, 0
     while loop.time() < deadline:

@@ -178,6 +178,15 @@ class Pipeline:
         return {w["worker_id"]: w for w in self.http.get("/status.json").json()["workers"]
                 if w["alive"]}
 
+    def committed(self, timeout_s: float = 30) -> None:
+        """Until the workers have committed every record of their topics: whatever they wrote
+        to their tables before is in the changelogs (Faust flushes before it commits)."""
+        group, specs = registry.consumer_groups(self.settings.namespace)["workers"]
+        names = [registry.topic_name(self.settings.namespace, spec) for spec in specs]
+        wait_until(lambda: all(v["lag"] == 0 for v in asyncio.run(kafka.group_lag(
+            self.settings.bootstrap, group, names)).values()), timeout_s,
+            "the workers to commit everything", interval_s=0.2)
+
     def split_between(self, names: set[str]) -> dict[str, set[int]] | None:
         """Each named worker's active partitions, once they split all of them between them."""
         alive = self.workers_alive()

@@ -50,7 +50,10 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
             ids[symbol] = p.alert_row(p.alert(link, "BUY", symbol, price="1000"))["position_id"]
             p.position(ids[symbol], "OPEN")
 
-        # SIGKILL the owner of both; a tick through the first one's stop waits in its topic
+        # SIGKILL the owner of both once it has committed (else its last changes are replayed,
+        # fills and ticks in no set order between them); a tick through the first one's stop
+        # waits in its topic
+        p.committed()
         killed_at = int(time.time() * 1000)
         os.kill(procs["worker-b"].pid, signal.SIGKILL)
         procs["worker-b"].wait()
@@ -84,6 +87,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
                                             p.settings.partitions) if s not in ids)
         ids[third] = p.alert_row(p.alert(link, "BUY", third, price="1000"))["position_id"]
         p.position(ids[third], "OPEN")
+        p.committed()
         killed_at = int(time.time() * 1000)
         os.kill(procs["worker-b"].pid, signal.SIGKILL)
         procs["worker-b"].wait()

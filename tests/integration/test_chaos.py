@@ -1,0 +1,267 @@
+"""Chaos, bounded: 3 workers (and, on Apache Kafka, 3 brokers with replication 3) carry 2,000
+paper positions over 200 instruments, opened by alerts through the gateway, while ticks are
+replayed in real time for 80 s. Every 20 s a random worker is killed with SIGKILL and started
+again; on Apache Kafka one broker is killed once and started again 15 s later. The exits are
+known in advance: the pure exit rules applied to the replay file. Afterwards every position has
+exited exactly once at the price the rules give, every order intent has its fill, no order was
+executed twice, and the SQL ledger says what the topics say. Prints the counts and the worst
+delay from a tick to the exit it decided (the worst resume after a kill)."""
+import asyncio
+import json
+import os
+import random
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+
+import pytest
+
+from agents import exits
+from connectors.ticks import feed
+from pinewire import broker, kafka_cluster, processes
+from schemas import sql
+from schemas import topics as registry
+from tests.integration.harness import Pipeline, free_port, free_ports, wait_until
+
+INSTRUMENTS, LINKS, WORKERS = 200, 10, 3
+TICKS_EACH, REPLAY_S, KILL_EVERY_S = 40, 80, 20
+ENTRY = 100_000                                      # every position enters at 1,000.00
+RULES = [dict(sl_pct=sl, target_pct=target, trail_pct=trail, trail_activation_pct=act)
+         for sl, target, trail, act in [("1", "2", None, None), ("1.5", "3", None, None),
+                                        ("2", None, "1", "0.5"), ("1", "4", "0.8", "1"),
+                                        ("3", "1.5", None, None), ("2.5", "5", "1.5", "2"),
+                                        ("0.8", "1", None, None), ("1.2", None, "0.6", "0.3"),
+                                        ("2", "2.5", "1", "1.5"), ("4", "6", "2", "1")]]
+
+
+def _token(i: int) -> str:
+    return str(910_000 + i)
+
+
+def _master(path) -> None:
+    """An instrument master with the 200 equities (the built-in catalog has two dozen)."""
+    rows = [{"token": _token(i), "symbol": f"CH{i:03d}-EQ", "name": f"CH{i:03d}", "expiry": "",
+             "strike": "-1.000000", "lotsize": "1", "instrumenttype": "", "exch_seg": "NSE",
+             "tick_size": "5.000000"} for i in range(INSTRUMENTS)]
+    path.write_text(json.dumps(rows))
+
+
+def _paths(seed: int) -> dict[str, list[int]]:
+    """Each instrument's replayed prices: a walk of ±0.4 % steps from the entry, then a fall
+    of 30 % that takes out any stop still standing."""
+    rng, paths = random.Random(seed), {}
+    for i in range(INSTRUMENTS):
+        price, path = ENTRY, []
+        for _ in range(TICKS_EACH - 1):
+            price = max(1, price + rng.randint(-400, 400))
+            path.append(price)
+        path.append(ENTRY * 70 // 100)
+        paths[_token(i)] = path
+    return paths
+
+
+def _expected_exit(rules: dict, path: list[int]) -> tuple[str, int, int]:
+    """(reason, price, index) of the first tick of the path that exits a LONG entered at
+    ENTRY."""
+    r = exits.ExitRules.from_pcts(rules["sl_pct"], rules["target_pct"], rules["trail_pct"],
+                                  rules["trail_activation_pct"])
+    best = ENTRY
+    for k, price in enumerate(path):
+        best, _, decision = exits.evaluate(exits.LONG, Fraction(ENTRY), best, r, price)
+        if decision is not None:
+            return decision.reason, price, k
+    raise AssertionError("every path ends below every stop")
+
+
+class Brokers:
+    """The embedded broker, or three Apache Kafka nodes with replication 3."""
+
+    def __init__(self, kind: str, tmp_path):
+        self.kind, self.cluster, self.proc = kind, None, None
+        if kind == "kafka":
+            self.cluster = kafka_cluster.start(tmp_path / "kafka", 3, base_port=free_ports(6))
+            self.bootstrap = self.cluster.bootstrap
+        else:
+            port = free_port()
+            self.proc = broker.start(port, tmp_path / "broker")
+            self.bootstrap = f"127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+        else:
+            processes.stop(self.proc)
+
+
+@pytest.mark.parametrize("kind", ["tansu", "kafka"])
+def test_chaos(kind, tmp_path):
+    brokers = Brokers(kind, tmp_path)
+    _master(tmp_path / "master.json")
+    p = Pipeline(tmp_path, brokers.bootstrap, PINEWIRE_INSTRUMENT_MASTER=tmp_path / "master.json",
+                 PINEWIRE_REPLICATION_FACTOR=3 if kind == "kafka" else 1,
+                 PINEWIRE_PAPER_PRICE_MAX_AGE_MS=600_000, PINEWIRE_LOG_LEVEL="WARNING")
+    rng = random.Random(7)
+    workers: dict[str, object] = {}
+    try:
+        p.prepare_topics()
+        p.ledger = p.spawn("ledger", log="ledger.log")
+        p.start_web()
+        for n in range(1, WORKERS + 1):
+            workers[f"chaos-{n}"] = _worker(p, f"chaos-{n}", kind)
+        wait_until(lambda: len(p.workers_alive()) == WORKERS and
+                   p.split_between(set(p.workers_alive())), 120, "three workers sharing")
+
+        links = [p.add_link(name=f"chaos{k}", quantity=1, product="delivery", eod="hold",
+                            **RULES[k]) for k in range(LINKS)]
+        _replay(p, tmp_path / "entries.csv", {_token(i): [ENTRY] for i in range(INSTRUMENTS)},
+                time.time(), speed=0)
+        symbols = [f"CH{i:03d}" for i in range(INSTRUMENTS)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda ls: p.post(ls[0], json.dumps(
+                {"strategy": "st", "symbol": ls[1], "action": "BUY", "price": "1000"})),
+                [(link, s) for link in links for s in symbols]))
+        assert [a.status_code for a in answers] == [200] * (LINKS * INSTRUMENTS)
+        link_ids = [link["id"] for link in links]
+        wait_until(lambda: _count(p, link_ids, "OPEN") == LINKS * INSTRUMENTS, 240,
+                   "2,000 open positions", interval_s=1)
+
+        # the replay, and the kills beside it
+        paths = _paths(seed=11)
+        started = time.time() + 1
+        replay = threading.Thread(target=_replay, args=(p, tmp_path / "replay.csv", paths,
+                                                        started), kwargs={"speed": 1}, daemon=True)
+        replay.start()
+        killed = _chaos(p, brokers, workers, kind, rng, started)
+        replay.join(timeout=REPLAY_S + 60)
+        assert not replay.is_alive(), "the replay did not finish"
+        wait_until(lambda: _count(p, link_ids, "CLOSED") == LINKS * INSTRUMENTS, 240,
+                   "every position closed", interval_s=1)
+
+        _check(p, links, paths, started, killed, kind)
+    finally:
+        for proc in workers.values():
+            processes.stop(proc)
+        p.stop()
+        brokers.stop()
+
+
+def _worker(p, name: str, kind: str):
+    """Named (static group membership) on Apache Kafka; the embedded broker keeps a restarted
+    static member out of its group, so there the workers are plain members."""
+    env = {**p.env, "PINEWIRE_WORKER_NAME": name} if kind == "kafka" else p.env
+    return processes.spawn(p.cli("worker"), p.data_dir / "logs" / f"{name}.log", env=env)
+
+
+def _replay(p, path, paths: dict[str, list[int]], start: float, *, speed: float) -> None:
+    """The ticks through the feed's replay, stamped from `start` (epoch seconds): each
+    instrument's k-th tick at start + k × REPLAY_S / TICKS_EACH (+ a millisecond per
+    instrument), in real time with speed=1."""
+    rows = sorted((int(start * 1000 + k * REPLAY_S * 1000 / TICKS_EACH) + i, token, price)
+                  for i, (token, prices) in enumerate(paths.items())
+                  for k, price in enumerate(prices))
+    path.write_text("ts_ms,token,ltp_paise\n" + "".join(f"{t},{tok},{px}\n"
+                                                        for t, tok, px in rows))
+    asyncio.run(feed.run_replay(p.settings.bootstrap, p.settings.namespace, p.settings.partitions,
+                                path, speed=speed))
+
+
+def _chaos(p, brokers: Brokers, workers: dict, kind: str, rng, started: float) -> list[str]:
+    """Kill a random worker every KILL_EVERY_S and start it again at once; on Apache Kafka, kill
+    one broker once and start it 15 s later. Returns what was killed, in order."""
+    done, killed = threading.Event(), []
+    schedule = [(t, "worker") for t in range(KILL_EVERY_S, REPLAY_S, KILL_EVERY_S)]
+    if kind == "kafka":
+        schedule += [(30, "broker"), (45, "broker back")]
+    node = 1
+    for at, what in sorted(schedule):
+        done.wait(max(0.0, started + at - time.time()))    # the schedule, not a condition
+        if what == "worker":
+            name = rng.choice(sorted(workers))
+            os.kill(workers[name].pid, signal.SIGKILL)
+            workers[name].wait()
+            workers[name] = _worker(p, name, kind)
+            killed.append(name)
+        elif what == "broker":
+            os.killpg(brokers.cluster.procs[node].pid, signal.SIGKILL)
+            brokers.cluster.procs[node].wait()
+            killed.append(f"broker {node}")
+        else:
+            brokers.cluster.start_node(node)
+    return killed
+
+
+def _count(p, link_ids: list[str], state: str) -> int:
+    return len(p.rows(sql.positions, sql.positions.c.link_id.in_(link_ids),
+                      sql.positions.c.state == state))
+
+
+def _check(p, links, paths, started: float, killed: list[str], kind: str) -> None:
+    by_link = {link["id"]: RULES[k] for k, link in enumerate(links)}
+    positions = p.rows(sql.positions, sql.positions.c.link_id.in_(list(by_link)))
+    ids = {row["id"] for row in positions}
+    intents = [r[3] for r in p.topic_records(registry.ORDERS) if r[3]["position_id"] in ids]
+    fills = [r[3] for r in p.topic_records(registry.FILLS) if r[3]["position_id"] in ids]
+
+    # every position exited once, at the price the rules give for its path
+    wrong = []
+    for row in positions:
+        reason, price, _ = _expected_exit(by_link[row["link_id"]], paths[row["token"]])
+        got = (row["state"], row["exit_reason"], row["exit_trigger_paise"],
+               row["exit_value_paise"])
+        if got != ("CLOSED", reason, price, price):
+            wrong.append((row["id"], got, (reason, price)))
+    assert wrong == []
+    exit_orders = {}
+    for i in intents:
+        if i["purpose"] == "EXIT":
+            exit_orders.setdefault(i["position_id"], set()).add(i["client_order_id"])
+    assert {pid: len(o) for pid, o in exit_orders.items() if len(o) != 1} == {}
+    assert len(exit_orders) == len(positions) == LINKS * INSTRUMENTS
+
+    # every intent has its fill; no order executed twice (one outcome per fill id, and the
+    # filled quantity of each order is its quantity)
+    outcomes: dict[str, set] = {}
+    for f in fills:
+        outcomes.setdefault(f["fill_id"], set()).add((f["status"], f["quantity"],
+                                                      f["price_paise"]))
+    assert {k: v for k, v in outcomes.items() if len(v) != 1} == {}
+    filled: dict[str, int] = {}
+    for f in {f["fill_id"]: f for f in fills}.values():
+        if f["status"] == "FILLED":
+            filled[f["client_order_id"]] = filled.get(f["client_order_id"], 0) + f["quantity"]
+    wanted = {i["client_order_id"]: i["quantity"] for i in intents}
+    assert filled == wanted
+
+    # the ledger says what the topics say
+    orders_sql = p.rows(sql.orders, sql.orders.c.position_id.in_(list(ids)))
+    fills_sql = p.rows(sql.fills, sql.fills.c.position_id.in_(list(ids)))
+    assert {o["client_order_id"] for o in orders_sql} == set(wanted)
+    assert {f["fill_id"]: f["price_paise"] for f in fills_sql} == \
+        {k: next(iter(v))[2] for k, v in outcomes.items()}
+
+    last_exit_s = max(i["created_at_ms"] for i in intents if i["purpose"] == "EXIT") / 1000 \
+        - started
+    delays = _decision_delays(intents, paths, positions, by_link, started)
+    print(f"\nchaos on {kind}: {len(positions)} positions on {INSTRUMENTS} instruments, "
+          f"{len(intents)} order intents, {len(outcomes)} fills; killed {', '.join(killed)}; "
+          f"every exit exactly once at its rule's price; worst tick → exit decision "
+          f"{max(delays):.1f} s (p50 {sorted(delays)[len(delays) // 2]:.2f} s); last exit "
+          f"{last_exit_s:.0f} s after the replay began")
+
+
+def _decision_delays(intents, paths, positions, by_link, started: float) -> list[float]:
+    """For each exit: its first intent's creation minus when its trigger tick was sent."""
+    row_of = {row["id"]: row for row in positions}
+    decided: dict[str, int] = {}
+    for i in intents:
+        if i["purpose"] == "EXIT":
+            decided[i["position_id"]] = min(decided.get(i["position_id"], i["created_at_ms"]),
+                                            i["created_at_ms"])
+    delays = []
+    for pid, at_ms in decided.items():
+        row = row_of[pid]
+        _, _, k = _expected_exit(by_link[row["link_id"]], paths[row["token"]])
+        delays.append(max(0.0, at_ms / 1000 - (started + k * REPLAY_S / TICKS_EACH)))
+    return delays
