@@ -109,6 +109,21 @@ async def topic_offsets(bootstrap: str, names: Iterable[str]) -> dict[str, dict[
         await consumer.stop()
 
 
+async def past_last_record(bootstrap: str, ends: dict) -> dict:
+    """End offsets ({(topic, partition): offset}) as the broker answered them, made exact: one
+    past the last record (the embedded broker's count a batch as one record)."""
+    if not any(ends.values()):
+        return dict(ends)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await consumer.start()
+    try:
+        exact = await _past_last_record(consumer, {TopicPartition(*tp): end
+                                                    for tp, end in ends.items()})
+        return {tp: exact[TopicPartition(*tp)] for tp in ends}
+    finally:
+        await consumer.stop()
+
+
 async def _past_last_record(consumer: AIOKafkaConsumer, ends: dict, timeout_s: float = 1.0
                             ) -> dict:
     reading = {tp: end for tp, end in ends.items() if end > 0}

@@ -123,8 +123,10 @@ async def run_replay(bootstrap: str, namespace: str, partitions: int, path: Path
             await asyncio.wait_for(subs.follower.caught_up.wait(), 30)
         async with kafka.producing(bootstrap, linger_ms=5) as prod, \
                 TickSender(prod, namespace, partitions) as sender:
-            for wait, t in replay.delays(ticks, speed):
-                if wait:
+            start = asyncio.get_running_loop().time()
+            for at, t in replay.schedule(ticks, speed):
+                wait = start + at - asyncio.get_running_loop().time()
+                if wait > 0:
                     await sender.flush()
                     await asyncio.sleep(wait)
                 if only_subscribed and t.token not in subs.tokens():

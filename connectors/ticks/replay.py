@@ -105,10 +105,10 @@ def read(path: Path) -> Iterator[ReplayTick]:
                 raise ReplayError(f"{path}:{n}: {exc}") from None
 
 
-def delays(ticks: list[ReplayTick], speed: float) -> Iterator[tuple[float, ReplayTick]]:
-    """Each tick with the seconds to wait before sending it."""
-    previous = None
+def schedule(ticks: list[ReplayTick], speed: float) -> Iterator[tuple[float, ReplayTick]]:
+    """Each tick with when to send it: seconds after the first (0 for all at speed 0). A
+    sender that waits until then, rather than for the gap since the last, keeps real time
+    however long the sending takes."""
+    first = ticks[0].ts_ms if ticks else 0
     for tick in ticks:
-        wait = 0.0 if previous is None or speed <= 0 else max(0, tick.ts_ms - previous) / 1000 / speed
-        previous = tick.ts_ms
-        yield wait, tick
+        yield (0.0 if speed <= 0 else max(0, tick.ts_ms - first) / 1000 / speed), tick

@@ -129,7 +129,7 @@ def test_chaos(kind, tmp_path):
 
         # the replay, and the kills beside it
         paths = _paths(seed=11)
-        started = time.time() + 1
+        started = time.time()
         replay = threading.Thread(target=_replay, args=(p, tmp_path / "replay.csv", paths,
                                                         started), kwargs={"speed": 1}, daemon=True)
         replay.start()
@@ -212,17 +212,7 @@ def _check(p, links, paths, started: float, killed: list[str], kind: str) -> Non
                row["exit_value_paise"])
         if got != ("CLOSED", reason, price, price):
             wrong.append((row["id"], got, (reason, price)))
-    if wrong:   # temporary analysis
-        import collections
-        exp = {row["id"]: _expected_exit(by_link[row["link_id"]], paths[row["token"]]) for row in positions}
-        tok = {row["id"]: row["token"] for row in positions}
-        ks = collections.Counter(exp[w[0]][2] for w in wrong)
-        print("\nWRONG by expected tick index:", sorted(ks.items()))
-        print("WRONG tokens:", len({tok[w[0]] for w in wrong}), "partitions:",
-              collections.Counter(registry.instrument_partition(tok[w[0]], p.settings.partitions) for w in wrong))
-        later = [paths[tok[w[0]]].index(w[1][2], exp[w[0]][2]) - exp[w[0]][2] if w[1][2] in paths[tok[w[0]]][exp[w[0]][2]:] else None for w in wrong]
-        print("WRONG ticks later:", collections.Counter(later))
-    assert wrong == []
+    assert wrong[:20] == [], f"{len(wrong)} of {len(positions)} exits not as the rules give"
     exit_orders = {}
     for i in intents:
         if i["purpose"] == "EXIT":

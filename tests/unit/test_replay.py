@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from connectors.ticks.replay import ReplayError, delays, describe, read
+from connectors.ticks.replay import ReplayError, schedule, describe, read
 
 
 def test_reads_epoch_and_iso_times_and_optional_volume(tmp_path):
@@ -31,9 +31,9 @@ def test_speed_scales_the_gaps_and_zero_sends_at_once(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("0,1,1\n1000,1,1\n3000,1,1\n")
     ticks = list(read(path))
-    assert [w for w, _ in delays(ticks, 1)] == [0, 1.0, 2.0]
-    assert [w for w, _ in delays(ticks, 10)] == [0, 0.1, 0.2]
-    assert [w for w, _ in delays(ticks, 0)] == [0, 0, 0]
+    assert [at for at, _ in schedule(ticks, 1)] == [0, 1.0, 3.0]
+    assert [at for at, _ in schedule(ticks, 10)] == [0, 0.1, 0.3]
+    assert [at for at, _ in schedule(ticks, 0)] == [0, 0, 0]
 
 
 @pytest.mark.parametrize("text,expected,says", [
