@@ -22,6 +22,31 @@ def _exit_decided_at(p, position_id: str) -> int:
     return min(e["created_at_ms"] for e in exits)
 
 
+def _open(p, link, symbol: str) -> str:
+    """A paper LONG entered at 1,000.00 (its 1 % stop at 990.00): its position id."""
+    pid = p.alert_row(p.alert(link, "BUY", symbol, price="1000"))["position_id"]
+    p.position(pid, "OPEN")
+    return pid
+
+
+def _kill_then_stop_out(p, procs: dict, name: str, symbol: str, pid: str, *,
+                        restart: bool) -> int:
+    """SIGKILL a worker once it has committed (else its last changes are replayed, fills and
+    ticks in no set order between them), start it again at once or not, and send a tick
+    through the position's stop, which waits in its topic: ms from the kill until the exit
+    was decided."""
+    p.committed()
+    killed_at = int(time.time() * 1000)
+    os.kill(procs[name].pid, signal.SIGKILL)
+    procs[name].wait()
+    if restart:
+        procs[name] = _worker(p, name)
+    p.ticks(symbol, ["989"])
+    decided_ms = _exit_decided_at(p, pid) - killed_at
+    assert p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] == "SL"
+    return decided_ms
+
+
 def _worker(p, name: str):
     """A worker with a stable name (static group membership)."""
     from pinewire import processes
@@ -45,21 +70,10 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
                            "two workers splitting the partitions")
         link = p.add_link(sl_pct="1", target_pct=None)
         first, second = symbols_on(owned["worker-b"], 2, p.settings.partitions)
-        ids = {}
-        for symbol in (first, second):
-            ids[symbol] = p.alert_row(p.alert(link, "BUY", symbol, price="1000"))["position_id"]
-            p.position(ids[symbol], "OPEN")
+        ids = {symbol: _open(p, link, symbol) for symbol in (first, second)}
 
-        # SIGKILL the owner of both once it has committed (else its last changes are replayed,
-        # fills and ticks in no set order between them); a tick through the first one's stop
-        # waits in its topic
-        p.committed()
-        killed_at = int(time.time() * 1000)
-        os.kill(procs["worker-b"].pid, signal.SIGKILL)
-        procs["worker-b"].wait()
-        p.ticks(first, ["989"])                                   # stop: 990.00
-        resumed_ms = _exit_decided_at(p, ids[first]) - killed_at
-        assert p.position(ids[first], "CLOSED", timeout_s=30)["exit_reason"] == "SL"
+        # the owner of both is killed and not started again
+        resumed_ms = _kill_then_stop_out(p, procs, "worker-b", first, ids[first], restart=False)
         wait_until(lambda: p.split_between({"worker-a"}), 30, "worker-a owning every partition")
         print(f"\nworker SIGKILL, not restarted -> its positions watched again by the other "
               f"after {resumed_ms / 1000:.1f}s")
@@ -73,7 +87,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         wait_until(lambda: {n: w["open_positions"] for n, w in p.workers_alive().items()} ==
                    {owner: 1, ({"worker-a", "worker-b"} - {owner}).pop(): 0}, 30,
                    f"the open position counted by {owner} alone")
-        p.ticks(second, ["989"])
+        p.ticks(second, ["989"])                                  # stop: 990.00
         _exit_decided_at(p, ids[second])
         assert p.position(ids[second], "CLOSED", timeout_s=30)["exit_reason"] == "SL"
 
@@ -85,16 +99,8 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
             return
         third = next(s for s in symbols_on(p.split_between(set(procs))["worker-b"], 3,
                                             p.settings.partitions) if s not in ids)
-        ids[third] = p.alert_row(p.alert(link, "BUY", third, price="1000"))["position_id"]
-        p.position(ids[third], "OPEN")
-        p.committed()
-        killed_at = int(time.time() * 1000)
-        os.kill(procs["worker-b"].pid, signal.SIGKILL)
-        procs["worker-b"].wait()
-        procs["worker-b"] = _worker(p, "worker-b")
-        p.ticks(third, ["989"])
-        restarted_ms = _exit_decided_at(p, ids[third]) - killed_at
-        assert p.position(ids[third], "CLOSED", timeout_s=30)["exit_reason"] == "SL"
+        ids[third] = _open(p, link, third)
+        restarted_ms = _kill_then_stop_out(p, procs, "worker-b", third, ids[third], restart=True)
         print(f"worker SIGKILL, restarted at once -> its positions watched again after "
               f"{restarted_ms / 1000:.1f}s")
         assert restarted_ms < limit_ms, f"resumed after {restarted_ms} ms"
