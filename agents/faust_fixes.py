@@ -1,7 +1,6 @@
 """Where Faust's consumer and producer fall short of what the pipeline needs, corrected before
 the app is built (`apply`). Each fault was measured or found by a test, named in its class.
-Written against faust-streaming 0.15; its tests (the chaos test above all) fail if one stops
-taking effect."""
+Written against faust-streaming 0.15."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +11,6 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pinewire import kafka
 from pinewire.settings import Settings
-from schemas import topics as registry
 
 log = logging.getLogger(__name__)
 
@@ -29,50 +27,6 @@ class FetchWait(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = self.wait_ms   # read when the consumer starts
         log.info("consumer fetch wait %d ms", self.wait_ms)
         return consumer
-
-
-class ContiguousReads:
-    """After a rebalance Faust's fetcher can hand over records from where it was before, past
-    the committed offset it has just seeked to; Faust takes the jump for a compacted topic's
-    hole, marks the records in between as done and commits past them: they are never read
-    (found by the chaos test: ticks of a partition skipped after a worker was killed). The
-    pipeline's topics are not compacted, so a jump is never a hole: the records before it
-    are read again, in order, before anything after it; and nothing is taken for a partition
-    before the assignment's seek."""
-
-    topics: set[str] = set()     # the pipeline's topics that are not compacted
-    expected: dict = {}          # assigned topic partition -> the offset to read next
-    reread: dict = {}            # topic partition -> the offset it was sent back to
-    getmany = faust_aiokafka.Consumer.getmany
-    perform_seek = faust_aiokafka.Consumer.perform_seek
-
-    @classmethod
-    async def getmany_in_order(cls, consumer, timeout: float):
-        rereading = set()
-        async for tp, message in cls.getmany(consumer, timeout):
-            if tp.topic in cls.topics:
-                if tp in rereading or tp not in cls.expected:
-                    continue        # fetched before this assignment's seek: read again after it
-                expected = cls.expected[tp]
-                if expected is not None and message.offset > expected:
-                    if cls.reread.get(tp) != expected:     # once: the records may be gone
-                        log.warning("%s: offset %d fetched where %d is next: reading from %d "
-                                    "again", tp, message.offset, expected, expected)
-                        cls.reread[tp] = expected
-                        await consumer.seek(tp, expected)
-                        rereading.add(tp)
-                        continue
-                    log.error("%s: records %d to %d are not in the topic (retention?)", tp,
-                              expected, message.offset - 1)
-                cls.expected[tp] = max(expected or 0, message.offset + 1)
-            yield tp, message
-
-    @classmethod
-    async def seek_to_committed(cls, consumer) -> None:
-        await cls.perform_seek(consumer)
-        # None: no offset committed yet, reading starts where the reset policy says
-        cls.expected = {tp: consumer._committed_offset.get(tp) for tp in consumer.assignment()
-                        if tp.topic in cls.topics}
 
 
 class ExactHighwaters:
@@ -119,13 +73,9 @@ class ProducerBuffer(faust_producer.ProducerBuffer):
 
 def apply(settings: Settings) -> None:
     FetchWait.wait_ms = settings.fetch_wait_ms
-    ContiguousReads.topics = {registry.topic_name(settings.namespace, spec)
-                              for spec in registry.ALL if not spec.compacted}
     ExactHighwaters.bootstrap = settings.bootstrap
     consumer = faust_aiokafka.Consumer
     consumer._new_consumer_thread = \
         lambda c: FetchWait(c, loop=c.loop, beacon=c.beacon)
-    consumer.getmany = lambda c, timeout: ContiguousReads.getmany_in_order(c, timeout)
-    consumer.perform_seek = lambda c: ContiguousReads.seek_to_committed(c)
     consumer.highwaters = lambda c, *partitions: ExactHighwaters.exact(c, *partitions)
     faust_producer.ProducerBuffer = ProducerBuffer   # what Faust's Producer builds its buffer of

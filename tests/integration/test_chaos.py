@@ -95,6 +95,7 @@ class Brokers:
             processes.stop(self.proc)
 
 
+@pytest.mark.chaos
 @pytest.mark.parametrize("kind", ["tansu", "kafka"])
 def test_chaos(kind, tmp_path):
     brokers = Brokers(kind, tmp_path)
