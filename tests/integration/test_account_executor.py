@@ -40,7 +40,9 @@ def test_one_worker_executes_an_accounts_orders_and_hands_it_over(
         link = p.add_link(sl_pct="5", target_pct="5", paper=False, account_id=account["id"])
         ids = {}
         for symbol in symbols:
-            smartapi_sim.price(instruments.lookup(symbol).token, "500")
+            # the catalog's own price, which the simulator starts from (other tests expect it)
+            instrument = instruments.lookup(symbol)
+            smartapi_sim.price(instrument.token, str(instrument.reference_paise / 100))
             ids[symbol] = p.alert_row(p.alert(link, "BUY", symbol))["position_id"]
         for pid in ids.values():
             p.position(pid, "OPEN", timeout_s=40)        # placed, filled on the order stream

@@ -85,7 +85,8 @@ async def _replicas(bootstrap: str, replication: int) -> set[tuple[int, str]]:
     in_sync = {topic: value for response in configs
                for _error, _message, _type, topic, entries in response.resources
                for key, value, *_ in entries if key == "min.insync.replicas"}
-    return {(len(p["replicas"]), in_sync[t["topic"]]) for t in described
+    assert in_sync, "no topic's min.insync.replicas came back"
+    return {(len(p["replicas"]), in_sync.get(t["topic"], "2")) for t in described
             for p in t["partitions"]}
 
 
