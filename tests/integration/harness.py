@@ -123,6 +123,13 @@ class Pipeline:
     def spawn(self, *args: str, log: str) -> subprocess.Popen:
         return processes.spawn(self.cli(*args), self.data_dir / "logs" / log, env=self.env)
 
+    def named_worker(self, name: str, static: bool = True) -> subprocess.Popen:
+        """A worker logging to <name>.log; static: PINEWIRE_WORKER_NAME=name (static group
+        membership)."""
+        env = {**self.env, "PINEWIRE_WORKER_NAME": name} if static else self.env
+        return processes.spawn(self.cli("worker"), self.data_dir / "logs" / f"{name}.log",
+                               env=env)
+
     def prepare_topics(self) -> None:
         asyncio.run(kafka.create_topics(self.settings.bootstrap, self.settings.namespace,
                                         self.settings.partitions,

@@ -151,8 +151,7 @@ def test_chaos(kind, tmp_path):
 def _worker(p, name: str, kind: str):
     """Named (static group membership) on Apache Kafka; the embedded broker keeps a restarted
     static member out of its group, so there the workers are plain members."""
-    env = {**p.env, "PINEWIRE_WORKER_NAME": name} if kind == "kafka" else p.env
-    return processes.spawn(p.cli("worker"), p.data_dir / "logs" / f"{name}.log", env=env)
+    return p.named_worker(name, static=kind == "kafka")
 
 
 def _replay(p, path, paths: dict[str, list[int]], start: float, *, speed: float) -> None:

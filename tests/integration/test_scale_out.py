@@ -42,18 +42,11 @@ def _kill_then_stop_out(p, procs: dict, name: str, symbol: str, pid: str, *,
     os.kill(procs[name].pid, signal.SIGKILL)
     procs[name].wait()
     if restart:
-        procs[name] = _worker(p, name)
+        procs[name] = p.named_worker(name)
     p.ticks(symbol, ["989"])
     decided_ms = _exit_decided_at(p, pid) - killed_at
     assert p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] == "SL"
     return decided_ms
-
-
-def _worker(p, name: str):
-    """A worker with a stable name (static group membership)."""
-    from pinewire import processes
-    return processes.spawn(p.cli("worker"), p.data_dir / "logs" / f"{name}.log",
-                           env={**p.env, "PINEWIRE_WORKER_NAME": name})
 
 
 @pytest.mark.chaos     # not yet in make test: after a rebalance a partition can skip records
@@ -68,7 +61,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         p.prepare_topics()
         p.ledger = p.spawn("ledger", log="ledger.log")
         p.start_web()
-        procs = {name: _worker(p, name) for name in ("worker-a", "worker-b")}
+        procs = {name: p.named_worker(name) for name in ("worker-a", "worker-b")}
         owned = wait_until(lambda: p.split_between(set(procs)), 90,
                            "two workers splitting the partitions")
         link = p.add_link(sl_pct="1", target_pct=None)
@@ -84,7 +77,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
 
         # it comes back: the partitions split again, and the second position moves with its
         # partition (each worker counts only the live positions of the partitions it owns)
-        procs["worker-b"] = _worker(p, "worker-b")
+        procs["worker-b"] = p.named_worker("worker-b")
         wait_until(lambda: p.split_between(set(procs)), 90, "two workers splitting them again")
         owner = _owner(p, second)
         wait_until(lambda: {n: w["open_positions"] for n, w in p.workers_alive().items()} ==
