@@ -41,9 +41,9 @@ jdk:
 test: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra --durations=8 -m "not chaos" tests
 
-# The tests that kill workers (and a broker) and require exact exits and resume times
-# (test_chaos.py, test_scale_out.py). Not yet part of `make test`: after a rebalance a
-# partition can skip records, and they do not pass every time (README, "Chaos").
+# The chaos test (test_chaos.py): workers and a broker killed under load, exact exits
+# required. Not yet part of `make test`: one run in four left one exit of 2,000 a tick late
+# (README, "Chaos").
 chaos: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra -s -m chaos tests
 
