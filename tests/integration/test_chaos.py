@@ -96,6 +96,7 @@ class Brokers:
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(900)      # about 2 min on the embedded broker, 4 on three Kafka nodes
 @pytest.mark.parametrize("kind", ["tansu", "kafka"])
 def test_chaos(kind, tmp_path):
     brokers = Brokers(kind, tmp_path)
