@@ -7,7 +7,6 @@ import asyncio
 import enum
 import logging
 
-import faust
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -119,22 +118,6 @@ class ContiguousReads:
             await consumer._thread.seek_wait(again)
 
 
-class FirstAssignment:
-    """Faust stops the flow of records at a rebalance only when the worker held partitions,
-    so a new worker's streams could run on its first partitions' records while their tables
-    were still being recovered. Here the flow stops at every rebalance; the recovery resumes
-    it once the tables are whole."""
-
-    revoked = faust.App._on_partitions_revoked
-
-    @classmethod
-    async def on_revoked(cls, app, revoked) -> None:
-        if not app.consumer.assignment():
-            app.consumer.stop_flow()
-            app.flow_control.suspend()
-        await cls.revoked(app, revoked)
-
-
 class StaleAcks:
     """Faust's streams skip a record fetched before the latest rebalance (its generation is
     not the consumer's) and ack it all the same: its offset joins those to commit though the
@@ -211,6 +194,4 @@ def apply(settings: Settings) -> None:
         ContiguousReads.assigned(c, assigned, generation_id)
     consumer.ack = lambda c, message: StaleAcks.ack_current(c, message)
     consumer.highwaters = lambda c, *partitions: ExactHighwaters.exact(c, *partitions)
-    faust.App._on_partitions_revoked = \
-        lambda app, revoked: FirstAssignment.on_revoked(app, revoked)
     faust_producer.ProducerBuffer = ProducerBuffer   # what Faust's Producer builds its buffer of
