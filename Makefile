@@ -58,6 +58,7 @@ integration: $(STAMP) services
 bench: $(STAMP)
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.tick_path
+	$(BIN)/python -m bench.recovery
 
 clean:
 	rm -rf $(VENV) .pinewire bench/results

@@ -18,16 +18,18 @@ from schemas import topics as registry
 S = settings()
 log = logging.getLogger(__name__)
 faust_fixes.apply(S)
-
+# one directory per worker (RocksDB locks its files), made here: Faust makes only its last part
+STATE_DIR = S.data_dir / "worker" / (S.worker_name or "default")
+STATE_DIR.mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
     S.namespace,
     broker=f"kafka://{S.bootstrap}",
-    store="memory://",
-    datadir=str(S.data_dir / "worker"),
+    store=f"{S.table_store}://",
+    datadir=str(STATE_DIR),
     topic_partitions=S.partitions,
     topic_replication_factor=S.replication_factor,     # the tables' changelogs
-    table_standby_replicas=0,
+    table_standby_replicas=S.standby_replicas,
     broker_session_timeout=S.session_timeout_s,
     broker_rebalance_timeout=S.session_timeout_s,
     broker_heartbeat_interval=max(0.5, S.session_timeout_s / 6),

@@ -66,16 +66,35 @@ async def store(memory: WorkerMemory, pos: Position, before: Position | None) ->
         await A.exposure_topic.send(key=pos.id, value=record)
 
 
+# decoded positions of the RocksDB store (which keeps them encoded), emptied at each recovery
+_decoded: dict[str, Position] = {}
+
+
+def _kept():
+    """Where decoded positions are kept: the memory store itself, or the dict in front of
+    RocksDB."""
+    return A.positions.data if A.S.table_store == "memory" else _decoded
+
+
 def load(position_id: str | None) -> Position | None:
-    """The position the table holds. The table keeps the Position this worker stored (its
-    changelog gets its plain data); a value recovered from the changelog is that plain data,
-    decoded here once and kept decoded in the table's store (the changelog already holds it)."""
-    value = A.positions.get(position_id) if position_id else None
+    """The position the table holds. The memory store keeps the Position this worker stored
+    (its changelog gets its plain data); a value read from the changelog or RocksDB is plain
+    data, decoded here once and kept decoded."""
+    if not position_id:
+        return None
+    kept = _kept()
+    value = kept.get(position_id)
+    if value is None:
+        value = A.positions.get(position_id)
     if value is None or isinstance(value, Position):
         return value
-    pos = Position.from_dict(value)
-    A.positions.data[position_id] = pos
+    pos = kept[position_id] = Position.from_dict(value)
     return pos
+
+
+def forget_decoded() -> None:
+    """After a recovery: the store may hold newer positions than those decoded before it."""
+    _decoded.clear()
 
 
 def save(memory: WorkerMemory, pos: Position) -> None:
@@ -87,6 +106,7 @@ def save(memory: WorkerMemory, pos: Position) -> None:
 def write(pos: Position) -> None:
     """The position and its slot into the tables (save() also updates the worker's memory)."""
     A.positions[pos.id] = pos
+    _kept()[pos.id] = pos
     if pos.state in LIVE_STATES:
         if A.slots.get(pos.slot) != pos.id:   # a best-price update leaves the slot alone
             A.slots[pos.slot] = pos.id

@@ -50,6 +50,7 @@ async def _own_accounts() -> None:
 @A.positions.on_recover
 async def _rebuild_index() -> None:
     actives = set(_owned(A.app.assignor.assigned_actives()))
+    emit.forget_decoded()
     count = memory.rebuild([emit.load(pid) for pid, value in list(A.positions.items())
                             if value is not None], actives)
     log.info("index rebuilt: %d live positions on partitions %s", count, sorted(actives))

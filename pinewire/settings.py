@@ -40,6 +40,12 @@ class Settings(BaseSettings):
                                     "id and its static Kafka group membership (restarted within "
                                     "the session timeout, it gets its partitions back without "
                                     "a rebalance); unset: host:pid, dynamic membership")
+    table_store: str = Field("memory", pattern="^(memory|rocksdb)$", description="where a "
+                             "worker keeps its tables: memory (read back from the changelogs "
+                             "at every start) or rocksdb (on disk in data_dir/worker/<name>: a "
+                             "restarted worker reads only the changelogs' tail)")
+    standby_replicas: int = Field(0, ge=0, description="hot copies of each table partition "
+                                  "kept by other workers, ready for a takeover")
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
     fetch_wait_ms: int = Field(20, ge=1, le=1500, description="longest a worker's fetch waits "
                                "for new records (each pipeline hop can pay it)")

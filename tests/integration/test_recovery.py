@@ -43,6 +43,21 @@ def _exactly_one_exit(pipeline, position_id: str) -> None:
 
 
 def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeline):
+    recovered_s = _killed_with_a_trailing_stop(pipeline)
+    print(f"\nworker SIGKILL -> restarted worker owning partitions: {recovered_s:.1f}s")
+
+
+def test_a_worker_on_rocksdb_restarts_from_its_own_tables_and_exits_once(kafka_url, tmp_path):
+    with Pipeline(tmp_path, kafka_url, PINEWIRE_TABLE_STORE="rocksdb").running() as p:
+        _killed_with_a_trailing_stop(p)
+        tables = p.data_dir / "worker" / "default"
+        assert list(tables.rglob("positions-*.db")), "no RocksDB files under " + str(tables)
+
+
+def _killed_with_a_trailing_stop(pipeline) -> float:
+    """A position whose best price only its table knows; the worker killed with SIGKILL and
+    started again; a tick that only the recovered best price makes an exit. Returns the
+    seconds from the kill to the restarted worker owning its partitions."""
     link = pipeline.add_link(sl_pct="1", target_pct=None, trail_pct="0.5")
     alert = pipeline.alert_row(pipeline.alert(link, "BUY", "SUNPHARMA", price="1680"))
     pid = alert["position_id"]
@@ -64,7 +79,7 @@ def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeli
     pos = pipeline.position(pid, "CLOSED", timeout_s=30)
     assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("TRAIL", 169100)
     _exactly_one_exit(pipeline, pid)
-    print(f"\nworker SIGKILL -> restarted worker owning partitions: {recovered_s:.1f}s")
+    return recovered_s
 
 
 def _children(pid: int) -> list[int]:
