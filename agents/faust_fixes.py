@@ -7,6 +7,7 @@ import asyncio
 import enum
 import logging
 
+from aiokafka import TopicPartition
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -60,7 +61,7 @@ class ContiguousReads:
       between.
     The pipeline's topics are neither compacted nor transactional, so their offsets have no
     holes: records of a partition assigned but not yet sought are held back (the seek reads
-    them again; without a committed offset, from the first one held back), and at a jump the
+    them again; without a committed offset, from the partition's beginning), and at a jump the
     partition is sought back to the offset it reads next. Nothing waits on more than the
     assignment's own seek."""
 
@@ -111,11 +112,20 @@ class ContiguousReads:
         committed = consumer._committed_offset
         cls.next_offset = {tp: offset for tp, offset in committed.items()
                            if tp.topic in cls.topics and offset is not None}
-        held = {tp: first for tp, first in cls.unsought.items() if first is not None}
+        held = [tp for tp, first in cls.unsought.items()
+                if first is not None and tp in cls.next_offset]
         cls.unsought = {}
-        if held:    # read again from the committed offset, else from the first held back
-            again = {tp: cls.next_offset.setdefault(tp, first) for tp, first in held.items()}
-            await consumer._thread.seek_wait(again)
+        if held:        # read again from the committed offset
+            await consumer._thread.seek_wait({tp: cls.next_offset[tp] for tp in held})
+        # No offset committed: Faust seeks nothing, and what it fetched and dropped before
+        # (records of partitions still paused) was never read again: a worker restarted
+        # before its first commit never read those ticks. Read such a partition from its
+        # beginning, as the reset policy says.
+        never = [tp for tp in consumer.assignment()
+                 if tp.topic in cls.topics and tp not in cls.next_offset]
+        if never:
+            await consumer._thread.seek_to_beginning(
+                *(TopicPartition(tp.topic, tp.partition) for tp in never))
 
 
 class StaleAcks:
