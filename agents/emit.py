@@ -66,14 +66,10 @@ async def store(memory: WorkerMemory, pos: Position, before: Position | None) ->
         await A.exposure_topic.send(key=pos.id, value=record)
 
 
-# decoded positions of the RocksDB store (which keeps them encoded), emptied at each recovery
+# RocksDB keeps positions encoded: the decoded ones are kept in front of it, emptied at each
+# recovery (the memory store keeps them itself)
+ROCKSDB = A.S.table_store == "rocksdb"
 _decoded: dict[str, Position] = {}
-
-
-def _kept():
-    """Where decoded positions are kept: the memory store itself, or the dict in front of
-    RocksDB."""
-    return A.positions.data if A.S.table_store == "memory" else _decoded
 
 
 def load(position_id: str | None) -> Position | None:
@@ -82,13 +78,10 @@ def load(position_id: str | None) -> Position | None:
     data, decoded here once and kept decoded."""
     if not position_id:
         return None
-    kept = _kept()
-    value = kept.get(position_id)
-    if value is None:
-        value = A.positions.get(position_id)
+    value = (ROCKSDB and _decoded.get(position_id)) or A.positions.get(position_id)
     if value is None or isinstance(value, Position):
         return value
-    pos = kept[position_id] = Position.from_dict(value)
+    pos = (_decoded if ROCKSDB else A.positions.data)[position_id] = Position.from_dict(value)
     return pos
 
 
@@ -106,7 +99,8 @@ def save(memory: WorkerMemory, pos: Position) -> None:
 def write(pos: Position) -> None:
     """The position and its slot into the tables (save() also updates the worker's memory)."""
     A.positions[pos.id] = pos
-    _kept()[pos.id] = pos
+    if ROCKSDB:
+        _decoded[pos.id] = pos
     if pos.state in LIVE_STATES:
         if A.slots.get(pos.slot) != pos.id:   # a best-price update leaves the slot alone
             A.slots[pos.slot] = pos.id

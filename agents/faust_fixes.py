@@ -66,7 +66,8 @@ class ContiguousReads:
     assignment's own seek."""
 
     topics: set[str] = set()     # the pipeline's topics that are not compacted
-    unsought: dict = {}          # topic partition assigned, not yet sought -> first held back
+    unsought: set = set()        # topic partitions assigned, not yet sought
+    held: set = set()            # ... of which records were held back
     next_offset: dict = {}       # topic partition -> the offset it reads next
     sought: dict = {}            # topic partition -> (offset sought back to, how often)
     getmany = faust_aiokafka.Consumer.getmany
@@ -75,7 +76,8 @@ class ContiguousReads:
 
     @classmethod
     async def assigned(cls, consumer, assigned, generation_id: int = 0) -> None:
-        cls.unsought = {tp: None for tp in assigned if tp.topic in cls.topics}
+        cls.unsought = {tp for tp in assigned if tp.topic in cls.topics}
+        cls.held = set()
         await cls.on_partitions_assigned(consumer, assigned, generation_id)
 
     @classmethod
@@ -86,9 +88,7 @@ class ContiguousReads:
                 if tp in sent_back:
                     continue
                 if tp in cls.unsought:
-                    held = cls.unsought[tp]
-                    cls.unsought[tp] = message.offset if held is None else min(held,
-                                                                                message.offset)
+                    cls.held.add(tp)
                     continue
                 expected = cls.next_offset.get(tp)
                 to, seeks = cls.sought.get(tp, (None, 0))
@@ -112,9 +112,8 @@ class ContiguousReads:
         committed = consumer._committed_offset
         cls.next_offset = {tp: offset for tp, offset in committed.items()
                            if tp.topic in cls.topics and offset is not None}
-        held = [tp for tp, first in cls.unsought.items()
-                if first is not None and tp in cls.next_offset]
-        cls.unsought = {}
+        held = [tp for tp in cls.held if tp in cls.next_offset]
+        cls.unsought, cls.held = set(), set()
         if held:        # read again from the committed offset
             await consumer._thread.seek_wait({tp: cls.next_offset[tp] for tp in held})
         # No offset committed: Faust seeks nothing, and what it fetched and dropped before
