@@ -11,9 +11,8 @@ import logging
 import faust
 
 from agents import faust_fixes, metrics
-from pinewire.settings import settings
-from schemas import records
-from schemas import topics as registry
+from schemas import records, topics as registry
+from schemas.settings import settings
 
 S = settings()
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ import asyncio
 import logging
 from typing import Callable
 
+from connectors import credentials
 from connectors.paper.broker import PaperBroker
 from connectors.smartapi.broker import SmartApiBroker
 from connectors.smartapi.orders import OrderUpdates
 from connectors.smartapi.session import Session
-from pinewire import accounts
-from pinewire.settings import Settings
+from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Brokers:
         if intent.paper:
             return self.paper
         if not intent.account_id:
-            raise accounts.AccountError("live order without a broker account")
+            raise credentials.AccountError("live order without a broker account")
         return await self.account(intent.account_id)
 
     async def account(self, account_id: str) -> SmartApiBroker:
@@ -45,7 +45,7 @@ class Brokers:
             self.listeners.pop(account_id).cancel()
             del self.live[account_id]
         if account_id not in self.live:
-            creds = await asyncio.to_thread(accounts.credentials, self.engine,
+            creds = await asyncio.to_thread(credentials.load, self.engine,
                                             self.settings.secret_key, account_id)
             if account_id not in self.live:     # not opened meanwhile by own()
                 self._open(account_id, version, creds)
@@ -77,5 +77,5 @@ class Brokers:
         for account_id in account_ids:
             try:
                 await self.account(account_id)
-            except accounts.AccountError as exc:
+            except credentials.AccountError as exc:
                 log.error("account %s cannot trade: %s", account_id, exc)

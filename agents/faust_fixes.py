@@ -11,9 +11,9 @@ from aiokafka import TopicPartition
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from pinewire import kafka
-from pinewire.settings import Settings
+from connectors import kafka
 from schemas import topics as registry
+from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,9 @@ import os
 from aiokafka import AIOKafkaConsumer
 
 from agents import ledger
-from pinewire import kafka
-from pinewire.settings import Settings
-from schemas import records, sql
-from schemas import topics as registry
+from connectors import kafka
+from schemas import records, sql, topics as registry
+from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 BATCH = 500

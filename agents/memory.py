@@ -9,7 +9,7 @@ import time
 
 from agents import risk
 from agents.positions import LIVE_STATES, Position, quiet_range
-from pinewire.follower import TopicFollower
+from connectors.follower import TopicFollower
 from schemas import topics as registry
 
 

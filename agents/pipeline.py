@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from agents import app as A
-from agents import emit, metrics, positions, risk, signals
+from agents import app as A, emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
 from agents.lanes import OrderLanes
 from agents.memory import WorkerMemory
 from agents.positions import Position
 from connectors.broker import rejection
-from pinewire.accounts import AccountError
+from connectors.credentials import AccountError
 from schemas import sql
 from schemas.records import Alert, Fill, OrderIntent
 

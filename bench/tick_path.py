@@ -28,8 +28,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents import positions as P
 from bench.stack import BROKERS, Result, percentile, pipeline, rss_bytes, wait_for
+from connectors import kafka
 from connectors.ticks.feed import TickSender
-from pinewire import kafka, processes
+from pinewire import processes
 from schemas import topics as registry
 from schemas.records import Command
 

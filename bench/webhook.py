@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 
 from bench.stack import BROKERS, Result, percentile, pipeline, wait_for
-from pinewire import kafka, processes
-from schemas import ids, sql
-from schemas import topics as registry
+from connectors import kafka
+from pinewire import processes
+from schemas import ids, sql, topics as registry
 from tests.integration.harness import free_port
 
 LINKS = 100

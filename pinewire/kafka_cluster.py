@@ -20,7 +20,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from pinewire import kafka, processes
+from connectors import kafka
+from pinewire import processes
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.3"

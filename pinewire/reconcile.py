@@ -12,12 +12,11 @@ import time
 from sqlalchemy import Engine
 
 from agents.ledger import open_positions
-from pinewire import kafka
-from pinewire.publish import publish_everything
-from pinewire.settings import Settings
-from schemas import ids, sql
-from schemas import topics as registry
+from connectors import kafka
+from schemas import ids, sql, topics as registry
 from schemas.records import Command
+from schemas.settings import Settings
+from webapp.publish import publish_everything
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 
-from pinewire import broker, kafka, kafka_cluster, processes, users
-from pinewire.follower import TopicFollower
+from connectors import kafka
+from connectors.follower import TopicFollower
+from pinewire import broker, kafka_cluster, processes
 from pinewire.reconcile import reconcile
-from pinewire.settings import Settings
-from schemas import sql
-from schemas import topics as registry
+from schemas import sql, topics as registry
+from schemas.settings import Settings
+from webapp import users
 
 
 def _say(message: str) -> None:
@@ -58,7 +59,7 @@ async def wait_for_commands(settings: Settings, timeout_s: float) -> None:
 
 def trading_mode(settings: Settings) -> str:
     """What runs for real: the feed, and which links trade live on which account."""
-    from pinewire import accounts, links
+    from webapp import accounts, links
     eng = sql.engine(settings.sql_url)
     rows = [r for r in links.list_links(eng) if r["enabled"]]
     names = {a["id"]: a["name"] for a in accounts.account_rows(eng)}

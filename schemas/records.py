@@ -142,7 +142,7 @@ class Subscription(_Record):
 class LinkConfig(_Record):
     """A webhook link's settings, without its token (only the token's SHA-256, by which the
     gateway finds the link; None once the link is deleted). Topic: links (compacted).
-    Defaults and validation: pinewire/links.py; meaning: README "Trading rules"."""
+    Defaults and validation: webapp/links.py; meaning: README "Trading rules"."""
     link_id: str
     name: str
     strategy: str

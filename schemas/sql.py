@@ -66,7 +66,7 @@ links = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at_ms", BigInteger, nullable=False),
-    # trading rules (README "Trading rules"; validated once, in pinewire/links.py)
+    # trading rules (README "Trading rules"; validated once, in webapp/links.py)
     Column("side", String(5), nullable=False, server_default="both"),
     Column("reverse", Boolean, nullable=False, server_default=false()),
     Column("reverse_on_sl", Boolean, nullable=False, server_default=false()),

@@ -9,9 +9,8 @@ from datetime import date
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pinewire import links, users
-from pinewire.accounts import AccountError
-from webapp import queries, views
+from connectors.credentials import AccountError
+from webapp import links, queries, users, views
 from webapp.auth import bearer, client_address, current_user, login_throttled, signed_in
 from webapp.live import last_prices, position_view
 from webapp.pages import order_filters, orders_csv

@@ -15,10 +15,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from pinewire.follower import TopicFollower
-from pinewire.settings import Settings, settings as load_settings
-from schemas import sql
-from schemas import topics as registry
+from connectors.follower import TopicFollower
+from schemas import sql, topics as registry
+from schemas.settings import Settings, settings as load_settings
 from webapp import api, gateway, live, metrics, pages, status
 from webapp.auth import Throttle, session_secret, signed_in
 from webapp.catalog import DailyMaster, catalog

@@ -12,8 +12,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from pinewire import users
-from pinewire.settings import Settings
+from schemas.settings import Settings
+from webapp import users
 
 CSRF_FIELD, CSRF_HEADER = "csrf", "x-csrf-token"
 

@@ -7,8 +7,8 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 
 from connectors.smartapi.master import InstrumentError, InstrumentMaster
-from pinewire.settings import Settings
 from schemas import instruments
+from schemas.settings import Settings
 
 IST = timezone(timedelta(hours=5, minutes=30))
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from their compacted topics. No SQL per alert; a token it does not know (a link 
 ago in another process, or none at all) is looked up in SQL."""
 from __future__ import annotations
 
-from pinewire.follower import TopicFollower
-from pinewire.publish import GLOBAL_BOT_KEY, bot_record, link_record
+from connectors.follower import TopicFollower
 from schemas import topics as registry
+from webapp.publish import GLOBAL_BOT_KEY, bot_record, link_record
 
 
 class LinkDirectory:

@@ -13,13 +13,12 @@ from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from pinewire import bots, kafka, links
+from connectors import kafka
 from connectors.smartapi.master import InstrumentError
-from schemas import ids, sql
-from schemas import topics as registry
+from schemas import ids, sql, topics as registry
 from schemas.records import Alert
 from schemas.tradingview import MAX_BODY_BYTES, OPTION_ACTIONS, PayloadError, parse
-from webapp import metrics
+from webapp import bots, links, metrics
 from webapp.catalog import today_ist
 
 log = logging.getLogger("pinewire.gateway")

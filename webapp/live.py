@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from agents import risk
-from pinewire.pnl import newest_prices
 from schemas.money import paise_to_rupees, signed_rupees
 from webapp import queries
 from webapp.auth import current_user
+from webapp.pnl import newest_prices
 
 log = logging.getLogger("pinewire.web")
 KEEPALIVE_S = 2.0

@@ -13,9 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from agents.risk import IST
-from pinewire import links, users
-from pinewire.accounts import AccountError
-from webapp import queries, views
+from connectors.credentials import AccountError
+from webapp import links, queries, users, views
 from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
                          sign_in, signed_in)
 from webapp.live import last_prices, position_view

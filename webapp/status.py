@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from agents.ledger import open_positions
-from pinewire import bots, kafka, pnl
-from schemas import sql
-from schemas import topics as registry
+from connectors import kafka
+from schemas import sql, topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
 from schemas.records import heartbeat_alive
+from webapp import bots, pnl
 from webapp.auth import signed_in
 from webapp.live import last_prices, position_view
 

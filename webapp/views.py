@@ -7,9 +7,10 @@ import asyncio
 import logging
 from decimal import Decimal
 
-from pinewire import accounts, bots, links, users
-from pinewire.publish import publish
+from connectors import credentials
 from schemas.money import paise_to_rupees
+from webapp import accounts, bots, links, users
+from webapp.publish import publish
 
 log = logging.getLogger("pinewire.web")
 RUPEE_SETTINGS = ("capital_paise", "daily_loss_paise")   # entered in rupees
@@ -182,7 +183,7 @@ async def test_account(state, user: dict, account_id: str) -> dict:
     """Log in and fetch the profile, as the workers would; the broker's answer in plain words."""
     await my_account(state, user, account_id)
     from connectors.smartapi.session import probe
-    creds = await asyncio.to_thread(accounts.credentials, state.engine, state.settings.secret_key,
+    creds = await asyncio.to_thread(credentials.load, state.engine, state.settings.secret_key,
                                     account_id)
     ok, words = await probe(creds, state.settings.smartapi_root, state.settings.smartapi_timeout_s)
     return {"ok": ok, "message": words}

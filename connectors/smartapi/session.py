@@ -12,9 +12,9 @@ from typing import Callable
 
 import requests
 
+from connectors.credentials import AccountError, Credentials
 from connectors.smartapi.ratelimit import LIMITER, RateLimiter
 from connectors.smartapi.sdk import sdk
-from pinewire.accounts import AccountError, Credentials
 
 log = logging.getLogger(__name__)
 # Even at DEBUG: urllib3 would log getProfile's URL (the SDK puts the refresh token in its query

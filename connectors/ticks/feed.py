@@ -7,12 +7,11 @@ import logging
 import time
 from pathlib import Path
 
+from connectors import kafka
+from connectors.follower import TopicFollower
 from connectors.ticks import replay
 from connectors.ticks.synthetic import RandomWalk
-from pinewire import kafka
-from pinewire.follower import TopicFollower
-from schemas import instruments
-from schemas import topics as registry
+from schemas import instruments, topics as registry
 from schemas.records import TICKS_PER_RECORD, Ticks
 
 log = logging.getLogger(__name__)

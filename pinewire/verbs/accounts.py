@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import getpass
 
-from pinewire import accounts
-from pinewire.settings import settings
+from connectors import credentials
 from pinewire.verbs.common import engine, me, publish, user_flag
 from schemas.money import paise_to_rupees
+from schemas.settings import settings
+from webapp import accounts
 
 
 def _secret(value: str | None, prompt: str) -> str:
@@ -58,7 +59,7 @@ def my_account(a, name: str) -> dict:
 
 
 def cmd_secret_key(a) -> int:
-    print(accounts.new_key())
+    print(credentials.new_key())
     return 0
 
 

@@ -5,10 +5,11 @@ import asyncio
 import functools
 import sys
 
-from pinewire import kafka, users
-from pinewire.publish import publish as publish_records
-from pinewire.settings import settings
+from connectors import kafka
 from schemas import sql
+from schemas.settings import settings
+from webapp import users
+from webapp.publish import publish as publish_records
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from pinewire import kafka_cluster
-from pinewire.settings import settings
+from schemas.settings import settings
 
 
 def _data(a) -> Path:

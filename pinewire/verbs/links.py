@@ -6,10 +6,10 @@ import json
 
 import httpx
 
-from pinewire import accounts, bots, links
-from pinewire.settings import settings
 from pinewire.verbs.common import engine, me, publish, user_flag
 from schemas.money import paise_to_rupees, signed_rupees
+from schemas.settings import settings
+from webapp import accounts, bots, links
 
 
 def webhook_url(row: dict) -> str:
@@ -103,7 +103,7 @@ def describe(row: dict) -> list[tuple[str, str]]:
 
 
 def cmd_link_show(a) -> int:
-    from pinewire import pnl
+    from webapp import pnl
     row = my_link(a, a.name)
     print(f"link {row['name']} (id {row['id']}, version {row['version']})")
     for label, value in describe(row):

@@ -8,11 +8,12 @@ import os
 import time
 from pathlib import Path
 
-from pinewire import accounts, kafka
-from pinewire.settings import settings
+from connectors import credentials, kafka
 from pinewire.verbs.common import engine, ensure_topics
 from schemas import topics as registry
 from schemas.records import heartbeat_alive
+from schemas.settings import settings
+from webapp import accounts
 
 
 def cmd_up(a) -> int:
@@ -85,7 +86,7 @@ def _feed_session(s):
     account = accounts.account_by_name(engine(), s.feed_account)
     if account is None:
         raise accounts.AccountError(f"no account named {s.feed_account!r}")
-    creds = accounts.credentials(engine(), s.secret_key, account["id"])
+    creds = credentials.load(engine(), s.secret_key, account["id"])
     return Session(creds, s.smartapi_root, s.smartapi_timeout_s)
 
 

@@ -7,14 +7,14 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from agents import eod, risk
-from pinewire import accounts, kafka, links, pnl
-from pinewire.settings import settings
+from connectors import kafka
 from pinewire.verbs.accounts import my_account
 from pinewire.verbs.common import engine, ensure_topics, me, publish, user_flag
 from pinewire.verbs.links import my_link
-from schemas import sql
-from schemas import topics as registry
+from schemas import sql, topics as registry
 from schemas.money import signed_rupees
+from schemas.settings import settings
+from webapp import accounts, links, pnl
 
 
 def _moment(text: str | None) -> datetime:

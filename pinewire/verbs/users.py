@@ -4,8 +4,8 @@ from __future__ import annotations
 import getpass
 import sys
 
-from pinewire import users
 from pinewire.verbs.common import engine
+from webapp import users
 
 
 def _password(a) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pinewire import accounts
+from connectors import credentials
 from tests.conftest import BROKERS
 from tests.integration.harness import ROOT, SECRETS, Pipeline, wait_until
 
@@ -31,7 +31,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 @pytest.fixture(scope="module")
 def site(kafka_url, smartapi_sim, tmp_path_factory):
     with Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url,
-                  PINEWIRE_SECRET_KEY=accounts.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
+                  PINEWIRE_SECRET_KEY=credentials.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
                   **smartapi_sim.env()).running() as p:
         yield p
 

@@ -17,12 +17,13 @@ from typing import Callable
 import httpx
 from sqlalchemy import select
 
+from connectors import kafka
 from connectors.ticks import feed
-from pinewire import bots, kafka, links, processes, users
-from pinewire.publish import publish
-from pinewire.settings import Settings
-from schemas import instruments, sql
-from schemas import topics as registry
+from pinewire import processes
+from schemas import instruments, sql, topics as registry
+from schemas.settings import Settings
+from webapp import bots, links, users
+from webapp.publish import publish
 
 ROOT = Path(__file__).resolve().parents[2]
 

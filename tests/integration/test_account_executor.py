@@ -6,15 +6,16 @@ are two order-update sockets open for the account."""
 import os
 import signal
 
-from pinewire import accounts, processes
-from schemas import instruments
-from schemas import topics as registry
+from connectors import credentials
+from pinewire import processes
+from schemas import instruments, topics as registry
 from tests.integration.harness import Pipeline, symbols_on, wait_until
+from webapp import accounts
 
 
 def test_one_worker_executes_an_accounts_orders_and_hands_it_over(
         kafka_url, smartapi_sim, sim_account, tmp_path):
-    key = accounts.new_key()
+    key = credentials.new_key()
     p = Pipeline(tmp_path, kafka_url, PINEWIRE_SECRET_KEY=key, PINEWIRE_SMARTAPI_TIMEOUT_S="20",
                  **smartapi_sim.env())
     account = accounts.add_account(p.engine, key, name="sim", user_id=p.user["id"],

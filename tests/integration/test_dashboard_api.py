@@ -7,15 +7,16 @@ import threading
 import httpx
 import pytest
 
-from pinewire import accounts, users
+from connectors import credentials
 from schemas import sql
 from tests.integration.harness import SECRETS, Pipeline, wait_until
+from webapp import users
 
 
 @pytest.fixture(scope="module")
 def dash(kafka_url, smartapi_sim, tmp_path_factory):
     with Pipeline(tmp_path_factory.mktemp("dashboard"), kafka_url,
-                  PINEWIRE_SECRET_KEY=accounts.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="5",
+                  PINEWIRE_SECRET_KEY=credentials.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="5",
                   **smartapi_sim.env()).running() as p:
         yield p
 

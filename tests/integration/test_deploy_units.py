@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 
-from pinewire import accounts, processes
+from connectors import credentials
+from pinewire import processes
 from tests.integration.harness import Pipeline, wait_until
 from tests.unit.test_deploy import PINEWIRE, ROOT, unit
 
@@ -44,7 +45,7 @@ def test_the_units_run_together_and_stop_on_their_signal(kafka_url, tmp_path):
             "PINEWIRE_WEB_PORT": p.env["PINEWIRE_WEB_PORT"],
             "PINEWIRE_PUBLIC_URL": p.settings.base_url,
             "PINEWIRE_NAMESPACE": p.settings.namespace,
-            "PINEWIRE_SECRET_KEY": accounts.new_key(), "PINEWIRE_SESSION_SECRET": "s" * 32,
+            "PINEWIRE_SECRET_KEY": credentials.new_key(), "PINEWIRE_SESSION_SECRET": "s" * 32,
             "PINEWIRE_FEED_WATCHLIST": "RELIANCE"}
     running: list[tuple[str, subprocess.Popen, float]] = []
     try:

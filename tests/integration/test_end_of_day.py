@@ -6,9 +6,8 @@ import subprocess
 
 import pytest
 
-from pinewire import kafka
-from schemas import sql
-from schemas import topics as registry
+from connectors import kafka
+from schemas import sql, topics as registry
 from tests.integration.harness import Pipeline, wait_until
 
 FRIDAY, HOLIDAY = "2026-11-27", "2026-11-24"      # a trading day; Guru Nanak Jayanti

@@ -1,7 +1,7 @@
 """The executor is idempotent by client order id: a redelivered intent gets the first answer."""
 import asyncio
 
-from pinewire import kafka
+from connectors import kafka
 from schemas import topics as registry
 from schemas.records import OrderIntent
 from tests.integration.harness import wait_until

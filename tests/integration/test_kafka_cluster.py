@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pinewire import kafka, kafka_cluster
+from connectors import kafka
+from pinewire import kafka_cluster
 from schemas import topics as registry
 from tests.integration.harness import free_ports, wait_until
 

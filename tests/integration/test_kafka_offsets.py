@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from pinewire import kafka
+from connectors import kafka
 
 
 async def _five_in_one_batch(bootstrap: str, topic: str) -> list[int]:

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from pinewire import links
+from webapp import links
 
 
 def run(pipeline, *args, ok=True):
@@ -62,7 +62,7 @@ def test_invalid_settings_are_one_clear_line(pipeline, args, message):
 
 
 def test_account_limits_and_breaker_reset_from_the_cli(pipeline):
-    from pinewire import accounts
+    from webapp import accounts
     accounts.add_account(pipeline.engine, __import__("cryptography.fernet").fernet.Fernet
                          .generate_key().decode(), name="limits", client_code="L1",
                          api_key="k", pin="1", totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP",

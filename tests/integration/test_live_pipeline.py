@@ -7,18 +7,18 @@ import time
 
 import pytest
 
-from pinewire import accounts, kafka
-from schemas import sql
-from schemas import topics as registry
+from connectors import credentials, kafka
+from schemas import sql, topics as registry
 from schemas.records import OrderIntent
 from tests.integration.harness import Pipeline, wait_until
+from webapp import accounts
 
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
 
 
 @pytest.fixture(scope="module")
 def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory):
-    key = accounts.new_key()
+    key = credentials.new_key()
     p = Pipeline(tmp_path_factory.mktemp("live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED="smartapi", PINEWIRE_FEED_ACCOUNT="sim",
                  PINEWIRE_FEED_WATCHLIST="", PINEWIRE_LOG_LEVEL="DEBUG",

@@ -3,8 +3,7 @@ the subscriptions the feeds follow, and a 503 when Kafka is gone."""
 import json
 import subprocess
 
-from schemas import sql
-from schemas import topics as registry
+from schemas import sql, topics as registry
 from tests.integration.harness import Pipeline, free_port, wait_until
 
 
@@ -82,7 +81,7 @@ def test_cli_errors_are_one_line(pipeline):
 
 
 def test_kafka_unreachable_gives_503_and_records_nothing_but_the_rejection(tmp_path):
-    from pinewire import links
+    from webapp import links
     down = Pipeline(tmp_path, f"127.0.0.1:{free_port()}")   # nothing listens there
     try:
         down.start_web()
@@ -99,7 +98,7 @@ def test_kafka_unreachable_gives_503_and_records_nothing_but_the_rejection(tmp_p
 def test_accounts_are_encrypted_at_rest_and_never_printed(pipeline):
     import pyotp
 
-    from pinewire.accounts import new_key
+    from connectors.credentials import new_key
     key, seed = new_key(), pyotp.random_base32(32)
     env = {**pipeline.env, "PINEWIRE_SECRET_KEY": key}
 

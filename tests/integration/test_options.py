@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from pinewire import links
 from schemas import topics as registry
 from tests.integration.harness import Pipeline
+from webapp import links
 from webapp.catalog import today_ist
 
 

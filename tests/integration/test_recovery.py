@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from schemas import sql
-from schemas import topics as registry
+from schemas import sql, topics as registry
 from tests.integration.harness import Pipeline, free_ports, wait_until
 
 
 def _changelog_best(pipeline, position_id: str) -> int | None:
     """The best price the positions changelog holds for a position (what a restart recovers)."""
     import asyncio
-    from pinewire import kafka
+    from connectors import kafka
 
     async def read():
         latest = None

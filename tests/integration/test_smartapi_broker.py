@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from connectors.credentials import Credentials
 from connectors.smartapi.broker import SmartApiBroker
 from connectors.smartapi.orders import OrderUpdates
 from connectors.smartapi.ratelimit import RateLimiter
 from connectors.smartapi.session import Session
-from pinewire.accounts import Credentials
 from schemas.records import OrderIntent
 from tests.integration.harness import free_port, until
 

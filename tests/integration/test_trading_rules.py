@@ -4,8 +4,7 @@ app over HTTP, replayed ticks. An alert posted with a price comes with a tick at
 import subprocess
 import time
 
-from schemas import ids, sql
-from schemas import topics as registry
+from schemas import ids, sql, topics as registry
 from schemas.records import Alert, Exposure
 from tests.integration.harness import wait_until
 
@@ -210,7 +209,7 @@ def test_paper_buy_outside_the_watchlist_fills_at_the_first_tick_after_the_alert
 def test_account_limits_apply_across_its_links(pipeline):
     from cryptography.fernet import Fernet
 
-    from pinewire import accounts
+    from webapp import accounts
     account = accounts.add_account(pipeline.engine, Fernet.generate_key().decode(),
                                    name="shared", client_code="SH1", api_key="k", pin="1",
                                    totp_secret="JBSWY3DPEHPK3PXPJBSWY3DP",

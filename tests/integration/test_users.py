@@ -5,8 +5,8 @@ import subprocess
 
 from sqlalchemy import select
 
-from pinewire import links, users
 from schemas import sql
+from webapp import links, users
 
 
 def run(p, *args, stdin=None, ok=True):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from pinewire import kafka
-from schemas import sql
-from schemas import topics as registry
+from connectors import kafka
+from schemas import sql, topics as registry
 from tests.integration.harness import PIPELINES, SECRETS
 
 

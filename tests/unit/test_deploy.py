@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pinewire import cli
-from pinewire.settings import Settings
+from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))

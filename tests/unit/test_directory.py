@@ -2,8 +2,8 @@
 a rotated or deleted link's old hash gone at once."""
 import pytest
 
-from pinewire.links import DEFAULTS, token_hash
 from webapp.directory import LinkDirectory
+from webapp.links import DEFAULTS, token_hash
 
 
 def _row(version: int, token: str | None, **kw) -> dict:

@@ -1,6 +1,6 @@
 """Users: accounts of people, their API tokens and bot switches; every link, broker account and
 ledger row belongs to a user. Rows from before users existed get the first user when one is
-created (pinewire/users.py); link and account names are unique per user.
+created (webapp/users.py); link and account names are unique per user.
 
 Revision ID: 0007
 Revises: 0006

@@ -1,5 +1,5 @@
 """Webhook links: their settings and the one validation of them, and their rows in SQL (the
-source of truth; pinewire/publish.py puts every change on the links topic, which is how the
+source of truth; webapp/publish.py puts every change on the links topic, which is how the
 agents learn it — they never query SQL per alert). Every link belongs to a user."""
 from __future__ import annotations
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from pinewire import bots, kafka
-from pinewire.links import DEFAULTS
+from connectors import kafka
 from schemas import topics as registry
 from schemas.records import AccountConfig, BotState, LinkConfig
+from webapp import bots
+from webapp.accounts import account_rows
+from webapp.links import DEFAULTS, list_links
 
 GLOBAL_BOT_KEY = "bot"   # the admin's kill switch; a user's bot is keyed by the user id
 
@@ -49,7 +51,5 @@ async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
 
 async def publish_everything(eng: Engine, bootstrap: str, namespace: str) -> None:
     """After a broker restart the compacted topics are empty: rebuild them from SQL."""
-    from pinewire.accounts import account_rows
-    from pinewire.links import list_links
     await publish(bootstrap, namespace, links=list_links(eng), accounts=account_rows(eng),
                   bots=[bots.global_switch(eng), *bots.all_user_bots(eng)])

@@ -11,9 +11,10 @@ from sqlalchemy import Engine
 
 from agents import risk
 from agents.ledger import day_positions
-from pinewire import accounts, kafka, links
-from pinewire.settings import Settings
+from connectors import kafka
 from schemas import topics as registry
+from schemas.settings import Settings
+from webapp import accounts, links
 
 
 def day_bounds(day: date) -> tuple[int, int]:

@@ -1,0 +1,78 @@
+"""A broker account's credentials (API key, PIN, TOTP seed): encrypted at rest with Fernet,
+keyed by PINEWIRE_SECRET_KEY; decrypted only inside the process that logs in, and never
+logged, printed or put on a topic."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyotp
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Engine, select
+
+from schemas import sql
+
+
+class AccountError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_id: str
+    client_code: str
+    api_key: str
+    pin: str
+    totp_secret: str
+
+    def __repr__(self) -> str:  # a stray log of this object reveals nothing
+        return f"Credentials(account_id={self.account_id!r}, client_code={self.client_code!r})"
+
+    def totp(self) -> str:
+        return pyotp.TOTP(self.totp_secret).now()
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _fernet(secret_key: str | None) -> Fernet:
+    if not secret_key:
+        raise AccountError("PINEWIRE_SECRET_KEY is not set; create one with "
+                           "`pinewire secret-key` and keep it out of the repository")
+    try:
+        return Fernet(secret_key.encode())
+    except ValueError:
+        raise AccountError("PINEWIRE_SECRET_KEY is not a valid Fernet key "
+                           "(`pinewire secret-key` makes one)") from None
+
+
+def seal(secret_key: str | None, api_key: str, pin: str, totp_secret: str) -> str:
+    """The credentials, checked and encrypted."""
+    fernet = _fernet(secret_key)
+    if not api_key or not pin:
+        raise AccountError("API key and PIN are required")
+    totp_secret = totp_secret.replace(" ", "").upper()
+    try:
+        pyotp.TOTP(totp_secret).now()
+    except Exception:  # noqa: BLE001 - any failure means the seed is unusable
+        raise AccountError("the TOTP secret is not a valid base32 seed") from None
+    if len(totp_secret) < 16:
+        raise AccountError("the TOTP secret is too short to be a real seed")
+    return fernet.encrypt(json.dumps({"api_key": api_key, "pin": pin,
+                                      "totp_secret": totp_secret}).encode()).decode()
+
+
+def load(eng: Engine, secret_key: str | None, account_id: str) -> Credentials:
+    """The account's credentials, decrypted (only where its session logs in)."""
+    fernet = _fernet(secret_key)
+    with eng.connect() as conn:
+        row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id)).first()
+    if row is None:
+        raise AccountError(f"no account {account_id}")
+    try:
+        data = json.loads(fernet.decrypt(row.secrets.encode()))
+    except InvalidToken:
+        raise AccountError("cannot decrypt the account's credentials: PINEWIRE_SECRET_KEY is "
+                           "not the key they were stored with") from None
+    return Credentials(account_id=row.id, client_code=row.client_code, **data)
