@@ -10,16 +10,14 @@ import logging
 
 import faust
 
-from agents import faust_fixes, metrics
+from agents import faust_fixes, metrics, state_dir
 from schemas import records, topics as registry
 from schemas.settings import settings
 
 S = settings()
 log = logging.getLogger(__name__)
 faust_fixes.apply(S)
-# one directory per worker (RocksDB locks its files), made here: Faust makes only its last part
-STATE_DIR = S.data_dir / "worker" / (S.worker_name or "default")
-STATE_DIR.mkdir(parents=True, exist_ok=True)
+STATE_DIR = state_dir.claim(S.data_dir / "worker", S.worker_name)
 
 app = faust.App(
     S.namespace,

@@ -49,7 +49,7 @@ def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeli
 def test_a_worker_on_rocksdb_restarts_from_its_own_tables_and_exits_once(kafka_url, tmp_path):
     with Pipeline(tmp_path, kafka_url, PINEWIRE_TABLE_STORE="rocksdb").running() as p:
         _killed_with_a_trailing_stop(p)
-        tables = p.data_dir / "worker" / "default"
+        tables = p.data_dir / "worker" / "unnamed-1"   # the restarted worker took it again
         assert list(tables.rglob("positions-*.db")), "no RocksDB files under " + str(tables)
 
 
