@@ -69,7 +69,11 @@ class ContiguousReads:
     A seek counts only for the assignment it started in. Before, one that ended after a newer
     assignment began let the new partitions be read with no offset known for them (found by
     the chaos test: a partition taken over was read from wherever the fetcher stood, and the
-    ticks it skipped were committed as read)."""
+    ticks it skipped were committed as read).
+    Records are also held back until Faust resumes its streams after the seek: one handed over
+    before was dropped by its stream and acknowledged all the same (found by the chaos test: a
+    record read between the seek and the worker's "ready" was never applied). A partition
+    whose records were held back then is sought back when the flow resumes."""
 
     topics: set[str] = set()     # the pipeline's topics that are not compacted
     assignments = 0              # how many the worker has had
@@ -80,12 +84,13 @@ class ContiguousReads:
     getmany = faust_aiokafka.Consumer.getmany
     perform_seek = faust_aiokafka.Consumer.perform_seek
     on_partitions_assigned = faust_aiokafka.Consumer.on_partitions_assigned
+    resume_flow = faust_aiokafka.Consumer.resume_flow
 
     @classmethod
     async def assigned(cls, consumer, assigned, generation_id: int = 0) -> None:
         cls.assignments += 1
         cls.unsought = {tp for tp in assigned if tp.topic in cls.topics}
-        cls.held = set()
+        cls.held, cls.next_offset = set(), {}
         await cls.on_partitions_assigned(consumer, assigned, generation_id)
 
     @classmethod
@@ -95,7 +100,7 @@ class ContiguousReads:
             if tp.topic in cls.topics:
                 if tp in sent_back:
                     continue
-                if tp in cls.unsought:
+                if tp in cls.unsought or not consumer.app.flow_control.is_active():
                     cls.held.add(tp)
                     continue
                 expected = cls.next_offset.get(tp)
@@ -136,6 +141,19 @@ class ContiguousReads:
         if never and assignment == cls.assignments:
             await consumer._thread.seek_to_beginning(
                 *(TopicPartition(tp.topic, tp.partition) for tp in never))
+
+    @classmethod
+    def flow_resumed(cls, consumer) -> None:
+        cls.resume_flow(consumer)
+        back = {tp: cls.next_offset[tp] for tp in cls.held if tp in cls.next_offset}
+        if back:
+            cls.held -= back.keys()
+            asyncio.ensure_future(cls._seek_back(consumer, back, cls.assignments))
+
+    @classmethod
+    async def _seek_back(cls, consumer, offsets: dict, assignment: int) -> None:
+        if assignment == cls.assignments:
+            await consumer._thread.seek_wait(offsets)
 
 
 class StaleAcks:
@@ -212,6 +230,7 @@ def apply(settings: Settings) -> None:
     consumer.perform_seek = lambda c: ContiguousReads.seek_to_committed(c)
     consumer.on_partitions_assigned = lambda c, assigned, generation_id=0: \
         ContiguousReads.assigned(c, assigned, generation_id)
+    consumer.resume_flow = lambda c: ContiguousReads.flow_resumed(c)
     consumer.ack = lambda c, message: StaleAcks.ack_current(c, message)
     consumer.highwaters = lambda c, *partitions: ExactHighwaters.exact(c, *partitions)
     faust_producer.ProducerBuffer = ProducerBuffer   # what Faust's Producer builds its buffer of

@@ -91,3 +91,28 @@ def test_a_seek_that_ends_after_a_newer_assignment_leaves_it_alone(reads, monkey
     asyncio.run(run())
     assert reads.unsought == {old, new}          # held back until their own seek
     assert reads.next_offset == {} and c._thread.from_beginning == []
+
+
+def test_records_are_held_back_until_faust_resumes_its_streams(reads, monkeypatch):
+    p1 = tp(1)
+    flow = SimpleNamespace(active=False)
+    c = consumer({p1: 40}, [p1])
+    c.app = SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: flow.active))
+
+    async def fetched(consumer, timeout):
+        for offset in (40, 41):
+            yield p1, SimpleNamespace(offset=offset)
+    monkeypatch.setattr(reads, "getmany", fetched)
+    monkeypatch.setattr(reads, "resume_flow", lambda consumer: None)
+
+    async def run():
+        await reads.assigned(c, {p1})
+        monkeypatch.setattr(reads, "perform_seek", lambda consumer: asyncio.sleep(0))
+        await reads.seek_to_committed(c)
+        held = [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
+        reads.flow_resumed(c)                    # Faust resumes: p1 is read again from 40
+        flow.active = True
+        await asyncio.sleep(0)
+        return held, [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
+    held, read = asyncio.run(run())
+    assert held == [] and c._thread.sought == {1: 40} and read == [40, 41]
