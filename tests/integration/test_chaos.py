@@ -7,6 +7,7 @@ exited exactly once at the price the rules give, every order intent has its fill
 executed twice, and the SQL ledger says what the topics say. Prints the counts and the worst
 delay from a tick to the exit it decided (the worst resume after a kill)."""
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -235,12 +236,16 @@ def _check(p, links, paths, started: float, killed: list[str], kind: str) -> Non
     wanted = {i["client_order_id"]: i["quantity"] for i in intents}
     assert filled == wanted
 
-    # the ledger says what the topics say
-    orders_sql = p.rows(sql.orders, sql.orders.c.position_id.in_(list(ids)))
-    fills_sql = p.rows(sql.fills, sql.fills.c.position_id.in_(list(ids)))
-    assert {o["client_order_id"] for o in orders_sql} == set(wanted)
-    assert {f["fill_id"]: f["price_paise"] for f in fills_sql} == \
-        {k: next(iter(v))[2] for k, v in outcomes.items()}
+    # the ledger says what the topics say (once it has read them: it may trail the positions)
+    def ledger() -> tuple[set, dict]:
+        orders_sql = p.rows(sql.orders, sql.orders.c.position_id.in_(list(ids)))
+        fills_sql = p.rows(sql.fills, sql.fills.c.position_id.in_(list(ids)))
+        return ({o["client_order_id"] for o in orders_sql},
+                {f["fill_id"]: f["price_paise"] for f in fills_sql})
+    topics = (set(wanted), {k: next(iter(v))[2] for k, v in outcomes.items()})
+    with contextlib.suppress(AssertionError):    # the assert below shows what differs
+        wait_until(lambda: ledger() == topics, 60, "the ledger to catch up", interval_s=0.5)
+    assert ledger() == topics
 
     last_exit_s = max(i["created_at_ms"] for i in intents if i["purpose"] == "EXIT") / 1000 \
         - started
