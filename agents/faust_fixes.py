@@ -71,9 +71,10 @@ class ContiguousReads:
     the chaos test: a partition taken over was read from wherever the fetcher stood, and the
     ticks it skipped were committed as read).
     Records are also held back until Faust resumes its streams after the seek: one handed over
-    before was dropped by its stream and acknowledged all the same (found by the chaos test: a
-    record read between the seek and the worker's "ready" was never applied). A partition
-    whose records were held back then is sought back when the flow resumes."""
+    before could be lost on its way to the streams (found by the chaos test: a tick read
+    between the seek and the worker's "ready" never reached the exit monitor, and the ticks
+    after it were applied). A partition whose records were held back then is sought back when
+    the flow resumes."""
 
     topics: set[str] = set()     # the pipeline's topics that are not compacted
     assignments = 0              # how many the worker has had

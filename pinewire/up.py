@@ -3,6 +3,7 @@ in order; Ctrl-C (or any part dying) stops them all in reverse order."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,6 +96,8 @@ def run(settings: Settings, workers: int = 1) -> int:
             _say(f"Apache Kafka {kafka_cluster.KAFKA_VERSION} on {settings.bootstrap}, data in "
                  f"{cluster.data}")
         elif settings.embedded_broker:
+            # it starts empty, so the workers' tables of its last run describe nothing it holds
+            shutil.rmtree(settings.data_dir / "worker", ignore_errors=True)
             children.append(("broker", broker.start(settings.broker_port, logs)))
             _say(f"embedded broker on {settings.bootstrap}")
         restored = asyncio.run(_prepare(settings))

@@ -42,8 +42,9 @@ class Settings(BaseSettings):
                                     "a rebalance); unset: host:pid, dynamic membership")
     table_store: str = Field("memory", pattern="^(memory|rocksdb)$", description="where a "
                              "worker keeps its tables: memory (read back from the changelogs "
-                             "at every start) or rocksdb (on disk in data_dir/worker/<name>: a "
-                             "restarted worker reads only the changelogs' tail)")
+                             "at every start) or rocksdb (on disk in data_dir/worker/<worker "
+                             "name, or unnamed-N>: a restarted worker reads only the "
+                             "changelogs' tail)")
     standby_replicas: int = Field(0, ge=0, description="hot copies of each table partition "
                                   "kept by other workers, ready for a takeover")
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")

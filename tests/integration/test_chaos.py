@@ -99,7 +99,7 @@ class Brokers:
 @pytest.mark.chaos
 @pytest.mark.timeout(900)      # about 2 min on the embedded broker, 4 on three Kafka nodes
 @pytest.mark.parametrize("kind", ["tansu", "kafka"])
-def test_chaos(kind, tmp_path):
+def test_chaos(kind, tmp_path, capsys):
     brokers = Brokers(kind, tmp_path)
     _master(tmp_path / "master.json")
     p = Pipeline(tmp_path, brokers.bootstrap, PINEWIRE_INSTRUMENT_MASTER=tmp_path / "master.json",
@@ -142,7 +142,9 @@ def test_chaos(kind, tmp_path):
         wait_until(lambda: _count(p, link_ids, "CLOSED") == LINKS * INSTRUMENTS, 240,
                    "every position closed", interval_s=1)
 
-        _check(p, links, paths, started, killed, kind)
+        figures = _check(p, links, paths, started, killed, kind)
+        with capsys.disabled():      # printed under `make test` too
+            print(figures)
     finally:
         for proc in workers.values():
             processes.stop(proc)
@@ -199,7 +201,8 @@ def _count(p, link_ids: list[str], state: str) -> int:
                       sql.positions.c.state == state))
 
 
-def _check(p, links, paths, started: float, killed: list[str], kind: str) -> None:
+def _check(p, links, paths, started: float, killed: list[str], kind: str) -> str:
+    """Every outcome exact, or an assertion naming what is not; the figures to print."""
     by_link = {link["id"]: RULES[k] for k, link in enumerate(links)}
     positions = p.rows(sql.positions, sql.positions.c.link_id.in_(list(by_link)))
     ids = {row["id"] for row in positions}
@@ -250,11 +253,11 @@ def _check(p, links, paths, started: float, killed: list[str], kind: str) -> Non
     last_exit_s = max(i["created_at_ms"] for i in intents if i["purpose"] == "EXIT") / 1000 \
         - started
     delays = _decision_delays(intents, paths, positions, by_link, started)
-    print(f"\nchaos on {kind}: {len(positions)} positions on {INSTRUMENTS} instruments, "
-          f"{len(intents)} order intents, {len(outcomes)} fills; killed {', '.join(killed)}; "
-          f"every exit exactly once at its rule's price; worst tick → exit decision "
-          f"{max(delays):.1f} s (p50 {sorted(delays)[len(delays) // 2]:.2f} s); last exit "
-          f"{last_exit_s:.0f} s after the replay began")
+    return (f"\nchaos on {kind}: {len(positions)} positions on {INSTRUMENTS} instruments, "
+            f"{len(intents)} order intents, {len(outcomes)} fills; killed {', '.join(killed)}; "
+            f"every exit exactly once at its rule's price; worst tick → exit decision "
+            f"{max(delays):.1f} s (p50 {sorted(delays)[len(delays) // 2]:.2f} s); last exit "
+            f"{last_exit_s:.0f} s after the replay began")
 
 
 def _decision_delays(intents, paths, positions, by_link, started: float) -> list[float]:
