@@ -146,15 +146,26 @@ class ContiguousReads:
     @classmethod
     def flow_resumed(cls, consumer) -> None:
         cls.resume_flow(consumer)
-        back = {tp: cls.next_offset[tp] for tp in cls.held if tp in cls.next_offset}
-        if back:
-            cls.held -= back.keys()
+        if cls.held:
+            back, cls.held = cls.held, set()
+            cls.unsought |= back             # still held back until sought again
             asyncio.ensure_future(cls._seek_back(consumer, back, cls.assignments))
 
     @classmethod
-    async def _seek_back(cls, consumer, offsets: dict, assignment: int) -> None:
+    async def _seek_back(cls, consumer, partitions: set, assignment: int) -> None:
+        """Each partition to the offset it reads next (none known: its beginning), again for
+        those whose records were held back while it was sought."""
+        again = set(partitions)
+        while again and assignment == cls.assignments:
+            known = {tp: cls.next_offset[tp] for tp in again if tp in cls.next_offset}
+            if known:
+                await consumer._thread.seek_wait(known)
+            unknown = [TopicPartition(tp.topic, tp.partition) for tp in again if tp not in known]
+            if unknown and assignment == cls.assignments:
+                await consumer._thread.seek_to_beginning(*unknown)
+            again, cls.held = cls.held & again, cls.held - again
         if assignment == cls.assignments:
-            await consumer._thread.seek_wait(offsets)
+            cls.unsought -= partitions
 
 
 class StaleAcks:

@@ -116,3 +116,18 @@ def test_records_are_held_back_until_faust_resumes_its_streams(reads, monkeypatc
         return held, [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
     held, read = asyncio.run(run())
     assert held == [] and c._thread.sought == {1: 40} and read == [40, 41]
+
+
+def test_a_partition_held_back_with_no_offset_known_is_read_from_its_beginning(reads, monkeypatch):
+    p3 = tp(3)
+    c = consumer({}, [p3])
+    monkeypatch.setattr(reads, "resume_flow", lambda consumer: None)
+
+    async def run():
+        await reads.assigned(c, {p3})
+        reads.held.add(p3)                      # held back, and nothing was ever committed
+        reads.flow_resumed(c)
+        assert p3 in reads.unsought             # still held back while it is sought
+        await asyncio.sleep(0)
+    asyncio.run(run())
+    assert c._thread.from_beginning == [3] and reads.unsought == set() and reads.held == set()
