@@ -42,8 +42,8 @@ test: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra --durations=8 -m "not chaos" tests
 
 # The chaos test (test_chaos.py): workers and a broker killed under load, exact exits
-# required. Not yet part of `make test`: on Apache Kafka one run of the last two left two fills
-# unapplied (README, "Chaos").
+# required. Not yet part of `make test`: on Apache Kafka one run of the last two left two
+# closed positions out of the ledger (README, "Chaos").
 chaos: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra -s -m chaos tests
 
