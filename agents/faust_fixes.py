@@ -145,27 +145,24 @@ class ContiguousReads:
 
     @classmethod
     def flow_resumed(cls, consumer) -> None:
+        """Faust resumes its consumer's flow at the start of a recovery too, with its streams
+        still stopped: only once they run are the partitions of held-back records sought back
+        (the assignment's own seek does it for those held back before it)."""
         cls.resume_flow(consumer)
-        if cls.held:
+        if cls.held and consumer.app.flow_control.is_active():
             back, cls.held = cls.held, set()
-            cls.unsought |= back             # still held back until sought again
             asyncio.ensure_future(cls._seek_back(consumer, back, cls.assignments))
 
     @classmethod
     async def _seek_back(cls, consumer, partitions: set, assignment: int) -> None:
-        """Each partition to the offset it reads next (none known: its beginning), again for
-        those whose records were held back while it was sought."""
-        again = set(partitions)
-        while again and assignment == cls.assignments:
-            known = {tp: cls.next_offset[tp] for tp in again if tp in cls.next_offset}
-            if known:
-                await consumer._thread.seek_wait(known)
-            unknown = [TopicPartition(tp.topic, tp.partition) for tp in again if tp not in known]
-            if unknown and assignment == cls.assignments:
-                await consumer._thread.seek_to_beginning(*unknown)
-            again, cls.held = cls.held & again, cls.held - again
-        if assignment == cls.assignments:
-            cls.unsought -= partitions
+        """To the offset each reads next (none known: its beginning). Records fetched before
+        the seek and handed over after it are past that offset: read_verdict sends them back."""
+        known = {tp: cls.next_offset[tp] for tp in partitions if tp in cls.next_offset}
+        if known and assignment == cls.assignments:
+            await consumer._thread.seek_wait(known)
+        unknown = [TopicPartition(tp.topic, tp.partition) for tp in partitions if tp not in known]
+        if unknown and assignment == cls.assignments:
+            await consumer._thread.seek_to_beginning(*unknown)
 
 
 class StaleAcks:

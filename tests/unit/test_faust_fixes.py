@@ -110,8 +110,10 @@ def test_records_are_held_back_until_faust_resumes_its_streams(reads, monkeypatc
         monkeypatch.setattr(reads, "perform_seek", lambda consumer: asyncio.sleep(0))
         await reads.seek_to_committed(c)
         held = [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
-        reads.flow_resumed(c)                    # Faust resumes: p1 is read again from 40
-        flow.active = True
+        reads.flow_resumed(c)                    # its consumer first, streams still stopped
+        assert c._thread.sought == {}
+        flow.active = True                       # then its streams and the consumer again:
+        reads.flow_resumed(c)                    # p1 is read again from 40
         await asyncio.sleep(0)
         return held, [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
     held, read = asyncio.run(run())
@@ -121,13 +123,13 @@ def test_records_are_held_back_until_faust_resumes_its_streams(reads, monkeypatc
 def test_a_partition_held_back_with_no_offset_known_is_read_from_its_beginning(reads, monkeypatch):
     p3 = tp(3)
     c = consumer({}, [p3])
+    c.app = SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: True))
     monkeypatch.setattr(reads, "resume_flow", lambda consumer: None)
 
     async def run():
         await reads.assigned(c, {p3})
         reads.held.add(p3)                      # held back, and nothing was ever committed
         reads.flow_resumed(c)
-        assert p3 in reads.unsought             # still held back while it is sought
         await asyncio.sleep(0)
     asyncio.run(run())
-    assert c._thread.from_beginning == [3] and reads.unsought == set() and reads.held == set()
+    assert c._thread.from_beginning == [3] and reads.held == set()
