@@ -241,12 +241,15 @@ async def apply_fill(fill: Fill) -> None:
                                tick_offset=memory.last_seq.get(fill.token))
     if pos is None:   # already applied; a crash may have come before the reverse was sent
         if before.state == positions.CLOSED:
+            # ... or before its event was: announced again (the same event id, so the ledger
+            # keeps one), since nothing else ever will
+            await emit.event("POSITION", link_id=before.link_id, token=before.token, pos=before,
+                             reason=_fill_reason(fill))
             await reverse_after_close(before, fill.price_paise)
         return
     await emit.store(memory, pos, before)
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
-                     reason=f"{fill.status} {fill.quantity} @ {fill.price_paise}"
-                            + (f": {fill.text}" if fill.text else ""))
+                     reason=_fill_reason(fill))
     if fill.status == "REJECTED":
         log.warning("order %s rejected: %s", fill.client_order_id, fill.text)
     if (before.state in positions.LIVE_STATES) != (pos.state in positions.LIVE_STATES):
@@ -255,6 +258,11 @@ async def apply_fill(fill: Fill) -> None:
         await emit.order(pos, "EXIT")
     if positions.closed_now(before, pos):
         await reverse_after_close(pos, fill.price_paise)
+
+
+def _fill_reason(fill: Fill) -> str:
+    return f"{fill.status} {fill.quantity} @ {fill.price_paise}" + (
+        f": {fill.text}" if fill.text else "")
 
 
 async def reverse_after_close(closed: Position, exit_price: int) -> None:

@@ -141,3 +141,32 @@ def test_up_restarted_keeps_the_position_and_exits_it_once(tmp_path, broker):
             from pinewire import processes
             processes.stop(up, grace_s=30)
         p.http.close()
+
+
+def test_a_replayed_fill_announces_its_closed_position_again(pipeline):
+    """A worker can close a position and lose the event that says so (killed before its
+    producer sent it, with the changelog write already out): the ledger would keep it open
+    for ever. Replayed, the closing fill finds the position closed and announces it again."""
+    from sqlalchemy import delete, update
+
+    link = pipeline.add_link(sl_pct="1", target_pct=None)
+    pid = pipeline.alert_row(pipeline.alert(link, "BUY", "KOTAKBANK", price="2100"))["position_id"]
+    pipeline.position(pid, "OPEN")
+    pipeline.ticks("KOTAKBANK", ["2079"])                       # its stop: 2079.00
+    closed = pipeline.position(pid, "CLOSED")
+    [exit_fill] = [r[3] for r in pipeline.topic_records(registry.FILLS)
+                   if r[3]["position_id"] == pid and r[3]["client_order_id"].endswith("X0")]
+    with pipeline.engine.begin() as conn:                       # the ledger never heard it
+        conn.execute(update(sql.positions).where(sql.positions.c.id == pid)
+                     .values(state="EXITING", version=closed["version"] - 1))
+        conn.execute(delete(sql.position_events).where(
+            sql.position_events.c.position_id == pid, sql.position_events.c.state == "CLOSED"))
+
+    pipeline.produce(registry.FILLS, exit_fill, key=pid, instrument="KOTAKBANK")
+    again = pipeline.position(pid, "CLOSED")
+    assert closed["exit_trigger_paise"] == 207900
+    assert {k: again[k] for k in ("version", "exit_value_paise", "closed_at_ms")} == \
+        {k: closed[k] for k in ("version", "exit_value_paise", "closed_at_ms")}
+    assert len([e for e in pipeline.rows(sql.position_events,
+                                         sql.position_events.c.position_id == pid)
+                if e["state"] == "CLOSED"]) == 1
