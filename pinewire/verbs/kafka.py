@@ -20,6 +20,8 @@ def cmd_kafka_up(a) -> int:
     cluster = kafka_cluster.start(data, brokers=a.brokers, base_port=a.port)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    # Ctrl-C stops it even when started in a shell's background, which ignores SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     replicas = f" PINEWIRE_REPLICATION_FACTOR={a.brokers}" if a.brokers > 1 else ""
     print(f"pinewire: Kafka ready: PINEWIRE_KAFKA_URL={cluster.bootstrap}{replicas}   "
           "(Ctrl-C stops it)", flush=True)
