@@ -125,6 +125,15 @@ class Cluster:
         (self.data / "pids").unlink(missing_ok=True)
 
 
+def new_cluster_id() -> str:
+    """Kafka's form of a UUID: its 16 bytes in URL-safe base64, unpadded, never starting with
+    '-' (the storage tool would read it as an option; Kafka's own ids avoid it the same way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start(data: Path, brokers: int = 1, base_port: int = 29092, timeout_s: float = 90,
           version: str = KAFKA_VERSION) -> Cluster:
     """Format the nodes' storage once (one cluster id, kept in data/cluster.id), start every
@@ -135,8 +144,7 @@ def start(data: Path, brokers: int = 1, base_port: int = 29092, timeout_s: float
     data.mkdir(parents=True, exist_ok=True)
     id_file = data / "cluster.id"
     if not id_file.exists():
-        # Kafka's form of a UUID: its 16 bytes in URL-safe base64, unpadded
-        id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        id_file.write_text(new_cluster_id())
     cluster_id = id_file.read_text().strip()
     (data / "log4j2.properties").write_text(_LOG4J)
     java = [shutil.which("java") or "java", HEAP, "-cp", f"{lib}/*",
