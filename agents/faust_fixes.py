@@ -96,12 +96,12 @@ class ContiguousReads:
 
     @classmethod
     async def getmany_in_order(cls, consumer, timeout: float):
-        sent_back = set()
+        sent_back, streams_run = set(), consumer.app.flow_control.is_active
         async for tp, message in cls.getmany(consumer, timeout):
             if tp.topic in cls.topics:
                 if tp in sent_back:
                     continue
-                if tp in cls.unsought or not consumer.app.flow_control.is_active():
+                if tp in cls.unsought or not streams_run():
                     cls.held.add(tp)
                     continue
                 expected = cls.next_offset.get(tp)
@@ -144,14 +144,15 @@ class ContiguousReads:
                 *(TopicPartition(tp.topic, tp.partition) for tp in never))
 
     @classmethod
-    def flow_resumed(cls, consumer) -> None:
+    def flow_resumed(cls, consumer) -> asyncio.Future | None:
         """Faust resumes its consumer's flow at the start of a recovery too, with its streams
         still stopped: only once they run are the partitions of held-back records sought back
-        (the assignment's own seek does it for those held back before it)."""
+        (the assignment's own seek does it for those held back before it). Returns that seek."""
         cls.resume_flow(consumer)
         if cls.held and consumer.app.flow_control.is_active():
             back, cls.held = cls.held, set()
-            asyncio.ensure_future(cls._seek_back(consumer, back, cls.assignments))
+            return asyncio.ensure_future(cls._seek_back(consumer, back, cls.assignments))
+        return None
 
     @classmethod
     async def _seek_back(cls, consumer, partitions: set, assignment: int) -> None:
