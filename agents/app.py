@@ -31,7 +31,7 @@ app = faust.App(
     broker_rebalance_timeout=S.session_timeout_s,
     broker_heartbeat_interval=max(0.5, S.session_timeout_s / 6),
     broker_commit_interval=1.0,
-    consumer_group_instance_id=S.worker_name,
+    consumer_group_instance_id=S.worker_name if S.static_membership else None,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
     # a position is ~1 KB in its changelog: a 16 KB batch (the default) holds 15 of them

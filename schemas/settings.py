@@ -37,9 +37,13 @@ class Settings(BaseSettings):
     resend_after_ms: int = Field(10_000, ge=100, description="resend an unanswered order intent")
     heartbeat_s: float = Field(2.0, gt=0)
     worker_name: str | None = Field(None, description="a worker's stable name: its heartbeat's "
-                                    "id and its static Kafka group membership (restarted within "
-                                    "the session timeout, it gets its partitions back without "
-                                    "a rebalance); unset: host:pid, dynamic membership")
+                                    "id, its state directory and, with static_membership, its "
+                                    "Kafka group.instance.id; unset: host:pid")
+    static_membership: bool = Field(True, description="a named worker joins its group as a "
+                                    "static member (restarted within the session timeout, it "
+                                    "gets its partitions back without a rebalance). Off on the "
+                                    "embedded broker, whose coordinator forgets static members "
+                                    "in a rebalance")
     table_store: str = Field("memory", pattern="^(memory|rocksdb)$", description="where a "
                              "worker keeps its tables: memory (read back from the changelogs "
                              "at every start) or rocksdb (on disk in data_dir/worker/<worker "

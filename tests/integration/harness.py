@@ -125,9 +125,9 @@ class Pipeline:
         return processes.spawn(self.cli(*args), self.data_dir / "logs" / log, env=self.env)
 
     def named_worker(self, name: str, static: bool = True) -> subprocess.Popen:
-        """A worker logging to <name>.log; static: PINEWIRE_WORKER_NAME=name (static group
-        membership)."""
-        env = {**self.env, "PINEWIRE_WORKER_NAME": name} if static else self.env
+        """A worker named `name` logging to <name>.log; static: a static group member."""
+        env = {**self.env, "PINEWIRE_WORKER_NAME": name,
+               "PINEWIRE_STATIC_MEMBERSHIP": "true" if static else "false"}
         return processes.spawn(self.cli("worker"), self.data_dir / "logs" / f"{name}.log",
                                env=env)
 

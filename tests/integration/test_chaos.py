@@ -153,8 +153,8 @@ def test_chaos(kind, tmp_path, capsys):
 
 
 def _worker(p, name: str, kind: str):
-    """Named (static group membership) on Apache Kafka; the embedded broker keeps a restarted
-    static member out of its group, so there the workers are plain members."""
+    """A static group member on Apache Kafka; the embedded broker forgets static members in a
+    rebalance, so there the workers are plain members."""
     return p.named_worker(name, static=kind == "kafka")
 
 
