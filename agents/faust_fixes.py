@@ -7,6 +7,7 @@ import asyncio
 import enum
 import logging
 
+import faust
 from aiokafka import TopicPartition
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -70,11 +71,13 @@ class ContiguousReads:
     assignment began let the new partitions be read with no offset known for them (found by
     the chaos test: a partition taken over was read from wherever the fetcher stood, and the
     ticks it skipped were committed as read).
-    Records are also held back until Faust resumes its streams after the seek: one handed over
-    before could be lost on its way to the streams (found by the chaos test: a tick read
-    between the seek and the worker's "ready" never reached the exit monitor, and the ticks
-    after it were applied). A partition whose records were held back then is sought back when
-    the flow resumes."""
+    Records are also held back until the rebalance has ended: Faust resumes its streams after
+    the seek, and resuming empties their queues, also when they were running already (they
+    are, since the recovery started). A record handed over between the seek and that resume
+    was dropped unseen (found by the chaos test: a tick read between the seek and the
+    worker's "ready" never reached the exit monitor, and the ticks after it were applied; and
+    by the scale-out test, whose one tick was never acted on). A partition whose records were
+    held back then is sought back when the rebalance ends."""
 
     topics: set[str] = set()     # the pipeline's topics that are not compacted
     assignments = 0              # how many the worker has had
@@ -85,7 +88,7 @@ class ContiguousReads:
     getmany = faust_aiokafka.Consumer.getmany
     perform_seek = faust_aiokafka.Consumer.perform_seek
     on_partitions_assigned = faust_aiokafka.Consumer.on_partitions_assigned
-    resume_flow = faust_aiokafka.Consumer.resume_flow
+    on_rebalance_end = faust.App.on_rebalance_end
 
     @classmethod
     async def assigned(cls, consumer, assigned, generation_id: int = 0) -> None:
@@ -96,12 +99,12 @@ class ContiguousReads:
 
     @classmethod
     async def getmany_in_order(cls, consumer, timeout: float):
-        sent_back, streams_run = set(), consumer.app.flow_control.is_active
+        sent_back, app = set(), consumer.app
         async for tp, message in cls.getmany(consumer, timeout):
             if tp.topic in cls.topics:
                 if tp in sent_back:
                     continue
-                if tp in cls.unsought or not streams_run():
+                if tp in cls.unsought or app.rebalancing or not app.flow_control.is_active():
                     cls.held.add(tp)
                     continue
                 expected = cls.next_offset.get(tp)
@@ -144,14 +147,14 @@ class ContiguousReads:
                 *(TopicPartition(tp.topic, tp.partition) for tp in never))
 
     @classmethod
-    def flow_resumed(cls, consumer) -> asyncio.Future | None:
-        """Faust resumes its consumer's flow at the start of a recovery too, with its streams
-        still stopped: only once they run are the partitions of held-back records sought back
-        (the assignment's own seek does it for those held back before it). Returns that seek."""
-        cls.resume_flow(consumer)
-        if cls.held and consumer.app.flow_control.is_active():
+    def rebalance_ended(cls, app) -> asyncio.Future | None:
+        """Once Faust's streams run again: the partitions of records held back since the seek
+        are sought back (the assignment's own seek does it for those held back before it).
+        Returns that seek."""
+        cls.on_rebalance_end(app)
+        if cls.held:
             back, cls.held = cls.held, set()
-            return asyncio.ensure_future(cls._seek_back(consumer, back, cls.assignments))
+            return asyncio.ensure_future(cls._seek_back(app.consumer, back, cls.assignments))
         return None
 
     @classmethod
@@ -168,18 +171,20 @@ class ContiguousReads:
 
 class StaleAcks:
     """Faust's streams skip a record fetched before the latest rebalance (its generation is
-    not the consumer's) and ack it all the same: its offset joins those to commit though the
-    record was never processed. The partition is read again from its committed offset after
-    the rebalance, but a worker killed before that had committed past the record, and the next
-    owner never saw it (found tracing the chaos test's skipped ticks). Here such a record is
-    let go without its offset."""
+    not the consumer's), or met while a rebalance has their flow stopped, and ack it all the
+    same: its offset joins those to commit though the record was never processed. The
+    partition is read again from its committed offset after the rebalance, but a worker killed
+    before that had committed past the record, and the next owner never saw it (found tracing
+    the chaos test's skipped ticks). Here such a record is let go without its offset (one
+    processed while the flow stopped is read again: the pipeline takes replays)."""
 
     ack = faust_aiokafka.Consumer.ack
 
     @classmethod
     def ack_current(cls, consumer, message) -> bool:
-        generation = message.generation_id
-        if generation is not None and generation != consumer.app.consumer_generation_id:
+        generation, app = message.generation_id, consumer.app
+        if (generation is not None and generation != app.consumer_generation_id) or \
+                not app.flow_control.is_active():
             message.acked = True
             consumer._unacked_messages.discard(message)
             return False
@@ -240,7 +245,7 @@ def apply(settings: Settings) -> None:
     consumer.perform_seek = lambda c: ContiguousReads.seek_to_committed(c)
     consumer.on_partitions_assigned = lambda c, assigned, generation_id=0: \
         ContiguousReads.assigned(c, assigned, generation_id)
-    consumer.resume_flow = lambda c: ContiguousReads.flow_resumed(c)
+    faust.App.on_rebalance_end = lambda app: ContiguousReads.rebalance_ended(app)
     consumer.ack = lambda c, message: StaleAcks.ack_current(c, message)
     consumer.highwaters = lambda c, *partitions: ExactHighwaters.exact(c, *partitions)
     faust_producer.ProducerBuffer = ProducerBuffer   # what Faust's Producer builds its buffer of

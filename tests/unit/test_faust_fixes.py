@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
-from agents.faust_fixes import SEEKS_BACK, ContiguousReads, Read, read_verdict
+from agents.faust_fixes import SEEKS_BACK, ContiguousReads, Read, StaleAcks, read_verdict
 
 
 def test_the_next_record_is_taken():
@@ -97,41 +97,86 @@ def test_a_seek_that_ends_after_a_newer_assignment_leaves_it_alone(reads, monkey
     assert reads.next_offset == {} and c._thread.from_beginning == []
 
 
-def test_records_are_held_back_until_faust_resumes_its_streams(reads, monkeypatch):
+def app_of(c, *, rebalancing: bool, active: bool):
+    """The consumer's app, as far as the reading order looks at it."""
+    c.app = SimpleNamespace(rebalancing=rebalancing, consumer=c, consumer_generation_id=7,
+                            flow_control=SimpleNamespace(is_active=lambda: active))
+    return c.app
+
+
+def test_records_are_held_back_until_the_rebalance_has_ended(reads, monkeypatch):
+    """Faust's streams run from the recovery's start, but their resume after the seek empties
+    their queues: what came between was dropped."""
     p1 = tp(1)
-    flow = SimpleNamespace(active=False)
     c = consumer({p1: 40}, [p1])
-    c.app = SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: flow.active))
+    app = app_of(c, rebalancing=True, active=True)
 
     async def fetched(consumer, timeout):
         for offset in (40, 41):
             yield p1, SimpleNamespace(offset=offset)
     monkeypatch.setattr(reads, "getmany", fetched)
-    monkeypatch.setattr(reads, "resume_flow", lambda consumer: None)
+    monkeypatch.setattr(reads, "on_rebalance_end", lambda app: setattr(app, "rebalancing", False))
 
     async def run():
         await reads.assigned(c, {p1})
         monkeypatch.setattr(reads, "perform_seek", lambda consumer: nothing())
         await reads.seek_to_committed(c)
         held = [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
-        reads.flow_resumed(c)                    # its consumer first, streams still stopped
         assert c._thread.sought == {}
-        flow.active = True                       # then its streams and the consumer again:
-        await reads.flow_resumed(c)              # p1 is read again from 40
+        await reads.rebalance_ended(app)          # p1 is read again from 40
         return held, [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
     held, read = asyncio.run(run())
     assert held == [] and c._thread.sought == {1: 40} and read == [40, 41]
 
 
+def test_records_are_held_back_while_the_streams_are_stopped(reads, monkeypatch):
+    p1 = tp(1)
+    c = consumer({p1: 40}, [p1])
+    app_of(c, rebalancing=False, active=False)
+
+    async def fetched(consumer, timeout):
+        yield p1, SimpleNamespace(offset=40)
+    monkeypatch.setattr(reads, "getmany", fetched)
+
+    async def run():
+        await reads.assigned(c, {p1})
+        monkeypatch.setattr(reads, "perform_seek", lambda consumer: nothing())
+        await reads.seek_to_committed(c)
+        return [m.offset async for _, m in reads.getmany_in_order(c, 1.0)]
+    assert asyncio.run(run()) == [] and reads.held == {p1}
+
+
 def test_a_partition_held_back_with_no_offset_known_is_read_from_its_beginning(reads, monkeypatch):
     p3 = tp(3)
     c = consumer({}, [p3])
-    c.app = SimpleNamespace(flow_control=SimpleNamespace(is_active=lambda: True))
-    monkeypatch.setattr(reads, "resume_flow", lambda consumer: None)
+    app = app_of(c, rebalancing=True, active=True)
+    monkeypatch.setattr(reads, "on_rebalance_end", lambda app: None)
 
     async def run():
         await reads.assigned(c, {p3})
         reads.held.add(p3)                      # held back, and nothing was ever committed
-        await reads.flow_resumed(c)
+        await reads.rebalance_ended(app)
     asyncio.run(run())
     assert c._thread.from_beginning == [3] and reads.held == set()
+
+
+# -- acks (StaleAcks) ------------------------------------------------------------------------------
+@pytest.mark.parametrize("generation, active, counted", [(7, True, True), (6, True, False),
+                                                         (7, False, False)])
+def test_a_record_counts_for_the_commit_only_when_processed_by_running_streams(
+        monkeypatch, generation, active, counted):
+    """Skipped by Faust's streams (fetched before the rebalance, or met while it has them
+    stopped), a record is let go without its offset: the next owner reads it again."""
+    c = SimpleNamespace(_unacked_messages=set())
+    app_of(c, rebalancing=not active, active=active)
+    message = Message(generation)
+    c._unacked_messages.add(message)
+    monkeypatch.setattr(StaleAcks, "ack", lambda consumer, m: True)   # Faust's own ack
+    assert StaleAcks.ack_current(c, message) is counted
+    if not counted:
+        assert message.acked and message not in c._unacked_messages
+
+
+class Message:
+    def __init__(self, generation_id: int):
+        self.generation_id, self.acked = generation_id, False
