@@ -13,7 +13,7 @@ import uvloop
 
 from agents import app as A
 from agents import control, eod, metrics, monitor, pipeline  # noqa: F401
-from agents import emit
+from agents import emit, state_dir
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
@@ -119,7 +119,12 @@ def main() -> None:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(
             A.S.log_level.upper())))
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    A.app.main()
+    try:
+        A.app.main()
+    except SystemExit as stop:
+        if stop.code in (0, None):      # stopped, its changelogs flushed: its tables are good
+            state_dir.stopped_cleanly(A.STATE_DIR)
+        raise
 
 
 if __name__ == "__main__":

@@ -42,21 +42,28 @@ def _exactly_one_exit(pipeline, position_id: str) -> None:
 
 
 def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeline):
-    recovered_s = _killed_with_a_trailing_stop(pipeline)
+    recovered_s = _restarted_with_a_trailing_stop(pipeline)
     print(f"\nworker SIGKILL -> restarted worker owning partitions: {recovered_s:.1f}s")
 
 
-def test_a_worker_on_rocksdb_restarts_from_its_own_tables_and_exits_once(kafka_url, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_a_worker_on_rocksdb_keeps_its_tables_only_from_a_clean_stop(kafka_url, tmp_path, stop):
+    """Stopped, the worker keeps its RocksDB tables; killed, they may be ahead of their
+    changelogs, and the next worker forgets them and reads the changelogs whole. Either way the
+    position exits by its recovered best price, once."""
     with Pipeline(tmp_path, kafka_url, PINEWIRE_TABLE_STORE="rocksdb").running() as p:
-        _killed_with_a_trailing_stop(p)
-        tables = p.data_dir / "worker" / "unnamed-1"   # the restarted worker took it again
+        tables = p.data_dir / "worker" / "unnamed-1"     # the restarted worker takes it again
+        left = tables / "left-by-the-stopped-worker"
+        _restarted_with_a_trailing_stop(p, stop, while_stopped=left.touch)
+        assert left.exists() == (stop == signal.SIGTERM)
         assert list(tables.rglob("positions-*.db")), "no RocksDB files under " + str(tables)
 
 
-def _killed_with_a_trailing_stop(pipeline) -> float:
-    """A position whose best price only its table knows; the worker killed with SIGKILL and
+def _restarted_with_a_trailing_stop(pipeline, stop=signal.SIGKILL,
+                                    while_stopped=lambda: None) -> float:
+    """A position whose best price only its table knows; the worker stopped by `stop` and
     started again; a tick that only the recovered best price makes an exit. Returns the
-    seconds from the kill to the restarted worker owning its partitions."""
+    seconds from the stop to the restarted worker owning its partitions."""
     link = pipeline.add_link(sl_pct="1", target_pct=None, trail_pct="0.5")
     alert = pipeline.alert_row(pipeline.alert(link, "BUY", "SUNPHARMA", price="1680"))
     pid = alert["position_id"]
@@ -67,8 +74,9 @@ def _killed_with_a_trailing_stop(pipeline) -> float:
                "the changelog to hold best price 1700")
 
     started = time.monotonic()
-    os.kill(pipeline.worker.pid, signal.SIGKILL)
-    pipeline.worker.wait()
+    os.kill(pipeline.worker.pid, stop)
+    assert pipeline.worker.wait(timeout=60) in (0, -signal.SIGKILL)
+    while_stopped()
     pipeline.start_worker(timeout_s=90)
     recovered_s = time.monotonic() - started
 
