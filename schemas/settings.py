@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     table_store: str = Field("memory", pattern="^(memory|rocksdb)$", description="where a "
                              "worker keeps its tables: memory (read back from the changelogs "
                              "at every start) or rocksdb (on disk in data_dir/worker/<worker "
-                             "name, or unnamed-N>: a restarted worker reads only the "
-                             "changelogs' tail)")
+                             "name, or unnamed-N>: restarted after a clean stop, a worker "
+                             "reads only the changelogs' tail; after a kill, all of them)")
     standby_replicas: int = Field(0, ge=0, description="hot copies of each table partition "
                                   "kept by other workers, ready for a takeover")
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
