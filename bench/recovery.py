@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.stack import BROKERS, Result, rss_bytes, wait_for
 from bench.tick_path import (ENTRY, INSTRUMENTS, PER_INSTRUMENT, _position, exit_intents,
                              open_positions, produce, restore, sentinels, settled, token)
-from tests.integration.harness import Pipeline
+from tests.integration.harness import Pipeline, static_members
 
 STORES = ("memory", "rocksdb")
 NAME = "recovery-1"
@@ -38,7 +38,7 @@ def resume(broker: str, store: str) -> dict[str, tuple[float, int]]:
         p = Pipeline(Path(tmp), bootstrap, PINEWIRE_LOG_LEVEL="WARNING",
                      PINEWIRE_TABLE_STORE=store)
         s = p.settings
-        static = broker == "kafka"    # the embedded broker forgets static members
+        static = static_members(broker)
         out = {}
         try:
             p.prepare_topics()

@@ -53,6 +53,12 @@ def _free(port: int) -> bool:
             return False
 
 
+def static_members(broker: str) -> bool:
+    """Whether named workers join their group as static members: not on the embedded broker,
+    whose coordinator forgets static members in a rebalance (README, "Scaling out")."""
+    return broker != "tansu"
+
+
 def symbols_on(partitions: set[int], count: int, partition_count: int) -> list[str]:
     """`count` NSE equities of the paper catalog whose instrument partition is in `partitions`."""
     found = [i.symbol.removesuffix("-EQ") for i in instruments.CATALOG.values()
@@ -124,7 +130,7 @@ class Pipeline:
     def spawn(self, *args: str, log: str) -> subprocess.Popen:
         return processes.spawn(self.cli(*args), self.data_dir / "logs" / log, env=self.env)
 
-    def named_worker(self, name: str, static: bool = True) -> subprocess.Popen:
+    def named_worker(self, name: str, static: bool) -> subprocess.Popen:
         """A worker named `name` logging to <name>.log; static: a static group member."""
         env = {**self.env, "PINEWIRE_WORKER_NAME": name,
                "PINEWIRE_STATIC_MEMBERSHIP": "true" if static else "false"}

@@ -24,7 +24,8 @@ from connectors.ticks import feed
 from pinewire import broker, kafka_cluster, processes
 from schemas import sql
 from schemas import topics as registry
-from tests.integration.harness import Pipeline, free_port, free_ports, wait_until
+from tests.integration.harness import (Pipeline, free_port, free_ports, static_members,
+                                       wait_until)
 
 INSTRUMENTS, LINKS, WORKERS = 200, 10, 3
 TICKS_EACH, REPLAY_S, KILL_EVERY_S = 40, 80, 20
@@ -153,9 +154,7 @@ def test_chaos(kind, tmp_path, capsys):
 
 
 def _worker(p, name: str, kind: str):
-    """A static group member on Apache Kafka; the embedded broker forgets static members in a
-    rebalance, so there the workers are plain members."""
-    return p.named_worker(name, static=kind == "kafka")
+    return p.named_worker(name, static_members(kind))
 
 
 def _replay(p, path, paths: dict[str, list[int]], start: float, *, speed: float) -> None:

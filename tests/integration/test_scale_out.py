@@ -8,7 +8,7 @@ import time
 
 from schemas import instruments
 from schemas import topics as registry
-from tests.integration.harness import Pipeline, symbols_on, wait_until
+from tests.integration.harness import Pipeline, static_members, symbols_on, wait_until
 
 
 def _exit_decided_at(p, position_id: str) -> int:
@@ -40,7 +40,7 @@ def _kill_then_stop_out(p, procs: dict, name: str, symbol: str, pid: str, *,
     os.kill(procs[name].pid, signal.SIGKILL)
     procs[name].wait()
     if restart:
-        procs[name] = p.named_worker(name)
+        procs[name] = p.named_worker(name, static=True)
     p.ticks(symbol, ["989"])
     decided_ms = _exit_decided_at(p, pid) - killed_at
     assert p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] == "SL"
@@ -50,10 +50,9 @@ def _kill_then_stop_out(p, procs: dict, name: str, symbol: str, pid: str, *,
 def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tmp_path,
                                                                   request):
     broker = request.node.callspec.params["kafka_url"]
-    # the embedded broker's group coordinator takes longer to let a dead member go, and it
-    # forgets static members in a rebalance: there the workers are plain members
+    # the embedded broker's group coordinator takes longer to let a dead member go
     limit_ms = 20_000 if broker == "tansu" else 10_000
-    static = broker != "tansu"
+    static = static_members(broker)
     p = Pipeline(tmp_path, kafka_url)
     procs = {}
     try:
