@@ -7,13 +7,13 @@ closed that day after the last reset, plus the unrealized P&L of live positions 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from math import floor
 from typing import Callable, Iterable, Mapping
 
+from schemas.market_time import IST
 from schemas.money import paise_to_rupees, pct
 
-IST = timezone(timedelta(hours=5, minutes=30))
 LIVE_STATES = ("PENDING", "OPEN", "EXITING")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from connectors.smartapi.master import InstrumentError, InstrumentMaster
 from schemas import instruments
+from schemas.market_time import IST
 from schemas.settings import Settings
 
-IST = timezone(timedelta(hours=5, minutes=30))
 log = logging.getLogger(__name__)
 
 

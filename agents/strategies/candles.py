@@ -20,10 +20,10 @@ its time has passed. The builder's state is a plain dict per instrument (`state`
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
 
-IST = timezone(timedelta(hours=5, minutes=30))
-SESSION_OPEN = time(9, 15)
+from schemas.market_time import IST, SESSION_OPEN
+
 TIMEFRAMES = (1, 3, 5, 15, 60)       # minutes
 MINUTE_MS = 60_000
 

@@ -7,7 +7,7 @@ import base64
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Callable
 
 import requests
@@ -15,13 +15,13 @@ import requests
 from connectors.credentials import AccountError, Credentials
 from connectors.smartapi.ratelimit import LIMITER, RateLimiter
 from connectors.smartapi.sdk import sdk
+from schemas.market_time import IST
 
 log = logging.getLogger(__name__)
 # Even at DEBUG: urllib3 would log getProfile's URL (the SDK puts the refresh token in its query
 # string) and the websockets client the handshake headers (API key, access and feed tokens).
 logging.getLogger("urllib3").setLevel(logging.INFO)
 logging.getLogger("websockets.client").setLevel(logging.INFO)
-IST = timezone(timedelta(hours=5, minutes=30))
 TOKEN_ERRORS = {"AG8001", "AG8002", "AG8003", "AB1010", "AB1011"}
 
 
