@@ -61,8 +61,10 @@ def _keep_only_after_a_clean_stop(directory: Path) -> None:
         mark.unlink()          # a kill from now on leaves none
         return
     for entry in directory.iterdir():
-        if entry.name != LOCK:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        elif entry.name != LOCK:
+            entry.unlink()
 
 
 def stopped_cleanly(directory: Path) -> None:

@@ -15,8 +15,6 @@ from typing import ClassVar, Iterable
 
 from agents.strategies.candles import TIMEFRAMES, Candle
 
-ACTIONS = ("BUY", "SELL")
-
 
 @dataclass(frozen=True)
 class Signal:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from agents.risk import ist_day
 from schemas.market_time import IST, SESSION_OPEN
 
 TIMEFRAMES = (1, 3, 5, 15, 60)       # minutes
@@ -31,8 +32,7 @@ MINUTE_MS = 60_000
 def window_start(ts_ms: int, minutes: int) -> int:
     """The start (epoch ms) of the `minutes` window holding ts_ms, counted from 09:15 IST of
     the tick's IST day."""
-    day = datetime.fromtimestamp(ts_ms / 1000, IST).date()
-    open_ms = int(datetime.combine(day, SESSION_OPEN, IST).timestamp() * 1000)
+    open_ms = int(datetime.combine(ist_day(ts_ms), SESSION_OPEN, IST).timestamp() * 1000)
     size = minutes * MINUTE_MS
     return open_ms + (ts_ms - open_ms) // size * size
 
