@@ -37,8 +37,8 @@ def record_alert(conn: Connection, alert: Alert) -> None:
     row = dict(id=alert.id, link_id=alert.link_id, received_at_ms=alert.received_at_ms,
                action=alert.action, symbol=alert.symbol, exchange=alert.exchange,
                token=alert.token, strategy=alert.strategy, quantity=alert.quantity,
-               price_paise=alert.price_paise, payload=alert.payload, status="RECEIVED",
-               user_id=alert.user_id)
+               price_paise=alert.price_paise, payload=alert.payload, source=alert.source,
+               status="RECEIVED", user_id=alert.user_id)
     # the outcome may already be there: keep it, add the details
     sql.upsert(conn, sql.alerts, row, ["id"], update=[c for c in row if c not in ("id", "status")])
 

@@ -112,8 +112,8 @@ async def _gate_entry(decision, link: dict, alert: Alert):
     """The risk limits and sizing of an entry the alert asks for: (decision, quantity)."""
     if decision.outcome not in (signals.OPEN, signals.ADD, signals.REVERSE):
         return decision, 0
-    blocked = await _entry_blocked(link, alert.token,
-                                   new_position=decision.outcome != signals.ADD)
+    blocked = signals.outside_entry_window(link.get("entry_window"), alert.received_at_ms) or \
+        await _entry_blocked(link, alert.token, new_position=decision.outcome != signals.ADD)
     if blocked and decision.outcome == signals.REVERSE:
         return signals.AlertDecision(signals.CLOSE, f"{alert.action} closes the open position; "
                                                     f"no reverse: {blocked}"), 0

@@ -7,9 +7,11 @@ Pure: the caller passes the link's settings, the bot state, the live position on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from agents.exits import LONG, SHORT
 from agents.positions import EXITING, PENDING, Position
+from schemas import market_time
 
 OPEN, ADD, CLOSE, REVERSE, IGNORE = "OPEN", "ADD", "CLOSE", "REVERSE", "IGNORE"
 
@@ -48,6 +50,14 @@ def decide(*, action: str, strategy: str | None, link_strategy: str | None,
     if not bot_running:
         return AlertDecision(IGNORE, "bot is stopped")
     return _position_rule(action, live, side, reverse, max_entries)
+
+
+def outside_entry_window(window: str | None, at_ms: int) -> str | None:
+    """Why an alert at `at_ms` may not enter under the link's entry window, if it may not."""
+    if window is None or market_time.in_window(window, at_ms):
+        return None
+    at = datetime.fromtimestamp(at_ms / 1000, market_time.IST)
+    return f"outside the entry window {window} IST (the alert came at {at:%H:%M})"
 
 
 def allows(side_setting: str, side: str) -> bool:

@@ -1,5 +1,27 @@
-"""The exchange's clock: India Standard Time (no daylight saving) and the NSE session's open."""
-from datetime import time, timedelta, timezone
+"""The exchange's clock: India Standard Time (no daylight saving), the NSE session's open, and
+time-of-day windows such as a link's entry window ("09:20-14:30")."""
+import re
+from datetime import datetime, time, timedelta, timezone
 
 IST = timezone(timedelta(hours=5, minutes=30))
 SESSION_OPEN = time(9, 15)
+_WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """'HH:MM-HH:MM' in IST, start before end; ValueError says what is wrong."""
+    match = _WINDOW.fullmatch(text.replace(" ", "").replace("–", "-"))
+    if not match:
+        raise ValueError(f"{text!r} is not a window such as 09:20-14:30 (IST, 24-hour)")
+    h1, m1, h2, m2 = map(int, match.groups())
+    start, end = time(h1, m1), time(h2, m2)
+    if start >= end:
+        raise ValueError(f"the window {text!r} ends before it starts")
+    return start, end
+
+
+def in_window(window: str, at_ms: int) -> bool:
+    """Whether the IST minute of `at_ms` lies in the window, both end minutes included."""
+    start, end = parse_window(window)
+    moment = datetime.fromtimestamp(at_ms / 1000, IST)
+    return start <= time(moment.hour, moment.minute) <= end

@@ -35,6 +35,8 @@ class Alert(_Record):
     signal_action: Optional[str] = None   # as sent, e.g. BUY_CALL before it became a BUY
     user_id: Optional[str] = None    # the link's owner
     global_bot_version: int = 0      # the admin's kill switch as the gateway saw it
+    source: str = "tradingview"      # tradingview (any client of that shape) | chartink |
+                                     # strategy:<name>
 
 
 class OrderIntent(_Record):
@@ -172,6 +174,9 @@ class LinkConfig(_Record):
     breaker_reset_at_ms: Optional[int] = None
     user_id: Optional[str] = None      # the owner
     token_hash: Optional[str] = None
+    kind: str = "tradingview"          # tradingview | chartink: what posts to the link
+    scan_action: Optional[str] = None  # a chartink link's BUY or SELL
+    entry_window: Optional[str] = None  # "HH:MM-HH:MM" IST: entries only then
 
 
 class AccountConfig(_Record):

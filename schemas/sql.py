@@ -79,6 +79,10 @@ links = Table(
     Column("eod", String(15), nullable=False, server_default="close-losers"),
     Column("fee_paise", Integer, nullable=False, server_default="0"),
     Column("breaker_reset_at_ms", BigInteger),
+    # signal sources (README "Signal sources"): what posts to the link and when it may enter
+    Column("kind", String(12), nullable=False, server_default="tradingview"),
+    Column("scan_action", String(4)),                      # a chartink link's BUY or SELL
+    Column("entry_window", String(11)),                    # "HH:MM-HH:MM" IST, or NULL
     _owner(), UniqueConstraint("user_id", "name", name="uq_links_user_name"),
 )
 
@@ -114,6 +118,7 @@ alerts = Table(
     Column("token", String(20)), Column("strategy", String(100)),
     Column("quantity", Integer), Column("price_paise", BigInteger),
     Column("payload", JSON),
+    Column("source", String(60), nullable=False, server_default="tradingview"),
     Column("status", String(20), nullable=False),          # RECEIVED | ACCEPTED | IGNORED
     Column("reason", Text),
     Column("position_id", String(32)),

@@ -46,6 +46,31 @@ class Signal:
 
 
 def parse(body: bytes) -> Signal:
+    data = json_object(body)
+    _reject_placeholders(data)
+
+    action = _action(_first(data, _ACTION_FIELDS, "action"))
+    raw_symbol = _first(data, _SYMBOL_FIELDS, "symbol")
+    symbol, exchange = symbol_of(raw_symbol, data.get("exchange"))
+    strategy = data.get("strategy")
+    if strategy is not None and not isinstance(strategy, str):
+        raise PayloadError("field 'strategy' must be a string")
+    payload = {k: _plain(v) for k, v in data.items() if k not in _SECRET_FIELDS}
+    own_id = next((str(data[f]) for f in OWN_ID_FIELDS if data.get(f) not in (None, "")), None)
+    return Signal(
+        action=action,
+        symbol=symbol,
+        exchange=exchange,
+        strategy=strategy.strip() if isinstance(strategy, str) and strategy.strip() else None,
+        quantity=_quantity(data),
+        price_paise=_price(data),
+        own_id=own_id,
+        payload=payload,
+    )
+
+
+def json_object(body: bytes) -> dict:
+    """The body as a JSON object with lower-case keys (numbers as Decimal), or PayloadError."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadError(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     try:
@@ -62,27 +87,7 @@ def parse(body: bytes) -> Signal:
                            f"column {exc.colno})") from None
     if not isinstance(data, dict):
         raise PayloadError(f"body must be a JSON object, not {type(data).__name__}")
-    data = {str(k).strip().lower(): v for k, v in data.items()}
-    _reject_placeholders(data)
-
-    action = _action(_first(data, _ACTION_FIELDS, "action"))
-    raw_symbol = _first(data, _SYMBOL_FIELDS, "symbol")
-    symbol, exchange = _symbol(raw_symbol, data.get("exchange"))
-    strategy = data.get("strategy")
-    if strategy is not None and not isinstance(strategy, str):
-        raise PayloadError("field 'strategy' must be a string")
-    payload = {k: _plain(v) for k, v in data.items() if k not in _SECRET_FIELDS}
-    own_id = next((str(data[f]) for f in OWN_ID_FIELDS if data.get(f) not in (None, "")), None)
-    return Signal(
-        action=action,
-        symbol=symbol,
-        exchange=exchange,
-        strategy=strategy.strip() if isinstance(strategy, str) and strategy.strip() else None,
-        quantity=_quantity(data),
-        price_paise=_price(data),
-        own_id=own_id,
-        payload=payload,
-    )
+    return {str(k).strip().lower(): v for k, v in data.items()}
 
 
 def _reject_placeholders(data: dict) -> None:
@@ -109,7 +114,7 @@ def _action(value: Any) -> str:
     return action
 
 
-def _symbol(value: Any, exchange: Any) -> tuple[str, str]:
+def symbol_of(value: Any, exchange: Any) -> tuple[str, str]:
     if not isinstance(value, str):
         raise PayloadError("field 'symbol' must be a string")
     symbol = value.strip().upper()

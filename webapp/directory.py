@@ -61,4 +61,5 @@ class LinkDirectory:
             self._hash_of[key] = value["token_hash"]
             self.by_hash[value["token_hash"]] = {
                 "id": key, "name": value["name"], "version": value["version"],
-                "user_id": value.get("user_id")}
+                "user_id": value.get("user_id"), "kind": value.get("kind", "tradingview"),
+                "scan_action": value.get("scan_action")}

@@ -1,5 +1,8 @@
 """POST /hook/{token}: validate, record, hand off to Kafka. No business rules here.
 
+A TradingView-shaped body is one alert; a chartink link's body names several stocks, each its
+own alert (a stock refused alone is recorded, the others go on).
+
 The 200 answer is sent only after Kafka acknowledged the alert (acks=all); every rejection is
 logged and recorded with its reason, never with the token.
 """
@@ -15,7 +18,7 @@ from starlette.responses import JSONResponse
 
 from connectors import kafka
 from connectors.smartapi.master import InstrumentError
-from schemas import ids, sql, topics as registry
+from schemas import chartink, ids, sql, topics as registry
 from schemas.records import Alert
 from schemas.tradingview import MAX_BODY_BYTES, OPTION_ACTIONS, PayloadError, parse
 from webapp import bots, links, metrics
@@ -54,13 +57,17 @@ def _record_rejection(eng, row: dict) -> None:
         conn.execute(sql.webhook_rejections.insert().values(**row))
 
 
-async def _reject(request: Request, status: int, reason: str, link: dict | None) -> JSONResponse:
+async def _record(request: Request, status: int, reason: str, link: dict | None) -> None:
     client = request.client.host if request.client else None
     link_id = link["id"] if link else None
     log.warning("webhook rejected %d link=%s client=%s: %s", status, link_id or "-", client, reason)
     await asyncio.to_thread(_record_rejection, request.app.state.engine, dict(
         at_ms=int(time.time() * 1000), link_id=link_id, status_code=status, reason=reason,
         client=client, user_id=link["user_id"] if link else None))
+
+
+async def _reject(request: Request, status: int, reason: str, link: dict | None) -> JSONResponse:
+    await _record(request, status, reason, link)
     return JSONResponse({"error": reason}, status_code=status)
 
 
@@ -130,17 +137,47 @@ async def _hook(request: Request) -> JSONResponse:
     if body is None:
         return await _reject(request, 413, f"body larger than {MAX_BODY_BYTES} bytes", link)
     try:
-        signal = parse(body)
+        if link.get("kind") == "chartink":
+            signals, refused = chartink.parse(body, link["scan_action"])
+        else:
+            signals, refused = [parse(body)], []
     except PayloadError as exc:
         return await _reject(request, 422, str(exc), link)
-    try:
-        inst, action, price_paise, lots = _instrument(state.catalog, signal)
-    except InstrumentError as exc:
-        return await _reject(request, 422, str(exc), link)
+    alerts = []
+    for signal in signals:
+        try:
+            alerts.append(_alert(state, link, signal, bot_version, global_bot_version))
+        except InstrumentError as exc:
+            refused.append(chartink.Refused(signal.symbol, str(exc)))
+    if not alerts:
+        return await _reject(request, 422, "; ".join(
+            f"{r.stock}: {r.reason}" if link.get("kind") == "chartink" else r.reason
+            for r in refused), link)
+    for r in refused:               # a ChartInk stock refused alone: recorded, the others go on
+        await _record(request, 422, f"{r.stock}: {r.reason}", link)
+    sent = await asyncio.gather(*(_send(state, alert) for alert in alerts),
+                                return_exceptions=True)
+    failed = [exc for exc in sent if exc is not None]
+    if failed:
+        return await _reject(request, 503, f"Kafka unavailable, {len(failed)} of {len(alerts)} "
+                                           f"alert(s) not accepted ({type(failed[0]).__name__}); "
+                                           "retry: those accepted are recognized as duplicates",
+                             link)
+    if link.get("kind") != "chartink":
+        return JSONResponse({"alert_id": alerts[0].id, "status": "queued"})
+    return JSONResponse({
+        "status": "queued", "alerts": [{"stock": a.payload["stock"], "alert_id": a.id}
+                                       for a in alerts],
+        "refused": [{"stock": r.stock, "error": r.reason} for r in refused]})
+
+
+def _alert(state, link: dict, signal, bot_version: int, global_bot_version: int) -> Alert:
+    """The alert a signal becomes on this link, or InstrumentError."""
+    inst, action, price_paise, lots = _instrument(state.catalog, signal)
     received_ns = time.time_ns()
     key = ids.dedupe_key(link["id"], signal.payload)
     settings = state.settings
-    alert = Alert(
+    return Alert(
         id=ids.alert_id(key, received_ns), dedupe_key=key,
         dedupe_window_s=settings.own_id_dedupe_window_s if signal.own_id else settings.dedupe_window_s,
         link_id=link["id"], link_version=link["version"], user_id=link["user_id"],
@@ -148,15 +185,19 @@ async def _hook(request: Request) -> JSONResponse:
         symbol=inst.symbol, exchange=inst.exchange, token=inst.token,
         received_at_ms=received_ns // 1_000_000, strategy=signal.strategy,
         quantity=signal.quantity, price_paise=price_paise, payload=signal.payload,
-        lot_size=lots, signal_action=signal.action)
+        lot_size=lots, signal_action=signal.action, source=link.get("kind", "tradingview"))
+
+
+async def _send(state, alert: Alert) -> BaseException | None:
+    """Hand the alert to Kafka (acks=all); the error instead of raising it."""
+    settings = state.settings
     try:
         await state.producer.send(registry.topic_name(settings.namespace, registry.ALERTS),
-                                  kafka.encode(alert), key=link["id"].encode(),
-                                  partition=registry.instrument_partition(inst.token,
+                                  kafka.encode(alert), key=alert.link_id.encode(),
+                                  partition=registry.instrument_partition(alert.token,
                                                                           settings.partitions))
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-        return await _reject(request, 503, f"Kafka unavailable, alert not accepted "
-                                     f"({type(exc).__name__}); retry", link)
-    log.debug("alert %s accepted for link %s: %s %s", alert.id, link["name"], alert.action,
+        return exc
+    log.debug("alert %s accepted for link %s: %s %s", alert.id, alert.link_id, alert.action,
               alert.symbol)   # the ledger keeps every alert; at 1,000 a second a line costs
-    return JSONResponse({"alert_id": alert.id, "status": "queued"})
+    return None

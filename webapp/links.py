@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Engine, select, true, update
 
-from schemas import sql
+from schemas import market_time, sql
 from schemas.money import rupees_to_paise
 
 
@@ -30,6 +30,8 @@ def token_hash(token: str) -> str:
 SIDES = ("both", "long", "short")
 PRODUCTS = ("auto", "intraday", "delivery")
 EOD_POLICIES = ("close-losers", "close-all", "hold")
+KINDS = ("tradingview", "chartink")       # what posts to the link (README "Signal sources")
+SCAN_ACTIONS = ("buy", "sell")
 OFF = ("", "off", "none")
 # Every setting a link has, with its default: the SQL columns, the link record, the CLI flags and
 # (later) the dashboard's form all go through validate() below.
@@ -38,13 +40,14 @@ DEFAULTS = dict(quantity=None, sl_pct=None, target_pct=None, trail_pct=None,
                 enabled=True, side="both", reverse=False, reverse_on_sl=False, max_entries=1,
                 risk_pct=None, capital_paise=None, max_open=None, daily_loss_paise=None,
                 product="auto", paper_fill="full", tick_band_pct=None, eod="close-losers",
-                fee_paise=0)
+                fee_paise=0, kind="tradingview", scan_action=None, entry_window=None)
 FLAGS = dict(quantity="--qty", sl_pct="--sl", target_pct="--target", trail_pct="--trail",
              trail_activation_pct="--trail-activation", slippage_bps="--slippage-bps",
              side="--side", max_entries="--max-entries", risk_pct="--risk-pct",
              capital_paise="--capital", max_open="--max-open", daily_loss_paise="--daily-loss",
              product="--product", paper_fill="--paper-fill", tick_band_pct="--tick-band",
-             eod="--eod", fee_paise="--fee-paise", account_id="--account")
+             eod="--eod", fee_paise="--fee-paise", account_id="--account", kind="--kind",
+             scan_action="--action", entry_window="--entry-window")
 
 
 def _off(value) -> bool:
@@ -97,6 +100,16 @@ def _choice(name: str, value, choices: tuple[str, ...]) -> str:
     return choice
 
 
+def _entry_window(value) -> str | None:
+    if _off(value):
+        return None
+    try:
+        start, end = market_time.parse_window(str(value))
+    except ValueError as exc:
+        raise LinkError(f"--entry-window: {exc}") from None
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
 def _paper_fill(value) -> str:
     text = str(value).strip().lower()
     if text == "full":
@@ -132,6 +145,9 @@ _CONVERT = dict(
     tick_band_pct=lambda v: _percent("--tick-band", v),
     eod=lambda v: _choice("--eod", v, EOD_POLICIES),
     fee_paise=lambda v: _whole("--fee-paise", v, minimum=0),
+    kind=lambda v: _choice("--kind", v, KINDS),
+    scan_action=lambda v: None if _off(v) else _choice("--action", v, SCAN_ACTIONS).upper(),
+    entry_window=_entry_window,
 )
 
 
@@ -156,6 +172,12 @@ def validate(changes: dict, current: dict | None = None) -> dict:
                             "distance")
         if merged["sl_pct"] is None:
             raise LinkError("--risk-pct needs --sl: the stop distance sizes the position")
+    if merged["kind"] == "chartink" and merged["scan_action"] is None:
+        raise LinkError("a chartink link needs --action BUY or SELL: a scan names stocks, "
+                        "not what to do with them")
+    if merged["kind"] != "chartink" and merged["scan_action"] is not None:
+        raise LinkError("--action is for chartink links; a TradingView alert names its own "
+                        "action")
     if not merged["paper"] and not merged["account_id"]:
         raise LinkError("a live link needs a broker account (--account NAME)")
     return merged

@@ -163,7 +163,8 @@ async def _link_form(request: Request, row: dict | None, status=200, **context) 
     return await render(request, "link_form.html", status, link=row,
                         accounts=await views.my_accounts(state, user), defaults=links.DEFAULTS,
                         choices={"side": links.SIDES, "product": links.PRODUCTS,
-                                 "eod": links.EOD_POLICIES}, **context)
+                                 "eod": links.EOD_POLICIES, "kind": links.KINDS,
+                                 "scan_action": ("", "BUY", "SELL")}, **context)
 
 
 @signed_in

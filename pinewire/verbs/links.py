@@ -17,6 +17,8 @@ def webhook_url(row: dict) -> str:
 
 
 def alert_template(row: dict) -> str:
+    if row["kind"] == "chartink":
+        return "ChartInk's own (paste the webhook URL into the scan's alert)"
     return json.dumps({"strategy": row["strategy"], "symbol": "{{ticker}}",
                        "exchange": "{{exchange}}", "action": "{{strategy.order.action}}",
                        "price": "{{close}}", "time": "{{timenow}}"})
@@ -82,8 +84,12 @@ def describe(row: dict) -> list[tuple[str, str]]:
         return paise_to_rupees(v) if v is not None else off
     sizing = (f"risk {row['risk_pct']} % of capital {rupees(row['capital_paise'])}"
               if row["risk_pct"] else f"{row['quantity']} per entry (lots for options)")
+    source = f"chartink scan, every stock a {row['scan_action']}" \
+        if row["kind"] == "chartink" else "tradingview (or any client of that shape)"
     return [
-        ("strategy", row["strategy"]), ("mode", "paper" if row["paper"] else "LIVE"),
+        ("strategy", row["strategy"]), ("signals", source),
+        ("entry window", f"{row['entry_window']} IST" if row["entry_window"] else "any time"),
+        ("mode", "paper" if row["paper"] else "LIVE"),
         ("account", row["account_id"] or "none"),
         ("enabled", "yes" if row["enabled"] else "no"),
         ("quantity", sizing), ("stop-loss", percent(row["sl_pct"])),
@@ -134,9 +140,12 @@ def cmd_link_list(a) -> int:
 
 def cmd_alert(a) -> int:
     row = my_link(a, a.link)
-    body = {"strategy": row["strategy"], "symbol": a.symbol, "action": a.action}
-    if a.price:
-        body["price"] = a.price
+    if row["kind"] == "chartink":     # the scan's shape; the link says BUY or SELL
+        body = {"stocks": a.symbol, "trigger_prices": a.price or "", "scan_name": "pinewire"}
+    else:
+        body = {"strategy": row["strategy"], "symbol": a.symbol, "action": a.action}
+        if a.price:
+            body["price"] = a.price
     response = httpx.post(webhook_url(row), content=json.dumps(body), timeout=10)
     print(f"{response.status_code} {response.text}")
     return 0 if response.status_code == 200 else 1
@@ -193,6 +202,12 @@ def _setting_flags(p: argparse.ArgumentParser, *, adding: bool) -> None:
                                                              "jumping more than this percent")
     p.add_argument("--eod", help="close-losers, close-all or hold (default close-losers)")
     p.add_argument("--fee-paise", dest="fee_paise", help="charges per filled order, in paise")
+    p.add_argument("--kind", help="what posts to the link: tradingview (or any client of "
+                                  "that shape) or chartink (default tradingview)")
+    p.add_argument("--action", dest="scan_action", help="a chartink link's BUY or SELL for "
+                                                         "every stock its scan names")
+    p.add_argument("--entry-window", dest="entry_window", help="HH:MM-HH:MM IST: enter only "
+                                                               "then (off: any time)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--live", dest="paper", action="store_false", default=None,
                       help="trade on the broker account")

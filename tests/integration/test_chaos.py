@@ -140,8 +140,11 @@ def test_chaos(kind, tmp_path, capsys):
         killed = _chaos(p, brokers, workers, kind, rng, started)
         replay.join(timeout=REPLAY_S + 60)
         assert not replay.is_alive(), "the replay did not finish"
-        wait_until(lambda: _count(p, link_ids, "CLOSED") == LINKS * INSTRUMENTS, 240,
-                   "every position closed", interval_s=1)
+        try:
+            wait_until(lambda: _count(p, link_ids, "CLOSED") == LINKS * INSTRUMENTS, 240,
+                       "every position closed", interval_s=1)
+        except AssertionError as timeout:
+            raise AssertionError(_still_open(p, link_ids)) from timeout
 
         figures = _check(p, links, paths, started, killed, kind)
         with capsys.disabled():      # printed under `make test` too
@@ -198,6 +201,28 @@ def _chaos(p, brokers: Brokers, workers: dict, kind: str, rng, started: float) -
 def _count(p, link_ids: list[str], state: str) -> int:
     return len(p.rows(sql.positions, sql.positions.c.link_id.in_(link_ids),
                       sql.positions.c.state == state))
+
+
+def _still_open(p, link_ids: list[str]) -> str:
+    """What a timed-out wait for the exits leaves to look at: the positions still open, by
+    instrument partition, whether the topics hold their exit intents and fills, and which
+    worker owns each of those partitions now."""
+    still = p.rows(sql.positions, sql.positions.c.link_id.in_(link_ids),
+                   sql.positions.c.state != "CLOSED")
+    ids = {row["id"] for row in still}
+    exit_orders = {r[3]["client_order_id"]: r[3]["position_id"]
+                   for r in p.topic_records(registry.ORDERS)
+                   if r[3]["position_id"] in ids and r[3]["purpose"] == "EXIT"}
+    filled = {r[3]["position_id"] for r in p.topic_records(registry.FILLS)
+              if r[3]["client_order_id"] in exit_orders}
+    by_partition: dict[int, int] = {}
+    for row in still:
+        part = registry.instrument_partition(row["token"], p.settings.partitions)
+        by_partition[part] = by_partition.get(part, 0) + 1
+    owners = {w: sorted(info["active_partitions"]) for w, info in p.workers_alive().items()}
+    return (f"{len(still)} positions not closed ({sorted({r['state'] for r in still})}); "
+            f"by partition {dict(sorted(by_partition.items()))}; exit intents in the topic for "
+            f"{len(set(exit_orders.values()))}, exit fills for {len(filled)}; workers now {owners}")
 
 
 def _check(p, links, paths, started: float, killed: list[str], kind: str) -> str:
