@@ -3,7 +3,11 @@ to its instrument's partition (co-partitioning, DESIGN.md), but a live order: to
 account's."""
 from __future__ import annotations
 
+import logging
 import time
+from functools import partial
+
+from faust import current_event
 
 from agents import app as A
 from agents.memory import WorkerMemory
@@ -11,6 +15,8 @@ from agents.positions import LIVE_STATES, Position, entry_side, exit_side
 from schemas import ids
 from schemas.records import Event, Exposure, OrderIntent, Subscription
 from schemas.topics import instrument_partition
+
+log = logging.getLogger("pinewire.emit")
 
 
 def now_ms() -> int:
@@ -122,7 +128,21 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
         reason=None if entry else pos.exit_reason, account_id=pos.account_id,
         product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id,
         cancel_client_order_id=pos.entry_order_id if not entry and pos.entry_open else None)
-    await A.orders_topic.send(key=pos.id, value=intent, partition=order_partition(pos))
+    # Write-ahead: the order goes to Kafka once the changelog holds the position that sent it
+    # (the table's own record of this write may still be in flight). A worker killed between
+    # the two restores a position that knows its order, and resends it if unanswered; never an
+    # order whose fill finds a position that forgot it. The stream goes on meanwhile.
+    written = A.positions.send_changelog(current_event().message.partition, pos.id, pos)
+    written.add_done_callback(partial(_send_order, intent, order_partition(pos)))
+
+
+def _send_order(intent: OrderIntent, partition: int, written) -> None:
+    if written.cancelled() or written.exception() is not None:
+        log.warning("order %s not sent: the changelog did not take its position (%r); the "
+                    "position resends it", intent.client_order_id,
+                    None if written.cancelled() else written.exception())
+        return
+    A.orders_topic.send_soon(key=intent.position_id, value=intent, partition=partition)
 
 
 async def event(kind: str, *, link_id: str, token: str | None = None,
