@@ -27,9 +27,11 @@ async def send_fill(fill: Fill) -> None:
 
 async def account_health(account_id: str, problem: str | None) -> None:
     """Every login outcome of a live account, for the ledger (accounts.health) and the logs."""
+    account = memory.account(account_id) or {}
     await emit.event("ACCOUNT_HEALTH", link_id="", partition=emit.account_partition(account_id),
                      key=f"health:{account_id}:{emit.now_ms()}", reason=problem or "logged in",
-                     detail={"account_id": account_id, "problem": problem})
+                     detail={"account_id": account_id, "name": account.get("name"),
+                             "problem": problem}, user_id=account.get("user_id"))
 
 
 brokers = Brokers(A.S, engine, send_fill, A.paper_book,

@@ -12,7 +12,7 @@ from datetime import datetime
 import uvloop
 
 from agents import app as A
-from agents import control, eod, metrics, monitor, pipeline  # noqa: F401
+from agents import control, eod, metrics, monitor, notifier, pipeline  # noqa: F401
 from agents import emit, state_dir
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
@@ -69,6 +69,7 @@ async def heartbeat() -> None:
         standby=standbys, at_ms=now_ms(), last_tick_ms=memory.last_tick_ms,
         last_prices={t: list(memory.last_price[t]) for t in watched if t in memory.last_price},
         open_positions=live))
+    await notifier.watch_workers(WORKER_ID)
 
 
 @A.app.timer(interval=1.0)

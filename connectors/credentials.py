@@ -4,6 +4,7 @@ logged, printed or put on a topic."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pyotp
@@ -76,3 +77,24 @@ def load(eng: Engine, secret_key: str | None, account_id: str) -> Credentials:
         raise AccountError("cannot decrypt the account's credentials: PINEWIRE_SECRET_KEY is "
                            "not the key they were stored with") from None
     return Credentials(account_id=row.id, client_code=row.client_code, **data)
+
+
+def seal_telegram(secret_key: str | None, bot_token: str, chat_id: str) -> str:
+    """A user's Telegram bot token and chat id, checked for shape and encrypted."""
+    bot_token, chat_id = bot_token.strip(), str(chat_id).strip()
+    if not re.fullmatch(r"\d{5,15}:[A-Za-z0-9_-]{30,60}", bot_token):
+        raise AccountError("the bot token is not one BotFather gives (digits:letters)")
+    if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z0-9_]{5,32}", chat_id):
+        raise AccountError("the chat id is a number (e.g. 123456789 or -100…) or @channelname")
+    return _fernet(secret_key).encrypt(json.dumps({"bot_token": bot_token,
+                                                   "chat_id": chat_id}).encode()).decode()
+
+
+def open_telegram(secret_key: str | None, sealed: str) -> tuple[str, str]:
+    """(bot token, chat id) of a sealed Telegram setting."""
+    try:
+        data = json.loads(_fernet(secret_key).decrypt(sealed.encode()))
+    except InvalidToken:
+        raise AccountError("cannot decrypt the Telegram setting: PINEWIRE_SECRET_KEY is not "
+                           "the key it was stored with") from None
+    return data["bot_token"], data["chat_id"]

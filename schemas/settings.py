@@ -82,6 +82,8 @@ class Settings(BaseSettings):
                                 "not trading days besides the NSE calendar")
     registration: str = Field("open", pattern="^(open|closed)$",
                               description="open: anyone may register; closed: the admin adds users")
+    telegram_api: str = Field("https://api.telegram.org", description="base URL of the "
+                              "Telegram Bot API that notifications go through")
     session_secret: str | None = Field(None, description="signs dashboard sessions; unset: a "
                                        "random one kept in the data dir")
 

@@ -26,6 +26,14 @@ users = Table(
     Column("password_changed_at_ms", BigInteger, nullable=False),  # older sessions are void
 )
 
+notify_settings = Table(
+    "notify_settings", metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("telegram", Text, nullable=False),             # Fernet token: bot token and chat id
+    Column("alert_ignored", Boolean, nullable=False, server_default=false()),   # opt-in
+    Column("updated_at_ms", BigInteger, nullable=False),
+)
+
 api_tokens = Table(
     "api_tokens", metadata,
     Column("id", String(32), primary_key=True),

@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from connectors import credentials
 from pinewire import broker, kafka_cluster, processes
 from tests.integration.harness import Pipeline, free_port, free_ports
 
@@ -30,11 +31,21 @@ def kafka_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pipeline(kafka_url, tmp_path_factory):
+def fake_telegram():
+    from tests.integration.telegram import FakeTelegram
+    server = FakeTelegram()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline(kafka_url, tmp_path_factory, fake_telegram):
     # A paper order without a fresh tick waits this long for one, then fills at the alert's
-    # price: the tests that rely on it wait 5 s, not the default 30 s.
+    # price: the tests that rely on it wait 5 s, not the default 30 s. Telegram messages go
+    # to the fake Bot API.
     with Pipeline(tmp_path_factory.mktemp("pipeline"), kafka_url,
-                  PINEWIRE_PAPER_FILL_TIMEOUT_S="5").running() as p:
+                  PINEWIRE_PAPER_FILL_TIMEOUT_S="5", PINEWIRE_SECRET_KEY=credentials.new_key(),
+                  PINEWIRE_TELEGRAM_API=fake_telegram.url).running() as p:
         yield p
 
 

@@ -11,10 +11,44 @@ from connectors import kafka
 from connectors.follower import TopicFollower
 from connectors.ticks import replay
 from connectors.ticks.synthetic import RandomWalk
-from schemas import instruments, topics as registry
-from schemas.records import TICKS_PER_RECORD, Ticks
+from schemas import ids, instruments, topics as registry
+from schemas.records import TICKS_PER_RECORD, Event, Ticks
 
 log = logging.getLogger(__name__)
+
+
+FEED_DOWN_AFTER_S = 30.0
+
+
+class FeedWatch:
+    """When the market-data socket has been down FEED_DOWN_AFTER_S (or never came up), and
+    when it is back after that: (kind, words) for the events topic, else None."""
+
+    def __init__(self, down_after_s: float = FEED_DOWN_AFTER_S):
+        self.down_after_s, self.down_since, self.reported = down_after_s, None, False
+
+    def update(self, connected: bool, now_s: float) -> tuple[str, str] | None:
+        if connected:
+            back = self.reported and ("FEED_UP", f"market data feed back after "
+                                                 f"{now_s - self.down_since:.0f} s")
+            self.down_since, self.reported = None, False
+            return back or None
+        if self.down_since is None:
+            self.down_since = now_s
+        if not self.reported and now_s - self.down_since >= self.down_after_s:
+            self.reported = True
+            return "FEED_DOWN", (f"market data feed disconnected for "
+                                 f"{now_s - self.down_since:.0f} s: no live ticks, exits wait")
+        return None
+
+
+async def _announce(prod, namespace: str, kind: str, words: str) -> None:
+    log.warning("%s", words)
+    at = int(time.time() * 1000)
+    event = Event(event_id=ids.event_id(kind, at), kind=kind, at_ms=at, link_id="",
+                  reason=words)
+    await prod.send_and_wait(registry.topic_name(namespace, registry.EVENTS), kafka.encode(event),
+                             key=kind.encode(), partition=0)
 
 
 class TickSender:
@@ -152,9 +186,13 @@ async def run_smartapi(bootstrap: str, namespace: str, partitions: int, *, sessi
 
             stream = MarketStream(session, url, on_packet)
             streaming = asyncio.create_task(stream.run())
+            watch = FeedWatch()
             try:
                 while duration_s is None or time.monotonic() - started < duration_s:
                     await stream.set_tokens(_at_most(_exchange_types(subs), MAX_TOKENS))
+                    change = watch.update(stream.connected.is_set(), time.monotonic())
+                    if change:
+                        await _announce(prod, namespace, *change)
                     await asyncio.sleep(0.25)
             finally:
                 streaming.cancel()

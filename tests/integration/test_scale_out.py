@@ -3,12 +3,15 @@ again by the other (once the group's session timeout has passed), move back when
 and each exits exactly once. Prints how long after the kill the first exit on a killed
 partition was decided: the resume time (README, "Scaling out")."""
 import os
+import secrets
 import signal
 import time
 
+from connectors import credentials
 from schemas import instruments
 from schemas import topics as registry
 from tests.integration.harness import Pipeline, static_members, symbols_on, wait_until
+from webapp import notifications
 
 
 def _exit_decided_at(p, position_id: str) -> int:
@@ -48,12 +51,17 @@ def _kill_then_stop_out(p, procs: dict, name: str, symbol: str, pid: str, *,
 
 
 def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tmp_path,
-                                                                  request):
+                                                                  request, fake_telegram):
     broker = request.node.callspec.params["kafka_url"]
     # the embedded broker's group coordinator takes longer to let a dead member go
     limit_ms = 20_000 if broker == "tansu" else 10_000
     static = static_members(broker)
-    p = Pipeline(tmp_path, kafka_url)
+    key = credentials.new_key()
+    p = Pipeline(tmp_path, kafka_url, PINEWIRE_SECRET_KEY=key,
+                 PINEWIRE_TELEGRAM_API=fake_telegram.url)
+    chat = str(secrets.randbelow(10**9))          # the admin hears of a lost worker
+    notifications.set_telegram(p.engine, key, p.user["id"], chat_id=chat,
+                               bot_token=f"123456789:{secrets.token_urlsafe(30)}")
     procs = {}
     try:
         p.prepare_topics()
@@ -72,6 +80,7 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
         print(f"\nworker SIGKILL, not restarted -> its positions watched again by the other "
               f"after {resumed_ms / 1000:.1f}s")
         assert resumed_ms < limit_ms, f"resumed after {resumed_ms} ms"
+        fake_telegram.wait_for(chat, "worker worker-b lost: no heartbeat for")
 
         # it comes back: the partitions split again, and the second position moves with its
         # partition (each worker counts only the live positions of the partitions it owns)
