@@ -55,6 +55,7 @@ subscriptions_topic = _topic(registry.SUBSCRIPTIONS, records.Subscription)
 workers_topic = _topic(registry.WORKERS, records.WorkerHeartbeat)
 dead_letters_topic = _topic(registry.DEAD_LETTERS, records.DeadLetter)
 exposure_topic = _topic(registry.EXPOSURE, records.Exposure)
+candles_topic = _topic(registry.CANDLES, records.Candle)
 
 # position id -> Position.to_dict()
 positions = app.Table("positions", default=None, partitions=S.partitions)
@@ -68,6 +69,11 @@ executions = app.Table("executions", default=None, partitions=S.partitions)
 paper_book = app.Table("paper_book", default=None, partitions=S.partitions)
 # "<sweep kind>:<partition>" -> the IST trading day last swept (EOD, MIS_SQUAREOFF)
 sweeps = app.Table("sweeps", default=None, partitions=S.partitions)
+# instrument token -> {"builder": CandleBuilder.state(), "seq": its last tick's sequence}
+candle_builders = app.Table("candle_builders", default=None, partitions=S.partitions)
+# "token|timeframe" -> its last closed candles (dicts), oldest first, as many as the strategies
+# attached to it need to warm up
+candle_history = app.Table("candle_history", default=None, partitions=S.partitions)
 
 
 

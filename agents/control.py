@@ -1,12 +1,13 @@
 """Commands to a partition's owner: a position restored from the ledger, the end-of-day sweeps
-(one record per partition, idempotent by trading day), a paper order that waited too long."""
+(one record per partition, idempotent by trading day), a paper order that waited too long, the
+candles whose window has ended."""
 from __future__ import annotations
 
 import logging
 import re
 
 from agents import app as A
-from agents import emit, eod, positions, risk
+from agents import candle_agent, emit, eod, positions, risk
 from agents.pipeline import brokers, memory, send_fill
 from agents.positions import Position
 from schemas.money import paise_to_rupees
@@ -28,6 +29,8 @@ async def handle(command: Command) -> None:
         await restore(command)
     elif command.kind in (eod.EOD, eod.MIS_SQUAREOFF) and command.partition is not None:
         await sweep(command)
+    elif command.kind == "CANDLES" and command.partition is not None:
+        await candle_agent.close_due(command)
     elif command.kind == "PAPER_TIMEOUT" and command.client_order_id and command.token:
         for fill in brokers.paper.expire(command.token or "", command.client_order_id,
                                          emit.now_ms()):

@@ -9,6 +9,7 @@ import time
 
 from agents import risk
 from agents.positions import LIVE_STATES, Position, quiet_range
+from agents.strategies.candles import minutes_of
 from connectors.follower import TopicFollower
 from schemas import topics as registry
 
@@ -23,10 +24,15 @@ class WorkerMemory:
         self.bot_topic = registry.topic_name(namespace, registry.BOT)
         self.exposure_topic = registry.topic_name(namespace, registry.EXPOSURE)
         self.workers_topic = registry.topic_name(namespace, registry.WORKERS)
+        self.strategies_topic = registry.topic_name(namespace, registry.STRATEGIES)
         self.config = TopicFollower(bootstrap, [self.links_topic, self.accounts_topic,
                                                 self.bot_topic, self.exposure_topic,
-                                                self.workers_topic], on_record=self._on_record,
+                                                self.workers_topic, self.strategies_topic],
+                                    on_record=self._on_record,
                                     passed_on=frozenset({self.exposure_topic}))
+        # (token, timeframe label) -> the enabled strategy attachments reading its candles
+        self.strategies_on: dict[tuple[str, str], list[dict]] = {}
+        self.candle_timeframes: dict[str, tuple[int, ...]] = {}   # token -> minutes to build
         self.index: dict[str, set[str]] = {}
         self.announced: set[str] = set()   # instruments last announced as to be streamed
         # instrument -> the prices at which a tick changes none of its live positions
@@ -60,6 +66,21 @@ class WorkerMemory:
     def _on_record(self, topic: str, key: str, value: dict | None) -> None:
         if topic == self.exposure_topic and value:
             self.expose(value)
+        elif topic == self.strategies_topic:
+            self._index_strategies()
+
+    def _index_strategies(self) -> None:
+        """Which instruments need candles of which timeframes, and who reads them."""
+        on: dict[tuple[str, str], list[dict]] = {}
+        for attachment in self.config.values[self.strategies_topic].values():
+            if attachment and attachment["enabled"]:
+                for token in attachment["tokens"]:
+                    on.setdefault((token, attachment["timeframe"]), []).append(attachment)
+        frames: dict[str, set[int]] = {}
+        for token, timeframe in on:
+            frames.setdefault(token, set()).add(minutes_of(timeframe))
+        self.strategies_on = on
+        self.candle_timeframes = {t: tuple(sorted(m)) for t, m in frames.items()}
 
     def expose(self, exposure: dict) -> None:
         """Newest version wins, whether it came from this worker's own write or the topic.

@@ -12,13 +12,15 @@ from datetime import datetime
 import uvloop
 
 from agents import app as A
-from agents import control, eod, metrics, monitor, notifier, pipeline  # noqa: F401
+from agents import (candle_agent, control, eod, metrics, monitor, notifier, pipeline,
+                    strategy_agent)
 from agents import emit, state_dir
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
+AGENTS = (pipeline, monitor, control, candle_agent, strategy_agent, notifier)  # imported for them
 WORKER_ID = A.S.worker_name or f"{socket.gethostname()}:{os.getpid()}"
 memory = pipeline.memory
 
@@ -95,6 +97,23 @@ async def end_of_day() -> None:
     for command in eod.sweep_commands(kind, now, A.S.partitions):
         await A.commands_topic.send(key=command.command_id, value=command,
                                     partition=command.partition)
+
+
+_candle_minute = 0                       # the last minute whose candles this worker closed
+
+
+@A.app.timer(interval=1.0)
+async def close_candles() -> None:
+    """Just after each minute, a CANDLES command to each of this worker's partitions: the
+    windows that ended close there even without a tick."""
+    global _candle_minute
+    now = now_ms()
+    if now // 60_000 == _candle_minute or not memory.candle_timeframes:
+        return
+    _candle_minute = now // 60_000
+    for p in _owned(A.app.assignor.assigned_actives()):
+        command = candle_agent.candles_command(p, now)
+        await A.commands_topic.send(key=command.command_id, value=command, partition=p)
 
 
 @A.app.timer(interval=0.25)

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 
 IST = timezone(timedelta(hours=5, minutes=30))
 SESSION_OPEN = time(9, 15)
+SESSION_CLOSE = time(15, 30)
 _WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 
 
@@ -25,3 +26,8 @@ def in_window(window: str, at_ms: int) -> bool:
     start, end = parse_window(window)
     moment = datetime.fromtimestamp(at_ms / 1000, IST)
     return start <= time(moment.hour, moment.minute) <= end
+
+
+def in_session(at_ms: int) -> bool:
+    """Whether `at_ms` falls in the NSE session, 09:15 to 15:30 IST."""
+    return SESSION_OPEN <= datetime.fromtimestamp(at_ms / 1000, IST).time() < SESSION_CLOSE

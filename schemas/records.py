@@ -107,6 +107,7 @@ class Command(_Record):
     key: "<kind>:<partition>"), for the IST trading day of `at_ms`.
     PAPER_TIMEOUT: a resting paper order waited too long for a tick (key: client order id,
     on the instrument's partition).
+    CANDLES: close the candles of the partition whose window ended by `at_ms`.
     """
     command_id: str
     kind: str
@@ -128,6 +129,40 @@ class Ticks(_Record):
     the order the feed received them. A tick's sequence number, which tells a replayed tick
     from a new one, is its record's offset x TICKS_PER_RECORD + its index in the record."""
     ticks: list
+
+
+class Candle(_Record):
+    """A closed OHLCV candle of one instrument. Topic: candles (key: instrument token, on its
+    partition). timeframe: minutes ("1" "3" "5" "15" "60"), or "D" (the session, 09:15-15:30
+    IST), "W", "M". history: loaded from the past (a CSV, the broker's historical API) — it
+    warms strategies up and gives no signal. Prices in paise; volume when the feed gives it."""
+    token: str
+    timeframe: str
+    start_ms: int
+    end_ms: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: Optional[int] = None
+    ticks: int = 0
+    history: bool = False
+
+
+class StrategyAttachment(_Record):
+    """A strategy attached to a link: it runs on the candles of `tokens` and its signals are
+    alerts of the link (source strategy:<name>). Topic: strategies (compacted, key: its id;
+    None once detached). Validation: webapp/strategies.py."""
+    attachment_id: str
+    link_id: str
+    name: str                          # a name of agents.strategies.shipped.STRATEGIES
+    params: dict
+    timeframe: str
+    tokens: list
+    symbols: list                      # "NSE:SBIN-EQ" of each token, in the same order
+    enabled: bool
+    version: int
+    user_id: Optional[str] = None
 
 
 class Subscription(_Record):

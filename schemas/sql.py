@@ -94,6 +94,31 @@ links = Table(
     _owner(), UniqueConstraint("user_id", "name", name="uq_links_user_name"),
 )
 
+universes = Table(
+    "universes", metadata,                                 # named lists of instruments
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("symbols", JSON, nullable=False),               # ["NSE:SBIN-EQ", ...], as resolved
+    Column("created_at_ms", BigInteger, nullable=False),
+    _owner(), UniqueConstraint("user_id", "name", name="uq_universes_user_name"),
+)
+
+strategy_attachments = Table(
+    "strategy_attachments", metadata,                      # a strategy running for a link
+    Column("id", String(32), primary_key=True),
+    Column("link_id", String(32), nullable=False, unique=True),   # one per link
+    Column("name", String(40), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("timeframe", String(4), nullable=False),
+    Column("symbols", JSON, nullable=False),               # as given, or the universe's
+    Column("universe", String(100)),
+    Column("tokens", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    _owner(),
+)
+
 accounts = Table(
     "accounts", metadata,
     Column("id", String(32), primary_key=True),

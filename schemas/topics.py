@@ -25,6 +25,10 @@ FILLS = TopicSpec("fills", "position id", True, description="fills and rejection
 EVENTS = TopicSpec("events", "position id", True, description="alert outcomes and position changes")
 COMMANDS = TopicSpec("commands", "position id", True, description="restores and manual commands")
 TICKS = TopicSpec("ticks", "instrument token", True, description="market ticks")
+CANDLES = TopicSpec("candles", "instrument token", True,
+                    description="closed candles built from ticks, and loaded history")
+STRATEGIES = TopicSpec("strategies", "attachment id", False, compacted=True,
+                       description="strategies attached to links")
 SUBSCRIPTIONS = TopicSpec("subscriptions", "instrument token", False, compacted=True,
                           description="instruments the tick feeds must stream")
 LINKS = TopicSpec("links", "link id", False, compacted=True, description="webhook link settings")
@@ -37,14 +41,15 @@ WORKERS = TopicSpec("workers", "worker id", False, compacted=True, description="
 DEAD_LETTERS = TopicSpec("deadletters", "agent", False,
                          description="records an agent could not handle, with the error")
 
-ALL = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS, SUBSCRIPTIONS, LINKS, ACCOUNTS, BOT,
-       EXPOSURE, WORKERS, DEAD_LETTERS)
+ALL = (ALERTS, ORDERS, FILLS, EVENTS, COMMANDS, TICKS, CANDLES, SUBSCRIPTIONS, LINKS, ACCOUNTS,
+       STRATEGIES, BOT, EXPOSURE, WORKERS, DEAD_LETTERS)
 # Topics the Faust workers consume in their consumer group (named by the namespace).
-PIPELINE = (ALERTS, ORDERS, FILLS, COMMANDS, TICKS)
+PIPELINE = (ALERTS, ORDERS, FILLS, COMMANDS, TICKS, CANDLES)
 # Topics the ledger process writes into SQL, in its own consumer group (ledger_group).
 LEDGER = (ALERTS, EVENTS, ORDERS, FILLS)
 # Changelog-backed tables of the worker; their changelog topics are named by Faust.
-TABLES = ("positions", "slots", "dedupe", "executions", "paper_book", "sweeps")
+TABLES = ("positions", "slots", "dedupe", "executions", "paper_book", "sweeps",
+          "candle_builders", "candle_history")
 
 
 def topic_name(namespace: str, spec: TopicSpec) -> str:

@@ -11,6 +11,7 @@ from schemas.records import AccountConfig, BotState, LinkConfig
 from webapp import bots
 from webapp.accounts import account_rows
 from webapp.links import DEFAULTS, list_links
+from webapp.strategies import attachments, record as strategy_record
 
 GLOBAL_BOT_KEY = "bot"   # the admin's kill switch; a user's bot is keyed by the user id
 
@@ -35,7 +36,8 @@ def bot_record(row: dict) -> BotState:
 
 
 async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
-                  accounts: list[dict] = (), bots: list[dict] = ()) -> None:
+                  accounts: list[dict] = (), bots: list[dict] = (),
+                  strategies: list[dict] = ()) -> None:
     """bots: rows of bots.global_switch (no user_id) or bots.user_bot."""
     async with kafka.producing(bootstrap) as prod:
         async def send(spec, key: str, record) -> None:
@@ -47,9 +49,12 @@ async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
             await send(registry.ACCOUNTS, row["id"], account_record(row))
         for row in bots:
             await send(registry.BOT, row.get("user_id") or GLOBAL_BOT_KEY, bot_record(row))
+        for row in strategies:
+            await send(registry.STRATEGIES, row["id"], strategy_record(row))
 
 
 async def publish_everything(eng: Engine, bootstrap: str, namespace: str) -> None:
     """After a broker restart the compacted topics are empty: rebuild them from SQL."""
     await publish(bootstrap, namespace, links=list_links(eng), accounts=account_rows(eng),
-                  bots=[bots.global_switch(eng), *bots.all_user_bots(eng)])
+                  bots=[bots.global_switch(eng), *bots.all_user_bots(eng)],
+                  strategies=attachments(eng))

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Iterable
 
-from agents.strategies.candles import TIMEFRAMES, Candle
+from agents.strategies.candles import Candle, minutes_of
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,16 @@ class StrategyError(ValueError):
 @dataclass(frozen=True)
 class CommonParams:
     """Every strategy's parameters share these; each strategy's Params adds its own."""
-    timeframe: int = 15    # minutes, one of candles.TIMEFRAMES
+    timeframe: int | str = 15    # minutes, one of candles.TIMEFRAMES, or "D" (the session)
 
     def __post_init__(self):
-        if self.timeframe not in TIMEFRAMES:
-            raise StrategyError(f"timeframe must be one of {', '.join(map(str, TIMEFRAMES))} "
-                                f"(minutes), not {self.timeframe!r}")
+        try:
+            minutes_of(self.timeframe)
+        except ValueError as exc:
+            raise StrategyError(str(exc)) from None
         for f in dataclasses.fields(self):
+            if f.name == "timeframe":
+                continue
             value, whole = getattr(self, f.name), isinstance(f.default, int)
             if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) \
                     or value <= 0:

@@ -1,6 +1,7 @@
 """Candles from ticks: one instrument's OHLC candles in tumbling windows of 1, 3, 5, 15 and 60
 minutes, aligned to the NSE session's open (09:15 IST), so the hour runs 09:15–10:15 and the
-last candles of the day end at 15:30. Pure: ticks and the time in, closed candles out.
+last candles of the day end at 15:30; the day's candle is the 375-minute window of the session
+itself (09:15–15:30), closing with it. Pure: ticks and the time in, closed candles out.
 
 A window closes when a tick of a later window arrives or when the time passes its end
 (`close_until`, which the candle agent calls on a timer: an illiquid instrument's candle still
@@ -26,7 +27,23 @@ from agents.risk import ist_day
 from schemas.market_time import IST, SESSION_OPEN
 
 TIMEFRAMES = (1, 3, 5, 15, 60)       # minutes
+DAILY = 375                          # the session, 09:15-15:30 IST: the day's candle
 MINUTE_MS = 60_000
+
+
+def label(minutes: int) -> str:
+    """A timeframe as candle records and strategy parameters name it: "15", or "D"."""
+    return "D" if minutes == DAILY else str(minutes)
+
+
+def minutes_of(timeframe: str | int) -> int:
+    """The minutes of a timeframe label; ValueError for one there is none of."""
+    if str(timeframe).upper() == "D":
+        return DAILY
+    if str(timeframe).isdigit() and int(timeframe) in TIMEFRAMES:
+        return int(timeframe)
+    raise ValueError(f"timeframe must be one of {', '.join(map(str, TIMEFRAMES))} (minutes) "
+                     f"or D (the session), not {timeframe!r}")
 
 
 def window_start(ts_ms: int, minutes: int) -> int:

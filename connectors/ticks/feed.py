@@ -97,16 +97,20 @@ class TickSender:
 
 
 class Subscriptions:
-    """Which tokens to stream: the watchlist plus active subscriptions."""
+    """Which tokens to stream: the watchlist, the instruments of live positions (active
+    subscriptions) and those the attached strategies read."""
 
     def __init__(self, bootstrap: str, namespace: str, watchlist: set[str]):
         self.topic = registry.topic_name(namespace, registry.SUBSCRIPTIONS)
+        self.strategies = registry.topic_name(namespace, registry.STRATEGIES)
         self.watchlist = watchlist
-        self.follower = TopicFollower(bootstrap, [self.topic])
+        self.follower = TopicFollower(bootstrap, [self.topic, self.strategies])
 
     def tokens(self) -> set[str]:
         active = {t for t, v in self.follower.values[self.topic].items() if v and v["active"]}
-        return self.watchlist | active
+        read = {t for v in self.follower.values[self.strategies].values()
+                if v and v["enabled"] for t in v["tokens"]}
+        return self.watchlist | active | read
 
 
 def watchlist_tokens(symbols: str) -> set[str]:

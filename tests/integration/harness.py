@@ -251,13 +251,17 @@ class Pipeline:
     def ticks(self, symbol: str, prices: list[str]) -> None:
         """Replay ticks (rupees) for one instrument, as fast as possible, through the feed."""
         token = instruments.lookup(symbol).token
-        path = self.data_dir / f"ticks-{secrets.token_hex(4)}.csv"
         start = int(time.time() * 1000)
-        path.write_text("ts,token,ltp\n" + "".join(f"{start + i},{token},{p}\n"
-                                                   for i, p in enumerate(prices)))
+        self.replay([(start + i, token, p) for i, p in enumerate(prices)])
+
+    def replay(self, rows: list[tuple[int, str, str]]) -> Path:
+        """Replay (ts_ms, token, rupees) ticks as fast as possible through the feed; the file."""
+        path = self.data_dir / f"ticks-{secrets.token_hex(4)}.csv"
+        path.write_text("ts,token,ltp\n" + "".join(f"{t},{tok},{p}\n" for t, tok, p in rows))
         asyncio.run(feed.run_replay(self.settings.bootstrap, self.settings.namespace,
                                     self.settings.partitions, path,
                                     speed=0, only_subscribed=False))
+        return path
 
     # -- ledger -------------------------------------------------------------------------
     def rows(self, table, *where) -> list[dict]:

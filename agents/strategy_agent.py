@@ -1,0 +1,100 @@
+"""The strategy agent: each closed candle goes to the strategies attached to its instrument and
+timeframe; their signals become alerts of their links (source strategy:<name>) on the alerts
+topic, where they meet the same dedupe, trading rules, risk and execution as a TradingView
+alert.
+
+The candle_history table keeps each (instrument, timeframe)'s last candles, as many as its
+strategies need to warm up: a strategy object is made again from them whenever this worker has
+none that saw the newest (a restart, a partition moved here, a changed attachment), so its
+signals do not depend on where or since when it runs. A candle older than the newest kept one
+was seen already and changes nothing; a history candle warms strategies up and gives no alert.
+An alert's id derives from its link, candle and action: sent again after a crash, it is
+recognized as the same alert.
+"""
+from __future__ import annotations
+
+import logging
+
+from agents import app as A
+from agents.emit import partition_of
+from agents.pipeline import memory
+from agents.strategies.base import Signal, Strategy
+from agents.strategies.candles import Candle, minutes_of
+from agents.strategies.shipped import make
+from schemas import ids
+from schemas.money import paise_to_rupees
+from schemas.records import Alert, Candle as CandleRecord
+
+log = logging.getLogger(__name__)
+KEPT_WITHOUT_READERS = 250        # candles kept for an instrument no strategy reads yet
+
+# (attachment id, version, token) -> (its strategy, the start of the last candle it took)
+_strategies: dict[tuple[str, int, str], tuple[Strategy, int]] = {}
+
+
+@A.app.agent(A.candles_topic, concurrency=1)
+async def on_candles(stream):
+    await A.consume(stream, evaluate)
+
+
+def pure(c: dict | CandleRecord) -> Candle:
+    c = c if isinstance(c, dict) else c.asdict()
+    return Candle(c["token"], minutes_of(c["timeframe"]), c["start_ms"], c["open"], c["high"],
+                  c["low"], c["close"], c["volume"], c["ticks"])
+
+
+def _strategy(attachment: dict, token: str, history: list[dict]) -> Strategy:
+    """The attachment's strategy for this instrument, having taken every kept candle."""
+    key = (attachment["attachment_id"], attachment["version"], token)
+    newest = history[-1]["start_ms"] if history else None
+    found = _strategies.get(key)
+    if found is None or found[1] != newest:
+        strategy = make(attachment["name"], token, attachment["params"])
+        strategy.warm_up(pure(c) for c in history)
+        found = _strategies[key] = (strategy, newest)
+    return found[0]
+
+
+async def evaluate(candle: CandleRecord) -> None:
+    key = f"{candle.token}|{candle.timeframe}"
+    history = A.candle_history.get(key) or []
+    if history and candle.start_ms <= history[-1]["start_ms"]:
+        return                                    # seen already
+    readers = memory.strategies_on.get((candle.token, candle.timeframe), [])
+    alerts, needs = [], []
+    for attachment in readers:
+        strategy = _strategy(attachment, candle.token, history)
+        needs.append(strategy.warm_up_candles)
+        signals = strategy.on_candle(pure(candle))
+        _strategies[(attachment["attachment_id"], attachment["version"], candle.token)] = \
+            (strategy, candle.start_ms)
+        if not candle.history:
+            alerts += [a for s in signals if (a := _alert(attachment, s, candle)) is not None]
+    keep = max(needs, default=KEPT_WITHOUT_READERS)
+    A.candle_history[key] = (history + [candle.asdict()])[-keep:]
+    for alert in alerts:
+        await A.alerts_topic.send(key=alert.link_id, value=alert,
+                                  partition=partition_of(alert.token))
+
+
+def _alert(attachment: dict, signal: Signal, candle: CandleRecord) -> Alert | None:
+    link = memory.link(attachment["link_id"])
+    if link is None:
+        log.warning("strategy %s: link %s unknown here; signal dropped", attachment["name"],
+                    attachment["link_id"])
+        return None
+    exchange, symbol = attachment["symbols"][attachment["tokens"].index(signal.token)] \
+        .split(":", 1)
+    payload = {"strategy": attachment["name"], "symbol": symbol, "action": signal.action,
+               "price": paise_to_rupees(signal.price), "time": signal.at_ms,
+               "timeframe": candle.timeframe, "reason": signal.reason}
+    dedupe = ids.dedupe_key(link["link_id"], payload)
+    user = link.get("user_id")
+    return Alert(id=ids.alert_id(dedupe, signal.at_ms * 1_000_000), dedupe_key=dedupe,
+                 dedupe_window_s=A.S.own_id_dedupe_window_s, link_id=link["link_id"],
+                 link_version=link["version"], user_id=user,
+                 bot_version=memory.bot(user)["version"] if user else 0,
+                 global_bot_version=memory.bot()["version"], action=signal.action,
+                 symbol=symbol, exchange=exchange, token=signal.token,
+                 received_at_ms=signal.at_ms, price_paise=signal.price, payload=payload,
+                 signal_action=signal.action, source=f"strategy:{attachment['name']}")

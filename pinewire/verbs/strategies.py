@@ -1,0 +1,125 @@
+"""Strategies on links and the universes they scan: strategy attach|detach|list,
+universe add|list, candles load."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from agents.strategies.base import StrategyError
+from agents.strategies.shipped import STRATEGIES
+from pinewire.verbs.common import engine, me, publish, user_flag
+from pinewire.verbs.links import my_link
+from schemas.settings import settings
+from webapp import catalog, strategies
+
+
+def _symbols(a) -> list[str] | None:
+    if a.symbols_file:
+        return Path(a.symbols_file).read_text().replace("\n", ",").split(",")
+    return a.symbols.split(",") if a.symbols else None
+
+
+def cmd_strategy_attach(a) -> int:
+    link = my_link(a, a.link)
+    try:
+        params = json.loads(a.params)
+    except json.JSONDecodeError as exc:
+        raise StrategyError(f"--params is not JSON ({exc.msg}); e.g. '{{\"fast\": 20}}'") \
+            from None
+    row = strategies.attach(engine(), catalog.catalog(settings()), link, name=a.name,
+                            params=params, symbols=_symbols(a), universe_name=a.universe)
+    publish("the strategy", strategies=[row])
+    frame = "daily" if row["timeframe"] == "D" else f"{row['timeframe']}-minute"
+    print(f"{row['name']} attached to link {link['name']} (version {row['version']}): "
+          f"{len(row['tokens'])} instrument(s), {frame} candles")
+    return 0
+
+
+def cmd_strategy_detach(a) -> int:
+    link = my_link(a, a.link)
+    row = strategies.detach(engine(), link)
+    if row is None:
+        raise StrategyError(f"link {link['name']} has no strategy attached")
+    publish("the change", strategies=[row])
+    print(f"{row['name']} detached from link {link['name']}")
+    return 0
+
+
+def cmd_strategy_list(a) -> int:
+    rows = strategies.attachments(engine(), me(a)["id"])
+    if not rows:
+        print("no strategy attached: pinewire strategy attach LINK --name "
+              f"{'|'.join(STRATEGIES)} --symbols A,B")
+    for r in rows:
+        where = f"universe {r['universe']}" if r["universe"] else ", ".join(r["symbols"][:5]) + \
+            (f" and {len(r['symbols']) - 5} more" if len(r["symbols"]) > 5 else "")
+        print(f"{r['name']:<14} params {json.dumps(r['params'])} timeframe {r['timeframe']} "
+              f"on {where}")
+    return 0
+
+
+def cmd_universe_add(a) -> int:
+    symbols = _symbols(a)
+    if symbols is None:
+        raise StrategyError("give --symbols A,B or --symbols-file FILE")
+    row = strategies.add_universe(engine(), catalog.catalog(settings()), name=a.name,
+                                  symbols=symbols, user_id=me(a)["id"])
+    print(f"universe {row['name']}: {len(row['symbols'])} instrument(s)")
+    return 0
+
+
+def cmd_universe_list(a) -> int:
+    rows = strategies.universes(engine(), me(a)["id"])
+    if not rows:
+        print("no universe yet: pinewire universe add NAME --symbols-file FILE")
+    for r in rows:
+        print(f"{r['name']:<16} {len(r['symbols'])} instrument(s)")
+    return 0
+
+
+def cmd_candles_load(a) -> int:
+    from pinewire.candle_history import load_csv, publish_history
+    s = settings()
+    candles = load_csv(Path(a.csv), catalog.catalog(s))
+    sent = asyncio.run(publish_history(s.bootstrap, s.namespace, s.partitions, candles))
+    print(f"{sent} history candle(s) sent; strategies warm up from them")
+    return 0
+
+
+def register(sub) -> None:
+    strategy = sub.add_parser("strategy", help="strategies that emit a link's alerts") \
+        .add_subparsers(dest="strategy", required=True)
+    attach = strategy.add_parser("attach", help="run a strategy for a link (replaces any)")
+    attach.add_argument("link")
+    attach.add_argument("--name", required=True, choices=sorted(STRATEGIES))
+    attach.add_argument("--params", default="{}", help='JSON, e.g. \'{"fast":20,"slow":50,'
+                                                       '"timeframe":5}\'')
+    attach.add_argument("--symbols", help="comma-separated, e.g. RELIANCE,TCS")
+    attach.add_argument("--symbols-file", dest="symbols_file", help="one symbol a line")
+    attach.add_argument("--universe", help="a universe's name (pinewire universe add)")
+    detach = strategy.add_parser("detach", help="stop a link's strategy")
+    detach.add_argument("link")
+    ls = strategy.add_parser("list", help="attached strategies")
+    for parser, fn in ((attach, cmd_strategy_attach), (detach, cmd_strategy_detach),
+                       (ls, cmd_strategy_list)):
+        user_flag(parser)
+        parser.set_defaults(fn=fn)
+
+    universe = sub.add_parser("universe", help="named lists of instruments to scan") \
+        .add_subparsers(dest="universe", required=True)
+    add = universe.add_parser("add", help="create or replace a universe")
+    add.add_argument("name")
+    add.add_argument("--symbols", help="comma-separated")
+    add.add_argument("--symbols-file", dest="symbols_file", help="one symbol a line")
+    uls = universe.add_parser("list", help="universes")
+    for parser, fn in ((add, cmd_universe_add), (uls, cmd_universe_list)):
+        user_flag(parser)
+        parser.set_defaults(fn=fn)
+
+    candles = sub.add_parser("candles", help="candle history").add_subparsers(
+        dest="candles", required=True)
+    load = candles.add_parser("load", help="send past candles from a CSV (symbol, timeframe, "
+                                           "start, open, high, low, close[, volume])")
+    load.add_argument("--csv", required=True)
+    load.set_defaults(fn=cmd_candles_load)

@@ -1,0 +1,76 @@
+"""A strategy attached to a link, through the real pipeline: replayed ticks become 1-minute
+candles, an SMA crossover on a known price path emits exactly the expected alerts (source
+strategy:sma_cross), and they open and close a paper position as a TradingView alert would."""
+import json
+import subprocess
+from datetime import datetime
+
+from schemas import instruments, sql
+from schemas import topics as registry
+from schemas.market_time import IST
+from tests.integration.harness import wait_until
+
+# closes, one tick a minute: SMA2 crosses above SMA3 at the 7th candle (close 102), below at
+# the 10th (98); equal averages (3rd, 6th, 9th candles) are no cross
+CLOSES = ["100", "100", "100", "98", "97", "99", "102", "103", "101", "98", "96", "95"]
+START = int(datetime(2026, 11, 27, 10, 0, 30, tzinfo=IST).timestamp() * 1000)
+
+
+def cli(pipeline, *args):
+    done = subprocess.run(pipeline.cli(*args), env=pipeline.env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _strategy_alerts(pipeline, link_id: str) -> list[dict]:
+    return [r[3] for r in pipeline.topic_records(registry.ALERTS) if r[3]["link_id"] == link_id]
+
+
+def _known_to_the_workers(pipeline, token: str) -> None:
+    """Until a worker builds the instrument's candles: a tick before the session (which makes
+    no candle) leaves its builder in the candle_builders table."""
+    changelog = registry.changelog_name(pipeline.settings.namespace, "candle_builders")
+    before_open = int(datetime(2026, 11, 27, 9, 0, tzinfo=IST).timestamp() * 1000)
+
+    def built() -> bool:
+        pipeline.replay([(before_open, token, "100")])
+        return any(r[2].strip('"') == token for r in pipeline.kafka_records(changelog))
+    wait_until(built, 30, "a candle builder for the instrument", interval_s=0.5)
+
+
+def test_an_sma_crossover_emits_exactly_the_expected_alerts_which_trade(pipeline):
+    link = pipeline.add_link(name="smax", sl_pct=None, target_pct=None, quantity=3)
+    out = cli(pipeline, "strategy", "attach", "smax", "--name", "sma_cross", "--params",
+              json.dumps({"fast": 2, "slow": 3, "timeframe": 1}), "--symbols", "TITAN")
+    assert "sma_cross attached to link smax (version 1): 1 instrument(s), 1-minute candles" \
+        in out
+    token = instruments.lookup("TITAN").token
+    assert "sma_cross" in cli(pipeline, "strategy", "list")
+    _known_to_the_workers(pipeline, token)
+    ticks = [(START + k * 60_000, token, c) for k, c in enumerate(CLOSES)]
+    pipeline.replay(ticks[:8])                   # the 8th tick closes the 7th candle: BUY
+    [buy] = wait_until(lambda: _strategy_alerts(pipeline, link["id"]), 60, "the BUY alert")
+    pipeline.position(pipeline.alert_row(buy["id"])["position_id"], "OPEN")
+    pipeline.replay(ticks[8:])                   # a minute apart, the SELL finds it filled
+
+    alerts = wait_until(lambda: len(a := _strategy_alerts(pipeline, link["id"])) >= 2 and a,
+                        60, "two strategy alerts")
+    minute = lambda k: START - 30_000 + (k + 1) * 60_000      # noqa: E731 - candle k's end
+    assert [(a["action"], a["price_paise"], a["received_at_ms"], a["source"]) for a in alerts] \
+        == [("BUY", 10200, minute(6), "strategy:sma_cross"),
+            ("SELL", 9800, minute(9), "strategy:sma_cross")]
+    assert alerts[0]["payload"]["reason"] == "SMA2 crossed above SMA3"
+
+    rows = [pipeline.alert_row(a["id"]) for a in alerts]
+    assert [r["status"] for r in rows] == ["ACCEPTED", "ACCEPTED"]
+    assert {r["source"] for r in rows} == {"strategy:sma_cross"}
+    closed = pipeline.position(rows[0]["position_id"], "CLOSED")
+    assert (closed["side"], closed["entry_qty"], closed["exit_reason"]) == ("LONG", 3, "SIGNAL")
+    # no more alerts came (the last candles cross nothing)
+    candles = [r[3] for r in pipeline.topic_records(registry.CANDLES) if r[3]["token"] == token
+               and not r[3]["history"]]
+    assert [c["close"] for c in candles][:11] == [int(c) * 100 for c in CLOSES[:11]]
+    assert len(_strategy_alerts(pipeline, link["id"])) == 2
+    assert pipeline.rows(sql.positions, sql.positions.c.link_id == link["id"])[0]["id"] == \
+        closed["id"]
