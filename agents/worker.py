@@ -108,7 +108,8 @@ async def close_candles() -> None:
     windows that ended close there even without a tick."""
     global _candle_minute
     now = now_ms()
-    if now // 60_000 == _candle_minute or not memory.candle_timeframes:
+    if now // 60_000 == _candle_minute or not memory.candle_timeframes or \
+            not A.S.candles_on_time:
         return
     _candle_minute = now // 60_000
     for p in _owned(A.app.assignor.assigned_actives()):

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
                                 "not trading days besides the NSE calendar")
     registration: str = Field("open", pattern="^(open|closed)$",
                               description="open: anyone may register; closed: the admin adds users")
+    candles_on_time: bool = Field(True, description="close a candle when the clock passes "
+                                  "its window's end, even without a tick; off for replays of "
+                                  "the past (backtests), where only ticks move the time")
     telegram_api: str = Field("https://api.telegram.org", description="base URL of the "
                               "Telegram Bot API that notifications go through")
     session_secret: str | None = Field(None, description="signs dashboard sessions; unset: a "

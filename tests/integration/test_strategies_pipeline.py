@@ -1,6 +1,7 @@
 """A strategy attached to a link, through the real pipeline: replayed ticks become 1-minute
 candles, an SMA crossover on a known price path emits exactly the expected alerts (source
 strategy:sma_cross), and they open and close a paper position as a TradingView alert would."""
+import asyncio
 import json
 import subprocess
 from datetime import datetime
@@ -74,3 +75,51 @@ def test_an_sma_crossover_emits_exactly_the_expected_alerts_which_trade(pipeline
     assert len(_strategy_alerts(pipeline, link["id"])) == 2
     assert pipeline.rows(sql.positions, sql.positions.c.link_id == link["id"])[0]["id"] == \
         closed["id"]
+
+
+# a path with exits between the crossovers: the cross above at the 7th candle (102) fills at
+# the tick that closed it (103) and meets its 2 % target at 106; a cross below opens a SHORT
+BT_CLOSES = ["100", "100", "100", "98", "97", "99", "102", "103", "106", "101", "98", "96",
+             "97", "99", "101"]
+BT_START = int(datetime(2026, 11, 26, 11, 0, 30, tzinfo=IST).timestamp() * 1000)
+
+
+def test_a_backtest_trades_as_the_live_pipeline_does_on_the_same_ticks(pipeline, tmp_path):
+    from pinewire import backtest
+    from connectors.ticks import replay
+
+    link = pipeline.add_link(name="btx", sl_pct="1", target_pct="2", quantity=1)
+    params = {"fast": 2, "slow": 3, "timeframe": 1}
+    cli(pipeline, "strategy", "attach", "btx", "--name", "sma_cross", "--params",
+        json.dumps(params), "--symbols", "HINDUNILVR")
+    token = instruments.lookup("HINDUNILVR").token
+    _known_to_the_workers(pipeline, token)
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts,token,ltp\n" + "".join(f"{BT_START + k * 60_000},{token},{c}\n"
+                                               for k, c in enumerate(BT_CLOSES)))
+
+    # live: the session's pipeline, fed a candle at a time as the backtest feeds its own
+    s = pipeline.settings
+    asyncio.run(backtest.paced_replay(s.bootstrap, s.namespace, s.partitions,
+                                      list(replay.read(path)), 1))
+    live, _ = _trades_of(pipeline, link["id"])
+
+    out = tmp_path / "bt.json"
+    printed = cli(pipeline, "backtest", "--strategy", "sma_cross", "--params",
+                  json.dumps(params), "--link", "btx", "--ticks", str(path), "--json", str(out))
+    result = json.loads(out.read_text())
+    same = lambda t: {k: v for k, v in t.items() if not k.endswith("_at_ms")}   # noqa: E731
+    assert [same(t) for t in result["trades"]] == [same(t) for t in live]
+    assert [(t["side"], t["entry_paise"], t["exit_paise"], t["exit_reason"]) for t in live] \
+        == [("LONG", 10300, 10600, "TARGET"), ("SHORT", 9600, 9700, "SL"),
+            ("LONG", 10100, None, None)]
+    assert result["pnl_paise"] == sum(t["pnl_paise"] for t in live if t["pnl_paise"] is not None)
+    assert "max drawdown" in printed and f"trades {len(live)}" in printed
+
+
+def _trades_of(pipeline, link_id: str):
+    from pinewire import backtest
+    s = pipeline.settings
+    rows = [p for p in asyncio.run(backtest.positions(s.bootstrap, s.namespace))
+            if p["link_id"] == link_id]
+    return backtest.trades(rows), rows

@@ -1,0 +1,193 @@
+"""`pinewire backtest`: a strategy and a link's trading and exit rules over recorded ticks, run
+by the same agents as live trading — a worker of its own, on a namespace of its own (on the
+Kafka PINEWIRE_KAFKA_URL names, else an embedded broker started for the run), paper orders.
+
+The ticks go in a candle at a time: each step ends with the first tick of the next window (it
+closes the candle) and waits until the worker has handled everything that followed from it
+(its group's lag zero twice running). So a run is reproducible and equals a live pipeline fed
+the same way: an entry fills at the tick that closed its candle, an exit at its rule's price.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agents.strategies.candles import label, minutes_of, window_start
+from agents.strategies.shipped import make
+from connectors import kafka
+from connectors.ticks import replay
+from connectors.ticks.feed import TickSender
+from pinewire import broker, processes
+from schemas import instruments, topics as registry
+from schemas.money import paise_to_rupees, signed_rupees
+from webapp.publish import publish
+
+
+def steps(ticks: list, minutes: int) -> list[list]:
+    """The ticks cut after each tick that opens a new window (the one that closes a candle)."""
+    out, current, window = [], [], {}
+    for tick in ticks:
+        current.append(tick)
+        start = window_start(tick.ts_ms, minutes)
+        if window.setdefault(tick.token, start) != start:
+            window[tick.token] = start
+            out.append(current)
+            current = []
+    return out + ([current] if current else [])
+
+
+async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None:
+    """Until the workers' group has read and committed every record of its topics, twice."""
+    group, specs = registry.consumer_groups(namespace)["workers"]
+    names = [registry.topic_name(namespace, spec) for spec in specs]
+    deadline, quiet = time.monotonic() + timeout_s, 0
+    while quiet < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the backtest worker did not settle in {timeout_s:.0f} s")
+        lags = await kafka.group_lag(bootstrap, group, names)
+        quiet = quiet + 1 if lags and all(v["lag"] == 0 for v in lags.values()) else 0
+        await asyncio.sleep(0.1)      # the pace of polling an external condition
+
+
+async def paced_replay(bootstrap: str, namespace: str, partitions: int, ticks: list,
+                       minutes: int) -> None:
+    async with kafka.producing(bootstrap, linger_ms=1) as prod, \
+            TickSender(prod, namespace, partitions) as sender:
+        for step in steps(ticks, minutes):
+            for t in step:
+                await sender.send(t.token, t.ltp_paise, t.ts_ms)
+            await sender.flush()
+            await settle(bootstrap, namespace)
+
+
+async def positions(bootstrap: str, namespace: str) -> list[dict]:
+    """Each position's last snapshot on the events topic."""
+    last: dict[str, dict] = {}
+    async for _, _, _, ev in kafka.read_topic(bootstrap,
+                                              registry.topic_name(namespace, registry.EVENTS)):
+        pos = ev.get("position")
+        if pos and pos["version"] >= last.get(pos["id"], {"version": -1})["version"]:
+            last[pos["id"]] = pos
+    return sorted(last.values(), key=lambda p: (p["created_at_ms"], p["id"]))
+
+
+def trades(rows: list[dict]) -> list[dict]:
+    out = []
+    for p in rows:
+        if not p["entry_qty"]:
+            continue
+        net = (p.get("realized_pnl_paise") or 0) - (p.get("fees_paise") or 0)
+        out.append({"symbol": p["symbol"], "side": p["side"], "quantity": p["entry_qty"],
+                    "entry_paise": p["entry_value_paise"] // p["entry_qty"],
+                    "exit_paise": p["exit_value_paise"] // p["exit_qty"] if p["exit_qty"] else None,
+                    "exit_reason": p.get("exit_reason"), "state": p["state"],
+                    "pnl_paise": net if p["state"] == "CLOSED" else None,
+                    "opened_at_ms": p["created_at_ms"], "closed_at_ms": p.get("closed_at_ms")})
+    return out
+
+
+def max_drawdown(closed_pnls: list[int]) -> int:
+    """The largest fall of cumulative P&L from a peak, in paise (0 when it never falls)."""
+    total = peak = worst = 0
+    for pnl in closed_pnls:
+        total += pnl
+        peak = max(peak, total)
+        worst = max(worst, peak - total)
+    return worst
+
+
+def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog) -> dict:
+    strategy = make(name, "0", params)
+    minutes = minutes_of(strategy.params.timeframe)
+    ticks = list(replay.read(ticks_path))
+    tokens = sorted({t.token for t in ticks})
+    symbols = [_symbol(catalog, t) for t in tokens]
+    namespace = f"backtest-{secrets.token_hex(4)}"
+    work = Path(tempfile.mkdtemp(prefix="pinewire-backtest-"))
+    embedded = None
+    bootstrap = settings.kafka_url
+    if not bootstrap:
+        port = _free_port()
+        embedded = broker.start(port, work)
+        bootstrap = f"127.0.0.1:{port}"
+    env = {**os.environ, "PINEWIRE_KAFKA_URL": bootstrap, "PINEWIRE_NAMESPACE": namespace,
+           "PINEWIRE_DATA_DIR": str(work), "PINEWIRE_DATABASE_URL": f"sqlite:///{work}/bt.db",
+           "PINEWIRE_FEED": "none", "PINEWIRE_METRICS_PORT": "0",
+           "PINEWIRE_WORKER_NAME": "backtest", "PINEWIRE_STATIC_MEMBERSHIP": "false",
+           "PINEWIRE_CANDLES_ON_TIME": "false", "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(10**12),
+           "PINEWIRE_LOG_LEVEL": "WARNING"}
+    worker = None
+    try:
+        asyncio.run(kafka.create_topics(bootstrap, namespace, settings.partitions, 1))
+        paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
+        attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
+                      "timeframe": label(minutes), "tokens": tokens,
+                      "symbols": symbols, "enabled": True, "version": 1,
+                      "user_id": link["user_id"]}
+        running = {"running": True, "version": 1, "at_ms": int(time.time() * 1000)}
+        asyncio.run(publish(bootstrap, namespace, links=[paper], strategies=[attachment],
+                            bots=[running, {**running, "user_id": link["user_id"]}]))
+        worker = processes.spawn([sys.executable, "-m", "pinewire.cli", "worker"],
+                                 work / "worker.log", env=env)
+        asyncio.run(_worker_ready(bootstrap, namespace, worker))
+        asyncio.run(paced_replay(bootstrap, namespace, settings.partitions, ticks, minutes))
+        found = trades(asyncio.run(positions(bootstrap, namespace)))
+    finally:
+        if worker is not None:
+            processes.stop(worker)
+        if embedded is not None:
+            processes.stop(embedded)
+    closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
+              if t["pnl_paise"] is not None]
+    return {"strategy": name, "params": params, "link": link["name"], "ticks": len(ticks),
+            "instruments": len(tokens), "trades": found, "pnl_paise": sum(closed),
+            "max_drawdown_paise": max_drawdown(closed),
+            "wins": sum(1 for p in closed if p > 0), "closed": len(closed)}
+
+
+def _symbol(catalog, token: str) -> str:
+    inst = instruments.by_token(token) or \
+        (catalog.current().by_token(token) if hasattr(catalog, "current") else None)
+    return f"{inst.exchange}:{inst.symbol}" if inst else f"NSE:{token}"
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _worker_ready(bootstrap: str, namespace: str, worker, timeout_s: float = 90) -> None:
+    """Until the worker's heartbeat says it owns every partition."""
+    topic = registry.topic_name(namespace, registry.WORKERS)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the backtest worker exited ({worker.returncode}); see its log")
+        async for _, _, _, beat in kafka.read_topic(bootstrap, topic):
+            if beat and beat.get("active"):
+                return
+        await asyncio.sleep(0.5)      # the pace of polling an external condition
+    raise TimeoutError("the backtest worker did not start")
+
+
+def report(result: dict) -> str:
+    lines = [f"{result['strategy']} {json.dumps(result['params'])} on link {result['link']}: "
+             f"{result['ticks']} ticks, {result['instruments']} instrument(s)"]
+    for t in result["trades"]:
+        exit_ = f"{paise_to_rupees(t['exit_paise'])} {t['exit_reason']}" if t["exit_paise"] \
+            else "still open"
+        pnl = signed_rupees(t["pnl_paise"]) if t["pnl_paise"] is not None else "-"
+        lines.append(f"  {t['symbol']:<16} {t['side']:<5} {t['quantity']:>6} "
+                     f"{paise_to_rupees(t['entry_paise']):>10} -> {exit_:<18} P&L {pnl}")
+    lines.append(f"trades {len(result['trades'])}, closed {result['closed']}, won "
+                 f"{result['wins']}; P&L {signed_rupees(result['pnl_paise'])}, max drawdown "
+                 f"{paise_to_rupees(result['max_drawdown_paise'])}")
+    return "\n".join(lines)
