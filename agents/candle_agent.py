@@ -50,6 +50,7 @@ async def build(event) -> None:
     if not wanted:
         return
     first_seq, touched, closed = event.message.offset * TICKS_PER_RECORD, {}, []
+    volumes = event.value.volumes
     for index, tick in enumerate(event.value.ticks):
         token = tick[0]
         if token not in wanted:
@@ -59,7 +60,7 @@ async def build(event) -> None:
         if seq <= last_seq:
             continue              # read again after a restart: counted already
         if in_session(tick[2]):
-            closed += builder.on_tick(tick[1], tick[2], tick[3] if len(tick) > 3 else None)
+            closed += builder.on_tick(tick[1], tick[2], volumes[index] if volumes else None)
         touched[token] = (builder, seq)
     await _send(closed)
     for token, (builder, seq) in touched.items():

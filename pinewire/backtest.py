@@ -61,7 +61,7 @@ async def paced_replay(bootstrap: str, namespace: str, partitions: int, ticks: l
             TickSender(prod, namespace, partitions) as sender:
         for step in steps(ticks, minutes):
             for t in step:
-                await sender.send(t.token, t.ltp_paise, t.ts_ms)
+                await sender.send(t.token, t.ltp_paise, t.ts_ms, t.volume)
             await sender.flush()
             await settle(bootstrap, namespace)
 

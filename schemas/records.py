@@ -127,8 +127,11 @@ class Ticks(_Record):
     milliseconds: a consumer pays its per-record cost once per batch, not once per tick.
     Topic: ticks, on the instruments' partition. Each tick is [token, ltp_paise, ts_ms], in
     the order the feed received them. A tick's sequence number, which tells a replayed tick
-    from a new one, is its record's offset x TICKS_PER_RECORD + its index in the record."""
+    from a new one, is its record's offset x TICKS_PER_RECORD + its index in the record.
+    volumes: the day's traded volume at each tick (same index; None where not given), when the
+    feed gives any."""
     ticks: list
+    volumes: Optional[list] = None
 
 
 class Candle(_Record):

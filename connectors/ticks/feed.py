@@ -59,6 +59,7 @@ class TickSender:
         self.producer, self.partitions, self.linger_s = producer, partitions, linger_s
         self.topic = registry.topic_name(namespace, registry.TICKS)
         self.pending: dict[int, list] = {}
+        self.volumes: dict[int, list] = {}      # the day's volume of each pending tick, if given
         self.sent = 0
         self._flusher: asyncio.Task | None = None
 
@@ -72,9 +73,14 @@ class TickSender:
         await self.flush()
         await self.producer.flush()
 
-    async def send(self, token: str, ltp_paise: int, ts_ms: int) -> None:
+    async def send(self, token: str, ltp_paise: int, ts_ms: int,
+                   day_volume: int | None = None) -> None:
         partition = registry.instrument_partition(token, self.partitions)
         batch = self.pending.setdefault(partition, [])
+        if day_volume is not None:    # a volume makes the batch carry them all, index-aligned
+            self.volumes.setdefault(partition, [None] * len(batch)).append(day_volume)
+        elif partition in self.volumes:
+            self.volumes[partition].append(None)
         batch.append([token, ltp_paise, ts_ms])
         if len(batch) >= TICKS_PER_RECORD:
             await self._send(partition)
@@ -84,9 +90,10 @@ class TickSender:
             await self._send(partition)
 
     async def _send(self, partition: int) -> None:
-        batch = self.pending.pop(partition, None)
+        batch, volumes = self.pending.pop(partition, None), self.volumes.pop(partition, None)
         if batch:
-            await self.producer.send(self.topic, kafka.encode(Ticks(ticks=batch)),
+            await self.producer.send(self.topic,
+                                     kafka.encode(Ticks(ticks=batch, volumes=volumes)),
                                      key=batch[0][0].encode(), partition=partition)
             self.sent += len(batch)
 
@@ -168,7 +175,7 @@ async def run_replay(bootstrap: str, namespace: str, partitions: int, path: Path
                     await asyncio.sleep(wait)
                 if only_subscribed and t.token not in subs.tokens():
                     continue
-                await sender.send(t.token, t.ltp_paise, t.ts_ms)
+                await sender.send(t.token, t.ltp_paise, t.ts_ms, t.volume)
     finally:
         await subs.follower.stop()
     return sender.sent

@@ -1,6 +1,7 @@
 """Replay ticks from a CSV file. The header names the columns and their units:
 `ts` (epoch milliseconds or ISO-8601) or `ts_ms` (epoch milliseconds); `token`; `ltp` (rupees)
-or `ltp_paise`; optionally `volume`. A file without a header is read as ts,token,ltp[,volume].
+or `ltp_paise`; optionally `volume` (the day's traded volume so far, as exchanges report it: the
+candles take each window's increase). A file without a header is read as ts,token,ltp[,volume].
 Speed: 1 = real time, N = N times faster, 0 = as fast as possible."""
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 from datetime import datetime
 
+from connectors.ticks import feed
 from schemas import instruments, sql
 from schemas import topics as registry
 from schemas.market_time import IST
@@ -123,3 +124,34 @@ def _trades_of(pipeline, link_id: str):
     rows = [p for p in asyncio.run(backtest.positions(s.bootstrap, s.namespace))
             if p["link_id"] == link_id]
     return backtest.trades(rows), rows
+
+
+def test_history_from_a_csv_warms_the_strategy_so_the_first_live_candle_signals(pipeline,
+                                                                               tmp_path):
+    link = pipeline.add_link(name="warm", sl_pct=None, target_pct=None, quantity=1)
+    cli(pipeline, "strategy", "attach", "warm", "--name", "sma_cross", "--params",
+        json.dumps({"fast": 2, "slow": 3, "timeframe": 1}), "--symbols", "ASIANPAINT")
+    token = instruments.lookup("ASIANPAINT").token
+    _known_to_the_workers(pipeline, token)
+    history = tmp_path / "history.csv"
+    history.write_text("symbol,timeframe,start,open,high,low,close\n" + "".join(
+        f"ASIANPAINT,1,2026-11-25 10:0{k}:00,{c},{c},{c},{c}\n"
+        for k, c in enumerate(CLOSES[:6])))
+    assert "6 history candle(s) sent" in cli(pipeline, "candles", "load", "--csv", str(history))
+
+    at = lambda hh, mm, ss: int(datetime(2026, 11, 25, hh, mm, ss,   # noqa: E731
+                                         tzinfo=IST).timestamp() * 1000)
+    path = tmp_path / "live.csv"                  # with the day's volume so far
+    path.write_text("ts,token,ltp,volume\n" + "".join(
+        f"{t},{token},{p},{v}\n" for t, p, v in [(at(10, 6, 10), "101", 1000),
+                                                (at(10, 6, 40), "102", 1600),
+                                                (at(10, 7, 30), "103", 1800)]))
+    asyncio.run(feed.run_replay(pipeline.settings.bootstrap, pipeline.settings.namespace,
+                                pipeline.settings.partitions, path, speed=0))
+    [buy] = wait_until(lambda: _strategy_alerts(pipeline, link["id"]), 60, "the BUY alert")
+    assert (buy["action"], buy["price_paise"], buy["received_at_ms"]) == \
+        ("BUY", 10200, at(10, 7, 0))
+    [candle] = [r[3] for r in pipeline.topic_records(registry.CANDLES)
+                if r[3]["token"] == token and r[3]["start_ms"] == at(10, 6, 0)]
+    assert (candle["open"], candle["high"], candle["low"], candle["close"], candle["volume"],
+            candle["ticks"], candle["history"]) == (10100, 10200, 10100, 10200, 600, 2, False)
