@@ -81,6 +81,17 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
         time.sleep(interval_s)
 
 
+def instrument_master(path: Path, count: int, prefix: str, first_token: int) -> list[str]:
+    """An instrument master (SmartAPI's JSON) of `count` NSE equities named <prefix>000...,
+    tokens from first_token, tick size 0.05; their symbols."""
+    rows = [{"token": str(first_token + i), "symbol": f"{prefix}{i:03d}-EQ",
+             "name": f"{prefix}{i:03d}", "expiry": "", "strike": "-1.000000", "lotsize": "1",
+             "instrumenttype": "", "exch_seg": "NSE", "tick_size": "5.000000"}
+            for i in range(count)]
+    path.write_text(json.dumps(rows))
+    return [f"{prefix}{i:03d}" for i in range(count)]
+
+
 PIPELINES: list["Pipeline"] = []   # every pipeline of the run, for the secrets audit
 SECRETS: set[str] = set()          # passwords, API and session tokens the tests used, likewise
 

@@ -24,8 +24,8 @@ from connectors.ticks import feed
 from pinewire import broker, kafka_cluster, processes
 from schemas import sql
 from schemas import topics as registry
-from tests.integration.harness import (Pipeline, free_port, free_ports, static_members,
-                                       wait_until)
+from tests.integration.harness import (Pipeline, free_port, free_ports, instrument_master,
+                                       static_members, wait_until)
 
 INSTRUMENTS, LINKS, WORKERS = 200, 10, 3
 TICKS_EACH, REPLAY_S, KILL_EVERY_S = 40, 80, 20
@@ -40,14 +40,6 @@ RULES = [dict(sl_pct=sl, target_pct=target, trail_pct=trail, trail_activation_pc
 
 def _token(i: int) -> str:
     return str(910_000 + i)
-
-
-def _master(path) -> None:
-    """An instrument master with the 200 equities (the built-in catalog has two dozen)."""
-    rows = [{"token": _token(i), "symbol": f"CH{i:03d}-EQ", "name": f"CH{i:03d}", "expiry": "",
-             "strike": "-1.000000", "lotsize": "1", "instrumenttype": "", "exch_seg": "NSE",
-             "tick_size": "5.000000"} for i in range(INSTRUMENTS)]
-    path.write_text(json.dumps(rows))
 
 
 def _paths(seed: int) -> dict[str, list[int]]:
@@ -102,7 +94,8 @@ class Brokers:
 @pytest.mark.parametrize("kind", ["tansu", "kafka"])
 def test_chaos(kind, tmp_path, capsys):
     brokers = Brokers(kind, tmp_path)
-    _master(tmp_path / "master.json")
+    # the 200 equities (the built-in catalog has two dozen)
+    instrument_master(tmp_path / "master.json", INSTRUMENTS, "CH", 910_000)
     p = Pipeline(tmp_path, brokers.bootstrap, PINEWIRE_INSTRUMENT_MASTER=tmp_path / "master.json",
                  PINEWIRE_REPLICATION_FACTOR=3 if kind == "kafka" else 1,
                  PINEWIRE_PAPER_PRICE_MAX_AGE_MS=600_000, PINEWIRE_LOG_LEVEL="WARNING")
