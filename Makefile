@@ -39,7 +39,7 @@ jdk:
 	    default-jdk-headless maven; }
 
 test: $(STAMP) services
-	$(BIN)/python -m pytest -q -ra --durations=8 tests
+	$(BIN)/python -m pytest -q -ra --durations=25 tests
 
 # The chaos test alone (test_chaos.py, also in `make test`): workers and a broker killed
 # under load, exact exits required (README, "Chaos").
