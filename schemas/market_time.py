@@ -6,6 +6,8 @@ from datetime import datetime, time, timedelta, timezone
 IST = timezone(timedelta(hours=5, minutes=30))
 SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
+# candle timeframes by label: minutes, and "D" the session's 375 minutes (09:15-15:30)
+TIMEFRAMES = {"1": 1, "3": 3, "5": 5, "15": 15, "60": 60, "D": 375}
 _WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 
 

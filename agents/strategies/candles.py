@@ -24,26 +24,25 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from agents.risk import ist_day
-from schemas.market_time import IST, SESSION_OPEN
+from schemas.market_time import IST, SESSION_OPEN, TIMEFRAMES as LABELLED
 
-TIMEFRAMES = (1, 3, 5, 15, 60)       # minutes
-DAILY = 375                          # the session, 09:15-15:30 IST: the day's candle
+TIMEFRAMES = tuple(m for m in LABELLED.values() if m != LABELLED["D"])   # minutes
+DAILY = LABELLED["D"]                # the session, 09:15-15:30 IST: the day's candle
 MINUTE_MS = 60_000
 
 
 def label(minutes: int) -> str:
     """A timeframe as candle records and strategy parameters name it: "15", or "D"."""
-    return "D" if minutes == DAILY else str(minutes)
+    return next(name for name, m in LABELLED.items() if m == minutes)
 
 
 def minutes_of(timeframe: str | int) -> int:
     """The minutes of a timeframe label; ValueError for one there is none of."""
-    if str(timeframe).upper() == "D":
-        return DAILY
-    if str(timeframe).isdigit() and int(timeframe) in TIMEFRAMES:
-        return int(timeframe)
-    raise ValueError(f"timeframe must be one of {', '.join(map(str, TIMEFRAMES))} (minutes) "
-                     f"or D (the session), not {timeframe!r}")
+    minutes = LABELLED.get(str(timeframe).upper())
+    if minutes is None:
+        raise ValueError(f"timeframe must be one of {', '.join(map(str, TIMEFRAMES))} "
+                         f"(minutes) or D (the session), not {timeframe!r}")
+    return minutes
 
 
 def window_start(ts_ms: int, minutes: int) -> int:

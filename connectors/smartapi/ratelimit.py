@@ -11,6 +11,7 @@ LIMITS = {
     "login": ((1, 1.0),),
     "token": ((1, 1.0),),
     "profile": ((3, 1.0),),
+    "candles": ((3, 1.0), (180, 60.0)),                   # getCandleData
 }
 # a little under the broker's own count, so clock skew between us and it never costs a 403
 MARGIN_S = 0.05

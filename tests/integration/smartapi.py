@@ -70,6 +70,10 @@ class Simulator:
         response.raise_for_status()
         return response.json()
 
+    def candles(self, token: str, interval: str, rows: list[list]) -> None:
+        """What getCandleData answers for the token and interval."""
+        self.http.post("/sim/candles", json={"token": token, "interval": interval, "rows": rows})
+
     def refused_logins(self, client_code: str) -> int:
         return self.http.get("/sim/refused-logins").json().get(client_code, 0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -256,6 +257,29 @@ async def ltp(request: Request):
                "symboltoken": p.get("symboltoken"), "ltp": price / 100})
 
 
+INTERVALS = ("ONE_MINUTE", "THREE_MINUTE", "FIVE_MINUTE", "TEN_MINUTE", "FIFTEEN_MINUTE",
+             "THIRTY_MINUTE", "ONE_HOUR", "ONE_DAY")
+
+
+async def candle_data(request: Request):
+    """getCandleData: the scripted candles of the token and interval between the two times
+    ("yyyy-MM-dd HH:mm", IST), both included."""
+    sim = _state(request)
+    s, refused = _admitted(request, "candles")
+    if refused:
+        return refused
+    p = await _params(request)
+    if p.get("interval") not in INTERVALS:
+        return fail("AB13000", "Invalid interval")
+    try:
+        start, end = (datetime.strptime(p[k], "%Y-%m-%d %H:%M") for k in ("fromdate", "todate"))
+    except (KeyError, TypeError, ValueError):
+        return fail("AB13000", "Invalid date format")
+    rows = sim.candles.get((str(p.get("symboltoken")), p["interval"]), [])
+    return ok([r for r in rows
+               if start <= datetime.fromisoformat(r[0]).replace(tzinfo=None) <= end])
+
+
 async def rms(request: Request):
     s, denied = _authorized(request)
     return denied or ok({"net": "1000000.00", "availablecash": "1000000.00"})
@@ -275,6 +299,13 @@ async def sim_faults(request: Request):
 async def sim_price(request: Request):
     body = await request.json()
     _state(request).set_price(str(body["token"]), int(body["ltp_paise"]))
+    return JSONResponse({"ok": True})
+
+
+async def sim_candles(request: Request):
+    """Script getCandleData: {"token", "interval", "rows": [[ISO time, o, h, l, c, v], ...]}."""
+    body = await request.json()
+    _state(request).candles[(str(body["token"]), body["interval"])] = body["rows"]
     return JSONResponse({"ok": True})
 
 
@@ -326,6 +357,8 @@ def create_app(sim: SimState) -> Starlette:
         Route(f"{SECURE}/order/v1/getTradeBook", _book("trades"), methods=["GET"]),
         Route(f"{SECURE}/order/v1/getPosition", _book("positions"), methods=["GET"]),
         Route(f"{SECURE}/order/v1/getLtpData", ltp, methods=["POST"]),
+        Route(f"{SECURE}/historical/v1/getCandleData", candle_data, methods=["POST"]),
+        Route("/sim/candles", sim_candles, methods=["POST"]),
         Route("/sim/faults", sim_faults, methods=["POST"]),
         Route("/sim/price", sim_price, methods=["POST"]),
         Route("/sim/orders", sim_orders, methods=["GET"]),

@@ -19,6 +19,7 @@ RATE_LIMITS = {
     "token": ((1, 1.0),),
     "profile": ((3, 1.0),),
     "ltp": ((10, 1.0),),
+    "candles": ((3, 1.0), (180, 60.0)),
 }
 
 
@@ -145,6 +146,8 @@ class SimState:
         self.order_sockets_peak: dict[str, int] = {}     # ... most at once since the reset
         self.tick_listeners: set[asyncio.Queue] = set()
         self.stream_drops: set[asyncio.Event] = set()
+        # (token, interval) -> [[ISO time, open, high, low, close, volume], ...], oldest first
+        self.candles: dict[tuple[str, str], list[list]] = {}
 
     def order_socket(self, client_code: str, opened: bool) -> None:
         count = self.order_sockets.get(client_code, 0) + (1 if opened else -1)
