@@ -18,9 +18,9 @@ import logging
 from agents import app as A
 from agents.emit import partition_of
 from agents.pipeline import memory
-from agents.strategies.candles import Candle, CandleBuilder, label
+from agents.strategies.candles import CandleBuilder
 from schemas.market_time import in_session
-from schemas.records import TICKS_PER_RECORD, Candle as CandleRecord, Command
+from schemas.records import TICKS_PER_RECORD, Candle, Command
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,7 @@ def candles_command(partition: int, at_ms: int) -> Command:
 
 
 async def _send(closed: list[Candle]) -> None:
-    sent = [await A.candles_topic.send(key=c.token, value=record(c),
-                                       partition=partition_of(c.token)) for c in closed]
+    sent = [await A.candles_topic.send(key=c.token, value=c, partition=partition_of(c.token))
+            for c in closed]
     if sent:
         await asyncio.gather(*sent)      # acked before the builder that closed them is written
-
-
-def record(c: Candle) -> CandleRecord:
-    return CandleRecord(token=c.token, timeframe=label(c.minutes), start_ms=c.start_ms,
-                        end_ms=c.end_ms, open=c.open, high=c.high, low=c.low, close=c.close,
-                        volume=c.volume, ticks=c.ticks)

@@ -9,7 +9,7 @@ import time
 
 from agents import risk
 from agents.positions import LIVE_STATES, Position, quiet_range
-from agents.strategies.candles import minutes_of
+from agents.strategies.candles import built_from
 from connectors.follower import TopicFollower
 from schemas import topics as registry
 
@@ -78,7 +78,7 @@ class WorkerMemory:
                     on.setdefault((token, attachment["timeframe"]), []).append(attachment)
         frames: dict[str, set[int]] = {}
         for token, timeframe in on:
-            frames.setdefault(token, set()).add(minutes_of(timeframe))
+            frames.setdefault(token, set()).add(built_from(timeframe))
         self.strategies_on = on
         self.candle_timeframes = {t: tuple(sorted(m)) for t, m in frames.items()}
 

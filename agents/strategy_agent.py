@@ -1,5 +1,6 @@
 """The strategy agent: each closed candle goes to the strategies attached to its instrument and
-timeframe; their signals become alerts of their links (source strategy:<name>) on the alerts
+timeframe (a day's candle also rolls up into its week's and month's, which close with the last
+trading day's); their signals become alerts of their links (source strategy:<name>) on the alerts
 topic, where they meet the same dedupe, trading rules, risk and execution as a TradingView
 alert.
 
@@ -16,14 +17,17 @@ from __future__ import annotations
 import logging
 
 from agents import app as A
+from agents.control import EXTRA_HOLIDAYS
+from agents.eod import is_trading_day
 from agents.emit import partition_of
 from agents.pipeline import memory
+from agents.risk import ist_day
 from agents.strategies.base import Signal, Strategy
-from agents.strategies.candles import Candle, minutes_of
+from agents.strategies.candles import PERIODS, last_of_period, roll_up
 from agents.strategies.shipped import make
 from schemas import ids
 from schemas.money import paise_to_rupees
-from schemas.records import Alert, Candle as CandleRecord
+from schemas.records import Alert, Candle
 
 log = logging.getLogger(__name__)
 KEPT_WITHOUT_READERS = 250        # candles kept for an instrument no strategy reads yet
@@ -37,12 +41,6 @@ async def on_candles(stream):
     await A.consume(stream, evaluate)
 
 
-def pure(c: dict | CandleRecord) -> Candle:
-    c = c if isinstance(c, dict) else c.asdict()
-    return Candle(c["token"], minutes_of(c["timeframe"]), c["start_ms"], c["open"], c["high"],
-                  c["low"], c["close"], c["volume"], c["ticks"])
-
-
 def _strategy(attachment: dict, token: str, history: list[dict]) -> Strategy:
     """The attachment's strategy for this instrument, having taken every kept candle."""
     key = (attachment["attachment_id"], attachment["version"], token)
@@ -50,12 +48,12 @@ def _strategy(attachment: dict, token: str, history: list[dict]) -> Strategy:
     found = _strategies.get(key)
     if found is None or found[1] != newest:
         strategy = make(attachment["name"], token, attachment["params"])
-        strategy.warm_up(pure(c) for c in history)
+        strategy.warm_up(Candle(**c) for c in history)
         found = _strategies[key] = (strategy, newest)
     return found[0]
 
 
-async def evaluate(candle: CandleRecord) -> None:
+async def evaluate(candle: Candle) -> None:
     key = f"{candle.token}|{candle.timeframe}"
     history = A.candle_history.get(key) or []
     if history and candle.start_ms <= history[-1]["start_ms"]:
@@ -65,7 +63,7 @@ async def evaluate(candle: CandleRecord) -> None:
     for attachment in readers:
         strategy = _strategy(attachment, candle.token, history)
         needs.append(strategy.warm_up_candles)
-        signals = strategy.on_candle(pure(candle))
+        signals = strategy.on_candle(candle)
         _strategies[(attachment["attachment_id"], attachment["version"], candle.token)] = \
             (strategy, candle.start_ms)
         if not candle.history:
@@ -75,9 +73,23 @@ async def evaluate(candle: CandleRecord) -> None:
     for alert in alerts:
         await A.alerts_topic.send(key=alert.link_id, value=alert,
                                   partition=partition_of(alert.token))
+    if candle.timeframe == "D":
+        for period in PERIODS:
+            await _roll_up(candle, period)
 
 
-def _alert(attachment: dict, signal: Signal, candle: CandleRecord) -> Alert | None:
+async def _roll_up(day: Candle, period: str) -> None:
+    """The day's candle into its week's or month's; one that closes is evaluated like any."""
+    key = f"{day.token}|{period}|open"
+    last = last_of_period(ist_day(day.start_ms), period,
+                          lambda d: is_trading_day(d, EXTRA_HOLIDAYS))
+    still_open, closed = roll_up(A.candle_history.get(key), day, period, last)
+    A.candle_history[key] = still_open
+    for candle in closed:
+        await evaluate(candle)
+
+
+def _alert(attachment: dict, signal: Signal, candle: Candle) -> Alert | None:
     link = memory.link(attachment["link_id"])
     if link is None:
         log.warning("strategy %s: link %s unknown here; signal dropped", attachment["name"],

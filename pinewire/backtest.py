@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents.strategies.candles import label, minutes_of, window_start
+from agents.strategies.candles import built_from, timeframe_of, window_start
 from agents.strategies.shipped import make
 from connectors import kafka
 from connectors.ticks import replay
@@ -104,7 +104,8 @@ def max_drawdown(closed_pnls: list[int]) -> int:
 
 def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog) -> dict:
     strategy = make(name, "0", params)
-    minutes = minutes_of(strategy.params.timeframe)
+    timeframe = timeframe_of(strategy.params.timeframe)
+    minutes = built_from(timeframe)
     ticks = list(replay.read(ticks_path))
     tokens = sorted({t.token for t in ticks})
     symbols = [_symbol(catalog, t) for t in tokens]
@@ -127,7 +128,7 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
         asyncio.run(kafka.create_topics(bootstrap, namespace, settings.partitions, 1))
         paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
         attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
-                      "timeframe": label(minutes), "tokens": tokens,
+                      "timeframe": timeframe, "tokens": tokens,
                       "symbols": symbols, "enabled": True, "version": 1,
                       "user_id": link["user_id"]}
         running = {"running": True, "version": 1, "at_ms": int(time.time() * 1000)}

@@ -9,7 +9,7 @@ import time
 from sqlalchemy import Engine, select
 
 from agents.strategies.base import StrategyError
-from agents.strategies.candles import label, minutes_of
+from agents.strategies.candles import timeframe_of
 from agents.strategies.shipped import make
 from schemas import sql
 from schemas.records import StrategyAttachment
@@ -91,7 +91,7 @@ def attach(eng: Engine, catalog, link: dict, *, name: str, params: dict,
         old = conn.execute(select(sql.strategy_attachments).where(
             sql.strategy_attachments.c.link_id == link["id"])).first()
         row = dict(id=old.id if old else secrets.token_hex(8), link_id=link["id"], name=name,
-                   params=params, timeframe=label(minutes_of(strategy.params.timeframe)),
+                   params=params, timeframe=timeframe_of(strategy.params.timeframe),
                    symbols=names, universe=universe_name, tokens=tokens, enabled=True,
                    version=old.version + 1 if old else 1, user_id=link["user_id"],
                    created_at_ms=now_ms())

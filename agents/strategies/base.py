@@ -13,7 +13,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Iterable
 
-from agents.strategies.candles import Candle, minutes_of
+from agents.strategies.candles import timeframe_of
+from schemas.records import Candle
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ class StrategyError(ValueError):
 @dataclass(frozen=True)
 class CommonParams:
     """Every strategy's parameters share these; each strategy's Params adds its own."""
-    timeframe: int | str = 15    # minutes, one of candles.TIMEFRAMES, or "D" (the session)
+    timeframe: int | str = 15    # minutes (candles.TIMEFRAMES), "D" (the session), "W", "M"
 
     def __post_init__(self):
         try:
-            minutes_of(self.timeframe)
+            timeframe_of(self.timeframe)
         except ValueError as exc:
             raise StrategyError(str(exc)) from None
         for f in dataclasses.fields(self):

@@ -21,10 +21,12 @@ its time has passed. The builder's state is a plain dict per instrument (`state`
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Callable
 
 from agents.risk import ist_day
 from schemas.market_time import IST, SESSION_OPEN, TIMEFRAMES as LABELLED
+from schemas.records import Candle
 
 TIMEFRAMES = tuple(m for m in LABELLED.values() if m != LABELLED["D"])   # minutes
 DAILY = LABELLED["D"]                # the session, 09:15-15:30 IST: the day's candle
@@ -34,6 +36,21 @@ MINUTE_MS = 60_000
 def label(minutes: int) -> str:
     """A timeframe as candle records and strategy parameters name it: "15", or "D"."""
     return next(name for name, m in LABELLED.items() if m == minutes)
+
+
+def timeframe_of(value: str | int) -> str:
+    """The label of a strategy's timeframe: "1" to "60", "D", or "W" and "M" (rolled up from
+    the day's candles); ValueError for any other."""
+    text = str(value).upper()
+    if text not in LABELLED and text not in PERIODS:
+        raise ValueError(f"timeframe must be one of {', '.join(map(str, TIMEFRAMES))} "
+                         f"(minutes), D (the session), W or M, not {value!r}")
+    return text
+
+
+def built_from(timeframe: str) -> int:
+    """The minutes of the candles ticks make for a timeframe: W and M come from the day's."""
+    return LABELLED["D" if timeframe in PERIODS else timeframe]
 
 
 def minutes_of(timeframe: str | int) -> int:
@@ -51,23 +68,6 @@ def window_start(ts_ms: int, minutes: int) -> int:
     open_ms = int(datetime.combine(ist_day(ts_ms), SESSION_OPEN, IST).timestamp() * 1000)
     size = minutes * MINUTE_MS
     return open_ms + (ts_ms - open_ms) // size * size
-
-
-@dataclass(frozen=True)
-class Candle:
-    token: str
-    minutes: int
-    start_ms: int
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int | None
-    ticks: int
-
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + self.minutes * MINUTE_MS
 
 
 @dataclass
@@ -128,12 +128,13 @@ class CandleBuilder:
                 del self.windows[minutes]
                 self.closed_until[minutes] = window.start_ms + minutes * MINUTE_MS
                 closed.append(self._candle(minutes, window))
-        return sorted(closed, key=lambda c: (c.end_ms, c.minutes))
+        return sorted(closed, key=lambda c: (c.end_ms, c.end_ms - c.start_ms))
 
     def _candle(self, minutes: int, w: _Open) -> Candle:
         volume = None if w.volume_to is None else w.volume_to - w.volume_from
-        return Candle(self.token, minutes, w.start_ms, w.open, w.high, w.low, w.close, volume,
-                      w.ticks)
+        return Candle(token=self.token, timeframe=label(minutes), start_ms=w.start_ms,
+                      end_ms=w.start_ms + minutes * MINUTE_MS, open=w.open, high=w.high,
+                      low=w.low, close=w.close, volume=volume, ticks=w.ticks)
 
     def state(self) -> dict:
         """What the candle agent keeps in its table."""
@@ -145,3 +146,48 @@ class CandleBuilder:
                    {int(m): _Open(**w) for m, w in state["windows"].items()},
                    {int(m): end for m, end in state["closed_until"].items()},
                    state["last_day_volume"], state["late"])
+
+
+PERIODS = ("W", "M")          # weekly and monthly candles, rolled up from the day's
+
+
+def _period(day: date, period: str) -> list[int]:
+    return list(day.isocalendar()[:2]) if period == "W" else [day.year, day.month]
+
+
+def last_of_period(day: date, period: str, is_trading_day: Callable[[date], bool]) -> bool:
+    """Whether `day` is the last trading day of its week or month."""
+    following = day + timedelta(days=1)
+    while not is_trading_day(following):
+        following += timedelta(days=1)
+    return _period(following, period) != _period(day, period)
+
+
+def roll_up(open_: dict | None, day: Candle, period: str, last: bool
+            ) -> tuple[dict | None, list[Candle]]:
+    """A week's or month's candle from its days': the period still open after this day's candle
+    (a plain dict, for a table) and the period candles it closes — the period's, when `last`
+    (its last trading day), and an earlier one never closed (its last day had no candle)."""
+    key, closed = _period(ist_day(day.start_ms), period), []
+    if open_ is not None and open_["key"] != key:
+        closed.append(_period_candle(day.token, period, open_, day.history))
+        open_ = None
+    if open_ is None:
+        open_ = {"key": key, "start_ms": day.start_ms, "open": day.open, "high": day.high,
+                 "low": day.low, "close": day.close, "volume": day.volume, "ticks": day.ticks}
+    else:
+        open_ = {**open_, "high": max(open_["high"], day.high), "low": min(open_["low"], day.low),
+                 "close": day.close, "ticks": open_["ticks"] + day.ticks,
+                 "volume": None if open_["volume"] is None or day.volume is None
+                 else open_["volume"] + day.volume}
+    open_["end_ms"] = day.end_ms
+    if last:
+        closed.append(_period_candle(day.token, period, open_, day.history))
+        open_ = None
+    return open_, closed
+
+
+def _period_candle(token: str, period: str, p: dict, history: bool) -> Candle:
+    return Candle(token=token, timeframe=period, start_ms=p["start_ms"], end_ms=p["end_ms"],
+                  open=p["open"], high=p["high"], low=p["low"], close=p["close"],
+                  volume=p["volume"], ticks=p["ticks"], history=history)

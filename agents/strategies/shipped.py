@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from agents.strategies import indicators
 from agents.strategies.base import (CommonParams, Signal, Strategy, StrategyError,
                                     parse_params)
-from agents.strategies.candles import Candle
+from schemas.records import Candle
 
 
 class SmaCross(Strategy):

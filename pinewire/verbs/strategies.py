@@ -30,7 +30,8 @@ def cmd_strategy_attach(a) -> int:
     row = strategies.attach(engine(), catalog.catalog(settings()), link, name=a.name,
                             params=params, symbols=_symbols(a), universe_name=a.universe)
     publish("the strategy", strategies=[row])
-    frame = "daily" if row["timeframe"] == "D" else f"{row['timeframe']}-minute"
+    frame = {"D": "daily", "W": "weekly", "M": "monthly"}.get(row["timeframe"],
+                                                               f"{row['timeframe']}-minute")
     print(f"{row['name']} attached to link {link['name']} (version {row['version']}): "
           f"{len(row['tokens'])} instrument(s), {frame} candles")
     return 0

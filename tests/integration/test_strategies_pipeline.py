@@ -4,8 +4,9 @@ strategy:sma_cross), and they open and close a paper position as a TradingView a
 import asyncio
 import json
 import subprocess
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
+from agents.eod import is_trading_day
 from connectors.ticks import feed
 from schemas import instruments, sql
 from schemas import topics as registry
@@ -155,3 +156,32 @@ def test_history_from_a_csv_warms_the_strategy_so_the_first_live_candle_signals(
                 if r[3]["token"] == token and r[3]["start_ms"] == at(10, 6, 0)]
     assert (candle["open"], candle["high"], candle["low"], candle["close"], candle["volume"],
             candle["ticks"], candle["history"]) == (10100, 10200, 10100, 10200, 600, 2, False)
+
+
+def test_a_weekly_strategy_reads_weeks_rolled_up_from_the_days(pipeline, tmp_path):
+    """Six weeks of daily history (each week's days at its close), then the seventh week's
+    Friday live: its day's candle closes the week, whose close crosses."""
+    link = pipeline.add_link(name="weekly", sl_pct=None, target_pct=None, quantity=1)
+    cli(pipeline, "strategy", "attach", "weekly", "--name", "sma_cross", "--params",
+        json.dumps({"fast": 2, "slow": 3, "timeframe": "W"}), "--symbols", "BAJFINANCE")
+    token = instruments.lookup("BAJFINANCE").token
+    _known_to_the_workers(pipeline, token)
+    monday, rows = date(2026, 10, 5), []
+    for week, close in enumerate(CLOSES[:7]):
+        for d in range(5):
+            day = monday + timedelta(weeks=week, days=d)
+            if is_trading_day(day) and not (week == 6 and d == 4):    # that Friday is live
+                rows.append(f"BAJFINANCE,D,{day},{close},{close},{close},{close}\n")
+    history = tmp_path / "days.csv"
+    history.write_text("symbol,timeframe,start,open,high,low,close\n" + "".join(rows))
+    cli(pipeline, "candles", "load", "--csv", str(history))
+
+    friday = monday + timedelta(weeks=6, days=4)
+    at = lambda d, hh: int(datetime(d.year, d.month, d.day, hh, 0,    # noqa: E731
+                                    tzinfo=IST).timestamp() * 1000)
+    pipeline.replay([(at(friday, 10), token, "101"), (at(friday, 15), token, "102"),
+                     (at(friday + timedelta(days=3), 10), token, "103")])   # Monday's closes it
+    [buy] = wait_until(lambda: _strategy_alerts(pipeline, link["id"]), 60, "the weekly BUY")
+    assert (buy["action"], buy["price_paise"], buy["payload"]["timeframe"]) == ("BUY", 10200, "W")
+    assert buy["received_at_ms"] == int(datetime(2026, 11, 20, 15, 30,
+                                                 tzinfo=IST).timestamp() * 1000)

@@ -5,8 +5,9 @@ import math
 import pytest
 
 from agents.strategies.base import Signal, StrategyError
-from agents.strategies.candles import MINUTE_MS, Candle
+from agents.strategies.candles import MINUTE_MS
 from agents.strategies.shipped import STRATEGIES, make
+from schemas.records import Candle
 
 T0 = 1_764_215_100_000       # a candle start; candle k starts k minutes later
 
@@ -16,7 +17,9 @@ def candles(rows) -> list[Candle]:
     out = []
     for k, row in enumerate(rows):
         high, low, close = row if isinstance(row, tuple) else (row, row, row)
-        out.append(Candle("2885", 1, T0 + k * MINUTE_MS, close, high, low, close, None, 1))
+        start = T0 + k * MINUTE_MS
+        out.append(Candle(token="2885", timeframe="1", start_ms=start, end_ms=start + MINUTE_MS,
+                          open=close, high=high, low=low, close=close, ticks=1))
     return out
 
 
