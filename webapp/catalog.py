@@ -22,6 +22,10 @@ class BuiltinCatalog:
     def lookup(self, symbol: str, exchange: str = "NSE"):
         return instruments.lookup(symbol, exchange)
 
+    def equities(self) -> list[str]:
+        return sorted(f"{i.exchange}:{i.symbol}" for i in instruments.CATALOG.values()
+                      if i.exchange == "NSE" and i.symbol.endswith("-EQ"))
+
     def resolve_option(self, underlying: str, right: str, price_paise: int, today: date):
         raise InstrumentError("option signals need the instrument master: set "
                               "PINEWIRE_INSTRUMENT_MASTER to OpenAPIScripMaster.json (path or URL)")
@@ -59,6 +63,9 @@ class DailyMaster:
 
     def resolve_option(self, underlying: str, right: str, price_paise: int, today: date):
         return self.current().resolve_option(underlying, right, price_paise, today)
+
+    def equities(self) -> list[str]:
+        return self.current().equities()
 
 
 def catalog(settings: Settings):

@@ -45,6 +45,40 @@ def resolve(catalog, symbols: list[str]) -> tuple[list[str], list[str]]:
     return names, tokens
 
 
+SCREENS = ("price", "avg_volume", "market_cap")    # what a screener's export may give
+
+
+def screen(rows: list[dict], *, min_price=None, max_price=None, min_avg_volume=None,
+           min_market_cap=None) -> tuple[list[str], dict[str, int]]:
+    """The symbols of rows ({"symbol", and any of price (rupees), avg_volume, market_cap
+    (crores)}) that pass each filter given, where their value is known; and, per filtered
+    field, how many of the rows kept did not know it."""
+    tests = {"price": lambda v: (min_price is None or v >= min_price) and
+             (max_price is None or v <= max_price),
+             "avg_volume": lambda v: min_avg_volume is None or v >= min_avg_volume,
+             "market_cap": lambda v: min_market_cap is None or v >= min_market_cap}
+    wanted = {"price": min_price is not None or max_price is not None,
+              "avg_volume": min_avg_volume is not None, "market_cap": min_market_cap is not None}
+    kept, unknown = [], {field: 0 for field, on in wanted.items() if on}
+    for row in rows:
+        passed, not_known = True, []
+        for field in unknown:
+            value = row.get(field)
+            if value in (None, ""):
+                not_known.append(field)
+                continue
+            try:
+                passed = passed and tests[field](float(value))
+            except ValueError:
+                raise StrategyError(f"{row.get('symbol')}: {field} {value!r} is not a "
+                                    "number") from None
+        if passed:
+            kept.append(row["symbol"])
+            for field in not_known:
+                unknown[field] += 1
+    return kept, unknown
+
+
 def add_universe(eng: Engine, catalog, *, name: str, symbols: list[str],
                  user_id: str | None) -> dict:
     names, _ = resolve(catalog, symbols)

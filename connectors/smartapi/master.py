@@ -86,6 +86,11 @@ class InstrumentMaster:
     def by_token(self, token: str) -> Contract | None:
         return self.by_token_.get(token)
 
+    def equities(self) -> list[str]:
+        """Every NSE equity, as "NSE:SBIN-EQ"."""
+        return sorted(f"NSE:{c.symbol}" for c in self.by_token_.values()
+                      if c.exchange == "NSE" and c.symbol.upper().endswith("-EQ"))
+
     def lookup(self, symbol: str, exchange: str = "NSE") -> Contract | None:
         symbol = symbol.strip().upper()
         if ":" in symbol:

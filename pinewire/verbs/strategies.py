@@ -3,6 +3,7 @@ universe add|list, candles load, backtest."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 from pathlib import Path
 
@@ -60,13 +61,32 @@ def cmd_strategy_list(a) -> int:
     return 0
 
 
-def cmd_universe_add(a) -> int:
+def _rows(a, cat) -> list[dict]:
+    """The candidates: --symbols, --symbols-file (a list, or a CSV with a symbol column and any
+    of price, avg_volume, market_cap) or --master (every NSE equity of the catalog)."""
+    if a.master:
+        return [{"symbol": s} for s in cat.equities()]
+    if a.symbols_file and "symbol" in Path(a.symbols_file).read_text().split("\n", 1)[0].lower():
+        with open(a.symbols_file, newline="") as f:
+            return [{k.strip().lower(): (v or "").strip() for k, v in row.items()}
+                    for row in csv.DictReader(f)]
     symbols = _symbols(a)
     if symbols is None:
-        raise StrategyError("give --symbols A,B or --symbols-file FILE")
-    row = strategies.add_universe(engine(), catalog.catalog(settings()), name=a.name,
-                                  symbols=symbols, user_id=me(a)["id"])
+        raise StrategyError("give --symbols A,B, --symbols-file FILE or --master")
+    return [{"symbol": s} for s in symbols]
+
+
+def cmd_universe_add(a) -> int:
+    cat = catalog.catalog(settings())
+    symbols, unknown = strategies.screen(
+        _rows(a, cat), min_price=a.min_price, max_price=a.max_price,
+        min_avg_volume=a.min_avg_volume, min_market_cap=a.min_market_cap)
+    row = strategies.add_universe(engine(), cat, name=a.name, symbols=symbols,
+                                  user_id=me(a)["id"])
     print(f"universe {row['name']}: {len(row['symbols'])} instrument(s)")
+    for field, count in unknown.items():
+        if count:
+            print(f"  {count} kept without a known {field.replace('_', ' ')}")
     return 0
 
 
@@ -157,7 +177,12 @@ def register(sub) -> None:
     add = universe.add_parser("add", help="create or replace a universe")
     add.add_argument("name")
     add.add_argument("--symbols", help="comma-separated")
-    add.add_argument("--symbols-file", dest="symbols_file", help="one symbol a line")
+    add.add_argument("--symbols-file", dest="symbols_file", help="one symbol a line, or a "
+                     "screener's CSV: symbol[, price, avg_volume, market_cap (crores)]")
+    add.add_argument("--master", action="store_true", help="every NSE equity of the catalog")
+    for flag, what in (("--min-price", "rupees"), ("--max-price", "rupees"),
+                       ("--min-avg-volume", "shares a day"), ("--min-market-cap", "crores")):
+        add.add_argument(flag, type=float, help=f"{what}; where the file gives it")
     uls = universe.add_parser("list", help="universes")
     for parser, fn in ((add, cmd_universe_add), (uls, cmd_universe_list)):
         user_flag(parser)

@@ -185,3 +185,17 @@ def test_a_weekly_strategy_reads_weeks_rolled_up_from_the_days(pipeline, tmp_pat
     assert (buy["action"], buy["price_paise"], buy["payload"]["timeframe"]) == ("BUY", 10200, "W")
     assert buy["received_at_ms"] == int(datetime(2026, 11, 20, 15, 30,
                                                  tzinfo=IST).timestamp() * 1000)
+
+
+def test_universes_from_a_screeners_csv_and_from_the_catalog(pipeline, tmp_path):
+    export = tmp_path / "screener.csv"
+    export.write_text("Symbol,Price,Avg_Volume\nSBIN,801.5,12000000\nITC,41,30000000\n"
+                      "TCS,3120,\nWIPRO,,900000\n")
+    out = cli(pipeline, "universe", "add", "liquid", "--symbols-file", str(export),
+              "--min-price", "100", "--min-avg-volume", "1000000")
+    assert "universe liquid: 2 instrument(s)" in out            # SBIN, and TCS: volume unknown
+    assert "1 kept without a known avg volume" in out and "1 kept without a known price" not in out
+    [row] = pipeline.rows(sql.universes, sql.universes.c.name == "liquid")
+    assert row["symbols"] == ["NSE:SBIN-EQ", "NSE:TCS-EQ"]
+    assert "universe all: 24 instrument(s)" in cli(pipeline, "universe", "add", "all", "--master")
+    assert "liquid" in cli(pipeline, "universe", "list")
