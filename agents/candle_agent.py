@@ -16,6 +16,7 @@ import asyncio
 import logging
 
 from agents import app as A
+from agents import metrics
 from agents.emit import partition_of
 from agents.pipeline import memory
 from agents.strategies.candles import CandleBuilder
@@ -60,7 +61,10 @@ async def build(event) -> None:
         if seq <= last_seq:
             continue              # read again after a restart: counted already
         if in_session(tick[2]):
+            late = builder.late
             closed += builder.on_tick(tick[1], tick[2], volumes[index] if volumes else None)
+            if builder.late > late:
+                metrics.LATE_TICKS.inc()
         touched[token] = (builder, seq)
     await _send(closed)
     for token, (builder, seq) in touched.items():
@@ -87,5 +91,7 @@ def candles_command(partition: int, at_ms: int) -> Command:
 async def _send(closed: list[Candle]) -> None:
     sent = [await A.candles_topic.send(key=c.token, value=c, partition=partition_of(c.token))
             for c in closed]
+    for c in closed:
+        metrics.CANDLES.labels(c.timeframe).inc()
     if sent:
         await asyncio.gather(*sent)      # acked before the builder that closed them is written

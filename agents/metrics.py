@@ -17,6 +17,10 @@ ORDER_TO_FILL = Histogram("pinewire_order_to_fill_seconds",
                           "From an order intent to the fill the broker call returned",
                           ["purpose"], buckets=_LATENCY)
 OPEN_POSITIONS = Gauge("pinewire_open_positions", "Live positions on this worker's partitions")
+CANDLES = Counter("pinewire_candles_total", "Candles the worker closed, by timeframe",
+                  ["timeframe"])
+LATE_TICKS = Counter("pinewire_late_ticks_total", "Ticks older than their instrument's open "
+                     "candle: counted and dropped")
 DEAD_LETTERS = Counter("pinewire_dead_letters_total", "Records an agent could not handle",
                        ["agent"])
 
