@@ -104,7 +104,7 @@ def _first_time(event) -> bool:
 
 async def on_event(event) -> None:
     global _stale
-    if not _first_time(event):
+    if not notify.worth_reading(event.kind, event.reason) or not _first_time(event):
         return
     found = notify.messages(event.asdict(), _link_name)
     if not found:

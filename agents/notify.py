@@ -29,6 +29,17 @@ class Message:
     text: str
 
 
+SPOKEN = ("ALERT_IGNORED", "BREAKER_TRIPPED", "EOD_REPORT", "ACCOUNT_HEALTH", "FEED_DOWN",
+          "FEED_UP", "WORKER_LOST")
+
+
+def worth_reading(kind: str, reason: str | None) -> bool:
+    """A cheap first look: whether an event can give a message at all (most cannot: a
+    position's snapshot after anything but a fill, a tick held by the guard ...)."""
+    return kind in SPOKEN or (kind == "POSITION" and (reason or "").startswith(("FILLED",
+                                                                                "REJECTED")))
+
+
 def messages(event: dict, link_name: Callable[[str], str | None]) -> list[Message]:
     kind, user = event["kind"], event.get("user_id")
     when = datetime.fromtimestamp(event["at_ms"] / 1000, IST).strftime("%H:%M")

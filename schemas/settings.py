@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(0, ge=0, description="hot copies of each table partition "
                                   "kept by other workers, ready for a takeover")
     session_timeout_s: float = Field(6.0, gt=0, description="Kafka group session timeout")
+    commit_interval_s: float = Field(1.0, gt=0, description="how often a worker commits its "
+                                     "offsets (a backtest commits more often, to settle sooner)")
     fetch_wait_ms: int = Field(20, ge=1, le=1500, description="longest a worker's fetch waits "
                                "for new records (each pipeline hop can pay it)")
     ledger_nice: int = Field(10, ge=0, le=19, description="the ledger process's CPU niceness: "

@@ -1,6 +1,6 @@
 """Chaos, bounded: 3 workers (and, on Apache Kafka, 3 brokers with replication 3) carry 2,000
 paper positions over 200 instruments, opened by alerts through the gateway, while ticks are
-replayed in real time for 80 s. Every 20 s a random worker is killed with SIGKILL and started
+replayed in real time for 60 s. Every 20 s a random worker is killed with SIGKILL and started
 again; on Apache Kafka one broker is killed once and started again 15 s later. The exits are
 known in advance: the pure exit rules applied to the replay file. Afterwards every position has
 exited exactly once at the price the rules give, every order intent has its fill, no order was
@@ -28,7 +28,7 @@ from tests.integration.harness import (Pipeline, free_port, free_ports, instrume
                                        static_members, wait_until)
 
 INSTRUMENTS, LINKS, WORKERS = 200, 10, 3
-TICKS_EACH, REPLAY_S, KILL_EVERY_S = 40, 80, 20
+TICKS_EACH, REPLAY_S, KILL_EVERY_S = 40, 60, 20
 ENTRY = 100_000                                      # every position enters at 1,000.00
 RULES = [dict(sl_pct=sl, target_pct=target, trail_pct=trail, trail_activation_pct=act)
          for sl, target, trail, act in [("1", "2", None, None), ("1.5", "3", None, None),

@@ -102,3 +102,13 @@ def test_the_feed_is_announced_down_after_30_s_and_back_once():
     assert watch.update(False, 70) is None and watch.update(True, 71) is None   # a blip
     assert _texts(_event("FEED_DOWN", user_id=None, reason="market data feed disconnected")) \
         == [(None, "feed", "14:34 market data feed disconnected")]
+
+
+def test_a_cheap_first_look_lets_through_every_event_that_can_speak():
+    spoken = [e for e in [_event("POSITION", reason="FILLED 1 @ 1", position=_position()),
+                          _event("POSITION", reason="trailing stop moved", position=_position()),
+                          _event("TICK_HELD", reason="tick"), _event("ALERT_ACCEPTED"),
+                          _event("BREAKER_TRIPPED", reason="x"), _event("FEED_UP", reason="x")]
+              if notify.worth_reading(e["kind"], e["reason"])]
+    assert [e["kind"] for e in spoken] == ["POSITION", "BREAKER_TRIPPED", "FEED_UP"]
+    assert all(_texts(e) for e in spoken)
