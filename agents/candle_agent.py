@@ -1,5 +1,6 @@
 """The candle agent: ticks of the instruments an attached strategy reads become OHLCV candles
-(agents/strategies/candles.py builds them), each closed candle goes to the candles topic.
+(agents/strategies/candles.py builds them), each closed candle goes to the candles topic. It
+runs in the tick stream, after the exit monitor (agents/monitor.py).
 
 A builder per instrument lives in the candle_builders table with the sequence number of its
 last tick, so a record read again after a crash adds nothing twice. A window closes on the
@@ -24,11 +25,6 @@ from schemas.market_time import in_session
 from schemas.records import TICKS_PER_RECORD, Candle, Command
 
 log = logging.getLogger(__name__)
-
-
-@A.app.agent(A.ticks_topic, concurrency=1)
-async def on_ticks(stream):
-    await A.consume(stream, build, events=True)
 
 
 def _builder(token: str, timeframes: tuple[int, ...]) -> tuple[CandleBuilder, int]:

@@ -5,7 +5,8 @@ agents and several ledger processes may split the partitions. Each partition's r
 poll (up to 500) are written in one transaction, in a thread, in offset order; the offsets are
 committed after the write. A record that cannot be decoded or written goes to the dead-letter
 topic with its error; the others are written. The ledger converges whatever order the topics
-are read in (ledger.py), and replays write the same rows again.
+are read in (ledger.py), and replays write the same rows again. The events it reads also go
+to the notifier (Telegram messages, agents/notifier.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 from aiokafka import AIOKafkaConsumer
 
 from agents import ledger
+from agents.notifier import Notifier
 from connectors import kafka
 from schemas import records, sql, topics as registry
 from schemas.settings import Settings
@@ -46,6 +48,8 @@ class LedgerProcess:
             fetch_max_wait_ms=self.settings.fetch_wait_ms,
             session_timeout_ms=int(self.settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(0.5, self.settings.session_timeout_s / 6) * 1000))
+        self.notifier = Notifier(self.engine, self.settings.secret_key,
+                                 self.settings.telegram_api)
         async with kafka.producing(self.settings.bootstrap) as producer:
             await consumer.start()
             log.info("ledger following %s as group %s", sorted(self.writers),
@@ -59,6 +63,7 @@ class LedgerProcess:
                         await consumer.commit()
             finally:
                 await consumer.stop()
+                await self.notifier.close()
 
     async def _write(self, producer, messages) -> None:
         record_type, writer = self.writers[messages[0].topic]
@@ -73,6 +78,9 @@ class LedgerProcess:
         failed = await asyncio.to_thread(ledger.write, self.engine, writer, values)
         for index, exc in failed:
             await self._dead_letter(producer, writer, decoded[index], exc)
+        if record_type is records.Event:
+            for event in values:
+                await self.notifier.on_event(event)
 
     async def _dead_letter(self, producer, writer, message, exc: Exception) -> None:
         agent = f"ledger_{writer.__name__}"

@@ -11,7 +11,7 @@ write); a trailing stop it moves is reported on the events topic once a second a
 from __future__ import annotations
 
 from agents import app as A
-from agents import emit, metrics, positions
+from agents import candle_agent, emit, metrics, positions
 from agents.pipeline import brokers, memory, send_fill
 from schemas.records import TICKS_PER_RECORD
 
@@ -19,7 +19,14 @@ from schemas.records import TICKS_PER_RECORD
 @A.app.agent(A.ticks_topic, concurrency=1)
 async def on_ticks(stream):
     # events, not values: the record's offset numbers its ticks, telling a replay from news
-    await A.consume(stream, watch, events=True)
+    await A.consume(stream, watch_then_build, events=True)
+
+
+async def watch_then_build(event) -> None:
+    """The exits first, then the candles, in the one stream: a second agent on the ticks topic
+    would have each record delivered, tracked and acknowledged twice."""
+    await watch(event)
+    await candle_agent.build(event)
 
 
 async def watch(event) -> None:

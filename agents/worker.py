@@ -12,7 +12,7 @@ from datetime import datetime
 import uvloop
 
 from agents import app as A
-from agents import (candle_agent, control, eod, metrics, monitor, notifier, pipeline,
+from agents import (candle_agent, control, eod, metrics, monitor, notify, pipeline,
                     strategy_agent)
 from agents import emit, state_dir
 from agents.emit import now_ms, partition_of
@@ -20,7 +20,7 @@ from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
-AGENTS = (pipeline, monitor, control, candle_agent, strategy_agent, notifier)  # imported for them
+AGENTS = (pipeline, monitor, control, candle_agent, strategy_agent)  # imported for their agents
 WORKER_ID = A.S.worker_name or f"{socket.gethostname()}:{os.getpid()}"
 memory = pipeline.memory
 
@@ -71,7 +71,25 @@ async def heartbeat() -> None:
         standby=standbys, at_ms=now_ms(), last_tick_ms=memory.last_tick_ms,
         last_prices={t: list(memory.last_price[t]) for t in watched if t in memory.last_price},
         open_positions=live))
-    await notifier.watch_workers(WORKER_ID)
+    await _watch_workers()
+
+
+_watched: set[str] = set()            # other workers seen alive
+
+
+async def _watch_workers() -> None:
+    """A worker that stopped beating is announced (to the events topic's partition 0: the
+    notifier sends one message however many workers report it)."""
+    global _watched
+    beats = memory.config.values[memory.workers_topic]
+    _watched, lost = notify.lost_workers(beats, _watched, WORKER_ID, now_ms(), A.S.heartbeat_s)
+    for worker_id, last_ms in lost:
+        log.warning("worker %s lost: no heartbeat since %d", worker_id, last_ms)
+        await emit.event("WORKER_LOST", link_id="", partition=0,
+                         key=f"worker-lost:{worker_id}:{last_ms}",
+                         reason=f"worker {worker_id} lost: no heartbeat for "
+                                f"{(now_ms() - last_ms) / 1000:.0f} s; its partitions move to "
+                                "the others")
 
 
 @A.app.timer(interval=1.0)

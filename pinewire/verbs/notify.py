@@ -27,7 +27,7 @@ def cmd_notify_set(a) -> int:
         token = a.bot_token if a.bot_token is not None else getpass.getpass("bot token: ")
         notifications.set_telegram(engine(), settings().secret_key, user["id"], bot_token=token,
                                    chat_id=a.chat_id, alert_ignored=bool(a.ignored))
-    print(f"Telegram messages for {user['username']} saved (the workers use them within "
+    print(f"Telegram messages for {user['username']} saved (the notifier uses them within "
           "30 s); send one now: pinewire notify test")
     return 0
 
