@@ -49,7 +49,7 @@ class LedgerProcess:
             session_timeout_ms=int(self.settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(0.5, self.settings.session_timeout_s / 6) * 1000))
         self.notifier = Notifier(self.engine, self.settings.secret_key,
-                                 self.settings.telegram_api)
+                                 self.settings.telegram_api, self.settings.partitions)
         async with kafka.producing(self.settings.bootstrap) as producer:
             await consumer.start()
             log.info("ledger following %s as group %s", sorted(self.writers),

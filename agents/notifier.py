@@ -10,6 +10,7 @@ reaches the notifier within that time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -24,25 +25,60 @@ from schemas.records import Event
 log = logging.getLogger("pinewire.notifier")
 RECIPIENTS_TTL_S = 30.0
 MAX_AGE_MS = 10 * 60_000    # an older event (a backlog after an outage) is counted, not sent
+EOD_GATHER_S = 60.0         # the longest a sweep's reports are gathered into one message
 
 
 class Notifier:
-    def __init__(self, engine, secret_key: str | None, telegram_api: str):
-        self.engine, self.secret_key = engine, secret_key
+    def __init__(self, engine, secret_key: str | None, telegram_api: str, partitions: int):
+        self.engine, self.secret_key, self.partitions = engine, secret_key, partitions
         self.outbox = Outbox(telegram_api)
         self._recipients: dict[str | None, tuple[float, list[tuple[Chat, bool]]]] = {}
         self._names: tuple[float, dict[str, str]] = (0.0, {})
         self._announced: dict[str, None] = {}   # ids of operator events sent lately, in order
+        self._sweeps: dict[tuple, dict] = {}     # (sweep kind, day) -> its reports so far
+        self._gathering: set[asyncio.Task] = set()
         self.stale = 0
 
     async def on_event(self, event: Event) -> None:
         if not notify.worth_reading(event.kind, event.reason) or not self._first_time(event):
             return
-        names = await self._link_names(event.link_id)
-        found = notify.messages(event.asdict(), names.get)
+        if event.kind == "EOD_REPORT" and event.detail:
+            self._gather(event)
+            return
+        await self._send(event.asdict(), event.link_id)
+
+    def _gather(self, event: Event) -> None:
+        """A sweep reports once per partition: its reports are gathered until every partition's
+        is in (or for EOD_GATHER_S, when another ledger process reads some), so that each user
+        hears of the sweep once."""
+        key = (event.detail["kind"], event.detail["day"])
+        gathered = self._sweeps.get(key)
+        if gathered is None:
+            gathered = self._sweeps[key] = {**event.asdict(), "partitions": set(),
+                                            "done": asyncio.Event(),
+                                            "detail": {**event.detail, "rows": []}}
+            task = asyncio.get_running_loop().create_task(self._send_gathered(key))
+            self._gathering.add(task)
+            task.add_done_callback(self._gathering.discard)
+        gathered["detail"]["rows"] += event.detail["rows"]
+        gathered["partitions"].add(event.detail.get("partition"))
+        if len(gathered["partitions"]) >= self.partitions:
+            gathered["done"].set()
+
+    async def _send_gathered(self, key: tuple) -> None:
+        gathered = self._sweeps[key]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(gathered["done"].wait(), EOD_GATHER_S)
+        del self._sweeps[key]
+        await self._send({k: v for k, v in gathered.items() if k not in ("partitions", "done")},
+                         "")
+
+    async def _send(self, event: dict, link_id: str) -> None:
+        names = await self._link_names(link_id)
+        found = notify.messages(event, names.get)
         if not found:
             return
-        if int(time.time() * 1000) - event.at_ms > MAX_AGE_MS:
+        if int(time.time() * 1000) - event["at_ms"] > MAX_AGE_MS:
             self.stale += len(found)
             log.info("%d message(s) of events older than %d min not sent (%d in all)",
                      len(found), MAX_AGE_MS // 60_000, self.stale)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -123,7 +124,7 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
            "PINEWIRE_WORKER_NAME": "backtest", "PINEWIRE_STATIC_MEMBERSHIP": "false",
            "PINEWIRE_CANDLES_ON_TIME": "false", "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(10**12),
            "PINEWIRE_LOG_LEVEL": "WARNING", "PINEWIRE_COMMIT_INTERVAL_S": "0.2"}
-    worker = None
+    worker, done = None, False
     try:
         asyncio.run(kafka.create_topics(bootstrap, namespace, settings.partitions, 1))
         paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
@@ -139,11 +140,16 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
         asyncio.run(_worker_ready(bootstrap, namespace, worker))
         asyncio.run(paced_replay(bootstrap, namespace, settings.partitions, ticks, minutes))
         found = trades(asyncio.run(positions(bootstrap, namespace)))
+        done = True
     finally:
         if worker is not None:
             processes.stop(worker)
         if embedded is not None:
             processes.stop(embedded)
+        if done:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"backtest failed: its worker's log is in {work}", file=sys.stderr)
     closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
               if t["pnl_paise"] is not None]
     return {"strategy": name, "params": params, "link": link["name"], "ticks": len(ticks),

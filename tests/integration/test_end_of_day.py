@@ -2,20 +2,23 @@
 injected time sends one sweep per partition; each partition's owner sweeps it once per trading
 day. 15:15 closes intraday positions, 15:29 applies the link's policy; a holiday sweeps nothing."""
 import asyncio
+import secrets
 import subprocess
 
 import pytest
 
-from connectors import kafka
+from connectors import credentials, kafka
 from schemas import sql, topics as registry
-from tests.integration.harness import Pipeline, wait_until
+from tests.integration.harness import SECRETS, Pipeline, wait_until
+from webapp import notifications
 
 FRIDAY, HOLIDAY = "2026-11-27", "2026-11-24"      # a trading day; Guru Nanak Jayanti
 
 
 @pytest.fixture(scope="module")
-def two_workers(kafka_url, tmp_path_factory):
-    p = Pipeline(tmp_path_factory.mktemp("eod"), kafka_url)
+def two_workers(kafka_url, tmp_path_factory, fake_telegram):
+    p = Pipeline(tmp_path_factory.mktemp("eod"), kafka_url, PINEWIRE_TELEGRAM_API=fake_telegram.url,
+                 PINEWIRE_SECRET_KEY=credentials.new_key())
     second = None
     try:
         p.prepare_topics()
@@ -53,8 +56,12 @@ def _reports(p, day: str) -> list[dict]:
             if r[3]["kind"] == "EOD_REPORT" and r[3]["detail"]["day"] == day]
 
 
-def test_end_of_day_with_two_workers(two_workers):
+def test_end_of_day_with_two_workers(two_workers, fake_telegram):
     p = two_workers
+    chat, bot = str(secrets.randbelow(10**9)), f"123456789:{secrets.token_urlsafe(30)}"
+    SECRETS.add(bot)                  # each sweep's report reaches the trader once, on Telegram
+    notifications.set_telegram(p.engine, p.env["PINEWIRE_SECRET_KEY"], p.user["id"],
+                               chat_id=chat, bot_token=bot)
     link = p.add_link(sl_pct="5", target_pct="5")                # eod: close-losers (default)
     winner = p.alert_row(p.alert(link, "BUY", "SBIN", price="800"))["position_id"]
     loser = p.alert_row(p.alert(link, "BUY", "ITC", price="410"))["position_id"]
@@ -91,6 +98,11 @@ def test_end_of_day_with_two_workers(two_workers):
         ("ITC-EQ", "EOD", "CLOSE", -5000, 40500), ("SBIN-EQ", "EOD", "KEEP", 10000, 81000),
         ("WIPRO-EQ", "MIS_SQUAREOFF", "CLOSE", 1000, 24400)]
     assert p.rows(sql.positions, sql.positions.c.id == winner)[0]["state"] == "OPEN"
+    fake_telegram.wait_for(chat, "intraday square-off 2026-11-27: 1 closed, 0 kept, P&L at the "
+                                 "last price ₹10.00")
+    fake_telegram.wait_for(chat, "end of day 2026-11-27: 1 closed, 1 kept, P&L at the last "
+                                 "price ₹50.00")
+    assert len([m for m in fake_telegram.messages(chat) if "end of day 2026-11-27:" in m.text]) == 1
 
     _eod(p, f"{FRIDAY}T15:30")                                  # again: already swept today
     assert len([r for r in _reports(p, FRIDAY) if r["kind"] == "EOD"]) == p.settings.partitions

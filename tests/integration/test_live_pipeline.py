@@ -10,19 +10,20 @@ import pytest
 from connectors import credentials, kafka
 from schemas import sql, topics as registry
 from schemas.records import OrderIntent
-from tests.integration.harness import Pipeline, wait_until
-from webapp import accounts
+from tests.integration.harness import SECRETS, Pipeline, wait_until
+from webapp import accounts, notifications
 
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
 
 
 @pytest.fixture(scope="module")
-def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory):
+def live(kafka_url, smartapi_sim, sim_account, tmp_path_factory, fake_telegram):
     key = credentials.new_key()
     p = Pipeline(tmp_path_factory.mktemp("live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED="smartapi", PINEWIRE_FEED_ACCOUNT="sim",
                  PINEWIRE_FEED_WATCHLIST="", PINEWIRE_LOG_LEVEL="DEBUG",
-                 PINEWIRE_SMARTAPI_TIMEOUT_S="40", **smartapi_sim.env())
+                 PINEWIRE_SMARTAPI_TIMEOUT_S="40", PINEWIRE_TELEGRAM_API=fake_telegram.url,
+                 **smartapi_sim.env())
     account = accounts.add_account(p.engine, key, name="sim", user_id=p.user["id"],
                                    client_code=sim_account.client_code,
                                    api_key=sim_account.api_key, pin=sim_account.pin,
@@ -202,13 +203,19 @@ def test_an_entry_still_partly_open_is_cancelled_at_the_broker_before_its_exit(l
     assert (pos["entry_qty"], pos["exit_qty"]) == (4, 4)
 
 
-def test_a_wrong_pin_is_tried_once_and_live_orders_are_rejected_with_the_brokers_words(live):
+def test_a_wrong_pin_is_tried_once_and_live_orders_are_rejected_with_the_brokers_words(
+        live, fake_telegram):
     p, sim, account = live
     code = account["client_code"]
+    chat, bot = str(secrets.randbelow(10**9)), f"123456789:{secrets.token_urlsafe(30)}"
+    SECRETS.add(bot)                              # the trader hears of it on Telegram
+    notifications.set_telegram(p.engine, p.env["PINEWIRE_SECRET_KEY"], p.user["id"],
+                               chat_id=chat, bot_token=bot)
     wrong = accounts.add_account(p.engine, p.env["PINEWIRE_SECRET_KEY"], name="wrong-pin",
                                  user_id=p.user["id"],
                                  client_code=code, api_key=sim.accounts[0].api_key,
                                  pin="00000000", totp_secret=sim.accounts[0].totp_secret)
+    p.publish(accounts=[wrong])                   # as `pinewire account add` does
     link = p.add_link(paper=False, account_id=wrong["id"])
     refused_before = sim.refused_logins(code)
     reason = "login failed: Invalid clientcode or password (AB1007)"
@@ -222,3 +229,5 @@ def test_a_wrong_pin_is_tried_once_and_live_orders_are_rejected_with_the_brokers
                         "the account's health in the ledger")
     assert health[0].startswith(reason)
     assert "WARNING" in (p.data_dir / "logs" / "worker.log").read_text()
+    fake_telegram.wait_for(chat, f"broker login refused for account wrong-pin: {reason}")
+    fake_telegram.wait_for(chat, "NTPC-EQ LONG entry order rejected")

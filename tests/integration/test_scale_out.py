@@ -10,7 +10,8 @@ import time
 from connectors import credentials
 from schemas import instruments
 from schemas import topics as registry
-from tests.integration.harness import Pipeline, static_members, symbols_on, wait_until
+from tests.integration.harness import (SECRETS, Pipeline, static_members, symbols_on,
+                                       wait_until)
 from webapp import notifications
 
 
@@ -59,9 +60,9 @@ def test_a_killed_workers_positions_resume_elsewhere_and_move_back(kafka_url, tm
     key = credentials.new_key()
     p = Pipeline(tmp_path, kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_TELEGRAM_API=fake_telegram.url)
-    chat = str(secrets.randbelow(10**9))          # the admin hears of a lost worker
-    notifications.set_telegram(p.engine, key, p.user["id"], chat_id=chat,
-                               bot_token=f"123456789:{secrets.token_urlsafe(30)}")
+    chat, bot = str(secrets.randbelow(10**9)), f"123456789:{secrets.token_urlsafe(30)}"
+    SECRETS.add(bot)                              # the admin hears of a lost worker
+    notifications.set_telegram(p.engine, key, p.user["id"], chat_id=chat, bot_token=bot)
     procs = {}
     try:
         p.prepare_topics()
