@@ -24,6 +24,7 @@ from schemas.records import Event
 
 log = logging.getLogger("pinewire.notifier")
 RECIPIENTS_TTL_S = 30.0
+NOBODY_TTL_S = 2.0
 MAX_AGE_MS = 10 * 60_000    # an older event (a backlog after an outage) is counted, not sent
 EOD_GATHER_S = 60.0         # the longest a sweep's reports are gathered into one message
 
@@ -100,10 +101,12 @@ class Notifier:
         return True
 
     async def recipients(self, user_id: str | None) -> list[tuple[Chat, bool]]:
+        """Kept RECIPIENTS_TTL_S, or NOBODY_TTL_S when nobody is set: a first setting is used
+        within seconds."""
         cached = self._recipients.get(user_id)
         if cached is None or cached[0] < time.monotonic():
-            cached = (time.monotonic() + RECIPIENTS_TTL_S,
-                      await asyncio.to_thread(self._load, user_id))
+            chats = await asyncio.to_thread(self._load, user_id)
+            cached = (time.monotonic() + (RECIPIENTS_TTL_S if chats else NOBODY_TTL_S), chats)
             self._recipients[user_id] = cached
         return cached[1]
 

@@ -11,7 +11,7 @@ from connectors import credentials, kafka
 from schemas import sql, topics as registry
 from schemas.records import OrderIntent
 from tests.integration.harness import SECRETS, Pipeline, wait_until
-from webapp import accounts, notifications
+from webapp import accounts, notifications, users
 
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
 
@@ -207,16 +207,17 @@ def test_a_wrong_pin_is_tried_once_and_live_orders_are_rejected_with_the_brokers
         live, fake_telegram):
     p, sim, account = live
     code = account["client_code"]
+    trader = users.add_user(p.engine, f"t{secrets.token_hex(3)}", "a-long-password-1")
     chat, bot = str(secrets.randbelow(10**9)), f"123456789:{secrets.token_urlsafe(30)}"
     SECRETS.add(bot)                              # the trader hears of it on Telegram
-    notifications.set_telegram(p.engine, p.env["PINEWIRE_SECRET_KEY"], p.user["id"],
+    notifications.set_telegram(p.engine, p.env["PINEWIRE_SECRET_KEY"], trader["id"],
                                chat_id=chat, bot_token=bot)
     wrong = accounts.add_account(p.engine, p.env["PINEWIRE_SECRET_KEY"], name="wrong-pin",
-                                 user_id=p.user["id"],
+                                 user_id=trader["id"],
                                  client_code=code, api_key=sim.accounts[0].api_key,
                                  pin="00000000", totp_secret=sim.accounts[0].totp_secret)
     p.publish(accounts=[wrong])                   # as `pinewire account add` does
-    link = p.add_link(paper=False, account_id=wrong["id"])
+    link = p.add_link(paper=False, account_id=wrong["id"], user_id=trader["id"])
     refused_before = sim.refused_logins(code)
     reason = "login failed: Invalid clientcode or password (AB1007)"
     for symbol in ("NTPC", "ONGC"):                   # the second order asks the session again
