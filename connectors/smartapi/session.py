@@ -13,7 +13,8 @@ from typing import Callable
 import requests
 
 from connectors.credentials import AccountError, Credentials
-from connectors.smartapi.ratelimit import LIMITER, RateLimiter
+from connectors.ratelimit import RateLimiter
+from connectors.smartapi.ratelimit import LIMITER
 from connectors.smartapi.sdk import sdk
 from schemas.market_time import IST
 

@@ -9,7 +9,8 @@ import pytest
 from connectors.credentials import Credentials
 from connectors.smartapi.broker import SmartApiBroker
 from connectors.smartapi.orders import OrderUpdates
-from connectors.smartapi.ratelimit import RateLimiter
+from connectors.ratelimit import RateLimiter
+from connectors.smartapi.ratelimit import LIMITS
 from connectors.smartapi.session import Session
 from schemas.records import OrderIntent
 from tests.integration.harness import free_port, until
@@ -18,7 +19,7 @@ from tests.integration.harness import free_port, until
 def _session(sim, account, timeout_s=2.0) -> Session:
     creds = Credentials(account_id="acct", client_code=account.client_code,
                         api_key=account.api_key, pin=account.pin, totp_secret=account.totp_secret)
-    return Session(creds, sim.root, timeout_s, limiter=RateLimiter())
+    return Session(creds, sim.root, timeout_s, limiter=RateLimiter(LIMITS))
 
 
 def _intent(qty=5, token="3045", symbol="SBIN-EQ", side="BUY", product="INTRADAY", age_ms=0):

@@ -8,7 +8,8 @@ from collections import deque
 import pytest
 
 from connectors.smartapi import packets
-from connectors.smartapi.ratelimit import LIMITS, MARGIN_S, wait_needed
+from connectors.ratelimit import MARGIN_S, wait_needed
+from connectors.smartapi.ratelimit import LIMITS
 from connectors.smartapi.sdk import sdk
 from connectors.smartapi.session import _jwt_expiry, error_code
 
