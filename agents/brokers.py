@@ -1,4 +1,5 @@
-"""Which broker executes an intent: the paper broker, or the SmartAPI account of a live link.
+"""Which broker executes an intent: the paper broker, or the broker account of a live link
+(SmartAPI or Kite: connectors.live opens either).
 A live account's orders all go to its partition (emit.account_partition), so only the worker
 owning that partition opens the account's session and order-update listener: one of each per
 account, however many workers run. Credentials are read from SQL in a thread."""
@@ -9,26 +10,25 @@ import logging
 from typing import Callable
 
 from connectors import credentials
+from connectors.live import LiveAccount, open_account
 from connectors.paper.broker import PaperBroker
-from connectors.smartapi.broker import SmartApiBroker
-from connectors.smartapi.orders import OrderUpdates
-from connectors.smartapi.session import Session
+from connectors.placement import PlacingBroker
 from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class Brokers:
-    """version_of(account_id): the account's settings version the worker knows; a newer one
-    (new credentials) replaces the session. on_health(account_id, problem or None) is awaited
-    on every login outcome."""
+    """config_of(account_id): the account's settings as the worker knows them (name, version);
+    a newer version (new credentials, a new day's login) replaces the session.
+    on_health(account_id, problem or None) is awaited on every login outcome."""
 
     def __init__(self, settings: Settings, engine, emit_fill, paper_book,
-                 version_of: Callable[[str], int | None], on_health):
+                 config_of: Callable[[str], dict | None], on_health):
         self.settings, self.engine, self.emit_fill = settings, engine, emit_fill
-        self.version_of, self.on_health = version_of, on_health
+        self.config_of, self.on_health = config_of, on_health
         self.paper = PaperBroker(paper_book, int(settings.paper_fill_timeout_s * 1000))
-        self.live: dict[str, tuple[int | None, SmartApiBroker]] = {}
+        self.live: dict[str, tuple[int | None, LiveAccount]] = {}
         self.listeners: dict[str, asyncio.Task] = {}
 
     async def for_intent(self, intent):
@@ -38,8 +38,8 @@ class Brokers:
             raise credentials.AccountError("live order without a broker account")
         return await self.account(intent.account_id)
 
-    async def account(self, account_id: str) -> SmartApiBroker:
-        version = self.version_of(account_id)
+    async def account(self, account_id: str) -> PlacingBroker:
+        version = (self.config_of(account_id) or {}).get("version")
         if account_id in self.live and self.live[account_id][0] != version:
             log.info("account %s changed (version %s): a new session", account_id, version)
             self.listeners.pop(account_id).cancel()
@@ -49,14 +49,13 @@ class Brokers:
                                             self.settings.secret_key, account_id)
             if account_id not in self.live:     # not opened meanwhile by own()
                 self._open(account_id, version, creds)
-        return self.live[account_id][1]
+        return self.live[account_id][1].broker
 
     def _open(self, account_id: str, version: int | None, creds) -> None:
-        session = Session(creds, self.settings.smartapi_root, self.settings.smartapi_timeout_s,
-                          on_health=self._health)
-        self.live[account_id] = (version, SmartApiBroker(session))
-        listener = OrderUpdates(session, self.settings.smartapi_order_ws_url, self.emit_fill)
-        self.listeners[account_id] = asyncio.create_task(listener.run(),
+        live = open_account(creds, self.settings, self.emit_fill, self._health,
+                            (self.config_of(account_id) or {}).get("name"))
+        self.live[account_id] = (version, live)
+        self.listeners[account_id] = asyncio.create_task(live.updates.run(),
                                                          name=f"order-updates:{account_id}")
 
     def _health(self, account_id: str, problem: str | None) -> None:

@@ -35,7 +35,7 @@ async def account_health(account_id: str, problem: str | None) -> None:
 
 
 brokers = Brokers(A.S, engine, send_fill, A.paper_book,
-                  lambda account_id: (memory.account(account_id) or {}).get("version"),
+                  memory.account,
                   account_health)
 
 

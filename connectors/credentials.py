@@ -1,6 +1,7 @@
-"""A broker account's credentials (API key, PIN, TOTP seed): encrypted at rest with Fernet,
-keyed by PINEWIRE_SECRET_KEY; decrypted only inside the process that logs in, and never
-logged, printed or put on a topic."""
+"""A broker account's credentials (SmartAPI: API key, PIN, TOTP seed; Kite: API key and secret,
+and the day's access token once its owner has logged in): encrypted at rest with Fernet, keyed
+by PINEWIRE_SECRET_KEY; decrypted only inside the process that logs in, and never logged,
+printed or put on a topic."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,13 @@ class AccountError(ValueError):
     pass
 
 
+class LoginFailed(AccountError):
+    """The account cannot log in now; the message is the broker's answer in plain words."""
+
+
+BROKERS = ("smartapi", "kite")   # the kinds of broker an account can be
+
+
 @dataclass(frozen=True)
 class Credentials:
     account_id: str
@@ -31,6 +39,19 @@ class Credentials:
 
     def totp(self) -> str:
         return pyotp.TOTP(self.totp_secret).now()
+
+
+@dataclass(frozen=True)
+class KiteCredentials:
+    account_id: str
+    client_code: str              # the Kite user id
+    api_key: str
+    api_secret: str
+    access_token: str | None = None
+    token_at_ms: int | None = None   # when the access token was issued
+
+    def __repr__(self) -> str:
+        return f"KiteCredentials(account_id={self.account_id!r}, client_code={self.client_code!r})"
 
 
 def new_key() -> str:
@@ -64,18 +85,43 @@ def seal(secret_key: str | None, api_key: str, pin: str, totp_secret: str) -> st
                                       "totp_secret": totp_secret}).encode()).decode()
 
 
-def load(eng: Engine, secret_key: str | None, account_id: str) -> Credentials:
+def seal_kite(secret_key: str | None, api_key: str, api_secret: str) -> str:
+    """A Kite app's API key and secret, checked and encrypted."""
+    fernet = _fernet(secret_key)
+    if not re.fullmatch(r"[A-Za-z0-9]{6,64}", api_key or "") or \
+            not re.fullmatch(r"[A-Za-z0-9]{6,64}", api_secret or ""):
+        raise AccountError("the Kite API key and secret are letters and digits (the app's page "
+                           "on developers.kite.trade shows both)")
+    return fernet.encrypt(json.dumps({"api_key": api_key, "api_secret": api_secret}).encode()
+                          ).decode()
+
+
+def seal_session(secret_key: str | None, access_token: str, at_ms: int) -> str:
+    """A broker session's access token, encrypted (accounts.session)."""
+    return _fernet(secret_key).encrypt(json.dumps({"access_token": access_token,
+                                                   "token_at_ms": at_ms}).encode()).decode()
+
+
+def _open(fernet: Fernet, sealed: str) -> dict:
+    try:
+        return json.loads(fernet.decrypt(sealed.encode()))
+    except InvalidToken:
+        raise AccountError("cannot decrypt the account's credentials: PINEWIRE_SECRET_KEY is "
+                           "not the key they were stored with") from None
+
+
+def load(eng: Engine, secret_key: str | None,
+         account_id: str) -> Credentials | KiteCredentials:
     """The account's credentials, decrypted (only where its session logs in)."""
     fernet = _fernet(secret_key)
     with eng.connect() as conn:
         row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id)).first()
     if row is None:
         raise AccountError(f"no account {account_id}")
-    try:
-        data = json.loads(fernet.decrypt(row.secrets.encode()))
-    except InvalidToken:
-        raise AccountError("cannot decrypt the account's credentials: PINEWIRE_SECRET_KEY is "
-                           "not the key they were stored with") from None
+    data = _open(fernet, row.secrets)
+    if row.broker == "kite":
+        session = _open(fernet, row.session) if row.session else {}
+        return KiteCredentials(account_id=row.id, client_code=row.client_code, **data, **session)
     return Credentials(account_id=row.id, client_code=row.client_code, **data)
 
 

@@ -67,6 +67,7 @@ def trading_mode(settings: Settings) -> str:
     live = [f"{r['name']} on {names.get(r['account_id'], r['account_id'])}"
             for r in rows if not r["paper"]]
     feed = {"smartapi": f"live SmartAPI feed ({settings.feed_account})",
+            "kite": f"live Kite feed ({settings.feed_account})",
             "synthetic": "synthetic feed", "none": "no feed"}.get(settings.feed, settings.feed)
     trading = f"LIVE links: {', '.join(live)}" if live else "paper only"
     return f"{feed}; {len(rows) - len(live)} paper link(s), {trading}"
@@ -112,7 +113,7 @@ def run(settings: Settings, workers: int = 1) -> int:
         if restored:
             asyncio.run(wait_for_commands(settings, 60))
         children.append(("web", processes.spawn(py + ["web"], logs / "web.log")))
-        if settings.feed in ("synthetic", "smartapi"):
+        if settings.feed != "none":
             children.append(("feed", processes.spawn(py + ["feed"], logs / "feed.log")))
         _say(f"ready in {time.monotonic() - started:.1f}s — {trading_mode(settings)}; "
              f"logs in {logs}")

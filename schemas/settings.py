@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     ledger_nice: int = Field(10, ge=0, le=19, description="the ledger process's CPU niceness: "
                              "on a shared host it yields to the gateway and the workers, and "
                              "catches up after a burst")
-    feed: str = Field("synthetic", description="tick feed: synthetic, smartapi or none")
+    feed: str = Field("synthetic", pattern="^(synthetic|smartapi|kite|none)$",
+                      description="tick feed: synthetic, smartapi or kite (live, from "
+                                  "PINEWIRE_FEED_ACCOUNT), or none")
     feed_rate: float = Field(4.0, gt=0, description="synthetic ticks per second per instrument")
     feed_volatility_bps: float = Field(4.0, ge=0, description="synthetic per-tick std dev, bps")
     feed_seed: int = 7
@@ -71,8 +73,13 @@ class Settings(BaseSettings):
     smartapi_ws_url: str = "wss://smartapisocket.angelone.in/smart-stream"
     smartapi_order_ws_url: str = "wss://tns.angelone.in/smart-order-update"
     smartapi_timeout_s: float = Field(7.0, gt=0, description="REST timeout of the SDK")
-    feed_account: str | None = Field(None, description="account whose feed `feed` streams "
-                                                       "when PINEWIRE_FEED=smartapi")
+    kite_root: str = "https://api.kite.trade"
+    kite_ws_url: str = "wss://ws.kite.trade"
+    kite_login_url: str = "https://kite.zerodha.com/connect/login"
+    kite_timeout_s: float = Field(7.0, gt=0, description="REST timeout of the kiteconnect SDK")
+    feed_account: str | None = Field(None, description="account whose market data the feed "
+                                                       "streams when PINEWIRE_FEED is smartapi "
+                                                       "or kite (an account of that broker)")
     instrument_master: str | None = Field(None, description="OpenAPIScripMaster.json path or URL")
     paper_price_max_age_ms: int = Field(2000, ge=0, description="a paper entry fills at the last "
                                         "tick when it is at most this old")

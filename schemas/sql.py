@@ -123,8 +123,10 @@ accounts = Table(
     "accounts", metadata,
     Column("id", String(32), primary_key=True),
     Column("name", String(100), nullable=False),
-    Column("client_code", String(40), nullable=False),
-    Column("secrets", Text, nullable=False),              # Fernet token: api key, PIN, TOTP seed
+    Column("client_code", String(40), nullable=False),     # SmartAPI client code, Kite user id
+    Column("broker", String(16), nullable=False, server_default="smartapi"),   # smartapi | kite
+    Column("secrets", Text, nullable=False),    # Fernet token: API key and PIN, TOTP / secret
+    Column("session", Text),                    # Fernet token: the day's access token (Kite)
     Column("created_at_ms", BigInteger, nullable=False),
     Column("max_open", Integer), Column("daily_loss_paise", BigInteger),
     Column("breaker_reset_at_ms", BigInteger),

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import Engine, select, true, update
 
-from connectors.credentials import AccountError, seal
+from connectors.credentials import BROKERS, AccountError, seal, seal_kite, seal_session
 from schemas import sql
 from webapp.links import convert
 
@@ -17,7 +17,7 @@ def _mine(user_id: str | None):
     return sql.accounts.c.user_id == user_id if user_id is not None else true()
 
 
-_PUBLIC = [c for c in sql.accounts.c if c.name != "secrets"]   # never the sealed credentials
+_PUBLIC = [c for c in sql.accounts.c if c.name not in ("secrets", "session")]   # never sealed
 
 
 def _name(name: str | None) -> str:
@@ -27,19 +27,32 @@ def _name(name: str | None) -> str:
 
 
 def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
-                api_key: str, pin: str, totp_secret: str, user_id: str | None = None) -> dict:
+                api_key: str, pin: str = "", totp_secret: str = "", api_secret: str = "",
+                broker: str = "smartapi", user_id: str | None = None) -> dict:
+    """A SmartAPI account (client code, API key, PIN, TOTP seed) or a Kite one (user id, the
+    app's API key and secret; its owner logs in every day: login_url, store_session)."""
     _name(name)
+    if broker not in BROKERS:
+        raise AccountError(f"broker must be one of {', '.join(BROKERS)}")
     if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
-        raise AccountError("client code must be letters and digits")
-    sealed = seal(secret_key, api_key, pin, totp_secret)
+        raise AccountError("client code (Kite: user id) must be letters and digits")
+    sealed = _seal(secret_key, broker, api_key=api_key, pin=pin, totp_secret=totp_secret,
+                   api_secret=api_secret)
     row = dict(id=secrets.token_hex(8), name=name, client_code=client_code, secrets=sealed,
-               created_at_ms=int(time.time() * 1000), user_id=user_id)
+               broker=broker, created_at_ms=int(time.time() * 1000), user_id=user_id)
     with eng.begin() as conn:
         if conn.execute(select(sql.accounts.c.id).where(sql.accounts.c.name == name,
                                                         _mine(user_id))).first():
             raise AccountError(f"an account named {name!r} already exists")
         conn.execute(sql.accounts.insert().values(**row))
     return account_by_id(eng, row["id"])
+
+
+def _seal(secret_key: str | None, broker: str, *, api_key: str = "", pin: str = "",
+          totp_secret: str = "", api_secret: str = "") -> str:
+    if broker == "kite":
+        return seal_kite(secret_key, api_key, api_secret)
+    return seal(secret_key, api_key, pin, totp_secret)
 
 
 def account_rows(eng: Engine, user_id: str | None = None) -> list[dict]:
@@ -65,25 +78,42 @@ def account_by_name(eng: Engine, name: str, user_id: str | None = None) -> dict 
 
 def set_account(eng: Engine, account_id: str, *, user_id: str | None = None,
                 reset_breaker: bool = False, name: str | None = None,
-                credentials: tuple[str | None, str, str, str] | None = None, **limits) -> dict:
+                credentials: dict | None = None, secret_key: str | None = None,
+                **limits) -> dict:
     """Risk limits across the account's links: max_open, daily_loss_paise (validated as a
-    link's are); reset_breaker forgets the losses realized so far today; credentials
-    (secret key, API key, PIN, TOTP seed) replace the stored ones, and the workers log in anew
-    with them (the version goes up with every change)."""
+    link's are); reset_breaker forgets the losses realized so far today; credentials (SmartAPI:
+    api_key, pin, totp_secret; Kite: api_key, api_secret), sealed with secret_key, replace the
+    stored ones, and the workers log in anew with them (the version goes up with every
+    change)."""
     values = {k: convert(k, v) for k, v in limits.items() if k in ("max_open", "daily_loss_paise")}
     if name is not None:
         values["name"] = _name(name)
     if reset_breaker:
         values["breaker_reset_at_ms"] = int(time.time() * 1000)
-    if credentials is not None:
-        values.update(secrets=seal(*credentials), health=None, health_at_ms=None)
     with eng.begin() as conn:
         row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id,
                                                       _mine(user_id))).first()
         if row is None:
             raise AccountError("no such account (pinewire account list)")
+        if credentials is not None:
+            values.update(secrets=_seal(secret_key, row.broker, **credentials), health=None,
+                          health_at_ms=None, session=None)
         values["version"] = row.version + 1
         conn.execute(update(sql.accounts).where(sql.accounts.c.id == row.id).values(**values))
+    return account_by_id(eng, account_id)
+
+
+def store_session(eng: Engine, secret_key: str | None, account_id: str, access_token: str,
+                  at_ms: int) -> dict:
+    """The day's access token of a Kite account, sealed; the workers open a session with it
+    (the version goes up) and its login problem, if any, is forgotten."""
+    with eng.begin() as conn:
+        row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id)).first()
+        if row is None:
+            raise AccountError("no such account (pinewire account list)")
+        conn.execute(update(sql.accounts).where(sql.accounts.c.id == account_id).values(
+            session=seal_session(secret_key, access_token, at_ms), health=None,
+            health_at_ms=None, version=row.version + 1))
     return account_by_id(eng, account_id)
 
 

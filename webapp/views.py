@@ -154,8 +154,9 @@ async def create_account(state, user: dict, data: dict) -> dict:
     row = await asyncio.to_thread(
         accounts.add_account, state.engine, state.settings.secret_key,
         name=str(data.get("name", "")).strip(), client_code=str(data.get("client_code", "")).strip(),
-        api_key=str(data.get("api_key", "")), pin=str(data.get("pin", "")),
-        totp_secret=str(data.get("totp_secret", "")), user_id=user["id"])
+        broker=str(data.get("broker") or "smartapi"), api_key=str(data.get("api_key", "")),
+        pin=str(data.get("pin", "")), totp_secret=str(data.get("totp_secret", "")),
+        api_secret=str(data.get("api_secret", "")), user_id=user["id"])
     await _publish(state, accounts=[row])
     return row
 
@@ -165,9 +166,10 @@ async def update_account(state, user: dict, account_id: str, data: dict) -> dict
     changes: dict = {k: data[k] for k in ("max_open", "daily_loss_paise") if k in data}
     if data.get("name"):
         changes["name"] = str(data["name"]).strip()
-    if any(data.get(k) for k in ("api_key", "pin", "totp_secret")):
-        changes["credentials"] = (state.settings.secret_key, str(data.get("api_key", "")),
-                                  str(data.get("pin", "")), str(data.get("totp_secret", "")))
+    secrets_ = {k: str(data[k]) for k in ("api_key", "pin", "totp_secret", "api_secret")
+                if data.get(k)}
+    if secrets_:
+        changes.update(credentials=secrets_, secret_key=state.settings.secret_key)
     row = await asyncio.to_thread(accounts.set_account, state.engine, account_id,
                                   user_id=user["id"], **changes)
     await _publish(state, accounts=[row])
@@ -182,10 +184,10 @@ async def delete_account(state, user: dict, account_id: str) -> None:
 async def test_account(state, user: dict, account_id: str) -> dict:
     """Log in and fetch the profile, as the workers would; the broker's answer in plain words."""
     await my_account(state, user, account_id)
-    from connectors.smartapi.session import probe
+    from connectors.live import probe
     creds = await asyncio.to_thread(credentials.load, state.engine, state.settings.secret_key,
                                     account_id)
-    ok, words = await probe(creds, state.settings.smartapi_root, state.settings.smartapi_timeout_s)
+    ok, words = await probe(creds, state.settings)
     return {"ok": ok, "message": words}
 
 

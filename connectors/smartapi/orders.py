@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import websockets
 
-from connectors.order_updates import OrderState, OrderUpdates as Updates
+from connectors.order_updates import OrderState, OrderUpdates
 from connectors.smartapi.session import Session, error_code
 
 
@@ -21,7 +21,7 @@ def order_state(row: dict) -> OrderState:
                       text=row.get("text") or "")
 
 
-class OrderUpdates(Updates):
+class SmartApiOrderUpdates(OrderUpdates):
     def __init__(self, session: Session, ws_url: str, emit, poll_interval_s: float = 1.0):
         super().__init__(emit, poll_interval_s)
         self.session, self.ws_url = session, ws_url

@@ -12,7 +12,7 @@ from typing import Callable
 
 import requests
 
-from connectors.credentials import AccountError, Credentials
+from connectors.credentials import Credentials, LoginFailed
 from connectors.ratelimit import RateLimiter
 from connectors.smartapi.ratelimit import LIMITER
 from connectors.smartapi.sdk import sdk
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("urllib3").setLevel(logging.INFO)
 logging.getLogger("websockets.client").setLevel(logging.INFO)
 TOKEN_ERRORS = {"AG8001", "AG8002", "AG8003", "AB1010", "AB1011"}
-
-
-class LoginFailed(AccountError):
-    """The account cannot log in now; the message is the broker's answer in plain words."""
 
 
 def error_code(response) -> str | None:

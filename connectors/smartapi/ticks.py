@@ -45,6 +45,10 @@ class MarketStream:
         self._ws = None
         self._lock = asyncio.Lock()
 
+    async def want(self, tokens: dict[str, str]) -> None:
+        """The instruments to stream from now on: token -> exchange name."""
+        await self.set_tokens({t: packets.EXCHANGE_TYPES.get(e, 1) for t, e in tokens.items()})
+
     async def set_tokens(self, tokens: dict[str, int]) -> None:
         """The tokens to stream from now on (token -> exchange type), at most 1000."""
         if len(tokens) > MAX_TOKENS:

@@ -181,26 +181,23 @@ async def run_replay(bootstrap: str, namespace: str, partitions: int, path: Path
     return sender.sent
 
 
-async def run_smartapi(bootstrap: str, namespace: str, partitions: int, *, session, url: str,
-                       watchlist: set[str], duration_s: float | None = None) -> int:
-    """Stream live ticks of the watchlist and of every subscribed instrument."""
-    from connectors.smartapi import packets
-    from connectors.smartapi.ticks import MAX_TOKENS, MarketStream
+async def run_live(bootstrap: str, namespace: str, partitions: int, *, stream_of,
+                   max_tokens: int, watchlist: set[str], duration_s: float | None = None) -> int:
+    """Stream live ticks of the watchlist and of every subscribed instrument from a broker's
+    market-data socket: stream_of(on_tick) gives a stream (SmartAPI's or Kite's) with
+    want({token: exchange}), run() and a `connected` event."""
     subs = Subscriptions(bootstrap, namespace, watchlist)
     subs.follower.start()
     started = time.monotonic()
     try:
         async with kafka.producing(bootstrap, linger_ms=5) as prod, \
                 TickSender(prod, namespace, partitions) as ticks:
-            async def on_packet(p: packets.MarketPacket) -> None:
-                await ticks.send(p.token, p.ltp_paise, p.exchange_ts_ms)
-
-            stream = MarketStream(session, url, on_packet)
+            stream = stream_of(ticks.send)
             streaming = asyncio.create_task(stream.run())
             watch = FeedWatch()
             try:
                 while duration_s is None or time.monotonic() - started < duration_s:
-                    await stream.set_tokens(_at_most(_exchange_types(subs), MAX_TOKENS))
+                    await stream.want(_at_most(_exchanges(subs), max_tokens))
                     change = watch.update(stream.connected.is_set(), time.monotonic())
                     if change:
                         await _announce(prod, namespace, *change)
@@ -213,7 +210,7 @@ async def run_smartapi(bootstrap: str, namespace: str, partitions: int, *, sessi
     return ticks.sent
 
 
-def _at_most(tokens: dict[str, int], limit: int) -> dict[str, int]:
+def _at_most(tokens: dict[str, str], limit: int) -> dict[str, str]:
     if len(tokens) <= limit:
         return tokens
     log.error("%d instruments wanted; one market-data connection streams %d: the rest get no "
@@ -221,13 +218,12 @@ def _at_most(tokens: dict[str, int], limit: int) -> dict[str, int]:
     return dict(sorted(tokens.items())[:limit])
 
 
-def _exchange_types(subs: Subscriptions) -> dict[str, int]:
-    from connectors.smartapi.packets import EXCHANGE_TYPES
+def _exchanges(subs: Subscriptions) -> dict[str, str]:
+    """token -> exchange of every instrument to stream."""
     exchanges = {t: v["exchange"] for t, v in subs.follower.values[subs.topic].items()
                  if v and v["active"]}
     out = {}
     for token in subs.tokens():
         inst = instruments.by_token(token)
-        exchange = exchanges.get(token) or (inst.exchange if inst else "NSE")
-        out[token] = EXCHANGE_TYPES.get(exchange, 1)
+        out[token] = exchanges.get(token) or (inst.exchange if inst else "NSE")
     return out

@@ -1,7 +1,11 @@
-"""Broker accounts: account add|list|set, secret-key."""
+"""Broker accounts: account add|list|set|login, secret-key."""
 from __future__ import annotations
 
+import asyncio
 import getpass
+import sys
+import time
+import webbrowser
 
 from connectors import credentials
 from pinewire.verbs.common import engine, me, publish, user_flag
@@ -14,14 +18,62 @@ def _secret(value: str | None, prompt: str) -> str:
     return value if value is not None else getpass.getpass(f"{prompt}: ")
 
 
+def _asked(broker: str, a=None) -> dict:
+    """The account's secrets, from the flags (of `a`, if given) or asked for: prompts keep
+    them out of shell history."""
+    def given(flag: str) -> str | None:
+        return getattr(a, flag, None)
+    if broker == "kite":
+        return {"api_key": _secret(given("api_key"), "Kite API key"),
+                "api_secret": _secret(given("api_secret"), "Kite API secret")}
+    return {"api_key": _secret(given("api_key"), "API key"), "pin": _secret(given("pin"), "PIN"),
+            "totp_secret": _secret(given("totp_secret"), "TOTP secret (base32)")}
+
+
 def cmd_account_add(a) -> int:
-    row = accounts.add_account(
-        engine(), settings().secret_key, name=a.name, client_code=a.client_code,
-        api_key=_secret(a.api_key, "API key"), pin=_secret(a.pin, "PIN"),
-        totp_secret=_secret(a.totp_secret, "TOTP secret (base32)"), user_id=me(a)["id"])
+    row = accounts.add_account(engine(), settings().secret_key, name=a.name,
+                               client_code=a.client_code, broker=a.broker,
+                               user_id=me(a)["id"], **_asked(a.broker, a))
     publish("the account", accounts=[row])
-    print(f"account {row['name']} ({row['client_code']}) saved; credentials encrypted")
+    print(f"account {row['name']} ({row['broker']} {row['client_code']}) saved; credentials "
+          "encrypted")
+    if row["broker"] == "kite":
+        print(f"log in every trading day: pinewire account login {row['name']}")
     return 0
+
+
+def cmd_account_login(a) -> int:
+    """Kite's daily login: the login page, then the request token its redirect carries."""
+    from connectors.kite import session as kite
+    s = settings()
+    account = my_account(a, a.name)
+    if account["broker"] != "kite":
+        raise accounts.AccountError(f"{a.name} is a {account['broker']} account: it logs in by "
+                                    "itself (PIN and TOTP)")
+    creds = credentials.load(engine(), s.secret_key, account["id"])
+    pasted = a.request_token
+    if pasted is None:
+        url = kite.login_url(creds.api_key, s.kite_login_url)
+        print(f"log in to Kite at:\n  {url}\nthen paste the address the login sends you to "
+              "(or its request_token):", flush=True)
+        if a.open:
+            webbrowser.open(url)
+        pasted = sys.stdin.readline()
+    token = kite.request_token_from(pasted)
+    access, user_id = kite.exchange_request_token(creds.api_key, creds.api_secret, token,
+                                                  s.kite_root, s.kite_timeout_s)
+    if user_id.upper() != account["client_code"].upper():
+        raise accounts.AccountError(f"Kite logged in user {user_id}, but {a.name} is "
+                                    f"{account['client_code']}: log in as that user")
+    row = accounts.store_session(engine(), s.secret_key, account["id"], access,
+                                 int(time.time() * 1000))
+    publish("the new session", accounts=[row])
+    expiry = kite.expires_at_ms(int(time.time() * 1000))
+    ok, words = asyncio.run(kite.probe(credentials.load(engine(), s.secret_key, account["id"]),
+                                       s.kite_root, s.kite_timeout_s))
+    print(f"{a.name}: {words}; the session lasts until "
+          f"{time.strftime('%d %b %H:%M', time.localtime(expiry / 1000))} (06:00 IST)")
+    return 0 if ok else 1
 
 
 def cmd_account_list(a) -> int:
@@ -30,7 +82,7 @@ def cmd_account_list(a) -> int:
         print("no accounts yet: pinewire account add --name NAME --client-code CODE")
     for r in rows:
         loss = paise_to_rupees(r["daily_loss_paise"]) if r["daily_loss_paise"] else "none"
-        print(f"{r['name']:<16} {r['client_code']:<12} max open {r['max_open'] or 'unlimited'}, "
+        print(f"{r['name']:<16} {r['broker']:<9} {r['client_code']:<12} max open {r['max_open'] or 'unlimited'}, "
               f"daily loss limit {loss}; {r['health'] or 'no login problem reported'}")
     return 0
 
@@ -42,10 +94,9 @@ def cmd_account_set(a) -> int:
         raise accounts.AccountError("nothing to change: give --max-open, --daily-loss or "
                                     "--credentials")
     account = my_account(a, a.name)
-    credentials = (settings().secret_key, _secret(None, "API key"), _secret(None, "PIN"),
-                   _secret(None, "TOTP secret (base32)")) if a.credentials else None
+    new = _asked(account["broker"]) if a.credentials else None
     row = accounts.set_account(engine(), account["id"], user_id=account["user_id"],
-                               credentials=credentials, **limits)
+                               credentials=new, secret_key=settings().secret_key, **limits)
     publish("the change", accounts=[row])
     print(f"account {row['name']} updated: these limits apply across its links")
     return 0
@@ -66,24 +117,35 @@ def cmd_secret_key(a) -> int:
 def register(sub) -> None:
     acc = sub.add_parser("account", help="broker accounts").add_subparsers(dest="account",
                                                                            required=True)
-    aa = acc.add_parser("add", help="save an Angel One account; credentials are encrypted")
+    aa = acc.add_parser("add", help="save an Angel One or Zerodha Kite account; credentials "
+                                    "are encrypted")
     aa.add_argument("--name", required=True)
-    aa.add_argument("--client-code", required=True)
+    aa.add_argument("--broker", choices=credentials.BROKERS, default="smartapi")
+    aa.add_argument("--client-code", required=True, help="Angel One client code; Kite user id")
     aa.add_argument("--api-key", help="prompted for when omitted (keeps it out of shell history)")
-    aa.add_argument("--pin", help="prompted for when omitted")
-    aa.add_argument("--totp-secret", help="base32 seed; prompted for when omitted")
+    aa.add_argument("--pin", help="SmartAPI; prompted for when omitted")
+    aa.add_argument("--totp-secret", help="SmartAPI: base32 seed; prompted for when omitted")
+    aa.add_argument("--api-secret", help="Kite: the app's secret; prompted for when omitted")
     user_flag(aa)
     aa.set_defaults(fn=cmd_account_add)
     al = acc.add_parser("list", help="list accounts (never their credentials)")
     user_flag(al)
     al.set_defaults(fn=cmd_account_list)
+    lg = acc.add_parser("login", help="Kite's daily login: prints the login page's address and "
+                                      "takes the request token its redirect carries")
+    lg.add_argument("name")
+    lg.add_argument("--request-token", help="the redirect's address or request_token (default: "
+                                            "pasted on standard input)")
+    lg.add_argument("--open", action="store_true", help="open the login page in a browser")
+    user_flag(lg)
+    lg.set_defaults(fn=cmd_account_login)
     st = acc.add_parser("set", help="risk limits across the account's links")
     st.add_argument("name")
     st.add_argument("--max-open", help="open positions across its links (off: unlimited)")
     st.add_argument("--daily-loss", help="rupees lost today at which its links stop entering")
     st.add_argument("--credentials", action="store_true",
-                    help="enter new API key, PIN and TOTP seed (prompted); the workers log in "
-                         "again with them")
+                    help="enter new credentials (prompted: API key, PIN and TOTP seed; Kite: "
+                         "API key and secret); the workers log in again with them")
     user_flag(st)
     st.set_defaults(fn=cmd_account_set)
     sub.add_parser("secret-key", help="print a new PINEWIRE_SECRET_KEY").set_defaults(

@@ -1,4 +1,4 @@
-"""The long-running parts, and looking at Kafka: up, broker, worker, ledger, web, feed, smartapi-sim,
+"""The long-running parts, and looking at Kafka: up, broker, worker, ledger, web, feed, smartapi-sim, kite-sim,
 reconcile, topics, tail."""
 from __future__ import annotations
 
@@ -64,9 +64,10 @@ def cmd_feed(a) -> int:
                                            only_subscribed=a.only_subscribed))
         print(f"replayed {sent} ticks")
         return 0
-    if s.feed == "smartapi":
-        run = feed.run_smartapi(s.bootstrap, s.namespace, s.partitions,
-                                session=_feed_session(s), url=s.smartapi_ws_url, watchlist=watch)
+    if s.feed in ("smartapi", "kite"):
+        stream_of, max_tokens = _market_stream(s)
+        run = feed.run_live(s.bootstrap, s.namespace, s.partitions, stream_of=stream_of,
+                            max_tokens=max_tokens, watchlist=watch)
     else:
         run = feed.run_synthetic(s.bootstrap, s.namespace, s.partitions, watchlist=watch,
                                  rate=s.feed_rate, volatility_bps=s.feed_volatility_bps,
@@ -78,16 +79,33 @@ def cmd_feed(a) -> int:
     return 0
 
 
-def _feed_session(s):
-    from connectors.smartapi.session import Session
+def _market_stream(s):
+    """(stream_of(send), instruments per connection) of the feed account's broker."""
     if not s.feed_account:
-        raise accounts.AccountError("PINEWIRE_FEED=smartapi needs PINEWIRE_FEED_ACCOUNT "
+        raise accounts.AccountError(f"PINEWIRE_FEED={s.feed} needs PINEWIRE_FEED_ACCOUNT "
                                     "(an account name from `pinewire account list`)")
     account = accounts.account_by_name(engine(), s.feed_account)
     if account is None:
         raise accounts.AccountError(f"no account named {s.feed_account!r}")
+    if account["broker"] != s.feed:
+        raise accounts.AccountError(f"PINEWIRE_FEED={s.feed}, but the account "
+                                    f"{s.feed_account!r} is a {account['broker']} account")
     creds = credentials.load(engine(), s.secret_key, account["id"])
-    return Session(creds, s.smartapi_root, s.smartapi_timeout_s)
+    if s.feed == "kite":
+        from connectors.kite import ticks
+        from connectors.kite.master import Master
+        from connectors.kite.session import KiteSession
+        session = KiteSession(creds, s.kite_root, s.kite_timeout_s,
+                              account_name=account["name"])
+        master = Master(session)
+        return (lambda send: ticks.KiteMarketStream(session, master, s.kite_ws_url, send),
+                ticks.MAX_TOKENS)
+    from connectors.smartapi import ticks
+    from connectors.smartapi.session import Session
+    session = Session(creds, s.smartapi_root, s.smartapi_timeout_s)
+    return (lambda send: ticks.MarketStream(
+        session, s.smartapi_ws_url, lambda p: send(p.token, p.ltp_paise, p.exchange_ts_ms)),
+        ticks.MAX_TOKENS)
 
 
 def cmd_smartapi_sim(a) -> int:
@@ -104,6 +122,23 @@ def cmd_smartapi_sim(a) -> int:
           flush=True)
     try:
         asyncio.run(server.serve(sim, a.host, a.rest_port, a.ws_port,
+                                 walk_interval_s=a.walk or None))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_kite_sim(a) -> int:
+    from connectors.kite.simulator import server
+    from connectors.kite.simulator.state import KiteSim
+    accounts_ = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
+        settings().data_dir / "kite-sim-account.json")]
+    print(f"Kite simulator for {', '.join(x.user_id for x in accounts_)}; point pinewire at it:")
+    print(f"  PINEWIRE_KITE_ROOT=http://{a.host}:{a.rest_port}")
+    print(f"  PINEWIRE_KITE_WS_URL=ws://{a.host}:{a.ws_port}")
+    print(f"  PINEWIRE_KITE_LOGIN_URL=http://{a.host}:{a.rest_port}/connect/login", flush=True)
+    try:
+        asyncio.run(server.serve(KiteSim(accounts_), a.host, a.rest_port, a.ws_port,
                                  walk_interval_s=a.walk or None))
     except KeyboardInterrupt:
         pass
@@ -200,6 +235,17 @@ def register(sub) -> None:
     sim.add_argument("--walk", type=float, default=0.5,
                      help="seconds between random-walk steps of every price (0: scripted only)")
     sim.set_defaults(fn=cmd_smartapi_sim)
+    ks = sub.add_parser("kite-sim", help="a Kite Connect simulator on 127.0.0.1 (REST + ticker "
+                                         "websocket)")
+    ks.add_argument("--host", default="127.0.0.1")
+    ks.add_argument("--rest-port", type=int, default=18090)
+    ks.add_argument("--ws-port", type=int, default=18091)
+    ks.add_argument("--accounts", type=Path,
+                    help="JSON list of {user_id, api_key, api_secret, redirect_url}; default: a "
+                         "demo account written to the data directory")
+    ks.add_argument("--walk", type=float, default=0.5,
+                    help="seconds between random-walk steps of every price (0: scripted only)")
+    ks.set_defaults(fn=cmd_kite_sim)
     sub.add_parser("reconcile", help="restore live positions from the ledger if the broker "
                                      "lost them").set_defaults(fn=cmd_reconcile)
     sub.add_parser("topics", help="partitions, end offsets and lag of each topic").set_defaults(
@@ -210,4 +256,4 @@ def register(sub) -> None:
     tail.set_defaults(fn=cmd_tail)
 
 
-SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_smartapi_sim)
+SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_smartapi_sim, cmd_kite_sim)

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.credentials import Credentials
 from connectors.smartapi.broker import SmartApiBroker
-from connectors.smartapi.orders import OrderUpdates
+from connectors.smartapi.orders import SmartApiOrderUpdates as OrderUpdates
 from connectors.ratelimit import RateLimiter
 from connectors.smartapi.ratelimit import LIMITS
 from connectors.smartapi.session import Session

@@ -101,15 +101,16 @@ class Order:
 
 
 class RateLimiter:
-    def __init__(self):
+    def __init__(self, limits: dict = RATE_LIMITS):
+        self.limits = limits
         self.calls: dict[tuple[str, str], deque] = {}
 
     def allow(self, client: str, kind: str, now: float) -> bool:
         calls = self.calls.setdefault((client, kind), deque())
-        longest = max(window for _, window in RATE_LIMITS[kind])
+        longest = max(window for _, window in self.limits[kind])
         while calls and now - calls[0] > longest:
             calls.popleft()
-        for limit, window in RATE_LIMITS[kind]:
+        for limit, window in self.limits[kind]:
             if sum(1 for t in calls if now - t < window) >= limit:
                 return False
         calls.append(now)
@@ -128,7 +129,7 @@ class Trade:
 
 class SimState:
     def __init__(self, accounts: list[Account], prices: dict[str, int] | None = None,
-                 enforce_rate_limits: bool = True):
+                 enforce_rate_limits: bool = True, limits: dict = RATE_LIMITS):
         self.accounts = {a.client_code: a for a in accounts}
         self.sessions: dict[str, Session] = {}          # by jwt
         self.refresh: dict[str, Session] = {}           # by refresh token
@@ -138,7 +139,7 @@ class SimState:
         self.sequence = itertools.count(1)
         self.faults = Faults()
         self.held_answers = 0                            # placeOrder answers held back now
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter(limits)
         self.enforce_rate_limits = enforce_rate_limits
         self.refused_logins: dict[str, int] = {}         # client code -> logins refused
         self.order_listeners: set[asyncio.Queue] = set()
