@@ -80,6 +80,20 @@ def sim_account():
 
 
 @pytest.fixture(scope="session")
+def kite_account():
+    from tests.integration.kite import KiteAccount
+    return KiteAccount.new()
+
+
+@pytest.fixture(scope="session")
+def kite_sim(tmp_path_factory, kite_account):
+    from tests.integration.kite import KiteSimulator
+    sim = KiteSimulator(tmp_path_factory.mktemp("kite"), [kite_account])
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="session")
 def smartapi_sim(tmp_path_factory, sim_account):
     from tests.integration.smartapi import Simulator
     sim = Simulator(tmp_path_factory.mktemp("smartapi"), [sim_account])

@@ -145,9 +145,9 @@ def _work(sim: KiteSim, order) -> None:
         sim.exchange.publish_order(state)
 
 
-async def _own_order(request: Request):
+async def _own_order(request: Request, kind: str = "order"):
     sim = _sim(request)
-    account, refused = _admitted(request, "order")
+    account, refused = _admitted(request, kind)
     if refused:
         return None, refused
     order = sim.exchange.orders.get(str(request.path_params["order_id"]))
@@ -191,7 +191,7 @@ async def orders(request: Request):
 
 
 async def order_history(request: Request):
-    order, refused = await _own_order(request)
+    order, refused = await _own_order(request, "other")
     return refused or ok([order_row(order, _sim(request))])
 
 
