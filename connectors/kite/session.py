@@ -66,13 +66,19 @@ def exchange_request_token(api_key: str, api_secret: str, request_token: str, ro
 
 class KiteSession:
     """on_health(account_id, problem or None) hears every change: None after the first call a
-    token answers, the problem when it is refused or expired."""
+    token answers, the problem when it is refused or expired. reload() (blocking, run in a
+    thread at most every RELOAD_EVERY_S while there is a problem) reads the stored credentials
+    again, for a process that outlives a login (the feed); the workers open a new session
+    when the account's version changes instead."""
+    RELOAD_EVERY_S = 5.0
 
     def __init__(self, creds: KiteCredentials, root: str, timeout_s: float,
                  limiter: RateLimiter = LIMITER,
                  on_health: Callable[[str, str | None], None] | None = None,
-                 account_name: str | None = None):
+                 account_name: str | None = None,
+                 reload: Callable[[], KiteCredentials] | None = None):
         self.creds, self.root, self.timeout_s, self.limiter = creds, root, timeout_s, limiter
+        self.reload, self.reloaded_at = reload, time.monotonic()
         self.on_health = on_health or (lambda account_id, problem: None)
         self.name = account_name or creds.account_id
         self.client: KiteConnect | None = None
@@ -100,6 +106,13 @@ class KiteSession:
 
     async def ensure(self) -> None:
         problem = self._problem()
+        if problem and self.reload and time.monotonic() - self.reloaded_at >= self.RELOAD_EVERY_S:
+            self.reloaded_at = time.monotonic()
+            fresh = await asyncio.to_thread(self.reload)
+            if fresh.access_token != self.creds.access_token:
+                log.info("account %s: a new Kite session was stored; using it", self.name)
+                self.creds, self.client, self.refused = fresh, None, None
+                problem = self._problem()
         if problem:
             self._report(problem)
             raise LoginFailed(problem)

@@ -6,9 +6,11 @@ import getpass
 import sys
 import time
 import webbrowser
+from datetime import datetime
 
 from connectors import credentials
 from pinewire.verbs.common import engine, me, publish, user_flag
+from schemas.market_time import IST
 from schemas.money import paise_to_rupees
 from schemas.settings import settings
 from webapp import accounts
@@ -71,8 +73,8 @@ def cmd_account_login(a) -> int:
     expiry = kite.expires_at_ms(int(time.time() * 1000))
     ok, words = asyncio.run(kite.probe(credentials.load(engine(), s.secret_key, account["id"]),
                                        s.kite_root, s.kite_timeout_s))
-    print(f"{a.name}: {words}; the session lasts until "
-          f"{time.strftime('%d %b %H:%M', time.localtime(expiry / 1000))} (06:00 IST)")
+    until = datetime.fromtimestamp(expiry / 1000, IST).strftime("%H:%M IST on %d %b")
+    print(f"{a.name}: {words}; the session lasts until {until}")
     return 0 if ok else 1
 
 

@@ -95,8 +95,9 @@ def _market_stream(s):
         from connectors.kite import ticks
         from connectors.kite.master import Master
         from connectors.kite.session import KiteSession
-        session = KiteSession(creds, s.kite_root, s.kite_timeout_s,
-                              account_name=account["name"])
+        session = KiteSession(creds, s.kite_root, s.kite_timeout_s, account_name=account["name"],
+                              reload=lambda: credentials.load(engine(), s.secret_key,
+                                                              account["id"]))
         master = Master(session)
         return (lambda send: ticks.KiteMarketStream(session, master, s.kite_ws_url, send),
                 ticks.MAX_TOKENS)
