@@ -1,6 +1,6 @@
-"""Commands to a partition's owner: a position restored from the ledger, the end-of-day sweeps
-(one record per partition, idempotent by trading day), a paper order that waited too long, the
-candles whose window has ended."""
+"""Commands to a partition's owner: a position restored from the ledger, one the broker shows
+flat (startup reconciliation), the end-of-day sweeps (one record per partition, idempotent by
+trading day), a paper order that waited too long, the candles whose window has ended."""
 from __future__ import annotations
 
 import logging
@@ -27,6 +27,8 @@ async def on_command(stream):
 async def handle(command: Command) -> None:
     if command.kind == "RESTORE" and command.position:
         await restore(command)
+    elif command.kind == "RECONCILE" and command.position_id and command.position:
+        await reconcile(command)
     elif command.kind in (eod.EOD, eod.MIS_SQUAREOFF) and command.partition is not None:
         await sweep(command)
     elif command.kind == "CANDLES" and command.partition is not None:
@@ -53,6 +55,22 @@ async def restore(command: Command) -> None:
     outstanding = {positions.PENDING: "ENTRY", positions.EXITING: "EXIT"}.get(pos.state)
     if outstanding:
         await emit.order(pos, outstanding)
+
+
+async def reconcile(command: Command) -> None:
+    """Close a position the broker shows flat, at its closing order's price; only if it is
+    still OPEN with no order of its own outstanding (else that order's outcome closes it)."""
+    pos = emit.load(command.position_id)
+    if pos is None or pos.state != positions.OPEN or pos.entry_open:
+        log.info("reconcile %s: %s, left to its own orders", command.position_id,
+                 pos.state if pos else "unknown here")
+        return
+    closed = positions.reconciled(pos, int(command.position["price_paise"]), emit.now_ms(),
+                                  command.position["note"])
+    await emit.store(memory, closed, pos)
+    await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=closed,
+                     reason=f"RECONCILED: {closed.note}")
+    await emit.subscription(memory, closed)
 
 
 def report_row(pos: Position, last: int, pnl_paise: int, decision: str) -> dict:

@@ -362,6 +362,18 @@ def begin_exit(pos: Position, reason: str, now_ms: int, *, price_paise: int | No
                  exit_trigger_paise=price_paise, then_open=then_open)
 
 
+def reconciled(pos: Position, price_paise: int, now_ms: int, note: str) -> Position:
+    """Closed because the broker shows the instrument flat: what pinewire still held is taken
+    as sold (bought back) at the broker's closing order's price."""
+    rest = pos.entry_qty - pos.exit_qty
+    sign = 1 if pos.side == exits.LONG else -1
+    exit_value = pos.exit_value_paise + rest * price_paise
+    return _bump(pos, state=CLOSED, exit_reason="RECONCILED", exit_trigger_paise=price_paise,
+                 exit_qty=pos.entry_qty, exit_value_paise=exit_value, closed_at_ms=now_ms,
+                 intent_at_ms=None, note=note,
+                 realized_pnl_paise=sign * (exit_value - pos.entry_value_paise))
+
+
 def restored(pos: Position, now_ms: int) -> Position:
     """A position brought back from the ledger: an outstanding intent is sent again. The tick
     offset is forgotten: the broker that lost the topics numbers its ticks from 0 again."""

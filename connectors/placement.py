@@ -56,6 +56,15 @@ class PlacingBroker:
         """Cancel this open order of the book; what the broker answered, in a word."""
         raise NotImplementedError
 
+    async def net_positions(self) -> dict[str, int]:
+        """Today's net quantity per instrument token at the broker (long +, short -)."""
+        raise NotImplementedError
+
+    async def holdings(self) -> dict[str, int]:
+        """Quantity per instrument token held in the demat account (delivery from earlier
+        days, settled or not)."""
+        raise NotImplementedError
+
     async def find(self, client_order_id: str) -> dict | None:
         """The broker's order carrying this client order id, if any."""
         for attempt in range(self.attempts):

@@ -12,7 +12,7 @@ import time
 from connectors import kafka
 from connectors.follower import TopicFollower
 from pinewire import broker, kafka_cluster, processes
-from pinewire.reconcile import reconcile
+from pinewire.reconcile import reconcile, reconcile_brokers
 from schemas import sql, topics as registry
 from schemas.settings import Settings
 from webapp import users
@@ -112,6 +112,10 @@ def run(settings: Settings, workers: int = 1) -> int:
         asyncio.run(wait_for_workers(settings, since, 90, workers))
         if restored:
             asyncio.run(wait_for_commands(settings, 60))
+        for report in asyncio.run(reconcile_brokers(sql.engine(settings.sql_url), settings)):
+            lines = report["closed"] + report["report"]
+            _say(f"account {report['account']}: " + (
+                "agrees with the broker" if not lines else "; ".join(lines)))
         children.append(("web", processes.spawn(py + ["web"], logs / "web.log")))
         if settings.feed != "none":
             children.append(("feed", processes.spawn(py + ["feed"], logs / "feed.log")))

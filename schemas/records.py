@@ -103,6 +103,8 @@ class Command(_Record):
     """An instruction to a partition's owner. Topic: commands.
 
     RESTORE: a position from the ledger (key: position id, on its instrument's partition).
+    RECONCILE: the broker shows the position's instrument flat: close it (key: position id,
+    on its instrument's partition; position: {"price_paise", "broker_order_id", "note"}).
     EOD, MIS_SQUAREOFF: the end-of-day sweep of one partition (one record per partition,
     key: "<kind>:<partition>"), for the IST trading day of `at_ms`.
     PAPER_TIMEOUT: a resting paper order waited too long for a tick (key: client order id,

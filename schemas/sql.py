@@ -210,7 +210,7 @@ positions = Table(
     Column("quantity", Integer), Column("entry_qty", Integer), Column("entry_value_paise", BigInteger),
     Column("exit_qty", Integer), Column("exit_value_paise", BigInteger),
     Column("best_paise", BigInteger), Column("stop", String(60)), Column("target", String(60)),
-    Column("exit_reason", String(10)), Column("exit_trigger_paise", BigInteger),
+    Column("exit_reason", String(16)), Column("exit_trigger_paise", BigInteger),
     Column("exit_gap", String(60)), Column("realized_pnl_paise", BigInteger),
     Column("created_at_ms", BigInteger), Column("closed_at_ms", BigInteger),
     Column("version", Integer, nullable=False),
@@ -237,8 +237,11 @@ reconciliations = Table(
     "reconciliations", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at_ms", BigInteger, nullable=False),
-    Column("restored", Integer, nullable=False),
+    Column("restored", Integer, nullable=False),         # restore: positions sent back
     Column("detail", Text),
+    Column("kind", String(10), nullable=False, server_default="restore"),   # restore | broker
+    Column("account_id", String(32)), Column("user_id", String(32), index=True),
+    Column("closed", Integer), Column("reported", Integer),   # broker: closed, lines to read
 )
 
 eod_reports = Table(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timezone
 
@@ -77,6 +78,8 @@ async def snapshot(state) -> dict:
         "open_positions": [_position(p, prices)
                            for p in await asyncio.to_thread(open_positions, state.engine)],
         "reconciliation": await asyncio.to_thread(_last_reconciliation, state.engine),
+        "broker_reconciliations": await asyncio.to_thread(_broker_reconciliations,
+                                                          state.engine),
         "dead_letters": _records(broker, dead_letters_topic(settings)),
         "risk_limits": [{**s.figures(), "tripped": s.tripped,
                          "day_pnl": signed_rupees(s.day_pnl_paise),
@@ -101,14 +104,28 @@ def _position(row: dict, prices: dict) -> dict:
             "quantity": row["entry_qty"], "entry_price": view["entry"], "last_price": view["last"]}
 
 
+def _at(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
+
+
 def _last_reconciliation(eng) -> dict | None:
+    """The last restore of positions from the ledger."""
+    r = sql.reconciliations.c
     with eng.connect() as conn:
-        row = conn.execute(select(sql.reconciliations)
-                           .order_by(desc(sql.reconciliations.c.id)).limit(1)).first()
-    if row is None:
-        return None
-    at = datetime.fromtimestamp(row.at_ms / 1000, timezone.utc).isoformat(timespec="seconds")
-    return {**dict(row._mapping), "at": at}
+        row = conn.execute(select(sql.reconciliations).where(r.kind == "restore")
+                           .order_by(desc(r.id)).limit(1)).first()
+    return {**dict(row._mapping), "at": _at(row.at_ms)} if row else None
+
+
+def _broker_reconciliations(eng) -> list[dict]:
+    """Each account's last reconciliation with its broker: what was closed, what to read."""
+    r, a = sql.reconciliations.c, sql.accounts.c
+    with eng.connect() as conn:
+        rows = conn.execute(select(sql.reconciliations, a.name).join(
+            sql.accounts, a.id == r.account_id).where(r.kind == "broker").order_by(r.id)).all()
+    last = {row.account_id: row for row in rows}
+    return [{"account": row.name, "at": _at(row.at_ms), **json.loads(row.detail)}
+            for row in sorted(last.values(), key=lambda row: row.name)]
 
 
 @signed_in(admin=True)

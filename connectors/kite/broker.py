@@ -67,3 +67,19 @@ class KiteBroker(PlacingBroker):
         await self._call("order", "cancel_order", order.get("variety") or "regular",
                          order["order_id"])
         return "ok"
+
+    async def _by_exchange_token(self, rows: list[dict], *fields: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in rows:
+            inst = await self.master.by_kite_token(row["instrument_token"])
+            token = inst.exchange_token if inst else str(row["instrument_token"])
+            out[token] = out.get(token, 0) + sum(int(row.get(f) or 0) for f in fields)
+        return out
+
+    async def net_positions(self) -> dict[str, int]:
+        return await self._by_exchange_token((await self._call("other", "positions"))["net"],
+                                             "quantity")
+
+    async def holdings(self) -> dict[str, int]:
+        return await self._by_exchange_token(await self._call("other", "holdings"),
+                                             "quantity", "t1_quantity")

@@ -65,3 +65,25 @@ class SmartApiBroker(PlacingBroker):
         if code is not None:
             raise Rejected(f"{response.get('message', 'refused')} ({code})")
         return "ok"
+
+    async def _rows(self, method: str) -> list[dict]:
+        response = await self._call("book", method)
+        if error_code(response) is not None:
+            raise Retry(f"{method} refused ({error_code(response)})", maybe_placed=False)
+        data = response.get("data") or []
+        return data.get("holdings") or [] if isinstance(data, dict) else data
+
+    async def net_positions(self) -> dict[str, int]:
+        net: dict[str, int] = {}
+        for row in await self._rows("position"):
+            token = str(row.get("symboltoken"))
+            net[token] = net.get(token, 0) + int(row.get("netqty") or 0)
+        return net
+
+    async def holdings(self) -> dict[str, int]:
+        held: dict[str, int] = {}
+        for row in await self._rows("holding"):
+            token = str(row.get("symboltoken"))
+            held[token] = held.get(token, 0) + int(row.get("quantity") or 0) + \
+                int(row.get("t1quantity") or 0)
+        return held

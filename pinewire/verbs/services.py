@@ -147,8 +147,14 @@ def cmd_kite_sim(a) -> int:
 
 
 def cmd_reconcile(a) -> int:
-    from pinewire.reconcile import reconcile
+    from pinewire.reconcile import reconcile, reconcile_brokers
     ensure_topics()
+    if a.broker:
+        for report in asyncio.run(reconcile_brokers(engine(), settings())):
+            lines = report["closed"] + report["report"]
+            print(f"{report['account']}: " + ("agrees with the broker" if not lines else
+                                              "\n  " + "\n  ".join(lines)))
+        return 0
     print(f"restored {asyncio.run(reconcile(engine(), settings()))} position(s)")
     return 0
 
@@ -247,8 +253,13 @@ def register(sub) -> None:
     ks.add_argument("--walk", type=float, default=0.5,
                     help="seconds between random-walk steps of every price (0: scripted only)")
     ks.set_defaults(fn=cmd_kite_sim)
-    sub.add_parser("reconcile", help="restore live positions from the ledger if the broker "
-                                     "lost them").set_defaults(fn=cmd_reconcile)
+    rec = sub.add_parser("reconcile", help="restore live positions from the ledger if Kafka "
+                                           "lost them; --broker: agree with the brokers")
+    rec.add_argument("--broker", action="store_true",
+                     help="compare open live positions with each account's positions and "
+                          "order book: close what the broker shows flat, report what it holds "
+                          "beyond pinewire (never traded)")
+    rec.set_defaults(fn=cmd_reconcile)
     sub.add_parser("topics", help="partitions, end offsets and lag of each topic").set_defaults(
         fn=cmd_topics)
     tail = sub.add_parser("tail", help="print a topic's decoded records")

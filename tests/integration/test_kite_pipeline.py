@@ -132,3 +132,46 @@ def test_an_expired_session_refuses_orders_until_the_next_login(kite_live, kite_
     assert _order(sim, f"{pid}E0")["status"] == "COMPLETE"
     wait_until(lambda: p.rows(sql.accounts, sql.accounts.c.id == account["id"])[0]["health"]
                is None, 20, "the account healthy again")
+
+
+def test_startup_reconciliation_closes_what_the_broker_shows_flat_and_reports_the_rest(
+        kite_live, kite_account):
+    """The trader squares ITC off in Kite's own app and buys INFY there: `pinewire reconcile
+    --broker` closes the ITC position at Kite's price (RECONCILED) and reports INFY, which it
+    never trades."""
+    from kiteconnect import KiteConnect
+    p, sim, account, _ = kite_live
+    sim.price("1660", "410")
+    link = p.add_link(sl_pct="5", target_pct="10", paper=False, account_id=account["id"])
+    alert = p.alert_row(p.alert(link, "BUY", "ITC", price="410"))
+    pid = alert["position_id"]
+    pos = p.position(pid, "OPEN", timeout_s=30)
+    by_hand = KiteConnect(api_key=kite_account.api_key, root=sim.root)
+    by_hand.generate_session(sim.request_token(kite_account.api_key),
+                             api_secret=kite_account.api_secret)
+    sim.price("1660", "412.5")
+    for symbol, side, qty in (("ITC", "SELL", pos["entry_qty"]), ("INFY", "BUY", 7)):
+        by_hand.place_order(variety="regular", exchange="NSE", tradingsymbol=symbol,
+                            transaction_type=side, quantity=qty, product="CNC",
+                            order_type="MARKET")
+    wait_until(lambda: all(o["status"] == "COMPLETE" for o in by_hand.orders()), 10,
+               "the trader's own orders to fill")
+    done = subprocess.run(p.cli("reconcile", "--broker"), env=p.env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"closed ITC-EQ {pid}: flat at the broker" in done.stdout
+    assert "unknown at the broker: INFY-EQ +7 there, none in pinewire" in done.stdout
+    closed = p.position(pid, "CLOSED", timeout_s=30)
+    assert (closed["exit_reason"], closed["exit_trigger_paise"], closed["exit_qty"]) == \
+        ("RECONCILED", 41250, pos["entry_qty"])
+    assert closed["realized_pnl_paise"] == pos["entry_qty"] * 41250 - pos["entry_value_paise"]
+    assert not [o for o in sim.orders() if (o["tag"] or "").startswith(f"{pid}X")], \
+        "reconciliation never sends an order"
+    [status] = [r for r in p.http.get("/status.json").json()["broker_reconciliations"]
+                if r["account"] == "zerodha"]
+    assert status["report"] == ["unknown at the broker: INFY-EQ +7 there, none in pinewire: "
+                                "never traded by pinewire"]
+    assert len(status["closed"]) == 1 and pid in status["closed"][0]
+    again = subprocess.run(p.cli("reconcile", "--broker"), env=p.env, capture_output=True,
+                           text=True, timeout=120)
+    assert "closed" not in again.stdout, "nothing is closed twice"

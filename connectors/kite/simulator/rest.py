@@ -221,6 +221,12 @@ async def positions(request: Request):
     return ok({"net": rows, "day": rows})
 
 
+async def holdings(request: Request):
+    """Every simulated trade is today's: none has reached the demat account yet."""
+    account, refused = _admitted(request, "other")
+    return refused or ok([])
+
+
 async def instrument_list(request: Request):
     """The instrument master: CSV, as Kite serves it (no login needed)."""
     exchange = request.path_params.get("exchange")
@@ -298,6 +304,7 @@ def create_app(sim: KiteSim) -> Starlette:
         Route("/orders/{variety}/{order_id}", modify_order, methods=["PUT"]),
         Route("/orders/{variety}/{order_id}", cancel_order, methods=["DELETE"]),
         Route("/portfolio/positions", positions, methods=["GET"]),
+        Route("/portfolio/holdings", holdings, methods=["GET"]),
         Route("/instruments", instrument_list, methods=["GET"]),
         Route("/instruments/{exchange}", instrument_list, methods=["GET"]),
         Route("/quote/ltp", ltp, methods=["GET"]),

@@ -224,6 +224,8 @@ def _book(kind: str):
                      "tradingsymbol": t.params.get("tradingsymbol"),
                      "transactiontype": t.params.get("transactiontype")}
                     for t in sim.trades if sim.orders[t.orderid].client_code == s.client_code]
+        elif kind == "holdings":
+            rows = []      # every simulated trade is today's: none has reached the demat yet
         else:
             rows = _positions(sim, s.client_code)
         return ok(rows or None)   # the real API answers data: null for an empty book
@@ -356,6 +358,7 @@ def create_app(sim: SimState) -> Starlette:
         Route(f"{SECURE}/order/v1/getOrderBook", _book("orders"), methods=["GET"]),
         Route(f"{SECURE}/order/v1/getTradeBook", _book("trades"), methods=["GET"]),
         Route(f"{SECURE}/order/v1/getPosition", _book("positions"), methods=["GET"]),
+        Route(f"{SECURE}/portfolio/v1/getHolding", _book("holdings"), methods=["GET"]),
         Route(f"{SECURE}/order/v1/getLtpData", ltp, methods=["POST"]),
         Route(f"{SECURE}/historical/v1/getCandleData", candle_data, methods=["POST"]),
         Route("/sim/candles", sim_candles, methods=["POST"]),
