@@ -1,5 +1,5 @@
-"""A broker account's credentials (SmartAPI: API key, PIN, TOTP seed; Kite: API key and secret,
-and the day's access token once its owner has logged in): encrypted at rest with Fernet, keyed
+"""A broker account's credentials (SmartAPI: API key, PIN, TOTP seed; Kite and Upstox: the
+app's API key and secret, and the day's access token once its owner has logged in): encrypted at rest with Fernet, keyed
 by PINEWIRE_SECRET_KEY; decrypted only inside the process that logs in, and never logged,
 printed or put on a topic."""
 from __future__ import annotations
@@ -23,7 +23,8 @@ class LoginFailed(AccountError):
     """The account cannot log in now; the message is the broker's answer in plain words."""
 
 
-BROKERS = ("smartapi", "kite")   # the kinds of broker an account can be
+BROKERS = ("smartapi", "kite", "upstox")   # the kinds of broker an account can be
+LOGIN_PAGE_BROKERS = ("kite", "upstox")       # their owner logs in through a web page daily
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,21 @@ class Credentials:
 
 
 @dataclass(frozen=True)
-class KiteCredentials:
+class AppCredentials:
+    """A broker app's key and secret, and the day's access token once its owner has logged in
+    through the broker's login page (Kite, Upstox)."""
     account_id: str
-    client_code: str              # the Kite user id
+    client_code: str              # the broker's user id
+    broker: str
     api_key: str
     api_secret: str
+    redirect_uri: str = ""        # Upstox: the app's registered redirect URI
     access_token: str | None = None
     token_at_ms: int | None = None   # when the access token was issued
 
     def __repr__(self) -> str:
-        return f"KiteCredentials(account_id={self.account_id!r}, client_code={self.client_code!r})"
+        return (f"AppCredentials(account_id={self.account_id!r}, broker={self.broker!r}, "
+                f"client_code={self.client_code!r})")
 
 
 def new_key() -> str:
@@ -85,15 +91,20 @@ def seal(secret_key: str | None, api_key: str, pin: str, totp_secret: str) -> st
                                       "totp_secret": totp_secret}).encode()).decode()
 
 
-def seal_kite(secret_key: str | None, api_key: str, api_secret: str) -> str:
-    """A Kite app's API key and secret, checked and encrypted."""
+def seal_app(secret_key: str | None, api_key: str, api_secret: str,
+             redirect_uri: str = "") -> str:
+    """A broker app's API key and secret (and Upstox's redirect URI), checked and encrypted."""
     fernet = _fernet(secret_key)
-    if not re.fullmatch(r"[A-Za-z0-9]{6,64}", api_key or "") or \
+    if not re.fullmatch(r"[A-Za-z0-9-]{6,64}", api_key or "") or \
             not re.fullmatch(r"[A-Za-z0-9]{6,64}", api_secret or ""):
-        raise AccountError("the Kite API key and secret are letters and digits (the app's page "
-                           "on developers.kite.trade shows both)")
-    return fernet.encrypt(json.dumps({"api_key": api_key, "api_secret": api_secret}).encode()
-                          ).decode()
+        raise AccountError("the API key and secret are letters and digits, as the broker's app "
+                           "page shows them")
+    if redirect_uri and not re.fullmatch(r"https?://\S+", redirect_uri):
+        raise AccountError("the redirect URI is the http(s) address registered with the app")
+    values = {"api_key": api_key, "api_secret": api_secret}
+    if redirect_uri:
+        values["redirect_uri"] = redirect_uri
+    return fernet.encrypt(json.dumps(values).encode()).decode()
 
 
 def seal_session(secret_key: str | None, access_token: str, at_ms: int) -> str:
@@ -111,7 +122,7 @@ def _open(fernet: Fernet, sealed: str) -> dict:
 
 
 def load(eng: Engine, secret_key: str | None,
-         account_id: str) -> Credentials | KiteCredentials:
+         account_id: str) -> Credentials | AppCredentials:
     """The account's credentials, decrypted (only where its session logs in)."""
     fernet = _fernet(secret_key)
     with eng.connect() as conn:
@@ -119,9 +130,10 @@ def load(eng: Engine, secret_key: str | None,
     if row is None:
         raise AccountError(f"no account {account_id}")
     data = _open(fernet, row.secrets)
-    if row.broker == "kite":
+    if row.broker in LOGIN_PAGE_BROKERS:
         session = _open(fernet, row.session) if row.session else {}
-        return KiteCredentials(account_id=row.id, client_code=row.client_code, **data, **session)
+        return AppCredentials(account_id=row.id, client_code=row.client_code, broker=row.broker,
+                              **data, **session)
     return Credentials(account_id=row.id, client_code=row.client_code, **data)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.credentials import Credentials, KiteCredentials
+from connectors.credentials import Credentials, AppCredentials
 from connectors.order_updates import OrderUpdates
 from connectors.placement import PlacingBroker
 from schemas.settings import Settings
@@ -18,9 +18,19 @@ class LiveAccount:
     updates: OrderUpdates
 
 
-def open_account(creds: Credentials | KiteCredentials, settings: Settings, emit_fill,
+def open_account(creds: Credentials | AppCredentials, settings: Settings, emit_fill,
                  on_health, account_name: str | None = None) -> LiveAccount:
-    if isinstance(creds, KiteCredentials):
+    if isinstance(creds, AppCredentials) and creds.broker == "upstox":
+        from connectors.upstox.broker import UpstoxBroker
+        from connectors.upstox.master import Master
+        from connectors.upstox.orders import UpstoxOrderUpdates
+        from connectors.upstox.session import UpstoxSession
+        session = UpstoxSession(creds, settings.upstox_root, settings.upstox_timeout_s,
+                                on_health=on_health, account_name=account_name)
+        master = Master(session, settings.upstox_instruments_url)
+        return LiveAccount(session, UpstoxBroker(session, master),
+                           UpstoxOrderUpdates(session, master, emit_fill))
+    if isinstance(creds, AppCredentials):
         from connectors.kite.broker import KiteBroker
         from connectors.kite.master import Master
         from connectors.kite.orders import KiteOrderUpdates
@@ -39,10 +49,42 @@ def open_account(creds: Credentials | KiteCredentials, settings: Settings, emit_
                        SmartApiOrderUpdates(session, settings.smartapi_order_ws_url, emit_fill))
 
 
-async def probe(creds: Credentials | KiteCredentials, settings: Settings) -> tuple[bool, str]:
+async def probe(creds: Credentials | AppCredentials, settings: Settings) -> tuple[bool, str]:
     """Reach the broker as the workers would: (ok, its answer in plain words)."""
-    if isinstance(creds, KiteCredentials):
+    if isinstance(creds, AppCredentials) and creds.broker == "upstox":
+        from connectors.upstox.session import probe as upstox_probe
+        return await upstox_probe(creds, settings.upstox_root, settings.upstox_timeout_s)
+    if isinstance(creds, AppCredentials):
         from connectors.kite.session import probe as kite_probe
         return await kite_probe(creds, settings.kite_root, settings.kite_timeout_s)
     from connectors.smartapi.session import probe as smartapi_probe
     return await smartapi_probe(creds, settings.smartapi_root, settings.smartapi_timeout_s)
+
+
+def login_page(creds: AppCredentials, settings: Settings) -> str:
+    """Where the owner of a Kite or Upstox account logs in for the day."""
+    if creds.broker == "upstox":
+        from connectors.upstox.session import login_url
+        return login_url(creds.api_key, creds.redirect_uri, settings.upstox_root)
+    from connectors.kite.session import login_url
+    return login_url(creds.api_key, settings.kite_login_url)
+
+
+def complete_login(creds: AppCredentials, pasted: str, settings: Settings) -> tuple[str, str]:
+    """(access token, the broker's user id) for what the owner pasted: the address the login
+    page sent them to, or the code in it. Blocking."""
+    if creds.broker == "upstox":
+        from connectors.upstox.session import code_in, exchange_code
+        return exchange_code(creds, code_in(pasted), settings.upstox_root,
+                             settings.upstox_timeout_s)
+    from connectors.kite.session import exchange_request_token, request_token_from
+    return exchange_request_token(creds.api_key, creds.api_secret, request_token_from(pasted),
+                                  settings.kite_root, settings.kite_timeout_s)
+
+
+def session_ends_ms(creds: AppCredentials, token_at_ms: int) -> int:
+    from connectors.daily_session import expires_at_ms
+    from connectors.kite.session import KiteSession
+    from connectors.upstox.session import UpstoxSession
+    kind = UpstoxSession if creds.broker == "upstox" else KiteSession
+    return expires_at_ms(token_at_ms, *kind.EXPIRES)

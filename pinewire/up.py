@@ -68,6 +68,7 @@ def trading_mode(settings: Settings) -> str:
             for r in rows if not r["paper"]]
     feed = {"smartapi": f"live SmartAPI feed ({settings.feed_account})",
             "kite": f"live Kite feed ({settings.feed_account})",
+            "upstox": f"live Upstox feed ({settings.feed_account})",
             "synthetic": "synthetic feed", "none": "no feed"}.get(settings.feed, settings.feed)
     trading = f"LIVE links: {', '.join(live)}" if live else "paper only"
     return f"{feed}; {len(rows) - len(live)} paper link(s), {trading}"

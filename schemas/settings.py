@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     ledger_nice: int = Field(10, ge=0, le=19, description="the ledger process's CPU niceness: "
                              "on a shared host it yields to the gateway and the workers, and "
                              "catches up after a burst")
-    feed: str = Field("synthetic", pattern="^(synthetic|smartapi|kite|none)$",
-                      description="tick feed: synthetic, smartapi or kite (live, from "
+    feed: str = Field("synthetic", pattern="^(synthetic|smartapi|kite|upstox|none)$",
+                      description="tick feed: synthetic, smartapi, kite or upstox (live, from "
                                   "PINEWIRE_FEED_ACCOUNT), or none")
     feed_rate: float = Field(4.0, gt=0, description="synthetic ticks per second per instrument")
     feed_volatility_bps: float = Field(4.0, ge=0, description="synthetic per-tick std dev, bps")
@@ -77,9 +77,13 @@ class Settings(BaseSettings):
     kite_ws_url: str = "wss://ws.kite.trade"
     kite_login_url: str = "https://kite.zerodha.com/connect/login"
     kite_timeout_s: float = Field(7.0, gt=0, description="REST timeout of the kiteconnect SDK")
+    upstox_root: str = "https://api.upstox.com"
+    upstox_instruments_url: str = \
+        "https://assets.upstox.com/market-quote/instruments/exchange/complete.json.gz"
+    upstox_timeout_s: float = Field(7.0, gt=0, description="REST timeout of the Upstox SDK")
     feed_account: str | None = Field(None, description="account whose market data the feed "
-                                                       "streams when PINEWIRE_FEED is smartapi "
-                                                       "or kite (an account of that broker)")
+                                                       "streams when PINEWIRE_FEED names a "
+                                                       "broker (an account of that broker)")
     instrument_master: str | None = Field(None, description="OpenAPIScripMaster.json path or URL")
     paper_price_max_age_ms: int = Field(2000, ge=0, description="a paper entry fills at the last "
                                         "tick when it is at most this old")

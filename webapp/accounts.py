@@ -8,7 +8,8 @@ import time
 
 from sqlalchemy import Engine, select, true, update
 
-from connectors.credentials import BROKERS, AccountError, seal, seal_kite, seal_session
+from connectors.credentials import (BROKERS, LOGIN_PAGE_BROKERS, AccountError, seal,
+                                   seal_app, seal_session)
 from schemas import sql
 from webapp.links import convert
 
@@ -28,16 +29,20 @@ def _name(name: str | None) -> str:
 
 def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: str,
                 api_key: str, pin: str = "", totp_secret: str = "", api_secret: str = "",
-                broker: str = "smartapi", user_id: str | None = None) -> dict:
-    """A SmartAPI account (client code, API key, PIN, TOTP seed) or a Kite one (user id, the
-    app's API key and secret; its owner logs in every day: login_url, store_session)."""
+                redirect_uri: str = "", broker: str = "smartapi",
+                user_id: str | None = None) -> dict:
+    """A SmartAPI account (client code, API key, PIN, TOTP seed), or a Kite or Upstox one (user
+    id, the app's API key and secret, Upstox's redirect URI; its owner logs in every day through
+    the broker's page, and the token is kept: store_session)."""
+    if broker == "upstox" and not redirect_uri:
+        raise AccountError("an Upstox account needs the app's redirect URI (--redirect-uri)")
     _name(name)
     if broker not in BROKERS:
         raise AccountError(f"broker must be one of {', '.join(BROKERS)}")
     if not re.fullmatch(r"[A-Za-z0-9]{1,40}", client_code or ""):
         raise AccountError("client code (Kite: user id) must be letters and digits")
     sealed = _seal(secret_key, broker, api_key=api_key, pin=pin, totp_secret=totp_secret,
-                   api_secret=api_secret)
+                   api_secret=api_secret, redirect_uri=redirect_uri)
     row = dict(id=secrets.token_hex(8), name=name, client_code=client_code, secrets=sealed,
                broker=broker, created_at_ms=int(time.time() * 1000), user_id=user_id)
     with eng.begin() as conn:
@@ -49,9 +54,9 @@ def add_account(eng: Engine, secret_key: str | None, *, name: str, client_code: 
 
 
 def _seal(secret_key: str | None, broker: str, *, api_key: str = "", pin: str = "",
-          totp_secret: str = "", api_secret: str = "") -> str:
-    if broker == "kite":
-        return seal_kite(secret_key, api_key, api_secret)
+          totp_secret: str = "", api_secret: str = "", redirect_uri: str = "") -> str:
+    if broker in LOGIN_PAGE_BROKERS:
+        return seal_app(secret_key, api_key, api_secret, redirect_uri)
     return seal(secret_key, api_key, pin, totp_secret)
 
 
@@ -105,7 +110,7 @@ def set_account(eng: Engine, account_id: str, *, user_id: str | None = None,
 
 def store_session(eng: Engine, secret_key: str | None, account_id: str, access_token: str,
                   at_ms: int) -> dict:
-    """The day's access token of a Kite account, sealed; the workers open a session with it
+    """The day's access token of a Kite or Upstox account, sealed; the workers open a session with it
     (the version goes up) and its login problem, if any, is forgotten."""
     with eng.begin() as conn:
         row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id)).first()

@@ -25,9 +25,12 @@ def _asked(broker: str, a=None) -> dict:
     them out of shell history."""
     def given(flag: str) -> str | None:
         return getattr(a, flag, None)
-    if broker == "kite":
-        return {"api_key": _secret(given("api_key"), "Kite API key"),
-                "api_secret": _secret(given("api_secret"), "Kite API secret")}
+    if broker in credentials.LOGIN_PAGE_BROKERS:
+        app = {"api_key": _secret(given("api_key"), "API key"),
+               "api_secret": _secret(given("api_secret"), "API secret")}
+        if broker == "upstox":
+            app["redirect_uri"] = given("redirect_uri") or input("Redirect URI of the app: ")
+        return app
     return {"api_key": _secret(given("api_key"), "API key"), "pin": _secret(given("pin"), "PIN"),
             "totp_secret": _secret(given("totp_secret"), "TOTP secret (base32)")}
 
@@ -39,42 +42,41 @@ def cmd_account_add(a) -> int:
     publish("the account", accounts=[row])
     print(f"account {row['name']} ({row['broker']} {row['client_code']}) saved; credentials "
           "encrypted")
-    if row["broker"] == "kite":
+    if row["broker"] in credentials.LOGIN_PAGE_BROKERS:
         print(f"log in every trading day: pinewire account login {row['name']}")
     return 0
 
 
 def cmd_account_login(a) -> int:
-    """Kite's daily login: the login page, then the request token its redirect carries."""
-    from connectors.kite import session as kite
+    """The daily login of a Kite or Upstox account: the broker's login page, then the code its
+    redirect carries."""
+    from connectors import live
     s = settings()
     account = my_account(a, a.name)
-    if account["broker"] != "kite":
+    if account["broker"] not in credentials.LOGIN_PAGE_BROKERS:
         raise accounts.AccountError(f"{a.name} is a {account['broker']} account: it logs in by "
                                     "itself (PIN and TOTP)")
     creds = credentials.load(engine(), s.secret_key, account["id"])
     pasted = a.request_token
     if pasted is None:
-        url = kite.login_url(creds.api_key, s.kite_login_url)
-        print(f"log in to Kite at:\n  {url}\nthen paste the address the login sends you to "
-              "(or its request_token):", flush=True)
+        url = live.login_page(creds, s)
+        print(f"log in at:\n  {url}\nthen paste the address the login sends you to (or the "
+              "code in it):", flush=True)
         if a.open:
             webbrowser.open(url)
         pasted = sys.stdin.readline()
-    token = kite.request_token_from(pasted)
-    access, user_id = kite.exchange_request_token(creds.api_key, creds.api_secret, token,
-                                                  s.kite_root, s.kite_timeout_s)
+    access, user_id = live.complete_login(creds, pasted, s)
     if user_id.upper() != account["client_code"].upper():
-        raise accounts.AccountError(f"Kite logged in user {user_id}, but {a.name} is "
-                                    f"{account['client_code']}: log in as that user")
-    row = accounts.store_session(engine(), s.secret_key, account["id"], access,
-                                 int(time.time() * 1000))
+        raise accounts.AccountError(f"{account['broker']} logged in user {user_id}, but "
+                                    f"{a.name} is {account['client_code']}: log in as that user")
+    now = int(time.time() * 1000)
+    accounts.store_session(engine(), s.secret_key, account["id"], access, now)
+    row = accounts.account_by_id(engine(), account["id"])
     publish("the new session", accounts=[row])
-    expiry = kite.expires_at_ms(int(time.time() * 1000))
-    ok, words = asyncio.run(kite.probe(credentials.load(engine(), s.secret_key, account["id"]),
-                                       s.kite_root, s.kite_timeout_s))
-    until = datetime.fromtimestamp(expiry / 1000, IST).strftime("%H:%M IST on %d %b")
-    print(f"{a.name}: {words}; the session lasts until {until}")
+    ok, words = asyncio.run(live.probe(credentials.load(engine(), s.secret_key, account["id"]),
+                                       s))
+    until = datetime.fromtimestamp(live.session_ends_ms(creds, now) / 1000, IST)
+    print(f"{a.name}: {words}; the session lasts until {until:%H:%M} IST on {until:%d %b}")
     return 0 if ok else 1
 
 
@@ -119,24 +121,27 @@ def cmd_secret_key(a) -> int:
 def register(sub) -> None:
     acc = sub.add_parser("account", help="broker accounts").add_subparsers(dest="account",
                                                                            required=True)
-    aa = acc.add_parser("add", help="save an Angel One or Zerodha Kite account; credentials "
-                                    "are encrypted")
+    aa = acc.add_parser("add", help="save an Angel One, Zerodha Kite or Upstox account; "
+                                    "credentials are encrypted")
     aa.add_argument("--name", required=True)
     aa.add_argument("--broker", choices=credentials.BROKERS, default="smartapi")
-    aa.add_argument("--client-code", required=True, help="Angel One client code; Kite user id")
+    aa.add_argument("--client-code", required=True,
+                    help="Angel One client code; Kite or Upstox user id")
     aa.add_argument("--api-key", help="prompted for when omitted (keeps it out of shell history)")
     aa.add_argument("--pin", help="SmartAPI; prompted for when omitted")
     aa.add_argument("--totp-secret", help="SmartAPI: base32 seed; prompted for when omitted")
-    aa.add_argument("--api-secret", help="Kite: the app's secret; prompted for when omitted")
+    aa.add_argument("--api-secret", help="Kite, Upstox: the app's secret; prompted for when "
+                                         "omitted")
+    aa.add_argument("--redirect-uri", help="Upstox: the redirect URI registered with the app")
     user_flag(aa)
     aa.set_defaults(fn=cmd_account_add)
     al = acc.add_parser("list", help="list accounts (never their credentials)")
     user_flag(al)
     al.set_defaults(fn=cmd_account_list)
-    lg = acc.add_parser("login", help="Kite's daily login: prints the login page's address and "
-                                      "takes the request token its redirect carries")
+    lg = acc.add_parser("login", help="Kite's or Upstox's daily login: prints the login page's "
+                                      "address and takes the code its redirect carries")
     lg.add_argument("name")
-    lg.add_argument("--request-token", help="the redirect's address or request_token (default: "
+    lg.add_argument("--request-token", help="the redirect's address, or the code in it (default: "
                                             "pasted on standard input)")
     lg.add_argument("--open", action="store_true", help="open the login page in a browser")
     user_flag(lg)

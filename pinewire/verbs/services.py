@@ -1,5 +1,5 @@
-"""The long-running parts, and looking at Kafka: up, broker, worker, ledger, web, feed, smartapi-sim, kite-sim,
-reconcile, topics, tail."""
+"""The long-running parts, and looking at Kafka: up, broker, worker, ledger, web, feed, the
+broker simulators (smartapi-sim, kite-sim, upstox-sim), reconcile, topics, tail."""
 from __future__ import annotations
 
 import asyncio
@@ -64,7 +64,7 @@ def cmd_feed(a) -> int:
                                            only_subscribed=a.only_subscribed))
         print(f"replayed {sent} ticks")
         return 0
-    if s.feed in ("smartapi", "kite"):
+    if s.feed in credentials.BROKERS:
         stream_of, max_tokens = _market_stream(s)
         run = feed.run_live(s.bootstrap, s.namespace, s.partitions, stream_of=stream_of,
                             max_tokens=max_tokens, watchlist=watch)
@@ -91,13 +91,21 @@ def _market_stream(s):
         raise accounts.AccountError(f"PINEWIRE_FEED={s.feed}, but the account "
                                     f"{s.feed_account!r} is a {account['broker']} account")
     creds = credentials.load(engine(), s.secret_key, account["id"])
+    reload = lambda: credentials.load(engine(), s.secret_key, account["id"])  # noqa: E731
+    if s.feed == "upstox":
+        from connectors.upstox import ticks
+        from connectors.upstox.master import Master
+        from connectors.upstox.session import UpstoxSession
+        session = UpstoxSession(creds, s.upstox_root, s.upstox_timeout_s,
+                                account_name=account["name"], reload=reload)
+        master = Master(session, s.upstox_instruments_url)
+        return (lambda send: ticks.UpstoxMarketStream(session, master, send), ticks.MAX_TOKENS)
     if s.feed == "kite":
         from connectors.kite import ticks
         from connectors.kite.master import Master
         from connectors.kite.session import KiteSession
         session = KiteSession(creds, s.kite_root, s.kite_timeout_s, account_name=account["name"],
-                              reload=lambda: credentials.load(engine(), s.secret_key,
-                                                              account["id"]))
+                              reload=reload)
         master = Master(session)
         return (lambda send: ticks.KiteMarketStream(session, master, s.kite_ws_url, send),
                 ticks.MAX_TOKENS)
@@ -140,6 +148,24 @@ def cmd_kite_sim(a) -> int:
     print(f"  PINEWIRE_KITE_LOGIN_URL=http://{a.host}:{a.rest_port}/connect/login", flush=True)
     try:
         asyncio.run(server.serve(KiteSim(accounts_), a.host, a.rest_port, a.ws_port,
+                                 walk_interval_s=a.walk or None))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_upstox_sim(a) -> int:
+    from connectors.upstox.simulator import server
+    from connectors.upstox.simulator.state import UpstoxSim
+    accounts_ = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
+        settings().data_dir / "upstox-sim-account.json")]
+    print(f"Upstox simulator for {', '.join(x.user_id for x in accounts_)}; point pinewire "
+          "at it:")
+    print(f"  PINEWIRE_UPSTOX_ROOT=http://{a.host}:{a.rest_port}")
+    print(f"  PINEWIRE_UPSTOX_INSTRUMENTS_URL=http://{a.host}:{a.rest_port}"
+          "/instruments/complete.json.gz", flush=True)
+    try:
+        asyncio.run(server.serve(UpstoxSim(accounts_), a.host, a.rest_port, a.ws_port,
                                  walk_interval_s=a.walk or None))
     except KeyboardInterrupt:
         pass
@@ -253,6 +279,17 @@ def register(sub) -> None:
     ks.add_argument("--walk", type=float, default=0.5,
                     help="seconds between random-walk steps of every price (0: scripted only)")
     ks.set_defaults(fn=cmd_kite_sim)
+    us = sub.add_parser("upstox-sim", help="an Upstox simulator on 127.0.0.1 (REST + both "
+                                           "feeds)")
+    us.add_argument("--host", default="127.0.0.1")
+    us.add_argument("--rest-port", type=int, default=18095)
+    us.add_argument("--ws-port", type=int, default=18096)
+    us.add_argument("--accounts", type=Path,
+                    help="JSON list of {user_id, api_key, api_secret, redirect_uri}; default: a "
+                         "demo account written to the data directory")
+    us.add_argument("--walk", type=float, default=0.5,
+                    help="seconds between random-walk steps of every price (0: scripted only)")
+    us.set_defaults(fn=cmd_upstox_sim)
     rec = sub.add_parser("reconcile", help="restore live positions from the ledger if Kafka "
                                            "lost them; --broker: agree with the brokers")
     rec.add_argument("--broker", action="store_true",
@@ -268,4 +305,5 @@ def register(sub) -> None:
     tail.set_defaults(fn=cmd_tail)
 
 
-SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_smartapi_sim, cmd_kite_sim)
+SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_smartapi_sim, cmd_kite_sim,
+            cmd_upstox_sim)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connectors.credentials import KiteCredentials, LoginFailed
+from connectors.credentials import AppCredentials, LoginFailed
 from connectors.kite.broker import KiteBroker
 from connectors.kite.master import Master
 from connectors.kite.orders import KiteOrderUpdates
@@ -22,9 +22,9 @@ from tests.integration.harness import free_port, until
 def _session(sim, account, timeout_s=2.0, health=None) -> KiteSession:
     access, user = exchange_request_token(account.api_key, account.api_secret,
                                           sim.request_token(account.api_key), sim.root, 5)
-    creds = KiteCredentials(account_id="acct", client_code=user, api_key=account.api_key,
-                            api_secret=account.api_secret, access_token=access,
-                            token_at_ms=int(time.time() * 1000))
+    creds = AppCredentials(account_id="acct", client_code=user, broker="kite",
+                           api_key=account.api_key, api_secret=account.api_secret,
+                           access_token=access, token_at_ms=int(time.time() * 1000))
     return KiteSession(creds, sim.root, timeout_s, limiter=RateLimiter(LIMITS),
                        on_health=health, account_name="zerodha")
 
@@ -122,7 +122,7 @@ def test_an_expired_session_refuses_with_the_way_to_log_in_and_reports_it(kite_s
 def test_a_token_from_before_six_has_expired(kite_sim, kite_account):
     session = _session(kite_sim, kite_account)
     yesterday = int(time.time() * 1000) - 24 * 3600 * 1000
-    session.creds = KiteCredentials(**{**session.creds.__dict__, "token_at_ms": yesterday})
+    session.creds = AppCredentials(**{**session.creds.__dict__, "token_at_ms": yesterday})
     with pytest.raises(LoginFailed, match="expired at 06:00 IST; log in again"):
         asyncio.run(session.ensure())
 

@@ -35,7 +35,7 @@ async def serve(sim: KiteSim, host: str, rest_port: int, ws_port: int,
     server = uvicorn.Server(uvicorn.Config(rest.create_app(sim), host=host, port=rest_port,
                                            log_level="warning", access_log=False))
     sockets = await ticker.start(sim, host, ws_port)
-    walker = asyncio.create_task(random_walk(_Prices(sim), walk_interval_s, 7)) \
+    walker = asyncio.create_task(random_walk(sim, walk_interval_s, 7)) \
         if walk_interval_s else None
     try:
         await server.serve()
@@ -44,13 +44,3 @@ async def serve(sim: KiteSim, host: str, rest_port: int, ws_port: int,
             walker.cancel()
         sockets.close()
         await sockets.wait_closed()
-
-
-class _Prices:
-    """The walk's view of the simulator: its prices, set with volume counted."""
-
-    def __init__(self, sim: KiteSim):
-        self.sim, self.prices = sim, sim.exchange.prices
-
-    def set_price(self, token: str, paise: int) -> None:
-        self.sim.set_price(token, paise)

@@ -122,6 +122,10 @@ class KiteSim:
     def price(self, instrument_token: int | str) -> int | None:
         return self.exchange.prices.get(str(instrument_token))
 
+    @property
+    def prices(self) -> dict[str, int]:
+        return self.exchange.prices
+
     def set_price(self, instrument_token: int | str, paise: int) -> None:
         token = str(instrument_token)
         self.volumes[token] = self.volumes.get(token, 0) + 100

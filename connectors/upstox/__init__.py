@@ -1,0 +1,2 @@
+"""Upstox: the adapter (session, broker, orders, ticks, master, rate limits) and its
+simulator."""
