@@ -13,6 +13,19 @@ BROKERS = ["external"] if os.environ.get("PINEWIRE_TEST_KAFKA_URL") else \
     os.environ.get("PINEWIRE_TEST_BROKERS", "tansu,kafka").split(",")
 
 
+def pytest_collection_modifyitems(config, items):
+    """A module marked one_kafka_broker (its docstring says why) runs on the first broker of
+    BROKERS only."""
+    keep, dropped = [], []
+    for item in items:
+        on = getattr(item, "callspec", None) and item.callspec.params.get("kafka_url")
+        skip = item.get_closest_marker("one_kafka_broker") and on not in (None, BROKERS[0])
+        (dropped if skip else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session", params=BROKERS)
 def kafka_url(request, tmp_path_factory):
     """A broker for the session, one per entry of BROKERS."""
@@ -89,6 +102,20 @@ def kite_account():
 def kite_sim(tmp_path_factory, kite_account):
     from tests.integration.kite import KiteSimulator
     sim = KiteSimulator(tmp_path_factory.mktemp("kite"), [kite_account])
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="session")
+def upstox_account():
+    from tests.integration.upstox import UpstoxAccount
+    return UpstoxAccount.new()
+
+
+@pytest.fixture(scope="session")
+def upstox_sim(tmp_path_factory, upstox_account):
+    from tests.integration.upstox import UpstoxSimulator
+    sim = UpstoxSimulator(tmp_path_factory.mktemp("upstox"), [upstox_account])
     yield sim
     sim.stop()
 

@@ -1,0 +1,225 @@
+"""A live link on a Zerodha Kite account and on an Upstox account, end to end against their
+simulators: the daily login through `pinewire account login`, webhook → order with the broker's
+fields and tag → fill from its order updates → its own market data (the feed on the same
+account) drives the stop → the exit order; an expired session refuses orders with the way to
+log in again until the next login; startup reconciliation closes what the broker shows flat and
+reports what it holds beyond pinewire.
+
+On one Kafka broker only: these check the broker adapters, which do not depend on the Kafka
+broker (SmartAPI's live pipeline runs on both: test_live_pipeline.py)."""
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+
+from connectors import credentials
+from schemas import sql
+from tests.integration.harness import SECRETS, Pipeline, wait_until
+from webapp import accounts
+
+TOKEN, SYMBOL = "1394", "HINDUNILVR"
+pytestmark = pytest.mark.one_kafka_broker
+
+
+@dataclass
+class Live:
+    kind: str
+    p: Pipeline
+    sim: object
+    sim_account: object
+    account: dict
+    login: subprocess.CompletedProcess
+
+    @property
+    def name(self) -> str:
+        return self.account["name"]
+
+    def redirect(self) -> str:
+        return self.sim.redirect_after_login(
+            self.sim_account.api_key if self.kind == "kite" else self.sim_account)
+
+    def log_in(self, name: str | None = None) -> subprocess.CompletedProcess:
+        """`pinewire account login NAME`, answered with the address the login page sends to."""
+        return subprocess.run(self.p.cli("account", "login", name or self.name),
+                              input=self.redirect() + "\n", env=self.p.env, capture_output=True,
+                              text=True, timeout=60)
+
+    def order(self, tag: str) -> dict | None:
+        return next((o for o in self.sim.orders() if o["tag"] == tag), None)
+
+    def by_hand(self, symbol: str, side: str, qty: int) -> None:
+        """The trader places an order in the broker's own app."""
+        if self.kind == "kite":
+            from kiteconnect import KiteConnect
+            client = KiteConnect(api_key=self.sim_account.api_key, root=self.sim.root)
+            client.generate_session(self.sim.request_token(self.sim_account.api_key),
+                                    api_secret=self.sim_account.api_secret)
+            client.place_order(variety="regular", exchange="NSE", tradingsymbol=symbol,
+                               transaction_type=side, quantity=qty, product="CNC",
+                               order_type="MARKET")
+        else:
+            import upstox_client
+
+            from tests.integration.test_upstox_sdk import _conf, _login
+            from tests.integration.upstox import instrument_key
+            from schemas.instruments import lookup
+            token = _login(self.sim, self.sim_account).access_token
+            upstox_client.OrderApi(upstox_client.ApiClient(_conf(self.sim, token))).place_order(
+                upstox_client.PlaceOrderRequest(
+                    quantity=qty, product="D", validity="DAY", price=0, tag=None,
+                    instrument_token=instrument_key(lookup(symbol).token), order_type="MARKET",
+                    transaction_type=side, disclosed_quantity=0, trigger_price=0,
+                    is_amo=False), "2.0")
+
+
+@pytest.fixture(scope="module", params=["kite", "upstox"])
+def live(request, kafka_url, tmp_path_factory):
+    kind = request.param
+    sim = request.getfixturevalue(f"{kind}_sim")
+    sim_account = request.getfixturevalue(f"{kind}_account")
+    key = credentials.new_key()
+    p = Pipeline(tmp_path_factory.mktemp(f"{kind}-live"), kafka_url, PINEWIRE_SECRET_KEY=key,
+                 PINEWIRE_FEED=kind, PINEWIRE_FEED_ACCOUNT=kind, PINEWIRE_FEED_WATCHLIST="",
+                 **sim.env())
+    SECRETS.add(sim_account.api_secret)
+    account = accounts.add_account(
+        p.engine, key, name=kind, user_id=p.user["id"], broker=kind,
+        client_code=sim_account.user_id, api_key=sim_account.api_key,
+        api_secret=sim_account.api_secret,
+        redirect_uri=getattr(sim_account, "redirect_uri", "") if kind == "upstox" else "")
+    feed = None
+    try:
+        p.prepare_topics()
+        live = Live(kind, p, sim, sim_account, account, None)
+        live.login = live.log_in()
+        assert live.login.returncode == 0, live.login.stdout + live.login.stderr
+        p.start_worker()
+        p.start_web()
+        feed = p.spawn("feed", log="feed.log")
+        yield live
+    finally:
+        if feed is not None:
+            from pinewire import processes
+            processes.stop(feed)
+        p.stop()
+
+
+def test_the_login_command_stores_the_days_session_and_prints_no_secret(live):
+    assert "logged in as SIMULATED TRADER" in live.login.stdout
+    assert "the session lasts until " + ("06:00" if live.kind == "kite" else "03:30") + \
+        " IST on" in live.login.stdout
+    for secret in live.sim.tokens() + [live.sim_account.api_secret]:
+        assert secret not in live.login.stdout + live.login.stderr
+    [row] = live.p.rows(sql.accounts, sql.accounts.c.id == live.account["id"])
+    assert row["broker"] == live.kind and row["session"]
+    assert row["version"] > live.account["version"]
+    assert all(t not in row["session"] for t in live.sim.tokens())        # sealed
+
+
+def test_a_login_as_another_user_is_refused(live):
+    other = accounts.add_account(
+        live.p.engine, live.p.env["PINEWIRE_SECRET_KEY"], name=f"other-{live.kind}",
+        user_id=live.p.user["id"], broker=live.kind, client_code="ZZ9999",
+        api_key=live.sim_account.api_key, api_secret=live.sim_account.api_secret,
+        redirect_uri=getattr(live.sim_account, "redirect_uri", ""))
+    refused = live.log_in(other["name"])
+    assert refused.returncode != 0
+    assert f"logged in user {live.sim_account.user_id}, but other-{live.kind} is ZZ9999" in \
+        refused.stderr
+    assert live.p.rows(sql.accounts, sql.accounts.c.id == other["id"])[0]["session"] is None
+
+
+def test_a_live_link_end_to_end(live):
+    p, sim = live.p, live.sim
+    sim.price(TOKEN, "2420")
+    link = p.add_link(sl_pct="1", target_pct="5", paper=False, account_id=live.account["id"])
+    alert = p.alert_row(p.alert(link, "BUY", SYMBOL, price="2419"))
+    assert alert["status"] == "ACCEPTED", alert["reason"]
+    pid = alert["position_id"]
+    pos = p.position(pid, "OPEN", timeout_s=30)
+    assert (pos["entry_qty"], pos["entry_value_paise"]) == (10, 10 * 242000)
+    entry = live.order(f"{pid}E0")
+    assert (entry["transaction_type"], entry["quantity"], entry["tradingsymbol"],
+            entry["order_type"], entry["status"].upper()) == \
+        ("BUY", 10, "HINDUNILVR", "MARKET", "COMPLETE")
+    assert entry["product"] == {"kite": "CNC", "upstox": "D"}[live.kind]   # the default: delivery
+
+    def exiting():   # each new price is a tick once the feed has subscribed the instrument
+        sim.price(TOKEN, "2395")                          # stop 2395.80
+        return p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] in ("EXITING",
+                                                                                 "CLOSED")
+    wait_until(exiting, 30, "the broker's ticks to trigger the stop", interval_s=0.3)
+    pos = p.position(pid, "CLOSED", timeout_s=30)
+    assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("SL", 239500)
+    exit_order = live.order(f"{pid}X0")
+    assert (exit_order["transaction_type"], exit_order["quantity"],
+            exit_order["status"].upper()) == ("SELL", 10, "COMPLETE")
+    for order in p.rows_when(sql.orders, sql.orders.c.position_id == pid,
+                             sql.orders.c.status == "FILLED", count=2):
+        at_broker = live.order(order["client_order_id"])
+        [fill] = p.rows_when(sql.fills, sql.fills.c.client_order_id == order["client_order_id"],
+                             count=1)
+        assert (fill["broker_order_id"], fill["price_paise"], order["filled_qty"]) == \
+            (at_broker["order_id"], round(at_broker["average_price"] * 100),
+             at_broker["filled_quantity"])
+    assert len([o for o in sim.orders() if (o["tag"] or "").startswith(pid)]) == 2
+
+
+def test_an_expired_session_refuses_orders_until_the_next_login(live):
+    p, sim = live.p, live.sim
+    link = p.add_link(paper=False, account_id=live.account["id"])
+    sim.faults(expire_sessions=True)
+    pid = p.alert_row(p.alert(link, "BUY", "NTPC", price="335"))["position_id"]
+    note = p.position(pid, "REJECTED", timeout_s=30)["snapshot"]["note"]
+    words = {"kite": "Kite", "upstox": "Upstox"}[live.kind]
+    assert note == (f"{words} refused the session's token; log in again: pinewire account "
+                    f"login {live.name}")
+    wait_until(lambda: p.rows(sql.accounts, sql.accounts.c.id == live.account["id"])[0][
+        "health"] == note, 20, "the account's health in the ledger")
+    assert live.order(f"{pid}E0") is None
+    again = live.log_in()
+    assert again.returncode == 0, again.stderr
+    alert = p.alert_row(p.alert(link, "BUY", "ONGC", price="242"))
+    assert alert["status"] == "ACCEPTED", alert["reason"]
+    pid = alert["position_id"]
+    assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] > 0
+    assert live.order(f"{pid}E0")["status"].upper() == "COMPLETE"
+    wait_until(lambda: p.rows(sql.accounts, sql.accounts.c.id == live.account["id"])[0][
+        "health"] is None, 20, "the account healthy again")
+
+
+def test_startup_reconciliation_closes_what_the_broker_shows_flat_and_reports_the_rest(live):
+    """The trader squares ITC off in the broker's own app and buys INFY there: `pinewire
+    reconcile --broker` closes the ITC position at the broker's price (RECONCILED) and reports
+    INFY, which it never trades."""
+    p, sim = live.p, live.sim
+    sim.price("1660", "410")
+    link = p.add_link(sl_pct="5", target_pct="10", paper=False, account_id=live.account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "ITC", price="410"))["position_id"]
+    pos = p.position(pid, "OPEN", timeout_s=30)
+    sim.price("1660", "412.5")
+    placed_before = len(sim.orders())
+    live.by_hand("ITC", "SELL", pos["entry_qty"])
+    live.by_hand("INFY", "BUY", 7)
+    wait_until(lambda: all(o["status"].upper() == "COMPLETE"
+                           for o in sim.orders()[placed_before:]), 10,
+               "the trader's own orders to fill")
+    done = subprocess.run(p.cli("reconcile", "--broker"), env=p.env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"closed ITC-EQ {pid}: flat at the broker" in done.stdout
+    assert "unknown at the broker: INFY-EQ +7 there, none in pinewire" in done.stdout
+    closed = p.position(pid, "CLOSED", timeout_s=30)
+    assert (closed["exit_reason"], closed["exit_trigger_paise"], closed["exit_qty"]) == \
+        ("RECONCILED", 41250, pos["entry_qty"])
+    assert closed["realized_pnl_paise"] == pos["entry_qty"] * 41250 - pos["entry_value_paise"]
+    assert not [o for o in sim.orders() if (o["tag"] or "").startswith(f"{pid}X")], \
+        "reconciliation never sends an order"
+    [status] = [r for r in p.http.get("/status.json").json()["broker_reconciliations"]
+                if r["account"] == live.name]
+    assert "unknown at the broker: INFY-EQ +7 there, none in pinewire: never traded by " \
+           "pinewire" in status["report"]
+    assert len(status["closed"]) == 1 and pid in status["closed"][0]
+    again = subprocess.run(p.cli("reconcile", "--broker"), env=p.env, capture_output=True,
+                           text=True, timeout=120)
+    assert f"closed ITC-EQ {pid}" not in again.stdout, "nothing is closed twice"
