@@ -19,6 +19,8 @@ from connectors.ratelimit import RateLimiter
 from schemas.market_time import IST
 
 log = logging.getLogger(__name__)
+# Even at DEBUG: the websockets client would log a feed's address, which carries a token.
+logging.getLogger("websockets.client").setLevel(logging.INFO)
 
 
 def code_from(text: str, name: str) -> str:

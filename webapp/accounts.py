@@ -122,6 +122,33 @@ def store_session(eng: Engine, secret_key: str | None, account_id: str, access_t
     return account_by_id(eng, account_id)
 
 
+def login_page(eng: Engine, settings, account_id: str) -> str:
+    """Where the owner of a Kite or Upstox account logs in for the day."""
+    from connectors import credentials, live
+    creds = credentials.load(eng, settings.secret_key, account_id)
+    if not isinstance(creds, credentials.AppCredentials):
+        raise AccountError("this account logs in by itself (PIN and TOTP)")
+    return live.login_page(creds, settings)
+
+
+def complete_login(eng: Engine, settings, account_id: str, pasted: str) -> tuple[dict, int]:
+    """The day's login of a Kite or Upstox account from what its owner pasted (the address the
+    login page sent them to, or the code in it): the token exchanged, checked to be the
+    account's own user, stored sealed. (the account, when the session ends in ms). Blocking."""
+    from connectors import credentials, live
+    creds = credentials.load(eng, settings.secret_key, account_id)
+    if not isinstance(creds, credentials.AppCredentials):
+        raise AccountError("this account logs in by itself (PIN and TOTP)")
+    access, user_id = live.complete_login(creds, pasted, settings)
+    if user_id.upper() != creds.client_code.upper():
+        name = account_by_id(eng, account_id)["name"]
+        raise AccountError(f"{creds.broker} logged in user {user_id}, but {name} is "
+                           f"{creds.client_code}: log in as that user")
+    now = int(time.time() * 1000)
+    row = store_session(eng, settings.secret_key, account_id, access, now)
+    return row, live.session_ends_ms(creds, now)
+
+
 def delete_account(eng: Engine, account_id: str, user_id: str | None = None) -> None:
     """Refused while a live link trades on it."""
     with eng.begin() as conn:

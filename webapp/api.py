@@ -131,6 +131,19 @@ async def account_test(request: Request) -> Response:
 
 @signed_in
 @handles_errors
+async def account_login(request: Request) -> Response:
+    """GET: {"url"} of the broker's login page (Kite, Upstox); POST {"redirect"}: the address
+    that page sent the owner to (or the code in it) completes the day's login."""
+    state, user = request.app.state, await current_user(request)
+    account_id = request.path_params["account_id"]
+    if request.method == "GET":
+        return JSONResponse({"url": await views.broker_login_page(state, user, account_id)})
+    pasted = str((await body(request)).get("redirect") or "")
+    return JSONResponse(await views.complete_broker_login(state, user, account_id, pasted))
+
+
+@signed_in
+@handles_errors
 async def positions(request: Request) -> Response:
     state, user = request.app.state, await current_user(request)
     which = request.query_params.get("state", "open")

@@ -231,7 +231,8 @@ async def accounts_page(request: Request) -> Response:
             rows = await views.my_accounts(state, user)
             return await render(request, "accounts.html", 422, error=str(exc),
                                 accounts=[views.account_view(r) for r in rows],
-                                values={k: form.get(k, "") for k in ("name", "client_code")})
+                                values={k: form.get(k, "") for k in ("name", "client_code",
+                                                                     "broker", "redirect_uri")})
         return back("/accounts", message="account saved; its credentials are encrypted")
     rows = await views.my_accounts(state, user)
     return await render(request, "accounts.html", accounts=[views.account_view(r) for r in rows],
@@ -239,8 +240,21 @@ async def accounts_page(request: Request) -> Response:
 
 
 @signed_in
+async def broker_login_page(request: Request) -> Response:
+    """On to the broker's own login page (Kite, Upstox)."""
+    state, user = request.app.state, await current_user(request)
+    try:
+        url = await views.broker_login_page(state, user, request.path_params["account_id"])
+    except views.NotFound:
+        return Response("No such account.", 404)
+    except AccountError as exc:
+        return back("/accounts", message=str(exc))
+    return RedirectResponse(url, status_code=302)
+
+
+@signed_in
 async def account_action(request: Request) -> Response:
-    """test, edit, delete."""
+    """test, edit, delete, login (the address a broker's login page sent the owner to)."""
     state, user = request.app.state, await current_user(request)
     account_id, action = request.path_params["account_id"], request.path_params["action"]
     form = await request.form()
@@ -256,6 +270,11 @@ async def account_action(request: Request) -> Response:
         if action == "delete":
             await views.delete_account(state, user, account_id)
             return back("/accounts", message="account deleted")
+        if action == "login":
+            done = await views.complete_broker_login(state, user, account_id,
+                                                     str(form.get("redirect", "")))
+            return back("/accounts", message=f"logged in; the session lasts until "
+                                             f"{done['session_ends']}")
     except views.NotFound:
         return Response("No such account.", 404)
     except (AccountError, links.LinkError) as exc:

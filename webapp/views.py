@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 from connectors import credentials
+from connectors.credentials import LOGIN_PAGE_BROKERS
+from schemas.market_time import IST
 from schemas.money import paise_to_rupees
 from webapp import accounts, bots, links, users
 from webapp.publish import publish
@@ -131,7 +134,8 @@ async def delete_link(state, user: dict, link_id: str) -> None:
 def account_view(row: dict) -> dict:
     """Masked: never a credential, not even in part; the client code shows its last 3."""
     code = row["client_code"]
-    return {"id": row["id"], "name": row["name"],
+    return {"id": row["id"], "name": row["name"], "broker": row["broker"],
+            "daily_login": row["broker"] in LOGIN_PAGE_BROKERS,
             "client_code": "•" * max(0, len(code) - 3) + code[-3:],
             "max_open": row["max_open"], "daily_loss_paise": row["daily_loss_paise"],
             "daily_loss": paise_to_rupees(row["daily_loss_paise"])
@@ -156,7 +160,8 @@ async def create_account(state, user: dict, data: dict) -> dict:
         name=str(data.get("name", "")).strip(), client_code=str(data.get("client_code", "")).strip(),
         broker=str(data.get("broker") or "smartapi"), api_key=str(data.get("api_key", "")),
         pin=str(data.get("pin", "")), totp_secret=str(data.get("totp_secret", "")),
-        api_secret=str(data.get("api_secret", "")), user_id=user["id"])
+        api_secret=str(data.get("api_secret", "")),
+        redirect_uri=str(data.get("redirect_uri", "")).strip(), user_id=user["id"])
     await _publish(state, accounts=[row])
     return row
 
@@ -179,6 +184,21 @@ async def update_account(state, user: dict, account_id: str, data: dict) -> dict
 async def delete_account(state, user: dict, account_id: str) -> None:
     await my_account(state, user, account_id)
     await asyncio.to_thread(accounts.delete_account, state.engine, account_id, user["id"])
+
+
+async def broker_login_page(state, user: dict, account_id: str) -> str:
+    await my_account(state, user, account_id)
+    return await asyncio.to_thread(accounts.login_page, state.engine, state.settings, account_id)
+
+
+async def complete_broker_login(state, user: dict, account_id: str, pasted: str) -> dict:
+    """The day's Kite or Upstox login from the address its login page sent the owner to."""
+    await my_account(state, user, account_id)
+    row, ends_ms = await asyncio.to_thread(accounts.complete_login, state.engine, state.settings,
+                                           account_id, pasted)
+    await _publish(state, accounts=[row])
+    ends = datetime.fromtimestamp(ends_ms / 1000, IST)
+    return {**account_view(row), "session_ends": f"{ends:%H:%M} IST on {ends:%d %b}"}
 
 
 async def test_account(state, user: dict, account_id: str) -> dict:

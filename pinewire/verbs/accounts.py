@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
-import time
 import webbrowser
 from datetime import datetime
 
@@ -53,29 +52,19 @@ def cmd_account_login(a) -> int:
     from connectors import live
     s = settings()
     account = my_account(a, a.name)
-    if account["broker"] not in credentials.LOGIN_PAGE_BROKERS:
-        raise accounts.AccountError(f"{a.name} is a {account['broker']} account: it logs in by "
-                                    "itself (PIN and TOTP)")
-    creds = credentials.load(engine(), s.secret_key, account["id"])
     pasted = a.request_token
     if pasted is None:
-        url = live.login_page(creds, s)
+        url = accounts.login_page(engine(), s, account["id"])
         print(f"log in at:\n  {url}\nthen paste the address the login sends you to (or the "
               "code in it):", flush=True)
         if a.open:
             webbrowser.open(url)
         pasted = sys.stdin.readline()
-    access, user_id = live.complete_login(creds, pasted, s)
-    if user_id.upper() != account["client_code"].upper():
-        raise accounts.AccountError(f"{account['broker']} logged in user {user_id}, but "
-                                    f"{a.name} is {account['client_code']}: log in as that user")
-    now = int(time.time() * 1000)
-    accounts.store_session(engine(), s.secret_key, account["id"], access, now)
-    row = accounts.account_by_id(engine(), account["id"])
+    row, ends_ms = accounts.complete_login(engine(), s, account["id"], pasted)
     publish("the new session", accounts=[row])
     ok, words = asyncio.run(live.probe(credentials.load(engine(), s.secret_key, account["id"]),
                                        s))
-    until = datetime.fromtimestamp(live.session_ends_ms(creds, now) / 1000, IST)
+    until = datetime.fromtimestamp(ends_ms / 1000, IST)
     print(f"{a.name}: {words}; the session lasts until {until:%H:%M} IST on {until:%d %b}")
     return 0 if ok else 1
 

@@ -29,10 +29,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 
 @pytest.fixture(scope="module")
-def site(kafka_url, smartapi_sim, tmp_path_factory):
+def site(kafka_url, smartapi_sim, kite_sim, tmp_path_factory):
     with Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url,
                   PINEWIRE_SECRET_KEY=credentials.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
-                  **smartapi_sim.env()).running() as p:
+                  **smartapi_sim.env(), **kite_sim.env()).running() as p:
         yield p
 
 
@@ -174,3 +174,34 @@ def test_two_traders_in_the_dashboard(site, browser, sim_account, smartapi_sim):
     admin.goto("/admin")
     assert "asha" in admin.inner_text("#user-bots") and "stopped" in admin.inner_text("#user-bots")
     shot(admin, "admin")
+
+
+def test_a_kite_account_added_and_logged_in_for_the_day_in_the_browser(site, browser, kite_sim,
+                                                                      kite_account):
+    k = register(browser, site, "kiran")
+    k.goto("/accounts")
+    k.select_option("#broker", "kite")
+    assert k.is_hidden("#add-account input[name=pin]")        # SmartAPI's fields go away
+    k.fill("#add-account input[name=name]", "zerodha")
+    k.fill("#add-account input[name=client_code]", kite_account.user_id)
+    k.fill("#add-account input[name=api_key]", kite_account.api_key)
+    k.fill("#add-account input[name=api_secret]", kite_account.api_secret)
+    k.click("#save-account")
+    assert "credentials are encrypted" in k.inner_text("#message")
+    assert "Zerodha Kite" in k.inner_text("#account-zerodha")
+    account_id = k.get_attribute("#account-zerodha form.inline", "action").split("/")[2]
+    # "Log in at Zerodha Kite" goes to Kite's own page for this app
+    to_kite = k.request.get(f"/accounts/{account_id}/broker-login", max_redirects=0)
+    assert to_kite.status == 302 and to_kite.headers["location"] == \
+        f"{kite_sim.root}/connect/login?api_key={kite_account.api_key}&v=3"
+    k.click("#account-zerodha details.daily-login summary")
+    k.fill("#account-zerodha input[name=redirect]",
+           kite_sim.redirect_after_login(kite_account.api_key))   # what Kite sends back
+    k.click("#account-zerodha details.daily-login button")
+    assert "logged in; the session lasts until 06:00 IST on" in k.inner_text("#message")
+    k.click("#account-zerodha button.test")
+    assert k.inner_text("#message").startswith("Connection OK: logged in as SIMULATED TRADER")
+    page_text = k.content()
+    for secret in [kite_account.api_secret, kite_account.api_key] + kite_sim.tokens():
+        assert secret not in page_text
+    shot(k, "accounts-kite")

@@ -13,8 +13,11 @@ from schemas import sql, topics as registry
 from tests.integration.harness import PIPELINES, SECRETS
 
 
-def _secrets(smartapi_sim, sim_account) -> set[str]:
+def _secrets(smartapi_sim, sim_account, app_sims) -> set[str]:
     found = {sim_account.pin, sim_account.totp_secret, sim_account.api_key} | SECRETS
+    for sim in app_sims:           # Kite's and Upstox's: app keys and secrets, issued tokens
+        found |= {a.api_key for a in sim.accounts} | {a.api_secret for a in sim.accounts}
+        found |= {t for t in sim.tokens() if len(t) >= 16}   # (6-letter login codes: used once)
     for p in PIPELINES:
         if p.env.get("PINEWIRE_SECRET_KEY"):
             found.add(p.env["PINEWIRE_SECRET_KEY"])
@@ -39,8 +42,9 @@ def _topic_text(p) -> str:
     return asyncio.run(read())
 
 
-def test_no_secret_in_any_log_or_topic(tmp_path_factory, smartapi_sim, sim_account, kafka_url):
-    secrets = _secrets(smartapi_sim, sim_account)
+def test_no_secret_in_any_log_or_topic(tmp_path_factory, smartapi_sim, sim_account, kite_sim,
+                                       upstox_sim, kafka_url):
+    secrets = _secrets(smartapi_sim, sim_account, [kite_sim, upstox_sim])
     assert len(secrets) >= 5, "the audit needs secrets to look for"
     # Apache Kafka's segment files (.log) are read too; its offset indexes are not (10 MB of
     # preallocated offsets per partition, nothing else)

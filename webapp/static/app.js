@@ -1,4 +1,5 @@
-// Copy buttons, and live updates of the open positions (Server-Sent Events).
+// Copy buttons, the account form's fields for the chosen broker, and live updates of the open
+// positions (Server-Sent Events).
 document.querySelectorAll("button.copy").forEach(function (button) {
   button.addEventListener("click", function () {
     navigator.clipboard.writeText(button.dataset.copy).then(function () {
@@ -6,6 +7,17 @@ document.querySelectorAll("button.copy").forEach(function (button) {
     });
   });
 });
+
+var broker = document.getElementById("broker");
+if (broker) {
+  var fields = function () {
+    document.querySelectorAll("#add-account label[class]").forEach(function (label) {
+      label.hidden = !label.classList.contains("for-" + broker.value);
+    });
+  };
+  broker.addEventListener("change", fields);
+  fields();
+}
 
 var table = document.getElementById("live-positions");
 if (table && window.EventSource) {
