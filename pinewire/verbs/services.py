@@ -118,10 +118,11 @@ def _market_stream(s):
 
 
 def cmd_smartapi_sim(a) -> int:
+    from connectors.sim_common import accounts_from
     from connectors.smartapi.simulator import server
-    from connectors.smartapi.simulator.state import SimState
-    accounts_ = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
-        settings().data_dir / "smartapi-sim-account.json")]
+    from connectors.smartapi.simulator.state import Account, SimState
+    accounts_ = accounts_from(a.accounts or settings().data_dir / "smartapi-sim-account.json",
+                              Account, None if a.accounts else server.demo)
     sim = SimState(accounts_, server.default_prices())
     print(f"SmartAPI simulator for {', '.join(x.client_code for x in accounts_)}; point "
           "pinewire at it:")
@@ -139,9 +140,10 @@ def cmd_smartapi_sim(a) -> int:
 
 def cmd_kite_sim(a) -> int:
     from connectors.kite.simulator import server
-    from connectors.kite.simulator.state import KiteSim
-    accounts_ = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
-        settings().data_dir / "kite-sim-account.json")]
+    from connectors.kite.simulator.state import KiteAccount, KiteSim
+    from connectors.sim_common import accounts_from
+    accounts_ = accounts_from(a.accounts or settings().data_dir / "kite-sim-account.json",
+                              KiteAccount, None if a.accounts else server.demo)
     print(f"Kite simulator for {', '.join(x.user_id for x in accounts_)}; point pinewire at it:")
     print(f"  PINEWIRE_KITE_ROOT=http://{a.host}:{a.rest_port}")
     print(f"  PINEWIRE_KITE_WS_URL=ws://{a.host}:{a.ws_port}")
@@ -155,10 +157,11 @@ def cmd_kite_sim(a) -> int:
 
 
 def cmd_upstox_sim(a) -> int:
+    from connectors.sim_common import accounts_from
     from connectors.upstox.simulator import server
-    from connectors.upstox.simulator.state import UpstoxSim
-    accounts_ = server.load_accounts(a.accounts) if a.accounts else [server.demo_account(
-        settings().data_dir / "upstox-sim-account.json")]
+    from connectors.upstox.simulator.state import UpstoxAccount, UpstoxSim
+    accounts_ = accounts_from(a.accounts or settings().data_dir / "upstox-sim-account.json",
+                              UpstoxAccount, None if a.accounts else server.demo)
     print(f"Upstox simulator for {', '.join(x.user_id for x in accounts_)}; point pinewire "
           "at it:")
     print(f"  PINEWIRE_UPSTOX_ROOT=http://{a.host}:{a.rest_port}")

@@ -4,10 +4,8 @@ HTTP status Kite uses (400 input, 403 token, 429 rate limit, HTML 502 from the g
 /sim/* routes that script prices and faults."""
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import time
 from datetime import datetime
 
 from starlette.applications import Starlette
@@ -17,7 +15,7 @@ from starlette.routing import Route
 
 from connectors.kite.simulator import state as st
 from connectors.kite.simulator.state import KiteSim, order_row
-from connectors.smartapi.simulator.state import Faults
+from connectors.sim_common import accepted, gateway_error, over_limit, scripting_routes
 
 
 def ok(data) -> JSONResponse:
@@ -39,10 +37,7 @@ def _admitted(request: Request, kind: str):
     account = sim.user(request.headers.get("authorization"))
     if account is None:
         return None, error("TokenException", "Incorrect `api_key` or `access_token`.", 403)
-    ex = sim.exchange
-    limited = (kind == "order" and ex.faults.take("rate_limit")) or (
-        ex.enforce_rate_limits and not ex.limiter.allow(account.user_id, kind, time.monotonic()))
-    if limited:
+    if over_limit(sim.exchange, account.user_id, kind):
         return None, error("NetworkException", "Too many requests", 429)
     return account, None
 
@@ -114,9 +109,8 @@ async def place_order(request: Request):
     if refused:
         return refused
     ex = sim.exchange
-    if ex.faults.take("place_5xx"):
-        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status_code=502,
-                        media_type="text/html")
+    if (page := gateway_error(ex)) is not None:
+        return page
     p = await _form(request)
     problem = _validate(sim, request.path_params["variety"], p)
     if problem:
@@ -129,20 +123,8 @@ async def place_order(request: Request):
         "transactiontype": p["transaction_type"], "producttype": p["product"],
         "price": p.get("price") or "0", "validity": p.get("validity", "DAY"),
         "ordertag": p.get("tag", ""), "market_protection": p.get("market_protection", "0")})
-    ex.publish_order(order)
-    asyncio.get_running_loop().call_later(0.05, _work, sim, order)
-    if ex.faults.take("place_timeout"):
-        ex.held_answers += 1                       # placed, but the answer comes too late
-        try:
-            await asyncio.sleep(ex.faults.timeout_s)
-        finally:
-            ex.held_answers -= 1
+    await accepted(ex, order)
     return ok({"order_id": order.orderid})
-
-
-def _work(sim: KiteSim, order) -> None:
-    for state in sim.exchange.execute(order):
-        sim.exchange.publish_order(state)
 
 
 async def _own_order(request: Request, kind: str = "order"):
@@ -258,15 +240,6 @@ async def ltp(request: Request):
 
 
 # -- scripting the simulator -------------------------------------------------------------------
-async def sim_faults(request: Request):
-    faults = _sim(request).exchange.faults
-    for key, value in (await request.json()).items():
-        if key not in Faults.__dataclass_fields__:
-            return JSONResponse({"error": f"unknown fault {key!r}"}, status_code=422)
-        setattr(faults, key, value)
-    return JSONResponse(faults.__dict__)
-
-
 async def sim_price(request: Request):
     """{"instrument_token": N, "ltp_paise": P}"""
     body = await request.json()
@@ -274,23 +247,14 @@ async def sim_price(request: Request):
     return JSONResponse({"ok": True})
 
 
-async def sim_orders(request: Request):
+def _rows(request: Request) -> list[dict]:
     sim = _sim(request)
-    return JSONResponse([order_row(o, sim) for o in sim.exchange.orders.values()])
+    return [order_row(o, sim) for o in sim.exchange.orders.values()]
 
 
-async def sim_sessions(request: Request):
-    """Every token the simulator issued: tests check none of them leaked."""
+def _tokens(request: Request) -> list[str]:
     sim = _sim(request)
-    return JSONResponse(list(sim.sessions) + list(sim.request_tokens))
-
-
-async def sim_held_answers(request: Request):
-    return JSONResponse({"held": _sim(request).exchange.held_answers})
-
-
-async def sim_drop_streams(request: Request):
-    return JSONResponse({"dropped": _sim(request).exchange.drop_streams()})
+    return list(sim.sessions) + list(sim.request_tokens)
 
 
 def create_app(sim: KiteSim) -> Starlette:
@@ -308,12 +272,8 @@ def create_app(sim: KiteSim) -> Starlette:
         Route("/instruments", instrument_list, methods=["GET"]),
         Route("/instruments/{exchange}", instrument_list, methods=["GET"]),
         Route("/quote/ltp", ltp, methods=["GET"]),
-        Route("/sim/faults", sim_faults, methods=["POST"]),
         Route("/sim/price", sim_price, methods=["POST"]),
-        Route("/sim/orders", sim_orders, methods=["GET"]),
-        Route("/sim/sessions", sim_sessions, methods=["GET"]),
-        Route("/sim/held-answers", sim_held_answers, methods=["GET"]),
-        Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
+        *scripting_routes(lambda request: _sim(request).exchange, _rows, _tokens),
     ]
     app = Starlette(routes=routes)
     app.state.sim = sim

@@ -2,9 +2,7 @@
 page; plus /sim/* routes that script prices and faults."""
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from datetime import datetime
 
 from starlette.applications import Starlette
@@ -12,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from connectors.smartapi.simulator.state import Faults, Order, SimState
+from connectors.sim_common import accepted, gateway_error, over_limit, scripting_routes
+from connectors.smartapi.simulator.state import Order, SimState
 
 AUTH = "/rest/auth/angelbroking"
 SECURE = "/rest/secure/angelbroking"
@@ -54,10 +53,7 @@ def _state(request: Request) -> SimState:
 
 
 def _limited(request: Request, client: str, kind: str) -> bool:
-    sim = _state(request)
-    if kind == "order" and sim.faults.take("rate_limit"):
-        return True
-    return sim.enforce_rate_limits and not sim.limiter.allow(client, kind, time.monotonic())
+    return over_limit(_state(request), client, kind)
 
 
 def _authorized(request: Request):
@@ -132,22 +128,14 @@ async def place_order(request: Request):
     s, refused = _admitted(request, "order")
     if refused:
         return refused
-    if sim.faults.take("place_5xx"):
-        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status_code=502,
-                        media_type="text/html")
+    if (page := gateway_error(sim)) is not None:
+        return page
     p = await _params(request)
     problem = _validate(p)
     if problem:
         return fail(*problem)
     order = sim.place(s.client_code, p)
-    sim.publish_order(order)
-    asyncio.get_running_loop().call_later(0.05, _work, sim, order)
-    if sim.faults.take("place_timeout"):
-        sim.held_answers += 1                       # placed, but the answer comes too late
-        try:
-            await asyncio.sleep(sim.faults.timeout_s)
-        finally:
-            sim.held_answers -= 1
+    await accepted(sim, order)
     return ok({"script": p.get("tradingsymbol"), "orderid": order.orderid,
                "uniqueorderid": order.uniqueorderid})
 
@@ -168,11 +156,6 @@ def _validate(p: dict) -> tuple[str, str] | None:
     if not p.get("symboltoken") or not p.get("tradingsymbol"):
         return "AB1009", "Symbol not found"
     return None
-
-
-def _work(sim: SimState, order: Order) -> None:
-    for state in sim.execute(order):
-        sim.publish_order(state)
 
 
 async def _own_order(request: Request) -> tuple[Order | None, dict, Response | None]:
@@ -288,16 +271,6 @@ async def rms(request: Request):
 
 
 # -- scripting the simulator -------------------------------------------------------------------
-async def sim_faults(request: Request):
-    sim = _state(request)
-    changes = await request.json()
-    for key, value in changes.items():
-        if not hasattr(Faults, key) and key not in Faults.__dataclass_fields__:
-            return JSONResponse({"error": f"unknown fault {key!r}"}, status_code=422)
-        setattr(sim.faults, key, value)
-    return JSONResponse(sim.faults.__dict__)
-
-
 async def sim_price(request: Request):
     body = await request.json()
     _state(request).set_price(str(body["token"]), int(body["ltp_paise"]))
@@ -311,15 +284,12 @@ async def sim_candles(request: Request):
     return JSONResponse({"ok": True})
 
 
-async def sim_orders(request: Request):
-    return JSONResponse([o.row() | {"clientcode": o.client_code}
-                         for o in _state(request).orders.values()])
+def _rows(request: Request) -> list[dict]:
+    return [o.row() | {"clientcode": o.client_code} for o in _state(request).orders.values()]
 
 
-async def sim_sessions(request: Request):
-    """Every token the simulator issued: tests check none of them leaked into a log."""
-    sim = _state(request)
-    return JSONResponse([[s.jwt, s.refresh, s.feed] for s in sim.sessions.values()])
+def _tokens(request: Request) -> list[list[str]]:
+    return [[s.jwt, s.refresh, s.feed] for s in _state(request).sessions.values()]
 
 
 async def sim_refused_logins(request: Request):
@@ -334,15 +304,6 @@ async def sim_order_sockets(request: Request):
     if request.method == "POST":
         sim.order_sockets_peak = dict(sim.order_sockets)
     return JSONResponse({"open": sim.order_sockets, "peak": sim.order_sockets_peak})
-
-
-async def sim_held_answers(request: Request):
-    """How many placeOrder answers the place_timeout fault is holding back right now."""
-    return JSONResponse({"held": _state(request).held_answers})
-
-
-async def sim_drop_streams(request: Request):
-    return JSONResponse({"dropped": _state(request).drop_streams()})
 
 
 def create_app(sim: SimState) -> Starlette:
@@ -362,13 +323,9 @@ def create_app(sim: SimState) -> Starlette:
         Route(f"{SECURE}/order/v1/getLtpData", ltp, methods=["POST"]),
         Route(f"{SECURE}/historical/v1/getCandleData", candle_data, methods=["POST"]),
         Route("/sim/candles", sim_candles, methods=["POST"]),
-        Route("/sim/faults", sim_faults, methods=["POST"]),
         Route("/sim/price", sim_price, methods=["POST"]),
-        Route("/sim/orders", sim_orders, methods=["GET"]),
-        Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
-        Route("/sim/sessions", sim_sessions, methods=["GET"]),
+        *scripting_routes(_state, _rows, _tokens),
         Route("/sim/refused-logins", sim_refused_logins, methods=["GET"]),
-        Route("/sim/held-answers", sim_held_answers, methods=["GET"]),
         Route("/sim/order-sockets", sim_order_sockets, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes)

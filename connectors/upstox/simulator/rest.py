@@ -5,17 +5,15 @@ gateway; the instrument file (gzipped JSON); plus /sim/* routes that script pric
 faults."""
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
-import time
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from connectors.smartapi.simulator.state import Faults
+from connectors.sim_common import accepted, gateway_error, over_limit, scripting_routes
 from connectors.upstox.simulator import state as st
 from connectors.upstox.simulator.state import UpstoxSim, order_row
 
@@ -40,10 +38,7 @@ def _admitted(request: Request, kind: str):
     account = sim.user(request.headers.get("authorization"))
     if account is None:
         return None, error("UDAPI100050", "Invalid token used to access API", 401)
-    ex = sim.exchange
-    limited = (kind == "order" and ex.faults.take("rate_limit")) or (
-        ex.enforce_rate_limits and not ex.limiter.allow(account.user_id, kind, time.monotonic()))
-    if limited:
+    if over_limit(sim.exchange, account.user_id, kind):
         return None, error("UDAPI10005", "Too Many Request Sent", 429)
     return account, None
 
@@ -104,9 +99,8 @@ async def place_order(request: Request):
     if refused:
         return refused
     ex = sim.exchange
-    if ex.faults.take("place_5xx"):
-        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status_code=502,
-                        media_type="text/html")
+    if (page := gateway_error(ex)) is not None:
+        return page
     try:
         p = json.loads(await request.body())
     except ValueError:
@@ -119,20 +113,8 @@ async def place_order(request: Request):
         "ordertype": p["order_type"], "transactiontype": p["transaction_type"],
         "producttype": p["product"], "price": str(p.get("price") or 0),
         "validity": p.get("validity", "DAY"), "ordertag": p.get("tag") or ""})
-    ex.publish_order(order)
-    asyncio.get_running_loop().call_later(0.05, _work, sim, order)
-    if ex.faults.take("place_timeout"):
-        ex.held_answers += 1
-        try:
-            await asyncio.sleep(ex.faults.timeout_s)
-        finally:
-            ex.held_answers -= 1
+    await accepted(ex, order)
     return ok({"order_id": order.orderid})
-
-
-def _work(sim: UpstoxSim, order) -> None:
-    for state in sim.exchange.execute(order):
-        sim.exchange.publish_order(state)
 
 
 async def cancel_order(request: Request):
@@ -205,15 +187,6 @@ async def instrument_file(request: Request):
 
 
 # -- scripting the simulator -------------------------------------------------------------------
-async def sim_faults(request: Request):
-    faults = _sim(request).exchange.faults
-    for key, value in (await request.json()).items():
-        if key not in Faults.__dataclass_fields__:
-            return JSONResponse({"error": f"unknown fault {key!r}"}, status_code=422)
-        setattr(faults, key, value)
-    return JSONResponse(faults.__dict__)
-
-
 async def sim_price(request: Request):
     """{"instrument_key": "NSE_EQ|...", "ltp_paise": P}"""
     body = await request.json()
@@ -221,18 +194,14 @@ async def sim_price(request: Request):
     return JSONResponse({"ok": True})
 
 
-async def sim_orders(request: Request):
+def _rows(request: Request) -> list[dict]:
     sim = _sim(request)
-    return JSONResponse([order_row(o, sim) for o in sim.exchange.orders.values()])
+    return [order_row(o, sim) for o in sim.exchange.orders.values()]
 
 
-async def sim_sessions(request: Request):
+def _tokens(request: Request) -> list[str]:
     sim = _sim(request)
-    return JSONResponse(list(sim.sessions) + list(sim.codes) + list(sim.feed_codes))
-
-
-async def sim_drop_streams(request: Request):
-    return JSONResponse({"dropped": _sim(request).exchange.drop_streams()})
+    return list(sim.sessions) + list(sim.codes) + list(sim.feed_codes)
 
 
 def create_app(sim: UpstoxSim, ws_root: str) -> Starlette:
@@ -250,11 +219,8 @@ def create_app(sim: UpstoxSim, ws_root: str) -> Starlette:
         Route("/v3/feed/market-data-feed/authorize", _feed_authorize("market"),
               methods=["GET"]),
         Route("/instruments/complete.json.gz", instrument_file, methods=["GET"]),
-        Route("/sim/faults", sim_faults, methods=["POST"]),
         Route("/sim/price", sim_price, methods=["POST"]),
-        Route("/sim/orders", sim_orders, methods=["GET"]),
-        Route("/sim/sessions", sim_sessions, methods=["GET"]),
-        Route("/sim/drop-streams", sim_drop_streams, methods=["POST"]),
+        *scripting_routes(lambda request: _sim(request).exchange, _rows, _tokens),
     ]
     app = Starlette(routes=routes)
     app.state.sim, app.state.ws_root = sim, ws_root
