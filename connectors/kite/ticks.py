@@ -5,21 +5,16 @@ token and last price (paise; 4 bytes each, big-endian), and in quote and full mo
 day's volume at bytes 16–20. A 1-byte frame is a heartbeat."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import struct
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
-
-import websockets
 
 from connectors.kite.master import Master
 from connectors.kite.orders import socket_url
 from connectors.kite.session import KiteSession
-from schemas import instruments
+from connectors.market_stream import MarketStream, OnTick
 
 log = logging.getLogger(__name__)
 MAX_TOKENS = 3000                       # instruments per connection
@@ -55,80 +50,41 @@ def decode(frame: bytes) -> list[KiteTick]:
     return ticks
 
 
-class KiteMarketStream:
-    """on_tick(pinewire token, last price in paise, receive time ms, the day's volume)."""
+class KiteMarketStream(MarketStream):
+    """wanted: Kite instrument token -> pinewire token. on_tick(pinewire token, last price in
+    paise, receive time ms, the day's volume)."""
 
-    def __init__(self, session: KiteSession, master: Master, ws_root: str,
-                 on_tick: Callable[[str, int, int, int | None], Awaitable[None]]):
+    def __init__(self, session: KiteSession, master: Master, ws_root: str, on_tick: OnTick):
+        super().__init__()
         self.session, self.master, self.ws_root, self.on_tick = session, master, ws_root, on_tick
-        self.wanted: dict[int, str] = {}          # Kite instrument token -> pinewire token
-        self.subscribed: set[int] = set()
-        self.connected = asyncio.Event()
-        self._ws = None
-        self._lock = asyncio.Lock()
 
     async def want(self, tokens: dict[str, str]) -> None:
         """The instruments to stream from now on: pinewire token -> exchange."""
-        wanted = {}
-        for token, exchange in tokens.items():
-            inst = instruments.by_token(token)
-            kite = await self.master.instrument(exchange, token, inst.symbol if inst else token)
-            if kite is None:
-                log.warning("%s:%s is not in Kite's instrument list: no ticks", exchange, token)
-            else:
-                wanted[kite.instrument_token] = token
-        if len(wanted) > MAX_TOKENS:
-            raise ValueError(f"{len(wanted)} instruments on one connection; the limit is "
-                             f"{MAX_TOKENS}")
-        self.wanted = wanted
-        await self._sync()
+        async def key(exchange, token, symbol):
+            found = await self.master.instrument(exchange, token, symbol)
+            return found and found.instrument_token
+        await self.set_wanted(await self.mapped(tokens, key, "Kite"))
 
-    async def _sync(self) -> None:
-        async with self._lock:
-            ws = self._ws
-            if ws is None:
-                return
-            gone = sorted(self.subscribed - set(self.wanted))
-            new = sorted(set(self.wanted) - self.subscribed)
-            if gone:
-                await ws.send(json.dumps({"a": "unsubscribe", "v": gone}))
-            if new:
-                await ws.send(json.dumps({"a": "subscribe", "v": new}))
-                await ws.send(json.dumps({"a": "mode", "v": ["quote", new]}))
-            self.subscribed = set(self.wanted)
+    async def address(self) -> tuple[str, dict]:
+        await self.session.ensure()
+        return socket_url(self.ws_root, self.session), {}
 
-    async def run(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self.session.ensure()
-                async with websockets.connect(socket_url(self.ws_root, self.session),
-                                              ping_interval=10, ping_timeout=20,
-                                              open_timeout=10, max_size=2 ** 22) as ws:
-                    self._ws, self.subscribed = ws, set()
-                    attempt = 0
-                    await self._sync()            # resubscribe every wanted instrument
-                    self.connected.set()
-                    async for message in ws:
-                        if isinstance(message, bytes):
-                            await self._on_frame(message)
-                        elif '"error"' in message:
-                            log.warning("market data server says: %s", message[:200])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure: reconnect
-                log.warning("market data stream lost (%s)", type(exc).__name__)
-            finally:
-                self._ws = None
-                self.connected.clear()
-            attempt += 1
-            await asyncio.sleep(random.uniform(0.5, 1.0) * min(30.0, 0.5 * 2 ** min(attempt, 6)))
+    def changes(self, gone: dict, new: dict) -> list:
+        out = [json.dumps({"a": "unsubscribe", "v": sorted(gone)})] if gone else []
+        if new:
+            out += [json.dumps({"a": "subscribe", "v": sorted(new)}),
+                    json.dumps({"a": "mode", "v": ["quote", sorted(new)]})]
+        return out
 
-    async def _on_frame(self, frame: bytes) -> None:
+    async def on_message(self, message) -> None:
+        if isinstance(message, str):
+            if '"error"' in message:
+                log.warning("market data server says: %s", message[:200])
+            return
         try:
-            ticks = decode(frame)
+            ticks = decode(message)
         except struct.error:
-            log.warning("undecodable market data frame skipped (%d bytes)", len(frame))
+            log.warning("undecodable market data frame skipped (%d bytes)", len(message))
             return
         now = int(time.time() * 1000)
         for tick in ticks:

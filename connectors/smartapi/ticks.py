@@ -1,4 +1,5 @@
-"""Live market data: the SmartWebSocketV2 protocol on our own `websockets` client.
+"""Live market data: the SmartWebSocketV2 protocol on our own `websockets` client
+(connectors.market_stream).
 
 Not the SDK's client: its reconnect path is broken (user on_close never called, the resubscribe
 flag reset on close, the retry counter never reset, subscriptions kept in a dict shared by every
@@ -7,15 +8,12 @@ as the SDK does), reconnects with jittered exponential backoff, and holds at mos
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import secrets
 from typing import Awaitable, Callable
 
-import websockets
-
+from connectors.market_stream import MarketStream
 from connectors.smartapi import packets
 from connectors.smartapi.session import Session
 
@@ -33,17 +31,15 @@ def subscribe_message(action: int, mode: int, tokens: dict[str, int]) -> str:
                            {"exchangeType": e, "tokens": t} for e, t in sorted(groups.items())]}})
 
 
-class MarketStream:
+class SmartApiMarketStream(MarketStream):
+    """wanted: token -> exchange type."""
+    max_size = 2 ** 20
+
     def __init__(self, session: Session, url: str,
                  on_packet: Callable[[packets.MarketPacket], Awaitable[None]],
                  mode: int = packets.LTP):
+        super().__init__()
         self.session, self.url, self.on_packet, self.mode = session, url, on_packet, mode
-        self.wanted: dict[str, int] = {}
-        self.subscribed: dict[str, int] = {}
-        self.connections = 0
-        self.connected = asyncio.Event()
-        self._ws = None
-        self._lock = asyncio.Lock()
 
     async def want(self, tokens: dict[str, str]) -> None:
         """The instruments to stream from now on: token -> exchange name."""
@@ -53,53 +49,22 @@ class MarketStream:
         """The tokens to stream from now on (token -> exchange type), at most 1000."""
         if len(tokens) > MAX_TOKENS:
             raise ValueError(f"{len(tokens)} tokens on one connection; the limit is {MAX_TOKENS}")
-        self.wanted = dict(tokens)
-        await self._sync()
+        await self.set_wanted(tokens)
 
-    async def _sync(self) -> None:
-        async with self._lock:
-            ws = self._ws
-            if ws is None:
-                return
-            gone = {t: e for t, e in self.subscribed.items() if t not in self.wanted}
-            new = {t: e for t, e in self.wanted.items() if t not in self.subscribed}
-            if gone:
-                await ws.send(subscribe_message(0, self.mode, gone))
-            if new:
-                await ws.send(subscribe_message(1, self.mode, new))
-            self.subscribed = dict(self.wanted)
+    async def address(self) -> tuple[str, dict]:
+        await self.session.ensure()
+        return self.url, self.session.auth_headers()
 
-    async def run(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self.session.ensure()
-                async with websockets.connect(self.url,
-                                              additional_headers=self.session.auth_headers(),
-                                              ping_interval=10, ping_timeout=20,
-                                              open_timeout=10, max_size=2 ** 20) as ws:
-                    self._ws, self.subscribed = ws, {}
-                    self.connections += 1
-                    attempt = 0
-                    await self._sync()            # resubscribe every wanted token
-                    self.connected.set()
-                    async for message in ws:
-                        await self._on_message(message)
-            except asyncio.CancelledError:
-                raise
-            except websockets.InvalidStatus as exc:
-                reason = exc.response.headers.get("x-error-message", exc.response.status_code)
-                log.warning("market data refused (%s); logging in again", reason)
-                self.session.client = None       # stale tokens: the next ensure() logs in
-            except Exception as exc:  # noqa: BLE001 - any other failure: reconnect
-                log.warning("market data stream lost (%s)", type(exc).__name__)
-            finally:
-                self._ws = None
-                self.connected.clear()
-            attempt += 1
-            await asyncio.sleep(random.uniform(0.5, 1.0) * min(30.0, 0.5 * 2 ** min(attempt, 6)))
+    def changes(self, gone: dict, new: dict) -> list:
+        return [subscribe_message(action, self.mode, tokens)
+                for action, tokens in ((0, gone), (1, new)) if tokens]
 
-    async def _on_message(self, message) -> None:
+    def refused(self, exc) -> None:
+        reason = exc.response.headers.get("x-error-message", exc.response.status_code)
+        log.warning("market data refused (%s); logging in again", reason)
+        self.session.client = None       # stale tokens: the next ensure() logs in
+
+    async def on_message(self, message) -> None:
         if isinstance(message, str):
             if message != "pong":
                 log.warning("market data server says: %s", message)

@@ -4,22 +4,18 @@ authorize call, subscriptions as binary JSON (`{"guid", "method": "sub" | "unsub
 own generated classes (MarketDataFeedV3.proto). "full" mode carries the day's volume (vtt)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import time
 import uuid
-from typing import Awaitable, Callable
 
-import websockets
 from google.protobuf.message import DecodeError
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
+from connectors.market_stream import MarketStream, OnTick
 from connectors.upstox.master import Master
 from connectors.upstox.orders import authorized_url
 from connectors.upstox.session import UpstoxSession
-from schemas import instruments
 
 log = logging.getLogger(__name__)
 MAX_TOKENS = 2000            # instruments per connection in full mode
@@ -48,69 +44,31 @@ def request(method: str, keys: list[str], mode: str | None = None) -> bytes:
     return json.dumps({"guid": uuid.uuid4().hex, "method": method, "data": data}).encode()
 
 
-class UpstoxMarketStream:
-    """on_tick(pinewire token, last price in paise, receive time ms, the day's volume)."""
+class UpstoxMarketStream(MarketStream):
+    """wanted: Upstox instrument key -> pinewire token. on_tick(pinewire token, last price in
+    paise, receive time ms, the day's volume)."""
 
-    def __init__(self, session: UpstoxSession, master: Master,
-                 on_tick: Callable[[str, int, int, int | None], Awaitable[None]]):
+    def __init__(self, session: UpstoxSession, master: Master, on_tick: OnTick):
+        super().__init__()
         self.session, self.master, self.on_tick = session, master, on_tick
-        self.wanted: dict[str, str] = {}           # Upstox instrument key -> pinewire token
-        self.subscribed: set[str] = set()
-        self.connected = asyncio.Event()
-        self._ws = None
-        self._lock = asyncio.Lock()
 
     async def want(self, tokens: dict[str, str]) -> None:
         """The instruments to stream from now on: pinewire token -> exchange."""
-        wanted = {}
-        for token, exchange in tokens.items():
-            inst = instruments.by_token(token)
-            found = await self.master.instrument(exchange, token, inst.symbol if inst else token)
-            if found is None:
-                log.warning("%s:%s is not in Upstox's instrument list: no ticks", exchange, token)
-            else:
-                wanted[found.instrument_key] = token
-        self.wanted = wanted
-        await self._sync()
+        async def key(exchange, token, symbol):
+            found = await self.master.instrument(exchange, token, symbol)
+            return found and found.instrument_key
+        await self.set_wanted(await self.mapped(tokens, key, "Upstox"))
 
-    async def _sync(self) -> None:
-        async with self._lock:
-            ws = self._ws
-            if ws is None:
-                return
-            gone = sorted(self.subscribed - set(self.wanted))
-            new = sorted(set(self.wanted) - self.subscribed)
-            if gone:
-                await ws.send(request("unsub", gone))
-            if new:
-                await ws.send(request("sub", new, "full"))
-            self.subscribed = set(self.wanted)
+    async def address(self) -> tuple[str, dict]:
+        return await authorized_url(self.session, "get_market_data_feed_authorize_v3"), {}
 
-    async def run(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                url = await authorized_url(self.session, "get_market_data_feed_authorize_v3")
-                async with websockets.connect(url, ping_interval=10, ping_timeout=20,
-                                              open_timeout=10, max_size=2 ** 22) as ws:
-                    self._ws, self.subscribed = ws, set()
-                    attempt = 0
-                    await self._sync()
-                    self.connected.set()
-                    async for message in ws:
-                        if isinstance(message, bytes):
-                            await self._on_message(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure: reconnect
-                log.warning("market data stream lost (%s)", type(exc).__name__)
-            finally:
-                self._ws = None
-                self.connected.clear()
-            attempt += 1
-            await asyncio.sleep(random.uniform(0.5, 1.0) * min(30.0, 0.5 * 2 ** min(attempt, 6)))
+    def changes(self, gone: dict, new: dict) -> list:
+        return ([request("unsub", sorted(gone))] if gone else []) + \
+            ([request("sub", sorted(new), "full")] if new else [])
 
-    async def _on_message(self, message: bytes) -> None:
+    async def on_message(self, message) -> None:
+        if not isinstance(message, bytes):
+            return
         try:
             ticks = decode(message)
         except DecodeError:

@@ -112,7 +112,7 @@ def _market_stream(s):
     from connectors.smartapi import ticks
     from connectors.smartapi.session import Session
     session = Session(creds, s.smartapi_root, s.smartapi_timeout_s)
-    return (lambda send: ticks.MarketStream(
+    return (lambda send: ticks.SmartApiMarketStream(
         session, s.smartapi_ws_url, lambda p: send(p.token, p.ltp_paise, p.exchange_ts_ms)),
         ticks.MAX_TOKENS)
 

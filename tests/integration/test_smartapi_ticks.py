@@ -3,7 +3,7 @@ changes, and a dropped socket that reconnects, resubscribes and streams again.""
 import asyncio
 
 from connectors.smartapi import packets
-from connectors.smartapi.ticks import MarketStream
+from connectors.smartapi.ticks import SmartApiMarketStream as MarketStream
 from tests.integration.harness import until
 from tests.integration.test_smartapi_broker import _session
 
