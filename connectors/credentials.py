@@ -1,7 +1,7 @@
 """A broker account's credentials (SmartAPI: API key, PIN, TOTP seed; Kite and Upstox: the
-app's API key and secret, and the day's access token once its owner has logged in): encrypted at rest with Fernet, keyed
-by PINEWIRE_SECRET_KEY; decrypted only inside the process that logs in, and never logged,
-printed or put on a topic."""
+app's API key and secret, and the day's access token once its owner has logged in): encrypted
+at rest with Fernet, keyed by PINEWIRE_SECRET_KEY; decrypted only inside the process that logs
+in, and never logged, printed or put on a topic."""
 from __future__ import annotations
 
 import json

@@ -110,8 +110,8 @@ def set_account(eng: Engine, account_id: str, *, user_id: str | None = None,
 
 def store_session(eng: Engine, secret_key: str | None, account_id: str, access_token: str,
                   at_ms: int) -> dict:
-    """The day's access token of a Kite or Upstox account, sealed; the workers open a session with it
-    (the version goes up) and its login problem, if any, is forgotten."""
+    """The day's access token of a Kite or Upstox account, sealed; the workers open a session
+    with it (the version goes up) and its login problem, if any, is forgotten."""
     with eng.begin() as conn:
         row = conn.execute(select(sql.accounts).where(sql.accounts.c.id == account_id)).first()
         if row is None:

@@ -64,4 +64,5 @@ async def probe(creds: AppCredentials, root: str, timeout_s: float) -> tuple[boo
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001 - the network, a broken answer: say which
         return False, f"could not reach Kite at {root}: {type(exc).__name__}"
-    return True, f"logged in as {profile.get('user_name') or creds.client_code}; the profile answered"
+    name = profile.get("user_name") or creds.client_code
+    return True, f"logged in as {name}; the profile answered"

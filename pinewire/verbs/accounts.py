@@ -75,7 +75,8 @@ def cmd_account_list(a) -> int:
         print("no accounts yet: pinewire account add --name NAME --client-code CODE")
     for r in rows:
         loss = paise_to_rupees(r["daily_loss_paise"]) if r["daily_loss_paise"] else "none"
-        print(f"{r['name']:<16} {r['broker']:<9} {r['client_code']:<12} max open {r['max_open'] or 'unlimited'}, "
+        print(f"{r['name']:<16} {r['broker']:<9} {r['client_code']:<12} "
+              f"max open {r['max_open'] or 'unlimited'}, "
               f"daily loss limit {loss}; {r['health'] or 'no login problem reported'}")
     return 0
 

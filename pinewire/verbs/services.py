@@ -117,58 +117,30 @@ def _market_stream(s):
         ticks.MAX_TOKENS)
 
 
-def cmd_smartapi_sim(a) -> int:
+# the broker simulators: module, what it serves, default REST port (websockets: the next)
+SIMULATORS = {
+    "smartapi-sim": ("connectors.smartapi.simulator.server", "SmartAPI: REST + websockets",
+                     18080, "client_code, pin, totp_secret, api_key"),
+    "kite-sim": ("connectors.kite.simulator.server", "Kite: REST + ticker websocket", 18090,
+                 "user_id, api_key, api_secret, redirect_url"),
+    "upstox-sim": ("connectors.upstox.simulator.server", "Upstox: REST + both feeds", 18095,
+                   "user_id, api_key, api_secret, redirect_uri"),
+}
+
+
+def cmd_simulator(a) -> int:
+    import importlib
+
     from connectors.sim_common import accounts_from
-    from connectors.smartapi.simulator import server
-    from connectors.smartapi.simulator.state import Account, SimState
-    accounts_ = accounts_from(a.accounts or settings().data_dir / "smartapi-sim-account.json",
-                              Account, None if a.accounts else server.demo)
-    sim = SimState(accounts_, server.default_prices())
-    print(f"SmartAPI simulator for {', '.join(x.client_code for x in accounts_)}; point "
+    server = importlib.import_module(SIMULATORS[a.simulator][0])
+    path = a.accounts or settings().data_dir / f"{a.simulator}-account.json"
+    accounts_ = accounts_from(path, server.Account, None if a.accounts else server.demo)
+    print(f"{server.NAME} simulator for {', '.join(map(server.who, accounts_))}; point "
           "pinewire at it:")
-    print(f"  PINEWIRE_SMARTAPI_ROOT=http://{a.host}:{a.rest_port}")
-    print(f"  PINEWIRE_SMARTAPI_WS_URL=ws://{a.host}:{a.ws_port}/smart-stream")
-    print(f"  PINEWIRE_SMARTAPI_ORDER_WS_URL=ws://{a.host}:{a.ws_port}/smart-order-update",
-          flush=True)
+    for line in server.env_lines(a.host, a.rest_port, a.ws_port):
+        print(f"  {line}", flush=True)
     try:
-        asyncio.run(server.serve(sim, a.host, a.rest_port, a.ws_port,
-                                 walk_interval_s=a.walk or None))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-def cmd_kite_sim(a) -> int:
-    from connectors.kite.simulator import server
-    from connectors.kite.simulator.state import KiteAccount, KiteSim
-    from connectors.sim_common import accounts_from
-    accounts_ = accounts_from(a.accounts or settings().data_dir / "kite-sim-account.json",
-                              KiteAccount, None if a.accounts else server.demo)
-    print(f"Kite simulator for {', '.join(x.user_id for x in accounts_)}; point pinewire at it:")
-    print(f"  PINEWIRE_KITE_ROOT=http://{a.host}:{a.rest_port}")
-    print(f"  PINEWIRE_KITE_WS_URL=ws://{a.host}:{a.ws_port}")
-    print(f"  PINEWIRE_KITE_LOGIN_URL=http://{a.host}:{a.rest_port}/connect/login", flush=True)
-    try:
-        asyncio.run(server.serve(KiteSim(accounts_), a.host, a.rest_port, a.ws_port,
-                                 walk_interval_s=a.walk or None))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-def cmd_upstox_sim(a) -> int:
-    from connectors.sim_common import accounts_from
-    from connectors.upstox.simulator import server
-    from connectors.upstox.simulator.state import UpstoxAccount, UpstoxSim
-    accounts_ = accounts_from(a.accounts or settings().data_dir / "upstox-sim-account.json",
-                              UpstoxAccount, None if a.accounts else server.demo)
-    print(f"Upstox simulator for {', '.join(x.user_id for x in accounts_)}; point pinewire "
-          "at it:")
-    print(f"  PINEWIRE_UPSTOX_ROOT=http://{a.host}:{a.rest_port}")
-    print(f"  PINEWIRE_UPSTOX_INSTRUMENTS_URL=http://{a.host}:{a.rest_port}"
-          "/instruments/complete.json.gz", flush=True)
-    try:
-        asyncio.run(server.serve(UpstoxSim(accounts_), a.host, a.rest_port, a.ws_port,
+        asyncio.run(server.serve(server.create(accounts_), a.host, a.rest_port, a.ws_port,
                                  walk_interval_s=a.walk or None))
     except KeyboardInterrupt:
         pass
@@ -260,39 +232,18 @@ def register(sub) -> None:
     f.add_argument("--only-subscribed", action="store_true",
                    help="replay only instruments the pipeline subscribed (default: every one)")
     f.set_defaults(fn=cmd_feed)
-    sim = sub.add_parser("smartapi-sim", help="a SmartAPI simulator on 127.0.0.1 (REST + "
-                                              "websockets)")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--rest-port", type=int, default=18080)
-    sim.add_argument("--ws-port", type=int, default=18081)
-    sim.add_argument("--accounts", type=Path,
-                     help="JSON list of {client_code, pin, totp_secret, api_key}; default: a "
-                          "demo account written to the data directory")
-    sim.add_argument("--walk", type=float, default=0.5,
-                     help="seconds between random-walk steps of every price (0: scripted only)")
-    sim.set_defaults(fn=cmd_smartapi_sim)
-    ks = sub.add_parser("kite-sim", help="a Kite Connect simulator on 127.0.0.1 (REST + ticker "
-                                         "websocket)")
-    ks.add_argument("--host", default="127.0.0.1")
-    ks.add_argument("--rest-port", type=int, default=18090)
-    ks.add_argument("--ws-port", type=int, default=18091)
-    ks.add_argument("--accounts", type=Path,
-                    help="JSON list of {user_id, api_key, api_secret, redirect_url}; default: a "
-                         "demo account written to the data directory")
-    ks.add_argument("--walk", type=float, default=0.5,
-                    help="seconds between random-walk steps of every price (0: scripted only)")
-    ks.set_defaults(fn=cmd_kite_sim)
-    us = sub.add_parser("upstox-sim", help="an Upstox simulator on 127.0.0.1 (REST + both "
-                                           "feeds)")
-    us.add_argument("--host", default="127.0.0.1")
-    us.add_argument("--rest-port", type=int, default=18095)
-    us.add_argument("--ws-port", type=int, default=18096)
-    us.add_argument("--accounts", type=Path,
-                    help="JSON list of {user_id, api_key, api_secret, redirect_uri}; default: a "
-                         "demo account written to the data directory")
-    us.add_argument("--walk", type=float, default=0.5,
-                    help="seconds between random-walk steps of every price (0: scripted only)")
-    us.set_defaults(fn=cmd_upstox_sim)
+    for verb, (_, serves, port, fields) in SIMULATORS.items():
+        sim = sub.add_parser(verb, help=f"a broker simulator on 127.0.0.1 ({serves})")
+        sim.add_argument("--host", default="127.0.0.1")
+        sim.add_argument("--rest-port", type=int, default=port)
+        sim.add_argument("--ws-port", type=int, default=port + 1)
+        sim.add_argument("--accounts", type=Path,
+                         help=f"JSON list of {{{fields}}}; default: a demo account written to "
+                              "the data directory")
+        sim.add_argument("--walk", type=float, default=0.5,
+                         help="seconds between random-walk steps of every price (0: scripted "
+                              "only)")
+        sim.set_defaults(fn=cmd_simulator, simulator=verb)
     rec = sub.add_parser("reconcile", help="restore live positions from the ledger if Kafka "
                                            "lost them; --broker: agree with the brokers")
     rec.add_argument("--broker", action="store_true",
@@ -308,5 +259,4 @@ def register(sub) -> None:
     tail.set_defaults(fn=cmd_tail)
 
 
-SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_smartapi_sim, cmd_kite_sim,
-            cmd_upstox_sim)
+SERVICES = (cmd_worker, cmd_ledger, cmd_web, cmd_feed, cmd_simulator)

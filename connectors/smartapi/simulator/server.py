@@ -10,7 +10,7 @@ import pyotp
 
 from connectors import sim_common
 from connectors.smartapi.simulator import rest, streams
-from connectors.smartapi.simulator.state import SimState
+from connectors.smartapi.simulator.state import Account, SimState
 from schemas.instruments import CATALOG
 
 log = logging.getLogger(__name__)
@@ -29,3 +29,20 @@ def demo() -> dict:
 
 def default_prices() -> dict[str, int]:
     return {token: inst.reference_paise for token, inst in CATALOG.items()}
+
+
+NAME = "SmartAPI"
+
+
+def who(account: Account) -> str:
+    return account.client_code
+
+
+def create(accounts: list[Account]) -> SimState:
+    return SimState(accounts, default_prices())
+
+
+def env_lines(host: str, rest_port: int, ws_port: int) -> list[str]:
+    return [f"PINEWIRE_SMARTAPI_ROOT=http://{host}:{rest_port}",
+            f"PINEWIRE_SMARTAPI_WS_URL=ws://{host}:{ws_port}/smart-stream",
+            f"PINEWIRE_SMARTAPI_ORDER_WS_URL=ws://{host}:{ws_port}/smart-order-update"]
