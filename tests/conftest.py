@@ -94,8 +94,8 @@ def sim_account():
 
 @pytest.fixture(scope="session")
 def kite_account():
-    from tests.integration.kite import KiteAccount
-    return KiteAccount.new()
+    from tests.integration.kite import new_account
+    return new_account()
 
 
 @pytest.fixture(scope="session")
@@ -108,8 +108,8 @@ def kite_sim(tmp_path_factory, kite_account):
 
 @pytest.fixture(scope="session")
 def upstox_account():
-    from tests.integration.upstox import UpstoxAccount
-    return UpstoxAccount.new()
+    from tests.integration.upstox import new_account
+    return new_account()
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,12 @@
-"""The Upstox simulator as a real server process, helpers to script it, and the daily login as a
-browser would do it (the authorization dialog's redirect carries the code)."""
+"""The Upstox simulator as a real server process, and the daily login as a browser would do it
+(the authorization dialog's redirect carries the code)."""
 from __future__ import annotations
 
-import json
 import secrets
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
-from pinewire import processes
-from tests.integration.harness import free_port, wait_until
+from connectors.upstox.simulator.state import UpstoxAccount
+from tests.integration.simulator import SimulatorProcess
 
 
 def instrument_key(token: str) -> str:
@@ -20,34 +14,12 @@ def instrument_key(token: str) -> str:
     return f"NSE_EQ|INE{int(token):06d}A01"
 
 
-@dataclass
-class UpstoxAccount:
-    user_id: str
-    api_key: str
-    api_secret: str
-    redirect_uri: str = "http://127.0.0.1:1/upstox/redirect"
-
-    @classmethod
-    def new(cls, user_id: str = "UP7788") -> "UpstoxAccount":
-        return cls(user_id, secrets.token_hex(8), secrets.token_hex(12))
+def new_account(user_id: str = "UP7788") -> UpstoxAccount:
+    return UpstoxAccount(user_id, secrets.token_hex(8), secrets.token_hex(12))
 
 
-class UpstoxSimulator:
-    def __init__(self, directory: Path, accounts: list[UpstoxAccount]):
-        self.dir, self.accounts = directory, accounts
-        self.rest_port, self.ws_port = free_port(), free_port()
-        path = directory / "upstox-accounts.json"
-        path.write_text(json.dumps([a.__dict__ for a in accounts]))
-        self.proc = processes.spawn(
-            [sys.executable, "-m", "pinewire.cli", "upstox-sim", "--accounts", str(path),
-             "--rest-port", str(self.rest_port), "--ws-port", str(self.ws_port), "--walk", "0"],
-            directory / "upstox-sim.log")
-        self.http = httpx.Client(base_url=self.root, timeout=10)
-        wait_until(self._up, 30, "the Upstox simulator")
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
+class UpstoxSimulator(SimulatorProcess):
+    verb = "upstox-sim"
 
     @property
     def instruments_url(self) -> str:
@@ -56,14 +28,6 @@ class UpstoxSimulator:
     def env(self) -> dict:
         return {"PINEWIRE_UPSTOX_ROOT": self.root,
                 "PINEWIRE_UPSTOX_INSTRUMENTS_URL": self.instruments_url}
-
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError((self.dir / "upstox-sim.log").read_text())
-        try:
-            return self.http.get("/sim/orders").status_code == 200
-        except httpx.TransportError:
-            return False
 
     def redirect_after_login(self, account: UpstoxAccount) -> str:
         answer = self.http.get("/v2/login/authorization/dialog", params={
@@ -79,21 +43,3 @@ class UpstoxSimulator:
         from schemas.money import rupees_to_paise
         self.http.post("/sim/price", json={"instrument_key": instrument_key(token),
                                            "ltp_paise": rupees_to_paise(rupees)})
-
-    def faults(self, **changes) -> dict:
-        answer = self.http.post("/sim/faults", json=changes)
-        answer.raise_for_status()
-        return answer.json()
-
-    def orders(self) -> list[dict]:
-        return self.http.get("/sim/orders").json()
-
-    def tokens(self) -> list[str]:
-        return self.http.get("/sim/sessions").json()
-
-    def drop_streams(self) -> int:
-        return self.http.post("/sim/drop-streams").json()["dropped"]
-
-    def stop(self) -> None:
-        processes.stop(self.proc)
-        self.http.close()
