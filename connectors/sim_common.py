@@ -15,6 +15,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from websockets.exceptions import ConnectionClosed
 
 from connectors.smartapi.simulator.state import Faults, Order, SimState
 
@@ -52,6 +53,36 @@ async def accepted(ex: SimState, order: Order) -> None:
 def _work(ex: SimState, order: Order) -> None:
     for state in ex.execute(order):
         ex.publish_order(state)
+
+
+async def socket_session(ex: SimState, ws, listens: list[set], *workers) -> None:
+    """Run a websocket's workers (coroutines; `events`, the queue they read the exchange's
+    ticks or order states from, is registered in each of `listens`) until one ends, the client
+    goes, or a drop_streams fault cuts the connection — a drop, not a close: no close frame
+    reaches the client."""
+    dropped = asyncio.Event()
+    ex.stream_drops.add(dropped)
+    tasks = [asyncio.create_task(w) for w in workers] + [asyncio.create_task(dropped.wait())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if dropped.is_set():
+            ws.transport.abort()
+    except ConnectionClosed:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        for listeners in listens:
+            listeners.discard(ws.events)
+        ex.stream_drops.discard(dropped)
+
+
+def listen(ws, *listens: set) -> asyncio.Queue:
+    """A queue of the exchange's events for this socket, registered in each listener set."""
+    ws.events = asyncio.Queue()
+    for listeners in listens:
+        listeners.add(ws.events)
+    return ws.events
 
 
 def scripting_routes(exchange: Callable[[Request], SimState],

@@ -5,7 +5,6 @@ length; big-endian, prices in paise), order updates as text `{"type": "order", "
 for the socket's own user."""
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
 import time
@@ -13,9 +12,9 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from connectors.kite.simulator.state import KiteSim, order_row
+from connectors.sim_common import listen, socket_session
 
 MODES = ("ltp", "quote", "full")
 MAX_TOKENS = 3000
@@ -58,12 +57,8 @@ async def handler(sim: KiteSim, ws: ServerConnection) -> None:
     q = _query(ws)
     user = sim.user_of(q["api_key"], q["access_token"]).user_id
     subscribed: dict[int, str] = {}              # instrument token -> mode
-    events: asyncio.Queue = asyncio.Queue()
-    dropped = asyncio.Event()
     ex = sim.exchange
-    ex.tick_listeners.add(events)
-    ex.order_listeners.add(events)
-    ex.stream_drops.add(dropped)
+    events = listen(ws, ex.tick_listeners, ex.order_listeners)
 
     async def send_ticks(tokens) -> None:
         now = int(time.time())
@@ -107,20 +102,7 @@ async def handler(sim: KiteSim, ws: ServerConnection) -> None:
                     if int(t) in subscribed:
                         subscribed[int(t)] = value[0]
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(requests()),
-             asyncio.create_task(dropped.wait())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if dropped.is_set():
-            ws.transport.abort()      # a drop, not a close: no close frame reaches the client
-    except ConnectionClosed:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        ex.tick_listeners.discard(events)
-        ex.order_listeners.discard(events)
-        ex.stream_drops.discard(dropped)
+    await socket_session(ex, ws, [ex.tick_listeners, ex.order_listeners], pump(), requests())
 
 
 async def start(sim: KiteSim, host: str, port: int):

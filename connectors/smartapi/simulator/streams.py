@@ -10,6 +10,7 @@ from http import HTTPStatus
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from connectors.sim_common import listen, socket_session
 from connectors.smartapi import packets
 from connectors.smartapi.simulator.rest import ORDER_STATUS_CODES
 from connectors.smartapi.simulator.state import Order, SimState
@@ -56,10 +57,7 @@ async def handler(sim: SimState, connection: ServerConnection) -> None:
 
 async def _market_data(sim: SimState, ws: ServerConnection) -> None:
     subscribed: dict[str, tuple[int, int]] = {}       # token -> (mode, exchange type)
-    ticks: asyncio.Queue = asyncio.Queue()
-    dropped = asyncio.Event()
-    sim.tick_listeners.add(ticks)
-    sim.stream_drops.add(dropped)
+    ticks = listen(ws, sim.tick_listeners)
 
     async def send(token: str, paise: int, ts_ms: int) -> None:
         mode, exch = subscribed[token]
@@ -91,19 +89,7 @@ async def _market_data(sim: SimState, ws: ServerConnection) -> None:
                         if token in sim.prices:
                             await send(token, sim.prices[token], _now_ms())
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(requests()),
-             asyncio.create_task(dropped.wait())]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if dropped.is_set():
-            ws.transport.abort()      # a drop, not a close: no close frame reaches the client
-    except ConnectionClosed:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        sim.tick_listeners.discard(ticks)
-        sim.stream_drops.discard(dropped)
+    await socket_session(sim, ws, [sim.tick_listeners], pump(), requests())
 
 
 def _apply_request(message, subscribed: dict) -> dict | None:

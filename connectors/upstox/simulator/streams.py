@@ -4,7 +4,6 @@ v3 market-data feed (`/market`: binary JSON subscriptions, protobuf FeedResponse
 with the SDK's own generated classes)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from http import HTTPStatus
@@ -12,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
+from connectors.sim_common import listen, socket_session
 from connectors.upstox.simulator.state import UpstoxSim, order_row
 
 MODES = ("ltpc", "full", "option_greeks", "full_d30")
@@ -52,12 +51,10 @@ def process_request(sim: UpstoxSim):
 async def handler(sim: UpstoxSim, ws: ServerConnection) -> None:
     url = urlsplit(ws.request.path)
     user = sim.feed_codes.pop(parse_qs(url.query)["code"][0])     # a code opens one socket
-    events: asyncio.Queue = asyncio.Queue()
-    dropped = asyncio.Event()
     ex = sim.exchange
     market = url.path == "/market"
-    (ex.tick_listeners if market else ex.order_listeners).add(events)
-    ex.stream_drops.add(dropped)
+    listening = ex.tick_listeners if market else ex.order_listeners
+    events = listen(ws, listening)
     subscribed: dict[str, str] = {}
 
     async def pump() -> None:
@@ -89,19 +86,7 @@ async def handler(sim: UpstoxSim, ws: ServerConnection) -> None:
                     if key in subscribed:
                         subscribed[key] = request["data"]["mode"]
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(requests()),
-             asyncio.create_task(dropped.wait())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if dropped.is_set():
-            ws.transport.abort()
-    except ConnectionClosed:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        (ex.tick_listeners if market else ex.order_listeners).discard(events)
-        ex.stream_drops.discard(dropped)
+    await socket_session(ex, ws, [listening], pump(), requests())
 
 
 async def start(sim: UpstoxSim, host: str, port: int):
