@@ -9,6 +9,7 @@ import asyncio
 import logging
 from typing import Callable
 
+from agents import rule_watch
 from connectors import credentials
 from connectors.live import LiveAccount, open_account
 from connectors.paper.broker import PaperBroker
@@ -55,8 +56,11 @@ class Brokers:
         live = open_account(creds, self.settings, self.emit_fill, self._health,
                             (self.config_of(account_id) or {}).get("name"))
         self.live[account_id] = (version, live)
-        self.listeners[account_id] = asyncio.create_task(live.updates.run(),
-                                                         name=f"order-updates:{account_id}")
+        self.listeners[account_id] = asyncio.gather(
+            asyncio.create_task(live.updates.run(), name=f"order-updates:{account_id}"),
+            asyncio.create_task(rule_watch.watch(self.engine, account_id, live.broker,
+                                                 live.updates, self.emit_fill),
+                                name=f"broker-stops:{account_id}"))
 
     def _health(self, account_id: str, problem: str | None) -> None:
         asyncio.get_running_loop().create_task(self.on_health(account_id, problem))

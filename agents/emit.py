@@ -115,19 +115,25 @@ def write(pos: Position) -> None:
 
 
 async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> None:
+    """ENTRY, EXIT, or PROTECT: the broker-side stop rule at the levels last asked of it."""
+    if purpose == "ENTRY":
+        coid, side, quantity, rest = pos.entry_order_id, entry_side(pos), pos.open_entry_qty, {}
+    elif purpose == "PROTECT":
+        coid, side, quantity = pos.protect_order_id, exit_side(pos), pos.rule_qty
+        rest = dict(stop_paise=pos.rule_stop_paise, target_paise=pos.rule_target_paise,
+                    rule_id=pos.rule_id)
+    else:
+        coid, side, quantity = pos.exit_order_id, exit_side(pos), pos.exit_order_qty
+        rest = dict(reason=pos.exit_reason, cancel_rule_id=pos.rule_to_cancel,
+                    cancel_client_order_id=pos.entry_order_id if pos.entry_open else None)
     entry = purpose == "ENTRY"
     intent = OrderIntent(
-        client_order_id=pos.entry_order_id if entry else pos.exit_order_id,
-        position_id=pos.id, link_id=pos.link_id, purpose=purpose,
-        side=entry_side(pos) if entry else exit_side(pos),
-        quantity=pos.open_entry_qty if entry else pos.exit_order_qty,
-        token=pos.token, symbol=pos.symbol, exchange=pos.exchange, paper=pos.paper,
-        created_at_ms=now_ms(),
+        client_order_id=coid, position_id=pos.id, link_id=pos.link_id, purpose=purpose,
+        side=side, quantity=quantity, token=pos.token, symbol=pos.symbol,
+        exchange=pos.exchange, paper=pos.paper, created_at_ms=now_ms(),
         reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
-        slippage_bps=pos.slippage_bps, alert_id=alert_id,
-        reason=None if entry else pos.exit_reason, account_id=pos.account_id,
-        product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id,
-        cancel_client_order_id=pos.entry_order_id if not entry and pos.entry_open else None)
+        slippage_bps=pos.slippage_bps, alert_id=alert_id, account_id=pos.account_id,
+        product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id, **rest)
     # Write-ahead: the order goes to Kafka once the changelog holds the position that sent it
     # (the table's own record of this write may still be in flight). A worker killed between
     # the two restores a position that knows its order, and resends it if unanswered; never an

@@ -103,6 +103,8 @@ def order_status(quantity: int, fills: list) -> tuple[str, int, str | None]:
     whatever order the order and its fills reached the ledger in."""
     filled = sum(f.quantity for f in fills if f.status == "FILLED")
     ended_short = any(f.status == "REJECTED" for f in fills)
+    if any(f.status == "PROTECTED" for f in fills):     # a broker-side stop rule in place
+        return "PROTECTED", 0, None
     text = next((f.text for f in sorted(fills, key=lambda f: f.at_ms, reverse=True) if f.text),
                 None)
     if filled >= quantity:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from agents import app as A
 from agents import candle_agent, emit, metrics, positions
-from agents.pipeline import brokers, memory, send_fill
+from agents.pipeline import brokers, memory, protect_if_due, send_fill
 from schemas.records import TICKS_PER_RECORD
 
 
@@ -73,6 +73,13 @@ async def _apply(pid: str, token: str, price: int, seq: int,
     if changed is None:
         return
     if decision is None and verdict is None:
+        if changed.broker_stop and changed.stop != pos.stop:   # its broker rule follows
+            unwritten.pop(pid, None)
+            _write(unwritten)
+            await emit.store(memory, changed, pos)
+            memory.moved[changed.id] = token
+            await protect_if_due(changed)
+            return
         unwritten[pid] = changed
         memory.track(changed)          # the instrument's quiet range follows at once
         if changed.stop != pos.stop:

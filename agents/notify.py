@@ -18,7 +18,8 @@ from schemas.money import paise_to_rupees, signed_rupees
 
 IGNORED = "ignored"        # the one kind a user opts into
 EXIT_WORDS = {"SL": "stop-loss", "TARGET": "target", "TRAIL": "trailing stop",
-              "SIGNAL": "signal", "EOD": "end of day", "MIS_SQUAREOFF": "intraday square-off"}
+              "SIGNAL": "signal", "EOD": "end of day", "MIS_SQUAREOFF": "intraday square-off",
+              "BROKER_STOP": "the broker's stop rule", "RECONCILED": "flat at the broker"}
 
 
 @dataclass(frozen=True)

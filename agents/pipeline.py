@@ -12,7 +12,7 @@ from agents.memory import WorkerMemory
 from agents.positions import Position
 from connectors.broker import rejection
 from connectors.credentials import AccountError
-from schemas import sql
+from schemas import ids, sql
 from schemas.records import Alert, Fill, OrderIntent
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,8 @@ def _new_position(link: dict, *, alert_id, token, symbol, exchange, side, quanti
         now_ms=emit.now_ms(), account_id=link.get("account_id"), lot_size=lot_size,
         product=link.get("product", "auto"), paper_fill=link.get("paper_fill", "full"),
         fee_paise=link.get("fee_paise", 0), tick_band_pct=link.get("tick_band_pct"),
-        reverse_of=reverse_of, user_id=link.get("user_id"))
+        reverse_of=reverse_of, user_id=link.get("user_id"),
+        broker_stop=link.get("broker_stop") == "gtt")
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -199,6 +200,19 @@ async def on_order(stream):
         await order_lanes.submit(intent.account_id, intent, execute_then_ack)
 
 
+def _rule_resolved(intent: OrderIntent) -> OrderIntent:
+    """An exit names the rule to cancel by its PROTECT order while its position has not heard
+    the rule's id: that order was executed here first (one account's orders go one at a time,
+    in order), and its answer holds the id."""
+    ref = intent.cancel_rule_id
+    if not ref or not ids.is_client_order_id(ref):
+        return intent
+    done = A.executions.get(ref)
+    rule = next((f["broker_order_id"] for f in done if f["status"] == "PROTECTED"), None) \
+        if isinstance(done, list) else None
+    return OrderIntent(**{**intent.asdict(), "cancel_rule_id": rule})
+
+
 async def execute(intent: OrderIntent) -> None:
     """Idempotent by client order id: a redelivered intent gets the same fills again."""
     done = A.executions.get(intent.client_order_id)
@@ -211,6 +225,7 @@ async def execute(intent: OrderIntent) -> None:
         if not intent.paper:
             A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
         now = emit.now_ms()
+        intent = _rule_resolved(intent)
         try:
             broker = await brokers.for_intent(intent)
             price = memory.fresh_price(intent.token, A.S.paper_price_max_age_ms, now)
@@ -240,7 +255,8 @@ async def apply_fill(fill: Fill) -> None:
     pos = positions.apply_fill(before, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
                                status=fill.status, quantity=fill.quantity,
                                price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
-                               tick_offset=memory.last_seq.get(fill.token))
+                               tick_offset=memory.last_seq.get(fill.token),
+                               broker_order_id=fill.broker_order_id)
     if pos is None:   # already applied; a crash may have come before the reverse was sent
         if before.state == positions.CLOSED:
             # ... or before its event was: announced again (the same event id, so the ledger
@@ -260,6 +276,16 @@ async def apply_fill(fill: Fill) -> None:
         await emit.order(pos, "EXIT")
     if positions.closed_now(before, pos):
         await reverse_after_close(pos, fill.price_paise)
+    await protect_if_due(pos)
+
+
+async def protect_if_due(pos: Position) -> None:
+    """Place or move the position's broker-side stop rule when it is due."""
+    now = emit.now_ms()
+    if positions.protection_due(pos, now, int(A.S.broker_stop_every_s * 1000)):
+        sent = positions.protection_sent(pos, now)
+        await emit.store(memory, sent, pos)
+        await emit.order(sent, "PROTECT")
 
 
 def _fill_reason(fill: Fill) -> str:

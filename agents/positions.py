@@ -15,6 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from agents import badticks, exits
+from connectors.broker import RULE_STILL_ACTIVE
 from schemas import ids
 from schemas.money import fraction_str, pct
 
@@ -89,6 +90,14 @@ class Position:
     last_accepted_paise: int | None = None
     held_paise: int | None = None
     user_id: str | None = None      # the link's owner
+    # a broker-side stop/target rule (a live link's --broker-stop gtt) protects it too
+    broker_stop: bool = False
+    rule_id: str | None = None      # the rule at the broker, once it answered
+    rule_stop_paise: int | None = None    # the levels and quantity last asked of the rule
+    rule_target_paise: int | None = None
+    rule_qty: int = 0
+    rule_attempt: int = 0           # PROTECT orders sent (placement, then each move)
+    rule_sent_ms: int | None = None
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -111,6 +120,16 @@ class Position:
     @property
     def exit_order_id(self) -> str:
         return ids.client_order_id(self.id, "EXIT", self.exit_attempt)
+
+    @property
+    def protect_order_id(self) -> str:
+        return ids.client_order_id(self.id, "PROTECT", self.rule_attempt)
+
+    @property
+    def rule_to_cancel(self) -> str | None:
+        """What an exit cancels first: the rule's id, or the PROTECT order that places it
+        while its answer has not come back (the executor knows it by then)."""
+        return self.rule_id or (self.protect_order_id if self.rule_sent_ms else None)
 
     @property
     def open_entry_qty(self) -> int:
@@ -179,7 +198,8 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
                   reference_price_paise: int | None, partition: int, now_ms: int,
                   account_id: str | None = None, lot_size: int = 1, product: str = "auto",
                   paper_fill: str = "full", fee_paise: int = 0, tick_band_pct: str | None = None,
-                  reverse_of: str | None = None, user_id: str | None = None) -> Position:
+                  reverse_of: str | None = None, user_id: str | None = None,
+                  broker_stop: bool = False) -> Position:
     """A new position, PENDING its entry. A reverse gets its id from the position it reverses."""
     return Position(
         id=reverse_id(reverse_of) if reverse_of else ids.position_id(alert_id),
@@ -191,7 +211,8 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
         reference_price_paise=reference_price_paise, account_id=account_id,
         intent_at_ms=now_ms, version=1, lot_size=lot_size,
         product_type=product_type(product, exchange, side), paper_fill=paper_fill,
-        fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of, user_id=user_id)
+        fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of, user_id=user_id,
+        broker_stop=broker_stop and not paper)
 
 
 _band = lru_cache(maxsize=256)(pct)   # a link's bad-tick band, parsed once, not every tick
@@ -227,7 +248,8 @@ def _with_levels(pos: Position, best: int, lv: exits.Levels | None = None) -> Po
 
 def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str,
                quantity: int, price_paise: int, text: str | None, now_ms: int,
-               tick_offset: int | None = None) -> Position | None:
+               tick_offset: int | None = None, broker_order_id: str | None = None
+               ) -> Position | None:
     """The position after a fill or rejection, or None when this fill was already applied.
     tick_offset: the sequence number of the instrument's latest tick now; ticks up to it predate the entry."""
     if fill_id in pos.fill_ids:
@@ -243,6 +265,10 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
         return _bump(_entry_fill(pos, status, quantity, price_paise, text, now_ms))
     if purpose == "X":
         return _bump(_exit_fill(pos, status, quantity, price_paise, text, now_ms))
+    if purpose == "P":
+        return _bump(_rule_answer(pos, status, broker_order_id, text))
+    if purpose == "B":
+        return _bump(_broker_stop_fill(pos, status, quantity, price_paise, text, now_ms))
     return _bump(pos, note=f"fill {fill_id} for unknown order {client_order_id} ignored")
 
 
@@ -271,10 +297,13 @@ def _entry_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> P
 def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:
     if status == "REJECTED":
         # Back to OPEN: the next tick decides again, with a fresh client order id. A reverse
-        # waiting for this exit is dropped: never a naked reverse.
+        # waiting for this exit is dropped: never a naked reverse. A broker-side rule was
+        # cancelled before the exit went (unless that is what failed): placed anew.
+        kept = RULE_STILL_ACTIVE in (text or "")
         return replace(pos, state=OPEN, exit_attempt=pos.exit_attempt + 1, exit_reason=None,
                        exit_trigger_paise=None, exit_gap=None, intent_at_ms=None,
-                       then_open=None, note=f"exit rejected: {text or 'no reason given'}")
+                       then_open=None, note=f"exit rejected: {text or 'no reason given'}",
+                       **({} if kept else _NO_RULE))
     pos = replace(pos, exit_qty=pos.exit_qty + quantity,
                   exit_value_paise=pos.exit_value_paise + quantity * price_paise)
     if pos.exit_qty < pos.entry_qty:
@@ -284,6 +313,77 @@ def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Po
         return pos
     sign = 1 if pos.side == exits.LONG else -1
     return replace(pos, state=CLOSED, closed_at_ms=now_ms, intent_at_ms=None,
+                   realized_pnl_paise=sign * (pos.exit_value_paise - pos.entry_value_paise))
+
+
+# -- the broker-side stop rule ------------------------------------------------------------
+RULE_TICK_PAISE = 5       # NSE's tick: a rule's triggers sit on it
+_NO_RULE = dict(rule_id=None, rule_stop_paise=None, rule_target_paise=None, rule_qty=0,
+                rule_sent_ms=None)
+
+
+def _on_tick(value: Fraction, down: bool) -> int:
+    ticks = value / RULE_TICK_PAISE
+    return (math.floor(ticks) if down else math.ceil(ticks)) * RULE_TICK_PAISE
+
+
+def rule_levels(pos: Position) -> tuple[int | None, int | None]:
+    """The rule's stop and target triggers: pinewire's levels now, each rounded to the tick
+    away from the price, so the broker acts only where pinewire has not."""
+    lv = exits.levels(pos.side, pos.entry_price, pos.best_paise, pos.rules)
+    long = pos.side == exits.LONG
+    return (None if lv.stop is None else _on_tick(lv.stop, down=long),
+            None if lv.target is None else _on_tick(lv.target, down=not long))
+
+
+def protection_due(pos: Position, now_ms: int, every_ms: int) -> bool:
+    """A PROTECT order is due: the position is protected, OPEN with all its entry filled, and
+    its rule is missing or no longer at its levels and quantity — moved at most every
+    `every_ms`, never while the first placement's answer is awaited."""
+    if not pos.broker_stop or pos.state != OPEN or pos.entry_open or \
+            pos.entry_qty <= pos.exit_qty or pos.best_paise is None:
+        return False
+    if pos.rule_id is None and pos.rule_sent_ms is not None:
+        return False
+    stop, target = rule_levels(pos)
+    wanted = (stop, target, pos.entry_qty - pos.exit_qty)
+    if (stop is None and target is None) or \
+            (pos.rule_stop_paise, pos.rule_target_paise, pos.rule_qty) == wanted:
+        return False
+    return pos.rule_sent_ms is None or now_ms - pos.rule_sent_ms >= every_ms
+
+
+def protection_sent(pos: Position, now_ms: int) -> Position:
+    stop, target = rule_levels(pos)
+    return _bump(pos, rule_stop_paise=stop, rule_target_paise=target,
+                 rule_qty=pos.entry_qty - pos.exit_qty, rule_attempt=pos.rule_attempt + 1,
+                 rule_sent_ms=now_ms)
+
+
+def _rule_answer(pos: Position, status, rule_id, text) -> Position:
+    if status == "PROTECTED":
+        return replace(pos, rule_id=rule_id or pos.rule_id)
+    if pos.rule_id is None:       # never placed: pinewire's own exits only
+        return replace(pos, broker_stop=False, **_NO_RULE,
+                       note=f"broker stop refused: {text}; pinewire's own exits only")
+    # not moved: asked again when the levels next move
+    return replace(pos, rule_stop_paise=None, note=f"broker stop not moved: {text}")
+
+
+def _broker_stop_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:
+    """The order the broker's rule placed when it triggered."""
+    if pos.state == CLOSED:       # pinewire's own exit filled too: never by design
+        return replace(pos, note=f"a broker stop order filled {quantity} @ {price_paise} after "
+                                 "the position closed: check the account at the broker")
+    if status == "REJECTED":
+        return replace(pos, **_NO_RULE, note=f"broker stop order rejected: {text}")
+    pos = replace(pos, exit_qty=pos.exit_qty + quantity, exit_reason="BROKER_STOP",
+                  exit_value_paise=pos.exit_value_paise + quantity * price_paise,
+                  exit_trigger_paise=price_paise, state=EXITING)
+    if pos.exit_qty < pos.entry_qty:
+        return pos
+    sign = 1 if pos.side == exits.LONG else -1
+    return replace(pos, state=CLOSED, closed_at_ms=now_ms, intent_at_ms=None, **_NO_RULE,
                    realized_pnl_paise=sign * (pos.exit_value_paise - pos.entry_value_paise))
 
 

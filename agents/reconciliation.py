@@ -24,7 +24,7 @@ class Held:
     side: str            # LONG | SHORT
     quantity: int        # still held
     state: str = "OPEN"  # only an OPEN position is closed here; others await their orders
-
+    protected: bool = False   # a broker-side stop rule's outcome closes it, not this
 
 @dataclass(frozen=True)
 class Close:
@@ -69,6 +69,10 @@ def decide(held: list[Held], at_broker: dict[str, int], orders: list[OrderState]
         actual = at_broker.get(token, 0)
         name = positions[0].symbol
         if expected == actual:
+            continue
+        if actual == 0 and any(h.protected for h in positions):
+            report.lines.append(f"flat at the broker: {name}, protected by a broker stop rule: "
+                                "the rule's order closes the position")
             continue
         if actual == 0 and any(h.state != "OPEN" for h in positions):
             report.lines.append(f"flat at the broker: {name}, with an order of pinewire's "

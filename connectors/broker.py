@@ -15,6 +15,18 @@ class Broker(Protocol):
         may have reached the broker, so look for the order before placing it."""
 
 
+# how an exit's rejection says that the position's broker-side rule may still be live
+RULE_STILL_ACTIVE = "the broker's stop rule could not be cancelled"
+
+
+def protected(intent: OrderIntent, rule_id: str, now_ms: int) -> Fill:
+    """The answer to a PROTECT order: the broker's stop rule is in place (its id)."""
+    return Fill(fill_id=ids.fill_id(intent.client_order_id, "protected"),
+                position_id=intent.position_id, client_order_id=intent.client_order_id,
+                token=intent.token, side=intent.side, at_ms=now_ms, status="PROTECTED",
+                quantity=0, price_paise=0, broker_order_id=rule_id)
+
+
 def rejection(intent: OrderIntent, text: str, now_ms: int) -> Fill:
     """The answer to an order that will not be placed or was refused: nothing filled."""
     return Fill(fill_id=ids.fill_id(intent.client_order_id, "rejected"),

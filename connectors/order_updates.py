@@ -21,7 +21,8 @@ from schemas import ids
 from schemas.records import Fill
 
 log = logging.getLogger(__name__)
-PIPELINE_TAG = re.compile(r"^(?P<position>[0-9a-f]{16})[EX]\d+$")
+# pinewire's own orders (E, X) and, tagged here, the order a broker-side stop rule placed (B)
+PIPELINE_TAG = re.compile(r"^(?P<position>[0-9a-f]{16})[EXB]\d+$")
 ENDED_SHORT = {"rejected", "cancelled"}
 
 

@@ -12,7 +12,9 @@ import asyncio
 import logging
 import random
 
-from connectors.broker import rejection
+from dataclasses import dataclass
+
+from connectors.broker import RULE_STILL_ACTIVE, protected, rejection
 from schemas.records import Fill, OrderIntent
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,14 @@ class Rejected(Exception):
     """The broker refused the order: never retried; the text is the broker's."""
 
 
+@dataclass(frozen=True)
+class RuleState:
+    """A broker-side stop rule: active, triggered (with the order it placed), or gone."""
+    rule_id: str
+    status: str                  # active | triggered | gone
+    order_id: str | None = None
+
+
 def backoff_s(attempt: int, base: float = 0.25, cap: float = 8.0) -> float:
     return random.uniform(0, min(cap, base * 2 ** attempt))
 
@@ -41,6 +51,7 @@ class PlacingBroker:
     order-update stream."""
     attempts = 8
 
+    broker_name = "this broker"
     tag_field = "tag"      # the order book's column holding the client order id
     status_field = "status"
 
@@ -64,6 +75,61 @@ class PlacingBroker:
         """Quantity per instrument token held in the demat account (delivery from earlier
         days, settled or not)."""
         raise NotImplementedError
+
+    # -- broker-side stop rules (a link's --broker-stop gtt) -------------------------------
+    async def protect(self, intent: OrderIntent) -> str:
+        """Place the stop/target rule of intent (or move intent.rule_id): its id."""
+        raise Rejected(f"broker-side stop rules are not available on {self.broker_name} yet")
+
+    async def rules(self) -> list[RuleState]:
+        """The account's stop rules at the broker."""
+        return []
+
+    async def rule_state(self, rule_id: str) -> RuleState:
+        raise NotImplementedError
+
+    async def delete_rule(self, rule_id: str) -> None:
+        raise NotImplementedError
+
+    async def find_rule(self, intent: OrderIntent) -> str | None:
+        """An active rule already at intent's levels, from a placement that may have reached
+        the broker."""
+        return None
+
+    async def cancel_rule(self, rule_id: str) -> str:
+        """Before pinewire's own exit: 'cancelled' (or gone already), or 'triggered' (the rule
+        fired first: its order exits, pinewire's must not). Rejected when it cannot be told."""
+        for attempt in range(self.attempts):
+            try:
+                state = await self.rule_state(rule_id)
+                if state.status == "active":
+                    try:
+                        await self.delete_rule(rule_id)
+                    except Rejected:
+                        pass               # it may have fired meanwhile: its state tells
+                    state = await self.rule_state(rule_id)
+                if state.status != "active":
+                    return "triggered" if state.status == "triggered" else "cancelled"
+            except Retry:
+                pass
+            await asyncio.sleep(backoff_s(attempt))
+        raise Rejected(f"{RULE_STILL_ACTIVE} (rule {rule_id})")
+
+    async def _protect(self, intent: OrderIntent, now_ms: int, maybe_placed: bool) -> list[Fill]:
+        for attempt in range(self.attempts):
+            try:
+                found = None if intent.rule_id or not maybe_placed else \
+                    await self.find_rule(intent)
+                rule_id = found or await self.protect(intent)
+                log.info("broker stop rule %s for %s (stop %s, target %s)", rule_id,
+                         intent.position_id, intent.stop_paise, intent.target_paise)
+                return [protected(intent, rule_id, now_ms)]
+            except Retry as retry:
+                maybe_placed = maybe_placed or retry.maybe_placed
+                await asyncio.sleep(backoff_s(attempt))
+            except Rejected as rejected:
+                return [rejection(intent, str(rejected), now_ms)]
+        return [rejection(intent, f"not placed after {self.attempts} attempts", now_ms)]
 
     async def find(self, client_order_id: str) -> dict | None:
         """The broker's order carrying this client order id, if any."""
@@ -95,6 +161,16 @@ class PlacingBroker:
         """[] once the order is at the broker (its fills come from the order stream), or a
         REJECTED fill when the broker refused it."""
         check_first = maybe_placed or now_ms - intent.created_at_ms > REDELIVERY_AGE_MS
+        if intent.purpose == "PROTECT":
+            return await self._protect(intent, now_ms, check_first)
+        if intent.cancel_rule_id:
+            try:
+                if await self.cancel_rule(intent.cancel_rule_id) == "triggered":
+                    log.info("%s: the broker's stop rule %s fired first; its order exits",
+                             intent.client_order_id, intent.cancel_rule_id)
+                    return []
+            except Rejected as rejected:
+                return [rejection(intent, str(rejected), now_ms)]
         if intent.cancel_client_order_id:
             await self.cancel_rest(intent.cancel_client_order_id)
         for attempt in range(self.attempts):

@@ -37,11 +37,16 @@ def gateway_error(ex: SimState) -> Response | None:
     return None
 
 
-async def accepted(ex: SimState, order: Order) -> None:
-    """A placed order: announced, worked against the price a moment later, and its answer held
-    back for timeout_s when the place_timeout fault fires (placed, but answered too late)."""
+def work_soon(ex: SimState, order: Order) -> None:
+    """A new order: announced, and worked against the price a moment later."""
     ex.publish_order(order)
     asyncio.get_running_loop().call_later(0.05, _work, ex, order)
+
+
+async def accepted(ex: SimState, order: Order) -> None:
+    """A placed order: worked soon, and its answer held back for timeout_s when the
+    place_timeout fault fires (placed, but answered too late)."""
+    work_soon(ex, order)
     if ex.faults.take("place_timeout"):
         ex.held_answers += 1
         try:

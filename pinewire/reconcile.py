@@ -78,7 +78,8 @@ async def _reconcile_account(eng: Engine, settings: Settings, account: dict,
                              live: list[dict]) -> dict:
     now = int(time.time() * 1000)
     held = [reconciliation.Held(r["id"], r["token"], r["symbol"], r["side"],
-                                (r["entry_qty"] or 0) - (r["exit_qty"] or 0), r["state"])
+                                (r["entry_qty"] or 0) - (r["exit_qty"] or 0), r["state"],
+                                protected=bool(r["snapshot"].get("rule_id")))
             for r in live]
     try:
         creds = credentials.load(eng, settings.secret_key, account["id"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 
 def digest(*parts: object, length: int = 16) -> str:
@@ -29,11 +30,17 @@ def position_id(alert: str) -> str:
     return digest("position", alert)
 
 
-_PURPOSE_LETTER = {"ENTRY": "E", "EXIT": "X"}
+# E, X: pinewire's orders; P: a broker-side stop rule placed or moved; B: the order that rule
+# placed when it triggered
+_PURPOSE_LETTER = {"ENTRY": "E", "EXIT": "X", "PROTECT": "P", "BROKER_STOP": "B"}
+
+
+def is_client_order_id(text: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-f]{16}[EXPB]\d+", text))
 
 
 def client_order_id(position: str, purpose: str, attempt: int = 0) -> str:
-    """<= 20 characters: 16 of position id, 'E' or 'X', the attempt number."""
+    """<= 20 characters: 16 of position id, the purpose's letter, the attempt number."""
     return f"{position}{_PURPOSE_LETTER[purpose]}{attempt}"
 
 

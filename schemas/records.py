@@ -63,6 +63,13 @@ class OrderIntent(_Record):
     user_id: Optional[str] = None
     # an entry still partly unfilled when its exit is sent: cancel it at the broker first
     cancel_client_order_id: Optional[str] = None
+    # PROTECT: the broker's own stop/target rule at these levels (rule_id set: move that one).
+    # An EXIT of a protected position cancels its rule first: cancel_rule_id is the rule's id,
+    # or the PROTECT order's client order id while the position has not heard the rule's id.
+    stop_paise: Optional[int] = None
+    target_paise: Optional[int] = None
+    rule_id: Optional[str] = None
+    cancel_rule_id: Optional[str] = None
 
 
 class Fill(_Record):
@@ -217,6 +224,7 @@ class LinkConfig(_Record):
     kind: str = "tradingview"          # tradingview | chartink: what posts to the link
     scan_action: Optional[str] = None  # a chartink link's BUY or SELL
     entry_window: Optional[str] = None  # "HH:MM-HH:MM" IST: entries only then
+    broker_stop: str = "none"          # none | gtt: the broker's own stop/target rule too
 
 
 class AccountConfig(_Record):

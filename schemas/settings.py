@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     smartapi_ws_url: str = "wss://smartapisocket.angelone.in/smart-stream"
     smartapi_order_ws_url: str = "wss://tns.angelone.in/smart-order-update"
     smartapi_timeout_s: float = Field(7.0, gt=0, description="REST timeout of the SDK")
+    broker_stop_every_s: float = Field(10.0, gt=0, description="a broker-side stop rule (a "
+                                       "link's --broker-stop) moves with the trailing stop at "
+                                       "most this often")
     kite_root: str = "https://api.kite.trade"
     kite_ws_url: str = "wss://ws.kite.trade"
     kite_login_url: str = "https://kite.zerodha.com/connect/login"

@@ -91,6 +91,7 @@ links = Table(
     Column("kind", String(12), nullable=False, server_default="tradingview"),
     Column("scan_action", String(4)),                      # a chartink link's BUY or SELL
     Column("entry_window", String(11)),                    # "HH:MM-HH:MM" IST, or NULL
+    Column("broker_stop", String(8), nullable=False, server_default="none"),   # none | gtt
     _owner(), UniqueConstraint("user_id", "name", name="uq_links_user_name"),
 )
 
@@ -182,7 +183,7 @@ orders = Table(
     Column("paper", Boolean), Column("order_type", String(20)),
     Column("reference_price_paise", BigInteger), Column("reason", String(40)),
     Column("created_at_ms", BigInteger, nullable=False),
-    Column("status", String(20), nullable=False),          # SENT | PARTIAL | FILLED | REJECTED
+    Column("status", String(20), nullable=False),   # SENT | PARTIAL | FILLED | REJECTED | PROTECTED
     Column("filled_qty", Integer, nullable=False, default=0),
     Column("text", Text),
     Column("product_type", String(12)),

@@ -30,6 +30,7 @@ def token_hash(token: str) -> str:
 SIDES = ("both", "long", "short")
 PRODUCTS = ("auto", "intraday", "delivery")
 EOD_POLICIES = ("close-losers", "close-all", "hold")
+BROKER_STOPS = ("none", "gtt")            # the broker's own stop/target rule beside pinewire's
 KINDS = ("tradingview", "chartink")       # what posts to the link (README "Signal sources")
 SCAN_ACTIONS = ("buy", "sell")
 OFF = ("", "off", "none")
@@ -40,14 +41,16 @@ DEFAULTS = dict(quantity=None, sl_pct=None, target_pct=None, trail_pct=None,
                 enabled=True, side="both", reverse=False, reverse_on_sl=False, max_entries=1,
                 risk_pct=None, capital_paise=None, max_open=None, daily_loss_paise=None,
                 product="auto", paper_fill="full", tick_band_pct=None, eod="close-losers",
-                fee_paise=0, kind="tradingview", scan_action=None, entry_window=None)
+                fee_paise=0, kind="tradingview", scan_action=None, entry_window=None,
+                broker_stop="none")
 FLAGS = dict(quantity="--qty", sl_pct="--sl", target_pct="--target", trail_pct="--trail",
              trail_activation_pct="--trail-activation", slippage_bps="--slippage-bps",
              side="--side", max_entries="--max-entries", risk_pct="--risk-pct",
              capital_paise="--capital", max_open="--max-open", daily_loss_paise="--daily-loss",
              product="--product", paper_fill="--paper-fill", tick_band_pct="--tick-band",
              eod="--eod", fee_paise="--fee-paise", account_id="--account", kind="--kind",
-             scan_action="--action", entry_window="--entry-window")
+             scan_action="--action", entry_window="--entry-window",
+             broker_stop="--broker-stop")
 
 
 def _off(value) -> bool:
@@ -148,6 +151,7 @@ _CONVERT = dict(
     kind=lambda v: _choice("--kind", v, KINDS),
     scan_action=lambda v: None if _off(v) else _choice("--action", v, SCAN_ACTIONS).upper(),
     entry_window=_entry_window,
+    broker_stop=lambda v: _choice("--broker-stop", v, BROKER_STOPS),
 )
 
 
@@ -180,6 +184,9 @@ def validate(changes: dict, current: dict | None = None) -> dict:
                         "action")
     if not merged["paper"] and not merged["account_id"]:
         raise LinkError("a live link needs a broker account (--account NAME)")
+    if merged["broker_stop"] != "none" and merged["paper"]:
+        raise LinkError("--broker-stop is for live links: a paper position has no broker to "
+                        "hold a rule")
     return merged
 
 

@@ -163,6 +163,7 @@ async def _link_form(request: Request, row: dict | None, status=200, **context) 
     return await render(request, "link_form.html", status, link=row,
                         accounts=await views.my_accounts(state, user), defaults=links.DEFAULTS,
                         choices={"side": links.SIDES, "product": links.PRODUCTS,
+                                 "broker_stop": links.BROKER_STOPS,
                                  "eod": links.EOD_POLICIES, "kind": links.KINDS,
                                  "scan_action": ("", "BUY", "SELL")}, **context)
 

@@ -13,10 +13,39 @@ from kiteconnect import exceptions as kex
 
 from connectors.kite.master import Master
 from connectors.kite.session import KiteSession
-from connectors.placement import PlacingBroker, Rejected, Retry
+from connectors.placement import PlacingBroker, Rejected, Retry, RuleState
 from schemas.records import OrderIntent
 
 PRODUCTS = {"INTRADAY": "MIS", "DELIVERY": "CNC", "CARRYFORWARD": "NRML", "MARGIN": "NRML"}
+TICK_PAISE = 5
+BEYOND_PCT = 1     # a rule's order is a limit this far beyond its trigger: it fills in a rush
+
+
+def rule_legs(intent: OrderIntent, tradingsymbol: str) -> tuple[str, list[float], list[dict]]:
+    """A GTT for a PROTECT intent: (type, trigger values in rupees, one order per trigger),
+    the stop and target as an OCO pair (ascending), or a single trigger."""
+    triggers = sorted(v for v in (intent.stop_paise, intent.target_paise) if v is not None)
+    sell = intent.side == "SELL"
+
+    def limit(trigger: int) -> float:
+        beyond = trigger * (100 - BEYOND_PCT if sell else 100 + BEYOND_PCT) / 100
+        ticks = beyond // TICK_PAISE if sell else -(-beyond // TICK_PAISE)
+        return int(ticks) * TICK_PAISE / 100
+    orders = [dict(transaction_type=intent.side, quantity=intent.quantity, order_type="LIMIT",
+                   product=PRODUCTS.get(intent.product_type, intent.product_type),
+                   price=limit(v)) for v in triggers]
+    return ("two-leg" if len(triggers) == 2 else "single"), [v / 100 for v in triggers], orders
+
+
+def rule_state(row: dict) -> RuleState:
+    rule_id, status = str(row["id"]), row.get("status")
+    if status == "active":
+        return RuleState(rule_id, "active")
+    if status == "triggered":
+        placed = [((o.get("result") or {}).get("order_result") or {}).get("order_id")
+                  for o in row.get("orders") or []]
+        return RuleState(rule_id, "triggered", next((p for p in placed if p), None))
+    return RuleState(rule_id, "gone")
 
 
 def order_params(intent: OrderIntent, tradingsymbol: str) -> dict:
@@ -32,6 +61,7 @@ def order_params(intent: OrderIntent, tradingsymbol: str) -> dict:
 
 
 class KiteBroker(PlacingBroker):
+    broker_name = "Kite"
     tag_field = "tag"
 
     def __init__(self, session: KiteSession, master: Master, attempts: int = 8):
@@ -83,3 +113,44 @@ class KiteBroker(PlacingBroker):
     async def holdings(self) -> dict[str, int]:
         return await self._by_exchange_token(await self._call("other", "holdings"),
                                              "quantity", "t1_quantity")
+
+    # -- GTT: the broker-side stop rule ----------------------------------------------------
+    async def _legs(self, intent: OrderIntent):
+        inst = await self.master.instrument(intent.exchange, intent.token, intent.symbol)
+        if inst is None:
+            raise Rejected(f"{intent.exchange}:{intent.symbol} is not in Kite's instrument list")
+        return inst.tradingsymbol, *rule_legs(intent, inst.tradingsymbol)
+
+    async def protect(self, intent: OrderIntent) -> str:
+        symbol, kind, values, orders = await self._legs(intent)
+        name = f"{intent.exchange}:{symbol}"
+        last = (await self._call("quote", "ltp", name))[name]["last_price"]
+        if intent.rule_id:
+            await self._call("other", "modify_gtt", int(intent.rule_id), kind, symbol,
+                             intent.exchange, values, last, orders)
+            return intent.rule_id
+        answer = await self._call("other", "place_gtt", kind, symbol, intent.exchange, values,
+                                  last, orders)
+        return str(answer["trigger_id"])
+
+    async def find_rule(self, intent: OrderIntent) -> str | None:
+        symbol, kind, values, orders = await self._legs(intent)
+        for row in await self._call("other", "get_gtts"):
+            c = row["condition"]
+            if row.get("status") == "active" and c["tradingsymbol"] == symbol and \
+                    [float(v) for v in c["trigger_values"]] == values and \
+                    row["orders"][0]["quantity"] == intent.quantity:
+                return str(row["id"])
+        return None
+
+    async def rule_state(self, rule_id: str) -> RuleState:
+        try:
+            return rule_state(await self._call("other", "get_gtt", int(rule_id)))
+        except Rejected:              # Kite does not know it (any more)
+            return RuleState(rule_id, "gone")
+
+    async def delete_rule(self, rule_id: str) -> None:
+        await self._call("other", "delete_gtt", int(rule_id))
+
+    async def rules(self) -> list[RuleState]:
+        return [rule_state(row) for row in await self._call("other", "get_gtts")]

@@ -24,6 +24,7 @@ def order_params(intent: OrderIntent) -> dict:
 
 
 class SmartApiBroker(PlacingBroker):
+    broker_name = "SmartAPI"
     tag_field = "ordertag"
 
     def __init__(self, session: Session, attempts: int = 8):

@@ -30,6 +30,7 @@ def order_request(intent: OrderIntent, instrument_key: str) -> upstox_client.Pla
 
 
 class UpstoxBroker(PlacingBroker):
+    broker_name = "Upstox"
     tag_field = "tag"
 
     def __init__(self, session: UpstoxSession, master: Master, attempts: int = 8):

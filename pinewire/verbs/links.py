@@ -91,6 +91,7 @@ def describe(row: dict) -> list[tuple[str, str]]:
         ("entry window", f"{row['entry_window']} IST" if row["entry_window"] else "any time"),
         ("mode", "paper" if row["paper"] else "LIVE"),
         ("account", row["account_id"] or "none"),
+        ("broker-side stop", row["broker_stop"]),
         ("enabled", "yes" if row["enabled"] else "no"),
         ("quantity", sizing), ("stop-loss", percent(row["sl_pct"])),
         ("target", percent(row["target_pct"])), ("trailing stop", percent(row["trail_pct"])),
@@ -206,6 +207,10 @@ def _setting_flags(p: argparse.ArgumentParser, *, adding: bool) -> None:
                                   "that shape) or chartink (default tradingview)")
     p.add_argument("--action", dest="scan_action", help="a chartink link's BUY or SELL for "
                                                          "every stock its scan names")
+    p.add_argument("--broker-stop", dest="broker_stop",
+                   help="gtt: a live position is also protected by the broker's own stop/target "
+                        "rule (Kite GTT), moved with the trailing stop and cancelled when "
+                        "pinewire exits first; none (default)")
     p.add_argument("--entry-window", dest="entry_window", help="HH:MM-HH:MM IST: enter only "
                                                                "then (off: any time)")
     mode = p.add_mutually_exclusive_group()

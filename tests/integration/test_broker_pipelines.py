@@ -7,12 +7,14 @@ reports what it holds beyond pinewire.
 
 On one Kafka broker only: these check the broker adapters, which do not depend on the Kafka
 broker (SmartAPI's live pipeline runs on both: test_live_pipeline.py)."""
+import contextlib
 import subprocess
 from dataclasses import dataclass
 
 import pytest
 
 from connectors import credentials
+from pinewire import processes
 from schemas import sql
 from tests.integration.harness import SECRETS, Pipeline, wait_until
 from webapp import accounts
@@ -72,15 +74,16 @@ class Live:
                     is_amo=False), "2.0")
 
 
-@pytest.fixture(scope="module", params=["kite", "upstox"])
-def live(request, kafka_url, tmp_path_factory):
-    kind = request.param
+@contextlib.contextmanager
+def started(kind: str, request, kafka_url, tmp_path_factory, **env):
+    """A pipeline with an account of this broker, logged in for the day by `pinewire account
+    login`, its feed on that account."""
     sim = request.getfixturevalue(f"{kind}_sim")
     sim_account = request.getfixturevalue(f"{kind}_account")
     key = credentials.new_key()
     p = Pipeline(tmp_path_factory.mktemp(f"{kind}-live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED=kind, PINEWIRE_FEED_ACCOUNT=kind, PINEWIRE_FEED_WATCHLIST="",
-                 **sim.env())
+                 **sim.env(), **env)
     SECRETS.add(sim_account.api_secret)
     account = accounts.add_account(
         p.engine, key, name=kind, user_id=p.user["id"], broker=kind,
@@ -99,9 +102,14 @@ def live(request, kafka_url, tmp_path_factory):
         yield live
     finally:
         if feed is not None:
-            from pinewire import processes
             processes.stop(feed)
         p.stop()
+
+
+@pytest.fixture(scope="module", params=["kite", "upstox"])
+def live(request, kafka_url, tmp_path_factory):
+    with started(request.param, request, kafka_url, tmp_path_factory) as live:
+        yield live
 
 
 def test_the_login_command_stores_the_days_session_and_prints_no_secret(live):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
 
 from starlette.applications import Starlette
@@ -209,6 +210,77 @@ async def holdings(request: Request):
     return refused or ok([])
 
 
+async def gtt_place(request: Request):
+    account, refused = _admitted(request, "other")
+    if refused:
+        return refused
+    parsed = await _gtt_form(request)
+    if isinstance(parsed, Response):
+        return parsed
+    rule = _sim(request).gtt(account.user_id, *parsed)
+    return ok({"trigger_id": rule["id"]})
+
+
+async def _gtt_form(request: Request):
+    """(type, condition, orders) of a GTT request, or the error answer."""
+    form = await _form(request)
+    sim = _sim(request)
+    try:
+        kind, condition, orders = form["type"], json.loads(form["condition"]), \
+            json.loads(form["orders"])
+        values = [float(v) for v in condition["trigger_values"]]
+    except (KeyError, ValueError, TypeError):
+        return error("InputException", "Invalid GTT parameters.", 400)
+    if kind not in ("single", "two-leg") or len(values) != (2 if kind == "two-leg" else 1) or \
+            len(orders) != len(values):
+        return error("InputException", "Invalid `trigger_values` for the GTT type.", 400)
+    if kind == "two-leg" and not values[0] < float(condition.get("last_price", 0)) < values[1]:
+        return error("InputException", "The last price must lie between the two triggers.", 400)
+    if (condition.get("exchange"), condition.get("tradingsymbol")) not in sim.by_symbol:
+        return error("InputException", "Invalid `tradingsymbol`.", 400)
+    return kind, condition, orders
+
+
+async def _own_gtt(request: Request):
+    account, refused = _admitted(request, "other")
+    if refused:
+        return None, refused
+    rule = _sim(request).gtts.get(request.path_params["trigger_id"])
+    if rule is None or rule["user_id"] != account.user_id:
+        return None, error("InputException", "Trigger not found.", 400)
+    return rule, None
+
+
+async def gtt_item(request: Request):
+    rule, refused = await _own_gtt(request)
+    if refused:
+        return refused
+    if request.method == "GET":
+        return ok(rule)
+    if rule["status"] != "active":
+        return error("InputException", f"Trigger is {rule['status']}, not active.", 400)
+    if request.method == "DELETE":
+        rule["status"] = "deleted"
+        return ok({"trigger_id": rule["id"]})
+    parsed = await _gtt_form(request)
+    if isinstance(parsed, Response):
+        return parsed
+    _sim(request).gtt(rule["user_id"], *parsed, rule=rule)
+    return ok({"trigger_id": rule["id"]})
+
+
+async def gtt_list(request: Request):
+    account, refused = _admitted(request, "other")
+    if refused:
+        return refused
+    return ok([r for r in _sim(request).gtts.values() if r["user_id"] == account.user_id])
+
+
+async def sim_gtts(request: Request):
+    """Every GTT rule, with its state."""
+    return JSONResponse(list(_sim(request).gtts.values()))
+
+
 async def instrument_list(request: Request):
     """The instrument master: CSV, as Kite serves it (no login needed)."""
     exchange = request.path_params.get("exchange")
@@ -272,6 +344,10 @@ def create_app(sim: KiteSim) -> Starlette:
         Route("/instruments", instrument_list, methods=["GET"]),
         Route("/instruments/{exchange}", instrument_list, methods=["GET"]),
         Route("/quote/ltp", ltp, methods=["GET"]),
+        Route("/gtt/triggers", gtt_list, methods=["GET"]),
+        Route("/gtt/triggers", gtt_place, methods=["POST"]),
+        Route("/gtt/triggers/{trigger_id:int}", gtt_item, methods=["GET", "PUT", "DELETE"]),
+        Route("/sim/gtts", sim_gtts, methods=["GET"]),
         Route("/sim/price", sim_price, methods=["POST"]),
         *scripting_routes(lambda request: _sim(request).exchange, _rows, _tokens),
     ]

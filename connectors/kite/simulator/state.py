@@ -4,7 +4,9 @@ keyed here by user id and instrument token."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
+import time
 from dataclasses import dataclass
 
 from connectors.kite.ratelimit import LIMITS
@@ -79,6 +81,8 @@ class KiteSim:
         self.request_tokens: dict[str, str] = {}       # request token -> api key
         self.sessions: dict[str, tuple[str, bool]] = {}  # access token -> (api key, valid)
         self.volumes: dict[str, int] = {}              # instrument token -> the day's volume
+        self.gtts: dict[int, dict] = {}                # trigger id -> the rule, as Kite shows it
+        self.gtt_ids = itertools.count(100001)
 
     # -- login ----------------------------------------------------------------------------
     def login_redirect(self, api_key: str) -> str | None:
@@ -130,6 +134,52 @@ class KiteSim:
         token = str(instrument_token)
         self.volumes[token] = self.volumes.get(token, 0) + 100
         self.exchange.set_price(token, paise)
+        for rule in list(self.gtts.values()):
+            if rule["status"] == "active" and str(rule["condition"]["instrument_token"]) == token:
+                self._maybe_trigger(rule, paise)
+
+    # -- GTT rules ------------------------------------------------------------------------
+    def gtt(self, user_id: str, kind: str, condition: dict, orders: list[dict],
+            rule: dict | None = None) -> dict:
+        """A new rule (or `rule` changed) as Kite keeps it."""
+        inst = self.by_symbol[(condition["exchange"], condition["tradingsymbol"])]
+        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        rule = rule or {"id": next(self.gtt_ids), "user_id": user_id, "parent_trigger": None,
+                        "created_at": now, "expires_at": "", "status": "active", "meta": {}}
+        condition = {**condition, "instrument_token": inst.instrument_token}
+        rule.update(type=kind, updated_at=now, condition=condition,
+                    orders=[{**o, "result": None} for o in orders])
+        self.gtts[rule["id"]] = rule
+        return rule
+
+    def _maybe_trigger(self, rule: dict, paise: int) -> None:
+        values = [round(float(v) * 100) for v in rule["condition"]["trigger_values"]]
+        last = round(float(rule["condition"]["last_price"]) * 100)
+        if rule["type"] == "two-leg":
+            leg = 0 if paise <= values[0] else 1 if paise >= values[1] else None
+        else:
+            leg = 0 if (paise >= values[0] if last < values[0] else paise <= values[0]) else None
+        if leg is None:
+            return
+        o = rule["orders"][leg]
+        inst = self.by_symbol[(o["exchange"], o["tradingsymbol"])]
+        order = self.exchange.place(rule["user_id"], {
+            "variety": "regular", "quantity": str(o["quantity"]),
+            "symboltoken": str(inst.instrument_token), "tradingsymbol": inst.tradingsymbol,
+            "exchange": inst.exchange, "ordertype": o["order_type"],
+            "transactiontype": o["transaction_type"], "producttype": o["product"],
+            "price": str(o["price"]), "validity": "DAY", "ordertag": ""})
+        rule["status"] = "triggered"
+        o["result"] = {"account_id": rule["user_id"], "exchange": o["exchange"],
+                       "tradingsymbol": o["tradingsymbol"], "validity": "DAY",
+                       "product": o["product"], "order_type": o["order_type"],
+                       "transaction_type": o["transaction_type"], "quantity": o["quantity"],
+                       "price": o["price"], "triggered_at": paise / 100,
+                       "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
+                       "order_result": {"status": "success", "order_id": order.orderid,
+                                        "rejection_reason": ""}}
+        from connectors.sim_common import work_soon
+        work_soon(self.exchange, order)
 
 
 def order_row(order: Order, sim: KiteSim) -> dict:
