@@ -17,6 +17,7 @@ from schemas.records import heartbeat_alive
 from schemas.money import paise_to_rupees, signed_rupees
 
 IGNORED = "ignored"        # the one kind a user opts into
+BROKER_STOP_RULE = "broker stop rule"   # how a position's event names its rule's answers
 EXIT_WORDS = {"SL": "stop-loss", "TARGET": "target", "TRAIL": "trailing stop",
               "SIGNAL": "signal", "EOD": "end of day", "MIS_SQUAREOFF": "intraday square-off",
               "BROKER_STOP": "the broker's stop rule", "RECONCILED": "flat at the broker"}
@@ -37,8 +38,8 @@ SPOKEN = ("ALERT_IGNORED", "BREAKER_TRIPPED", "EOD_REPORT", "ACCOUNT_HEALTH", "F
 def worth_reading(kind: str, reason: str | None) -> bool:
     """A cheap first look: whether an event can give a message at all (most cannot: a
     position's snapshot after anything but a fill, a tick held by the guard ...)."""
-    return kind in SPOKEN or (kind == "POSITION" and (reason or "").startswith(("FILLED",
-                                                                                "REJECTED")))
+    return kind in SPOKEN or (kind == "POSITION" and (reason or "").startswith(
+        ("FILLED", "REJECTED", f"{BROKER_STOP_RULE} REJECTED")))
 
 
 def messages(event: dict, link_name: Callable[[str], str | None]) -> list[Message]:
@@ -71,6 +72,10 @@ def _average(value_paise: int, quantity: int) -> str:
 def _position(event: dict, user, when: str, link: str) -> list[Message]:
     p, reason = event["position"], event.get("reason") or ""
     what = f"{p['symbol']} {p['side']}"
+    if reason.startswith(f"{BROKER_STOP_RULE} REJECTED"):
+        return [Message(user, "rejected", f"{when} {what}: the broker refused its stop rule "
+                                          f"({link}): {reason.split(': ', 1)[-1]}; pinewire's "
+                                          "own exits go on")]
     if reason.startswith("REJECTED"):
         words = reason.split(": ", 1)[1] if ": " in reason else "no reason given"
         order = "entry" if p["state"] == "REJECTED" else "exit"

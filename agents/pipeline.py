@@ -7,6 +7,7 @@ import logging
 from agents import app as A, emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
+from agents.notify import BROKER_STOP_RULE
 from agents.lanes import OrderLanes
 from agents.memory import WorkerMemory
 from agents.positions import Position
@@ -289,6 +290,8 @@ async def protect_if_due(pos: Position) -> None:
 
 
 def _fill_reason(fill: Fill) -> str:
+    if fill.client_order_id[16:17] == "P":         # the answer about a broker stop rule
+        return f"{BROKER_STOP_RULE} {fill.status}" + (f": {fill.text}" if fill.text else "")
     return f"{fill.status} {fill.quantity} @ {fill.price_paise}" + (
         f": {fill.text}" if fill.text else "")
 

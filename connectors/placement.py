@@ -1,17 +1,18 @@
 """Placing an order exactly once, whatever the broker: the part every live adapter shares.
 
 An adapter says how to place one order (`_place`: the broker's order id, or Retry / Rejected),
-how to find an order by the pipeline's client order id (its tag at the broker), and how to
-cancel what is left of one. This module decides when to retry (exponential backoff with full
-jitter), when a placement may already have reached the broker (a timeout, a broken answer, a
-redelivered intent), and then looks in the order book before placing again.
+how to read its order book (found by the pipeline's client order id, its tag at the broker),
+how to cancel what is left of one, and — where the broker has them — how to keep a stop rule
+(protect, rule_state, delete_rule, rules, find_rule). This module decides when to retry
+(exponential backoff with full jitter), when a placement may already have reached the broker
+(a timeout, a broken answer, a redelivered intent) and must be looked for first, and that an
+exit cancels its position's rule before it is placed, and is not placed if the rule fired.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
-
 from dataclasses import dataclass
 
 from connectors.broker import RULE_STILL_ACTIVE, protected, rejection
@@ -50,7 +51,6 @@ class PlacingBroker:
     """The Broker interface (connectors.broker) for brokers whose fills come later, from their
     order-update stream."""
     attempts = 8
-
     broker_name = "this broker"
     tag_field = "tag"      # the order book's column holding the client order id
     status_field = "status"

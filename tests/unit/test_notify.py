@@ -112,3 +112,15 @@ def test_a_cheap_first_look_lets_through_every_event_that_can_speak():
               if notify.worth_reading(e["kind"], e["reason"])]
     assert [e["kind"] for e in spoken] == ["POSITION", "BREAKER_TRIPPED", "FEED_UP"]
     assert all(_texts(e) for e in spoken)
+
+
+def test_a_refused_broker_stop_rule_is_told_and_its_acceptance_is_not():
+    from agents import notify
+    position = {"symbol": "SBIN-EQ", "side": "LONG", "state": "OPEN", "entry_qty": 10,
+                "entry_value_paise": 805000, "exit_qty": 0, "user_id": "u1"}
+    refused = {"kind": "POSITION", "at_ms": 0, "link_id": "L", "position": position,
+               "reason": "broker stop rule REJECTED: no GTT for this product"}
+    assert notify.worth_reading("POSITION", refused["reason"])
+    assert not notify.worth_reading("POSITION", "broker stop rule PROTECTED")
+    [message] = notify.messages(refused, link_name=lambda link_id: "demo")
+    assert "the broker refused its stop rule (demo): no GTT for this product" in message.text
