@@ -22,7 +22,7 @@ from connectors.ticks import feed
 from pinewire import processes
 from schemas import instruments, sql, topics as registry
 from schemas.settings import Settings
-from webapp import bots, links, users
+from webapp import links, users
 from webapp.publish import publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,7 +238,9 @@ class Pipeline:
         return row
 
     def set_bot(self, running: bool) -> None:
-        self.publish(bots=[bots.set_user_bot(self.engine, self.user["id"], running)])
+        """As the trader does it, on the dashboard's API: the gateway knows it at once."""
+        answer = self.http.put("/api/v1/bot", json={"running": running})
+        assert answer.status_code == 200 and answer.json()["own_switch"] is running, answer.text
 
     def publish(self, **records) -> None:
         asyncio.run(publish(self.settings.bootstrap, self.settings.namespace, **records))
