@@ -75,7 +75,7 @@ def broker(request) -> Broker:
                                for k, v in sim.env().items()})
         yield Broker("upstox", sim, account, settings, "Insufficient funds", "D")
     sim.faults(place_5xx=0, place_timeout=0, rate_limit=0, reject=0, partial_count=0,
-               partial_open_count=0, expire_sessions=False)
+               partial_open_count=0, expire_sessions=False, refuse_streams=False)
 
 
 def _intent(qty=5, token="3045", symbol="SBIN-EQ", side="BUY", product="INTRADAY", age_ms=0,
@@ -167,15 +167,17 @@ def test_a_token_from_yesterday_has_expired(broker):
         asyncio.run(live.session.ensure())
 
 
-def _listen(broker: Broker, intents_and_faults, ws_url=None, poll_interval_s=1.0):
-    """Run the order-update listener while placing orders; the fills it emitted."""
+def _listen(broker: Broker, intents_and_faults, ws_url=None, poll_interval_s=1.0,
+            stream_down=False):
+    """Run the order-update listener while placing orders; the fills it emitted. stream_down:
+    its socket cannot connect (do not wait for it)."""
     live, fills = broker.open(ws_url=ws_url)
     live.updates.poll_interval_s = poll_interval_s
 
     async def scenario():
         task = asyncio.create_task(live.updates.run())
         try:
-            if ws_url is None:
+            if not stream_down:
                 await asyncio.wait_for(live.updates.connected.wait(), 10)
             for intent, faults in intents_and_faults:
                 if faults:
@@ -211,12 +213,14 @@ def test_fill_rejection_and_partial_fill_from_the_order_stream(broker):
 
 
 def test_order_book_polling_brings_fills_while_the_socket_is_down(broker):
-    if broker.kind == "upstox":
-        pytest.skip("Upstox's stream address comes from its authorize call: covered by the "
-                    "dropped-socket test")
     intent = _intent(qty=2)
-    fills = _listen(broker, [(intent, None)], ws_url=f"ws://127.0.0.1:{free_port()}",
-                    poll_interval_s=1.1)
+    dead = None
+    if broker.kind == "upstox":       # its stream's address comes from the authorize call
+        broker.sim.faults(refuse_streams=True)
+    else:
+        dead = f"ws://127.0.0.1:{free_port()}"
+    fills = _listen(broker, [(intent, None)], ws_url=dead, poll_interval_s=1.1,
+                    stream_down=True)
     assert [(f.status, f.quantity) for f in fills
             if f.client_order_id == intent.client_order_id] == [("FILLED", 2)]
 

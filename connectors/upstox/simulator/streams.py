@@ -42,7 +42,8 @@ def process_request(sim: UpstoxSim):
     def check(connection: ServerConnection, request):
         url = urlsplit(request.path)
         code = parse_qs(url.query).get("code", [""])[0]
-        if url.path not in ("/portfolio", "/market") or code not in sim.feed_codes:
+        if url.path not in ("/portfolio", "/market") or code not in sim.feed_codes or \
+                sim.exchange.faults.refuse_streams:
             return connection.respond(HTTPStatus.FORBIDDEN, "Invalid or used code\n")
         return None
     return check
