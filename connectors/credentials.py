@@ -113,6 +113,11 @@ def seal_session(secret_key: str | None, access_token: str, at_ms: int) -> str:
                                                    "token_at_ms": at_ms}).encode()).decode()
 
 
+def open_session(secret_key: str | None, sealed: str) -> dict:
+    """A stored broker session: {"access_token", "token_at_ms"}."""
+    return _open(_fernet(secret_key), sealed)
+
+
 def _open(fernet: Fernet, sealed: str) -> dict:
     try:
         return json.loads(fernet.decrypt(sealed.encode()))

@@ -82,9 +82,10 @@ def complete_login(creds: AppCredentials, pasted: str, settings: Settings) -> tu
                                   settings.kite_root, settings.kite_timeout_s)
 
 
-def session_ends_ms(creds: AppCredentials, token_at_ms: int) -> int:
+def session_ends_ms(broker: str, token_at_ms: int) -> int:
+    """When a Kite or Upstox session issued then ends."""
     from connectors.daily_session import expires_at_ms
     from connectors.kite.session import KiteSession
     from connectors.upstox.session import UpstoxSession
-    kind = UpstoxSession if creds.broker == "upstox" else KiteSession
+    kind = UpstoxSession if broker == "upstox" else KiteSession
     return expires_at_ms(token_at_ms, *kind.EXPIRES)

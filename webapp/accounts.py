@@ -146,7 +146,27 @@ def complete_login(eng: Engine, settings, account_id: str, pasted: str) -> tuple
                            f"{creds.client_code}: log in as that user")
     now = int(time.time() * 1000)
     row = store_session(eng, settings.secret_key, account_id, access, now)
-    return row, live.session_ends_ms(creds, now)
+    return row, live.session_ends_ms(creds.broker, now)
+
+
+def sessions_end(eng: Engine, secret_key: str | None,
+                 user_id: str | None = None) -> dict[str, int | None]:
+    """When the stored session of each of the user's Kite and Upstox accounts ends (ms), None
+    where none is stored."""
+    from connectors.credentials import open_session
+    from connectors.live import session_ends_ms
+    a = sql.accounts.c
+    with eng.connect() as conn:
+        rows = conn.execute(select(a.id, a.broker, a.session).where(
+            _mine(user_id), a.broker.in_(LOGIN_PAGE_BROKERS))).all()
+    ends: dict[str, int | None] = {}
+    for row in rows:
+        try:
+            at_ms = open_session(secret_key, row.session)["token_at_ms"] if row.session else None
+        except AccountError:         # sealed with another key: as good as none
+            at_ms = None
+        ends[row.id] = session_ends_ms(row.broker, at_ms) if at_ms else None
+    return ends
 
 
 def delete_account(eng: Engine, account_id: str, user_id: str | None = None) -> None:

@@ -117,7 +117,7 @@ async def link_rotate(request: Request) -> Response:
 async def accounts_collection(request: Request) -> Response:
     state, user = request.app.state, await current_user(request)
     if request.method == "GET":
-        return JSONResponse([views.account_view(r) for r in await views.my_accounts(state, user)])
+        return JSONResponse(await views.account_views(state, user))
     row = await views.create_account(state, user, await body(request))
     return JSONResponse(views.account_view(row), status_code=201)
 

@@ -229,14 +229,12 @@ async def accounts_page(request: Request) -> Response:
         try:
             await views.create_account(state, user, dict(form))
         except AccountError as exc:
-            rows = await views.my_accounts(state, user)
             return await render(request, "accounts.html", 422, error=str(exc),
-                                accounts=[views.account_view(r) for r in rows],
+                                accounts=await views.account_views(state, user),
                                 values={k: form.get(k, "") for k in ("name", "client_code",
                                                                      "broker", "redirect_uri")})
         return back("/accounts", message="account saved; its credentials are encrypted")
-    rows = await views.my_accounts(state, user)
-    return await render(request, "accounts.html", accounts=[views.account_view(r) for r in rows],
+    return await render(request, "accounts.html", accounts=await views.account_views(state, user),
                         message=request.query_params.get("message"))
 
 

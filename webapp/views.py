@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -131,16 +132,35 @@ async def delete_link(state, user: dict, link_id: str) -> None:
 
 
 # -- accounts ------------------------------------------------------------------------------
-def account_view(row: dict) -> dict:
-    """Masked: never a credential, not even in part; the client code shows its last 3."""
+def account_view(row: dict, session_ends_ms: int | None = None) -> dict:
+    """Masked: never a credential, not even in part; the client code shows its last 3. A Kite
+    or Upstox account says whether today's login holds."""
     code = row["client_code"]
+    daily = row["broker"] in LOGIN_PAGE_BROKERS
     return {"id": row["id"], "name": row["name"], "broker": row["broker"],
-            "daily_login": row["broker"] in LOGIN_PAGE_BROKERS,
+            "daily_login": daily,
+            "session": _session_words(session_ends_ms) if daily else None,
             "client_code": "•" * max(0, len(code) - 3) + code[-3:],
             "max_open": row["max_open"], "daily_loss_paise": row["daily_loss_paise"],
             "daily_loss": paise_to_rupees(row["daily_loss_paise"])
             if row["daily_loss_paise"] else None,
             "health": row["health"] or "ok", "version": row["version"]}
+
+
+def _session_words(ends_ms: int | None) -> str:
+    if ends_ms is None:
+        return "not logged in"
+    if ends_ms <= time.time() * 1000:
+        return "session ended: log in for today"
+    ends = datetime.fromtimestamp(ends_ms / 1000, IST)
+    return f"session until {ends:%H:%M} IST on {ends:%d %b}"
+
+
+async def account_views(state, user: dict) -> list[dict]:
+    """The user's accounts as pages and the API show them."""
+    rows = await my_accounts(state, user)
+    ends = await db(accounts.sessions_end, state.engine, state.settings.secret_key, user["id"])
+    return [account_view(r, ends.get(r["id"])) for r in rows]
 
 
 async def my_accounts(state, user: dict) -> list[dict]:
@@ -157,7 +177,8 @@ async def my_account(state, user: dict, account_id: str) -> dict:
 async def create_account(state, user: dict, data: dict) -> dict:
     row = await asyncio.to_thread(
         accounts.add_account, state.engine, state.settings.secret_key,
-        name=str(data.get("name", "")).strip(), client_code=str(data.get("client_code", "")).strip(),
+        name=str(data.get("name", "")).strip(),
+        client_code=str(data.get("client_code", "")).strip(),
         broker=str(data.get("broker") or "smartapi"), api_key=str(data.get("api_key", "")),
         pin=str(data.get("pin", "")), totp_secret=str(data.get("totp_secret", "")),
         api_secret=str(data.get("api_secret", "")),
@@ -198,7 +219,7 @@ async def complete_broker_login(state, user: dict, account_id: str, pasted: str)
                                            account_id, pasted)
     await _publish(state, accounts=[row])
     ends = datetime.fromtimestamp(ends_ms / 1000, IST)
-    return {**account_view(row), "session_ends": f"{ends:%H:%M} IST on {ends:%d %b}"}
+    return {**account_view(row, ends_ms), "session_ends": f"{ends:%H:%M} IST on {ends:%d %b}"}
 
 
 async def test_account(state, user: dict, account_id: str) -> dict:

@@ -189,6 +189,7 @@ def test_a_kite_account_added_and_logged_in_for_the_day_in_the_browser(site, bro
     k.click("#save-account")
     assert "credentials are encrypted" in k.inner_text("#message")
     assert "Zerodha Kite" in k.inner_text("#account-zerodha")
+    assert k.inner_text("#account-zerodha .session") == "(not logged in)"
     account_id = k.get_attribute("#account-zerodha form.inline", "action").split("/")[2]
     # "Log in at Zerodha Kite" goes to Kite's own page for this app
     to_kite = k.request.get(f"/accounts/{account_id}/broker-login", max_redirects=0)
@@ -199,6 +200,7 @@ def test_a_kite_account_added_and_logged_in_for_the_day_in_the_browser(site, bro
            kite_sim.redirect_after_login(kite_account.api_key))   # what Kite sends back
     k.click("#account-zerodha details.daily-login button")
     assert "logged in; the session lasts until 06:00 IST on" in k.inner_text("#message")
+    assert "(session until 06:00 IST on" in k.inner_text("#account-zerodha .session")
     k.click("#account-zerodha button.test")
     assert k.inner_text("#message").startswith("Connection OK: logged in as SIMULATED TRADER")
     page_text = k.content()

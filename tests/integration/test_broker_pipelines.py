@@ -122,6 +122,9 @@ def test_the_login_command_stores_the_days_session_and_prints_no_secret(live):
     assert row["broker"] == live.kind and row["session"]
     assert row["version"] > live.account["version"]
     assert all(t not in row["session"] for t in live.sim.tokens())        # sealed
+    [shown] = [a for a in live.p.http.get("/api/v1/accounts").json() if a["name"] == live.name]
+    ends = "06:00" if live.kind == "kite" else "03:30"
+    assert shown["session"].startswith(f"session until {ends} IST on")
 
 
 def test_a_login_as_another_user_is_refused(live):
