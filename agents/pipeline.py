@@ -7,9 +7,9 @@ import logging
 from agents import app as A, emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
-from agents.notify import BROKER_STOP_RULE
 from agents.lanes import OrderLanes
 from agents.memory import WorkerMemory
+from agents.notify import BROKER_STOP_RULE
 from agents.positions import Position
 from connectors.broker import rejection
 from connectors.credentials import AccountError
