@@ -176,6 +176,38 @@ def test_a_live_link_end_to_end(live):
     assert len([o for o in sim.orders() if (o["tag"] or "").startswith(pid)]) == 2
 
 
+def test_faults_on_the_way_still_give_one_order_and_a_rejection_opens_nothing(live):
+    p, sim = live.p, live.sim
+    link = p.add_link(paper=False, account_id=live.account["id"])
+    sim.faults(place_5xx=1, rate_limit=1)          # the gateway's 502, then a 429: retried
+    pid = p.alert_row(p.alert(link, "BUY", "WIPRO", price="245"))["position_id"]
+    assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
+    assert [o["tag"] for o in sim.orders() if (o["tag"] or "").startswith(pid)] == [f"{pid}E0"]
+    sim.faults(reject=1)                           # the broker's RMS refuses the next one
+    pid = p.alert_row(p.alert(link, "BUY", "ULTRACEMCO", price="11800"))["position_id"]
+    snapshot = p.position(pid, "REJECTED", timeout_s=30)["snapshot"]
+    assert snapshot["entry_qty"] == 0 and snapshot["note"].startswith("Insufficient funds")
+    [order] = p.rows_when(sql.orders, sql.orders.c.position_id == pid,
+                          sql.orders.c.status == "REJECTED", count=1)
+    assert order["text"].startswith("Insufficient funds")
+
+
+def test_a_partial_fill_holds_what_filled_and_its_exit_sells_only_that(live):
+    p, sim = live.p, live.sim
+    sim.faults(partial_qty=4, partial_count=1)     # 4 fill, the rest is cancelled
+    link = p.add_link(paper=False, account_id=live.account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "POWERGRID", price="288"))["position_id"]
+
+    def rest_cancelled():
+        rows = p.rows(sql.positions, sql.positions.c.id == pid)
+        return rows and rows[0]["snapshot"].get("note") and rows[0]
+    pos = wait_until(rest_cancelled, 30, "the rest of the order to be cancelled")
+    assert (pos["state"], pos["entry_qty"]) == ("OPEN", 4)
+    p.alert(link, "EXIT", "POWERGRID")
+    assert p.position(pid, "CLOSED", timeout_s=30)["exit_qty"] == 4
+    assert live.order(f"{pid}X0")["quantity"] == 4
+
+
 def test_an_expired_session_refuses_orders_until_the_next_login(live):
     p, sim = live.p, live.sim
     link = p.add_link(paper=False, account_id=live.account["id"])
