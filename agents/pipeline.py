@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from agents import app as A, emit, metrics, positions, risk, signals
+from agents import app as A, broker_stops, emit, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
 from agents.lanes import OrderLanes
@@ -283,8 +283,8 @@ async def apply_fill(fill: Fill) -> None:
 async def protect_if_due(pos: Position) -> None:
     """Place or move the position's broker-side stop rule when it is due."""
     now = emit.now_ms()
-    if positions.protection_due(pos, now, int(A.S.broker_stop_every_s * 1000)):
-        sent = positions.protection_sent(pos, now)
+    if broker_stops.protection_due(pos, now, int(A.S.broker_stop_every_s * 1000)):
+        sent = broker_stops.protection_sent(pos, now)
         await emit.store(memory, sent, pos)
         await emit.order(sent, "PROTECT")
 

@@ -60,11 +60,12 @@ def _work(ex: SimState, order: Order) -> None:
         ex.publish_order(state)
 
 
-async def socket_session(ex: SimState, ws, listens: list[set], *workers) -> None:
-    """Run a websocket's workers (coroutines; `events`, the queue they read the exchange's
-    ticks or order states from, is registered in each of `listens`) until one ends, the client
-    goes, or a drop_streams fault cuts the connection — a drop, not a close: no close frame
-    reaches the client."""
+async def socket_session(ex: SimState, ws, events: asyncio.Queue, listens: list[set],
+                         *workers) -> None:
+    """Run a websocket's workers (coroutines reading the exchange's ticks or order states from
+    `events`, registered by listen() in each of `listens`) until one ends, the client goes, or
+    a drop_streams fault cuts the connection — a drop, not a close: no close frame reaches the
+    client."""
     dropped = asyncio.Event()
     ex.stream_drops.add(dropped)
     tasks = [asyncio.create_task(w) for w in workers] + [asyncio.create_task(dropped.wait())]
@@ -78,16 +79,16 @@ async def socket_session(ex: SimState, ws, listens: list[set], *workers) -> None
         for task in tasks:
             task.cancel()
         for listeners in listens:
-            listeners.discard(ws.events)
+            listeners.discard(events)
         ex.stream_drops.discard(dropped)
 
 
-def listen(ws, *listens: set) -> asyncio.Queue:
-    """A queue of the exchange's events for this socket, registered in each listener set."""
-    ws.events = asyncio.Queue()
+def listen(*listens: set) -> asyncio.Queue:
+    """A queue of the exchange's events for one socket, registered in each listener set."""
+    events: asyncio.Queue = asyncio.Queue()
     for listeners in listens:
-        listeners.add(ws.events)
-    return ws.events
+        listeners.add(events)
+    return events
 
 
 def scripting_routes(exchange: Callable[[Request], SimState],

@@ -1,7 +1,7 @@
 """A broker-side stop rule's decisions, purely: when a position asks for its rule (placed,
 then moved with the trailing stop at most every so often), the rule's triggers, what its
 answers and its own order do to the position, what an exit carries; Kite's GTT legs."""
-from agents import positions as P
+from agents import broker_stops as S, positions as P
 from agents.exits import LONG, SHORT
 from connectors.broker import RULE_STILL_ACTIVE
 from connectors.kite.broker import rule_legs, rule_state
@@ -29,58 +29,58 @@ def answer(pos, purpose, status, qty=0, price=0, rule="R1", text=None, seq=0):
 
 
 def test_only_a_live_protected_open_position_asks_for_a_rule_and_once_until_answered():
-    assert not P.protection_due(opened(broker_stop=False), 5000, EVERY)
-    assert not P.protection_due(opened(paper=True), 5000, EVERY)
+    assert not S.protection_due(opened(broker_stop=False), 5000, EVERY)
+    assert not S.protection_due(opened(paper=True), 5000, EVERY)
     pos = opened()
-    assert P.protection_due(pos, 5000, EVERY)
-    sent = P.protection_sent(pos, 5000)
+    assert S.protection_due(pos, 5000, EVERY)
+    sent = S.protection_sent(pos, 5000)
     assert (sent.rule_stop_paise, sent.rule_target_paise, sent.rule_qty) == (99000, 102000, 10)
     assert sent.protect_order_id == f"{pos.id}P1"
-    assert not P.protection_due(sent, 60_000, EVERY), "the first answer is awaited"
+    assert not S.protection_due(sent, 60_000, EVERY), "the first answer is awaited"
     placed = answer(sent, "P", "PROTECTED")
-    assert placed.rule_id == "R1" and not P.protection_due(placed, 60_000, EVERY)
+    assert placed.rule_id == "R1" and not S.protection_due(placed, 60_000, EVERY)
 
 
 def test_triggers_sit_on_the_tick_away_from_the_price():
     pos = opened(side=SHORT)
     pos = P.replace(pos, sl_pct="0.33", target_pct="0.77")      # 100330, 99230
-    assert P.rule_levels(pos) == (100330, 99230)
+    assert S.rule_levels(pos) == (100330, 99230)
     pos = P.replace(pos, sl_pct="0.333", target_pct="0.777")    # 100333 -> up, 99223 -> down
-    assert P.rule_levels(pos) == (100335, 99220)
+    assert S.rule_levels(pos) == (100335, 99220)
     long = P.replace(opened(), sl_pct="0.333", target_pct="0.777")   # 99667 -> down, 100777 -> up
-    assert P.rule_levels(long) == (99665, 100780)
+    assert S.rule_levels(long) == (99665, 100780)
 
 
 def test_the_rule_follows_the_trailing_stop_at_most_every_interval():
-    pos = answer(P.protection_sent(opened(trail="1"), 5000), "P", "PROTECTED")
+    pos = answer(S.protection_sent(opened(trail="1"), 5000), "P", "PROTECTED")
     moved, _, _ = P.on_tick(pos, 101000, 6000)             # trail: 99990 now
     assert moved.stop != pos.stop
-    assert not P.protection_due(moved, 6000, EVERY)        # 1 s after the last: not yet
-    assert P.protection_due(moved, 15_000, EVERY)
-    again = P.protection_sent(moved, 15_000)
+    assert not S.protection_due(moved, 6000, EVERY)        # 1 s after the last: not yet
+    assert S.protection_due(moved, 15_000, EVERY)
+    again = S.protection_sent(moved, 15_000)
     assert (again.rule_stop_paise, again.rule_attempt, again.rule_id) == (99990, 2, "R1")
 
 
 def test_a_refused_rule_leaves_pinewires_own_exits_and_a_refused_move_is_asked_again():
-    refused = answer(P.protection_sent(opened(), 5000), "P", "REJECTED", text="no GTT here")
+    refused = answer(S.protection_sent(opened(), 5000), "P", "REJECTED", text="no GTT here")
     assert not refused.broker_stop and refused.rule_id is None
     assert refused.note == "broker stop refused: no GTT here; pinewire's own exits only"
-    placed = answer(P.protection_sent(opened(trail="1"), 5000), "P", "PROTECTED")
-    moved = P.protection_sent(P.on_tick(placed, 101000, 6000)[0], 20_000)
+    placed = answer(S.protection_sent(opened(trail="1"), 5000), "P", "PROTECTED")
+    moved = S.protection_sent(P.on_tick(placed, 101000, 6000)[0], 20_000)
     kept = answer(moved, "P", "REJECTED", text="busy", seq=1)
     assert kept.rule_id == "R1" and kept.rule_stop_paise is None
-    assert P.protection_due(kept, 40_000, EVERY)
+    assert S.protection_due(kept, 40_000, EVERY)
 
 
 def test_an_exit_names_the_rule_or_the_order_placing_it():
-    sent = P.protection_sent(opened(), 5000)
+    sent = S.protection_sent(opened(), 5000)
     assert sent.rule_to_cancel == sent.protect_order_id        # the answer not heard yet
     assert answer(sent, "P", "PROTECTED").rule_to_cancel == "R1"
     assert opened(broker_stop=False).rule_to_cancel is None
 
 
 def test_the_rules_order_closes_the_position_once_as_broker_stop():
-    pos = answer(P.protection_sent(opened(), 5000), "P", "PROTECTED")
+    pos = answer(S.protection_sent(opened(), 5000), "P", "PROTECTED")
     closed = answer(pos, "B", "FILLED", qty=10, price=98900, rule="B-ORDER")
     assert (closed.state, closed.exit_reason, closed.exit_qty, closed.realized_pnl_paise) == \
         (P.CLOSED, "BROKER_STOP", 10, 10 * (98900 - 100000))
@@ -92,11 +92,11 @@ def test_the_rules_order_closes_the_position_once_as_broker_stop():
 
 
 def test_an_exit_refused_after_its_rule_was_cancelled_places_the_rule_again():
-    pos = answer(P.protection_sent(opened(), 5000), "P", "PROTECTED")
+    pos = answer(S.protection_sent(opened(), 5000), "P", "PROTECTED")
     exiting = P.begin_exit(pos, "SIGNAL", 6000)
     refused = answer(exiting, "X", "REJECTED", text="RMS: blocked")
     assert refused.state == P.OPEN and refused.rule_id is None
-    assert P.protection_due(refused, 7000, EVERY)
+    assert S.protection_due(refused, 7000, EVERY)
     kept = answer(exiting, "X", "REJECTED", text=f"{RULE_STILL_ACTIVE} (rule R1)", seq=1)
     assert kept.rule_id == "R1"
 

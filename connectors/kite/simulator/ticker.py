@@ -58,7 +58,7 @@ async def handler(sim: KiteSim, ws: ServerConnection) -> None:
     user = sim.user_of(q["api_key"], q["access_token"]).user_id
     subscribed: dict[int, str] = {}              # instrument token -> mode
     ex = sim.exchange
-    events = listen(ws, ex.tick_listeners, ex.order_listeners)
+    events = listen(ex.tick_listeners, ex.order_listeners)
 
     async def send_ticks(tokens) -> None:
         now = int(time.time())
@@ -102,7 +102,8 @@ async def handler(sim: KiteSim, ws: ServerConnection) -> None:
                     if int(t) in subscribed:
                         subscribed[int(t)] = value[0]
 
-    await socket_session(ex, ws, [ex.tick_listeners, ex.order_listeners], pump(), requests())
+    await socket_session(ex, ws, events, [ex.tick_listeners, ex.order_listeners], pump(),
+                         requests())
 
 
 async def start(sim: KiteSim, host: str, port: int):

@@ -57,7 +57,7 @@ async def handler(sim: SimState, connection: ServerConnection) -> None:
 
 async def _market_data(sim: SimState, ws: ServerConnection) -> None:
     subscribed: dict[str, tuple[int, int]] = {}       # token -> (mode, exchange type)
-    ticks = listen(ws, sim.tick_listeners)
+    ticks = listen(sim.tick_listeners)
 
     async def send(token: str, paise: int, ts_ms: int) -> None:
         mode, exch = subscribed[token]
@@ -89,7 +89,7 @@ async def _market_data(sim: SimState, ws: ServerConnection) -> None:
                         if token in sim.prices:
                             await send(token, sim.prices[token], _now_ms())
 
-    await socket_session(sim, ws, [sim.tick_listeners], pump(), requests())
+    await socket_session(sim, ws, ticks, [sim.tick_listeners], pump(), requests())
 
 
 def _apply_request(message, subscribed: dict) -> dict | None:

@@ -55,7 +55,7 @@ async def handler(sim: UpstoxSim, ws: ServerConnection) -> None:
     ex = sim.exchange
     market = url.path == "/market"
     listening = ex.tick_listeners if market else ex.order_listeners
-    events = listen(ws, listening)
+    events = listen(listening)
     subscribed: dict[str, str] = {}
 
     async def pump() -> None:
@@ -87,7 +87,7 @@ async def handler(sim: UpstoxSim, ws: ServerConnection) -> None:
                     if key in subscribed:
                         subscribed[key] = request["data"]["mode"]
 
-    await socket_session(ex, ws, [listening], pump(), requests())
+    await socket_session(ex, ws, events, [listening], pump(), requests())
 
 
 async def start(sim: UpstoxSim, host: str, port: int):
