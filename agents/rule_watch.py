@@ -4,32 +4,71 @@ an account has protected live positions, its triggered rules are looked at every
 the order of a rule that fired becomes, once it has ended, a fill of its position with client
 order id <position>B0 (exit reason BROKER_STOP). Which rule protects which position is in the
 ledger (each PROTECT order's answer); fill ids come from the broker's order id, so a fill seen
-again — after a restart, say — is the same fill."""
+again — after a restart, say — is the same fill.
+
+Where the broker does not name the order a fired rule placed (Angel One; Upstox once it has
+forgotten a completed rule), it is the untagged order in today's book on the rule's instrument,
+side and quantity — the first not already taken by another rule. An order the trader placed by
+hand with exactly those could be taken for it; the position then closes at that order's
+price."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 
+from typing import NamedTuple
+
 from sqlalchemy import Engine, select
 
-from connectors.order_updates import ENDED_SHORT, OrderState, OrderUpdates, new_fills
-from connectors.placement import PlacingBroker
+from connectors.order_updates import (ENDED_SHORT, PIPELINE_TAG, OrderState, OrderUpdates,
+                                      new_fills)
+from connectors.placement import PlacingBroker, RuleState
 from schemas import ids, sql
 
 log = logging.getLogger(__name__)
 EVERY_S = 2.0
 
 
-def protected_positions(eng: Engine, account_id: str) -> dict[str, str]:
-    """rule id -> position id, for the account's live positions with a broker-side rule."""
-    f, p = sql.fills.c, sql.positions.c
+class Protected(NamedTuple):
+    """A live position's broker-side rule, as its last PROTECT order set it."""
+    position_id: str
+    token: str
+    side: str                # of the order the rule places
+    quantity: int
+
+
+def protected_positions(eng: Engine, account_id: str) -> dict[str, Protected]:
+    """rule id -> what it protects, for the account's live positions with a broker-side
+    rule."""
+    f, o, p = sql.fills.c, sql.orders.c, sql.positions.c
     with eng.connect() as conn:
-        rows = conn.execute(select(f.broker_order_id, p.id).join(
-            sql.positions, p.id == f.position_id).where(
+        rows = conn.execute(select(f.broker_order_id, p.id, o.token, o.side, o.quantity).join(
+            sql.positions, p.id == f.position_id).join(
+            sql.orders, o.client_order_id == f.client_order_id).where(
             f.status == "PROTECTED", p.account_id == account_id,
-            p.state.in_(("PENDING", "OPEN", "EXITING")))).all()
-    return {row.broker_order_id: row.id for row in rows if row.broker_order_id}
+            p.state.in_(("PENDING", "OPEN", "EXITING"))).order_by(o.created_at_ms)).all()
+    return {row.broker_order_id: Protected(row.id, row.token, row.side, row.quantity)
+            for row in rows if row.broker_order_id}
+
+
+def rule_orders(fired: list[RuleState], protecting: dict[str, Protected],
+                book: list[OrderState], taken: set[str]) -> dict[str, str]:
+    """order id -> position id, for the fired rules' orders that have ended: the order a rule
+    names, or else the first untagged order in the book on its instrument, side and quantity
+    not `taken` (by another rule, here or before)."""
+    out: dict[str, str] = {}
+    for rule in fired:
+        want = protecting[rule.rule_id]
+        order = next((o for o in book if o.order_id == rule.order_id), None) \
+            if rule.order_id else \
+            next((o for o in book if o.order_id not in taken and o.order_id not in out
+                  and not PIPELINE_TAG.match(o.tag) and o.token == want.token
+                  and o.side == want.side and o.quantity == want.quantity), None)
+        if order and order.order_id not in taken and \
+                order.status in ENDED_SHORT | {"complete"}:
+            out[order.order_id] = want.position_id
+    return out
 
 
 async def watch(eng: Engine, account_id: str, broker: PlacingBroker, updates: OrderUpdates,
@@ -41,15 +80,17 @@ async def watch(eng: Engine, account_id: str, broker: PlacingBroker, updates: Or
             protecting = await asyncio.to_thread(protected_positions, eng, account_id)
             if not protecting:
                 continue
-            fired = {r.order_id: protecting[r.rule_id] for r in await broker.rules()
-                     if r.status == "triggered" and r.order_id and r.rule_id in protecting
-                     and r.order_id not in done}
+            listed = {r.rule_id: r for r in await broker.rules() if r.rule_id in protecting}
+            for rule_id in protecting.keys() - listed.keys():     # a rule the list leaves out
+                listed[rule_id] = await broker.rule_state(rule_id)
+            fired = [r for r in listed.values() if r.status == "triggered"]
             if not fired:
                 continue
-            for order in await updates.book():
-                if order.order_id in fired and order.status in ENDED_SHORT | {"complete"}:
-                    await _emit(order, fired[order.order_id], emit_fill)
-                    done.add(order.order_id)
+            book = await updates.book()
+            for order_id, position_id in rule_orders(fired, protecting, book, done).items():
+                await _emit(next(o for o in book if o.order_id == order_id), position_id,
+                            emit_fill)
+                done.add(order_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the next look tries again

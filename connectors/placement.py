@@ -37,10 +37,24 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class RuleState:
-    """A broker-side stop rule: active, triggered (with the order it placed), or gone."""
+    """A broker-side stop rule: active, triggered (with the order it placed, where the broker
+    names it), or gone."""
     rule_id: str
     status: str                  # active | triggered | gone
     order_id: str | None = None
+
+
+RULE_BEYOND_PCT = 1   # a rule's order is a limit this far beyond its trigger: it fills in a rush
+TICK_PAISE = 5
+
+
+def rule_limit_paise(trigger_paise: int, side: str) -> int:
+    """The limit price of the order a rule places when `trigger_paise` is reached: 1 % beyond
+    it, on the tick, so that it fills in a fast market and never at an absurd price."""
+    sell = side == "SELL"
+    beyond = trigger_paise * (100 - RULE_BEYOND_PCT if sell else 100 + RULE_BEYOND_PCT) / 100
+    ticks = beyond // TICK_PAISE if sell else -(-beyond // TICK_PAISE)
+    return int(ticks) * TICK_PAISE
 
 
 def backoff_s(attempt: int, base: float = 0.25, cap: float = 8.0) -> float:
@@ -54,6 +68,9 @@ class PlacingBroker:
     broker_name = "this broker"
     tag_field = "tag"      # the order book's column holding the client order id
     status_field = "status"
+    # True where the broker refuses to delete a rule that has fired: a deletion that went
+    # through then proves the rule had not fired, whatever a later read shows
+    deleting_proves_unfired = False
 
     async def _place(self, intent: OrderIntent) -> str:
         """Place once: the broker's order id; Retry or Rejected otherwise."""
@@ -105,6 +122,8 @@ class PlacingBroker:
                 if state.status == "active":
                     try:
                         await self.delete_rule(rule_id)
+                        if self.deleting_proves_unfired:
+                            return "cancelled"
                     except Rejected:
                         pass               # it may have fired meanwhile: its state tells
                     state = await self.rule_state(rule_id)

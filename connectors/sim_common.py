@@ -37,27 +37,16 @@ def gateway_error(ex: SimState) -> Response | None:
     return None
 
 
-def work_soon(ex: SimState, order: Order) -> None:
-    """A new order: announced, and worked against the price a moment later."""
-    ex.publish_order(order)
-    asyncio.get_running_loop().call_later(0.05, _work, ex, order)
-
-
 async def accepted(ex: SimState, order: Order) -> None:
     """A placed order: worked soon, and its answer held back for timeout_s when the
     place_timeout fault fires (placed, but answered too late)."""
-    work_soon(ex, order)
+    ex.work_soon(order)
     if ex.faults.take("place_timeout"):
         ex.held_answers += 1
         try:
             await asyncio.sleep(ex.faults.timeout_s)
         finally:
             ex.held_answers -= 1
-
-
-def _work(ex: SimState, order: Order) -> None:
-    for state in ex.execute(order):
-        ex.publish_order(state)
 
 
 async def socket_session(ex: SimState, ws, events: asyncio.Queue, listens: list[set],
@@ -96,7 +85,8 @@ def scripting_routes(exchange: Callable[[Request], SimState],
                      tokens: Callable[[Request], list]) -> list[Route]:
     """POST /sim/faults (any Faults field), GET /sim/orders (every order, as the broker shows
     them), GET /sim/sessions (every token issued: tests check none leaked), GET
-    /sim/held-answers, POST /sim/drop-streams."""
+    /sim/held-answers, POST /sim/drop-streams, GET /sim/stop-rules (every broker-side stop rule
+    the exchange keeps, with its state)."""
     async def faults(request: Request):
         current = exchange(request).faults
         for key, value in (await request.json()).items():
@@ -117,11 +107,15 @@ def scripting_routes(exchange: Callable[[Request], SimState],
     async def drop(request: Request):
         return JSONResponse({"dropped": exchange(request).drop_streams()})
 
+    async def stop_rules(request: Request):
+        return JSONResponse([r.__dict__ for r in exchange(request).stop_rules.values()])
+
     return [Route("/sim/faults", faults, methods=["POST"]),
             Route("/sim/orders", orders, methods=["GET"]),
             Route("/sim/sessions", sessions, methods=["GET"]),
             Route("/sim/held-answers", held, methods=["GET"]),
-            Route("/sim/drop-streams", drop, methods=["POST"])]
+            Route("/sim/drop-streams", drop, methods=["POST"]),
+            Route("/sim/stop-rules", stop_rules, methods=["GET"])]
 
 
 async def random_walk(sim, interval_s: float, seed: int) -> None:

@@ -13,27 +13,19 @@ from kiteconnect import exceptions as kex
 
 from connectors.kite.master import Master
 from connectors.kite.session import KiteSession
-from connectors.placement import PlacingBroker, Rejected, Retry, RuleState
+from connectors.placement import PlacingBroker, Rejected, Retry, RuleState, rule_limit_paise
 from schemas.records import OrderIntent
 
 PRODUCTS = {"INTRADAY": "MIS", "DELIVERY": "CNC", "CARRYFORWARD": "NRML", "MARGIN": "NRML"}
-TICK_PAISE = 5
-BEYOND_PCT = 1     # a rule's order is a limit this far beyond its trigger: it fills in a rush
 
 
 def rule_legs(intent: OrderIntent, tradingsymbol: str) -> tuple[str, list[float], list[dict]]:
     """A GTT for a PROTECT intent: (type, trigger values in rupees, one order per trigger),
     the stop and target as an OCO pair (ascending), or a single trigger."""
     triggers = sorted(v for v in (intent.stop_paise, intent.target_paise) if v is not None)
-    sell = intent.side == "SELL"
-
-    def limit(trigger: int) -> float:
-        beyond = trigger * (100 - BEYOND_PCT if sell else 100 + BEYOND_PCT) / 100
-        ticks = beyond // TICK_PAISE if sell else -(-beyond // TICK_PAISE)
-        return int(ticks) * TICK_PAISE / 100
     orders = [dict(transaction_type=intent.side, quantity=intent.quantity, order_type="LIMIT",
                    product=PRODUCTS.get(intent.product_type, intent.product_type),
-                   price=limit(v)) for v in triggers]
+                   price=rule_limit_paise(v, intent.side) / 100) for v in triggers]
     return ("two-leg" if len(triggers) == 2 else "single"), [v / 100 for v in triggers], orders
 
 

@@ -1,17 +1,43 @@
 """The SmartAPI broker: MARKET/LIMIT orders with the pipeline's client order id as `ordertag`,
 placed exactly once (connectors.placement). Fills arrive later from the order-update stream
 (orders.py). Retried: 5xx, timeouts, non-JSON answers, rate-limit pages, AB1004 and AB2001;
-never a rejection."""
+never a rejection.
+
+Broker-side stops are Angel One GTT rules of one trigger: the position's stop (its target stays
+pinewire's). A rule is NEW or ACTIVE while it waits, SENTTOEXCHANGE once it has placed its
+order, CANCELLED when deleted. Its details do not name the order it placed: the rule watcher
+finds that order in the book (agents/rule_watch.py). Any other status is taken as still able to
+fire: pinewire then refuses its own exit rather than risk a second one."""
 from __future__ import annotations
 
 import requests
 
-from connectors.placement import PlacingBroker, Rejected, Retry
+from connectors.placement import PlacingBroker, Rejected, Retry, RuleState, rule_limit_paise
 from connectors.smartapi.sdk import sdk
 from connectors.smartapi.session import Session, error_code
 from schemas.records import OrderIntent
 
 RETRY_LATER = {"AB1004", "AB2001"}
+RULE_STATES = {"NEW": "active", "ACTIVE": "active", "SENTTOEXCHANGE": "triggered",
+               "CANCELLED": "gone"}
+WAITING = ["NEW", "ACTIVE"]
+RULE_DAYS = 365
+
+
+def rule_params(intent: OrderIntent) -> dict:
+    """A GTT rule of one trigger at intent's stop (a PROTECT intent)."""
+    if intent.stop_paise is None:
+        raise Rejected("an Angel One stop rule needs a stop-loss, and this link has none")
+    return {"tradingsymbol": intent.symbol, "symboltoken": intent.token,
+            "exchange": intent.exchange, "producttype": intent.product_type,
+            "transactiontype": intent.side,
+            "price": rule_limit_paise(intent.stop_paise, intent.side) / 100,
+            "qty": intent.quantity, "disclosedqty": 0, "triggerprice": intent.stop_paise / 100,
+            "timeperiod": RULE_DAYS}
+
+
+def rule_state(row: dict) -> RuleState:
+    return RuleState(str(row["id"]), RULE_STATES.get(str(row.get("status")), "active"))
 
 
 def order_params(intent: OrderIntent) -> dict:
@@ -88,3 +114,56 @@ class SmartApiBroker(PlacingBroker):
             held[token] = held.get(token, 0) + int(row.get("quantity") or 0) + \
                 int(row.get("t1quantity") or 0)
         return held
+
+    # -- GTT: the broker-side stop rule ----------------------------------------------------
+    async def _rule_call(self, kind: str, route: str, params: dict):
+        """A GTT route through the SDK's own request path: its gtt* helpers drop the broker's
+        error text (they index `data` of a failed answer)."""
+        response = await self._call(kind, "_postRequest", route, params)
+        code = error_code(response)
+        if code is None:
+            return response.get("data")
+        if code in RETRY_LATER:
+            raise Retry(f"broker said try later ({code})", maybe_placed=False)
+        raise Rejected(f"{response.get('message', 'refused')} ({code})")
+
+    async def protect(self, intent: OrderIntent) -> str:
+        params = rule_params(intent)
+        if intent.rule_id:
+            await self._rule_call("order", "api.gtt.modify", {"id": intent.rule_id, **params})
+            return intent.rule_id
+        return str((await self._rule_call("order", "api.gtt.create", params))["id"])
+
+    async def _rule_rows(self, statuses: list[str]) -> list[dict]:
+        rows, page = [], 1
+        while True:
+            data = await self._rule_call("rules", "api.gtt.list",
+                                         {"status": statuses, "page": page, "count": 100})
+            rows += data or []
+            if not data or len(data) < 100:
+                return rows
+            page += 1
+
+    async def find_rule(self, intent: OrderIntent) -> str | None:
+        params = rule_params(intent)
+        for row in await self._rule_rows(WAITING):
+            if str(row.get("symboltoken")) == intent.token and \
+                    float(row.get("triggerprice") or 0) == params["triggerprice"] and \
+                    int(row.get("qty") or 0) == intent.quantity:
+                return str(row["id"])
+        return None
+
+    async def rule_state(self, rule_id: str) -> RuleState:
+        try:
+            row = await self._rule_call("rules", "api.gtt.details", {"id": rule_id})
+        except Rejected:                # Angel One does not know it (any more)
+            return RuleState(rule_id, "gone")
+        return rule_state({**row, "id": rule_id})
+
+    async def delete_rule(self, rule_id: str) -> None:
+        row = await self._rule_call("rules", "api.gtt.details", {"id": rule_id})
+        await self._rule_call("order", "api.gtt.cancel", {
+            "id": rule_id, "symboltoken": row["symboltoken"], "exchange": row["exchange"]})
+
+    async def rules(self) -> list[RuleState]:
+        return [rule_state(row) for row in await self._rule_rows(WAITING + ["SENTTOEXCHANGE"])]

@@ -4,19 +4,47 @@ stream (orders.py).
 
 Errors, as the upstox-python-sdk raises them: a timeout or a dropped connection (urllib3) and
 any 5xx may have placed the order: retried after looking in the order book. 429 placed
-nothing: retried. Other 4xx answers are Upstox refusing the order: never retried."""
+nothing: retried. Other 4xx answers are Upstox refusing the order: never retried.
+
+Broker-side stops are Upstox GTT orders of one rule: an ENTRY that sells below (or buys above)
+the position's stop — Upstox wants an ENTRY in every GTT, and a second rule would be a second
+order the broker could place; the target stays pinewire's. A rule that has placed its order
+names it (TRIGGERED, OPEN, COMPLETED); SCHEDULED, PENDING and INACTIVE wait; CANCELLED, EXPIRED
+and FAILED (its order refused) exit nothing. Upstox does not return completed GTT orders and
+refuses to cancel a triggered one: a rule it no longer knows has fired (its order is found in
+the book by agents/rule_watch.py), and a cancellation it accepted means the rule had not."""
 from __future__ import annotations
 
 import upstox_client
 from upstox_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from connectors.placement import PlacingBroker, Rejected, Retry
+from connectors.placement import PlacingBroker, Rejected, Retry, RuleState
 from connectors.upstox.master import Master
 from connectors.upstox.session import API_VERSION, UpstoxSession, error_text
 from schemas.records import OrderIntent
 
 PRODUCTS = {"INTRADAY": "I", "DELIVERY": "D", "CARRYFORWARD": "D", "MARGIN": "D"}
+WAITING = {"SCHEDULED", "PENDING", "INACTIVE"}
+EXITED_NOTHING = {"CANCELLED", "EXPIRED", "FAILED"}
+
+
+def rule_state(row) -> RuleState:
+    """The state of a one-rule GTT order (the SDK's GttOrderDetails)."""
+    rule = (row.rules or [None])[0]
+    status = str(getattr(rule, "status", "") or "").upper()
+    if status in EXITED_NOTHING:
+        return RuleState(row.gtt_order_id, "gone")
+    if rule is not None and rule.order_id and status not in WAITING:
+        return RuleState(row.gtt_order_id, "triggered", str(rule.order_id))
+    return RuleState(row.gtt_order_id, "active")
+
+
+def gtt_rules(intent: OrderIntent) -> list[upstox_client.GttRule]:
+    if intent.stop_paise is None:
+        raise Rejected("an Upstox stop rule needs a stop-loss, and this link has none")
+    return [upstox_client.GttRule(strategy="ENTRY", trigger_price=intent.stop_paise / 100,
+                                  trigger_type="BELOW" if intent.side == "SELL" else "ABOVE")]
 
 
 def order_request(intent: OrderIntent, instrument_key: str) -> upstox_client.PlaceOrderRequest:
@@ -32,6 +60,7 @@ def order_request(intent: OrderIntent, instrument_key: str) -> upstox_client.Pla
 class UpstoxBroker(PlacingBroker):
     broker_name = "Upstox"
     tag_field = "tag"
+    deleting_proves_unfired = True
 
     def __init__(self, session: UpstoxSession, master: Master, attempts: int = 8):
         self.session, self.master, self.attempts = session, master, attempts
@@ -82,3 +111,54 @@ class UpstoxBroker(PlacingBroker):
         answer = await self._call("other", upstox_client.PortfolioApi, "get_holdings",
                                   API_VERSION)
         return await self._by_exchange_token(answer.data or [], "quantity", "t1_quantity")
+
+    # -- GTT: the broker-side stop rule ----------------------------------------------------
+    async def protect(self, intent: OrderIntent) -> str:
+        rules = gtt_rules(intent)
+        if intent.rule_id:
+            await self._call("order", upstox_client.OrderApiV3, "modify_gtt_order",
+                             upstox_client.GttModifyOrderRequest(
+                                 type="SINGLE", quantity=intent.quantity, rules=rules,
+                                 gtt_order_id=intent.rule_id))
+            return intent.rule_id
+        inst = await self.master.instrument(intent.exchange, intent.token, intent.symbol)
+        if inst is None:
+            raise Rejected(f"{intent.exchange}:{intent.symbol} is not in Upstox's instrument list")
+        answer = await self._call("order", upstox_client.OrderApiV3, "place_gtt_order",
+                                  upstox_client.GttPlaceOrderRequest(
+                                      type="SINGLE", quantity=intent.quantity,
+                                      product=PRODUCTS.get(intent.product_type, "D"),
+                                      rules=rules, instrument_token=inst.instrument_key,
+                                      transaction_type=intent.side))
+        return answer.data.gtt_order_ids[0]
+
+    async def _rule_rows(self, rule_id: str | None = None) -> list:
+        kwargs = {"gtt_order_id": rule_id} if rule_id else {}
+        answer = await self._call("other", upstox_client.OrderApiV3, "get_gtt_order_details",
+                                  **kwargs)
+        return answer.data or []
+
+    async def find_rule(self, intent: OrderIntent) -> str | None:
+        inst = await self.master.instrument(intent.exchange, intent.token, intent.symbol)
+        trigger = gtt_rules(intent)[0].trigger_price
+        for row in await self._rule_rows():
+            if inst and row.instrument_token == inst.instrument_key and \
+                    row.quantity == intent.quantity and rule_state(row).status == "active" and \
+                    row.rules and float(row.rules[0].trigger_price) == trigger:
+                return row.gtt_order_id
+        return None
+
+    async def rule_state(self, rule_id: str) -> RuleState:
+        try:
+            rows = await self._rule_rows(rule_id)
+        except Rejected:
+            rows = []
+        match = [rule_state(row) for row in rows if row.gtt_order_id == rule_id]
+        return match[0] if match else RuleState(rule_id, "triggered")   # completed: not kept
+
+    async def delete_rule(self, rule_id: str) -> None:
+        await self._call("order", upstox_client.OrderApiV3, "cancel_gtt_order",
+                         upstox_client.GttCancelOrderRequest(gtt_order_id=rule_id))
+
+    async def rules(self) -> list[RuleState]:
+        return [rule_state(row) for row in await self._rule_rows()]

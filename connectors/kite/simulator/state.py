@@ -178,8 +178,7 @@ class KiteSim:
                        "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
                        "order_result": {"status": "success", "order_id": order.orderid,
                                         "rejection_reason": ""}}
-        from connectors.sim_common import work_soon
-        work_soon(self.exchange, order)
+        self.exchange.work_soon(order)
 
 
 def order_row(order: Order, sim: KiteSim) -> dict:

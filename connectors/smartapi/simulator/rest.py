@@ -307,6 +307,7 @@ async def sim_order_sockets(request: Request):
 
 
 def create_app(sim: SimState) -> Starlette:
+    from connectors.smartapi.simulator import gtt     # its routes build on this module's
     routes = [
         Route(f"{AUTH}/user/v1/loginByPassword", login, methods=["POST"]),
         Route(f"{AUTH}/jwt/v1/generateTokens", generate_tokens, methods=["POST"]),
@@ -327,6 +328,7 @@ def create_app(sim: SimState) -> Starlette:
         *scripting_routes(_state, _rows, _tokens),
         Route("/sim/refused-logins", sim_refused_logins, methods=["GET"]),
         Route("/sim/order-sockets", sim_order_sockets, methods=["GET", "POST"]),
+        *gtt.routes(),
     ]
     app = Starlette(routes=routes)
     app.state.sim = sim

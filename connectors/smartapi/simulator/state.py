@@ -20,6 +20,7 @@ RATE_LIMITS = {
     "profile": ((3, 1.0),),
     "ltp": ((10, 1.0),),
     "candles": ((3, 1.0), (180, 60.0)),
+    "rules": ((1, 1.0),),
 }
 
 
@@ -101,6 +102,25 @@ class Order:
         }
 
 
+@dataclass
+class StopRule:
+    """A broker-side stop rule as the simulated exchange keeps it (each simulator shows it in
+    its broker's shape): once the price reaches its trigger — from above when the trigger was
+    below the price at placement, from below otherwise — it places its order, untagged."""
+    rule_id: str
+    client_code: str
+    token: str
+    order: dict              # the order it places, in SimState.place's fields
+    trigger_paise: int
+    from_above: bool
+    status: str = "active"   # active | triggered | cancelled
+    order_id: str | None = None
+    created: str = ""
+
+    def reached(self, paise: int) -> bool:
+        return paise <= self.trigger_paise if self.from_above else paise >= self.trigger_paise
+
+
 class RateLimiter:
     def __init__(self, limits: dict = RATE_LIMITS):
         self.limits = limits
@@ -150,6 +170,8 @@ class SimState:
         self.stream_drops: set[asyncio.Event] = set()
         # (token, interval) -> [[ISO time, open, high, low, close, volume], ...], oldest first
         self.candles: dict[tuple[str, str], list[list]] = {}
+        self.stop_rules: dict[str, StopRule] = {}
+        self.rule_ids = itertools.count(1001)
 
     def order_socket(self, client_code: str, opened: bool) -> None:
         count = self.order_sockets.get(client_code, 0) + (1 if opened else -1)
@@ -246,6 +268,15 @@ class SimState:
         states.append(_copy(order))
         return states
 
+    def work_soon(self, order: Order) -> None:
+        """A new order: announced, and worked against the price a moment later."""
+        self.publish_order(order)
+        asyncio.get_running_loop().call_later(0.05, self._work, order)
+
+    def _work(self, order: Order) -> None:
+        for state in self.execute(order):
+            self.publish_order(state)
+
     def book(self, client_code: str) -> list[dict]:
         return [o.row() for o in self.orders.values() if o.client_code == client_code]
 
@@ -258,6 +289,27 @@ class SimState:
         self.prices[token] = paise
         for q in self.tick_listeners:
             q.put_nowait((token, paise, int(time.time() * 1000)))
+        for rule in list(self.stop_rules.values()):
+            if rule.status == "active" and rule.token == token and rule.reached(paise):
+                order = self.place(rule.client_code, {**rule.order, "ordertag": ""})
+                rule.status, rule.order_id = "triggered", order.orderid
+                self.work_soon(order)
+
+    # -- stop rules -------------------------------------------------------------------------
+    def add_rule(self, client_code: str, order: dict, trigger_paise: int,
+                 id_prefix: str = "") -> StopRule | None:
+        """A new rule on order["symboltoken"]; None when the instrument has no price."""
+        token = order["symboltoken"]
+        if token not in self.prices:
+            return None
+        rule = StopRule(f"{id_prefix}{next(self.rule_ids)}", client_code, token, dict(order),
+                        trigger_paise, trigger_paise < self.prices[token], created=_now())
+        self.stop_rules[rule.rule_id] = rule
+        return rule
+
+    def own_rule(self, client_code: str, rule_id) -> StopRule | None:
+        rule = self.stop_rules.get(str(rule_id))
+        return rule if rule and rule.client_code == client_code else None
 
     def drop_streams(self) -> int:
         dropped = len(self.stream_drops)

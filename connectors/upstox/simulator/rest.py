@@ -205,6 +205,7 @@ def _tokens(request: Request) -> list[str]:
 
 
 def create_app(sim: UpstoxSim, ws_root: str) -> Starlette:
+    from connectors.upstox.simulator import gtt       # its routes build on this module's
     routes = [
         Route("/v2/login/authorization/dialog", dialog, methods=["GET"]),
         Route("/v2/login/authorization/token", token, methods=["POST"]),
@@ -221,6 +222,7 @@ def create_app(sim: UpstoxSim, ws_root: str) -> Starlette:
         Route("/instruments/complete.json.gz", instrument_file, methods=["GET"]),
         Route("/sim/price", sim_price, methods=["POST"]),
         *scripting_routes(lambda request: _sim(request).exchange, _rows, _tokens),
+        *gtt.routes(),
     ]
     app = Starlette(routes=routes)
     app.state.sim, app.state.ws_root = sim, ws_root
