@@ -44,7 +44,7 @@ class RuleState:
     order_id: str | None = None
 
 
-RULE_BEYOND_PCT = 1   # a rule's order is a limit this far beyond its trigger: it fills in a rush
+RULE_BEYOND_PCT = 1   # a rule's order is a limit this far beyond its trigger: fills in a rush
 TICK_PAISE = 5
 
 
@@ -96,7 +96,7 @@ class PlacingBroker:
     # -- broker-side stop rules (a link's --broker-stop gtt) -------------------------------
     async def protect(self, intent: OrderIntent) -> str:
         """Place the stop/target rule of intent (or move intent.rule_id): its id."""
-        raise Rejected(f"broker-side stop rules are not available on {self.broker_name} yet")
+        raise Rejected(f"broker-side stop rules are not available on {self.broker_name}")
 
     async def rules(self) -> list[RuleState]:
         """The account's stop rules at the broker."""

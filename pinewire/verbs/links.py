@@ -208,9 +208,10 @@ def _setting_flags(p: argparse.ArgumentParser, *, adding: bool) -> None:
     p.add_argument("--action", dest="scan_action", help="a chartink link's BUY or SELL for "
                                                          "every stock its scan names")
     p.add_argument("--broker-stop", dest="broker_stop",
-                   help="gtt: a live position is also protected by the broker's own stop/target "
-                        "rule (Kite GTT), moved with the trailing stop and cancelled when "
-                        "pinewire exits first; none (default)")
+                   help="gtt: a live position is also protected by the broker's own rule "
+                        "(a GTT: stop and target on Kite, the stop on Angel One and Upstox), "
+                        "moved with the trailing stop and cancelled when pinewire exits "
+                        "first; none (default)")
     p.add_argument("--entry-window", dest="entry_window", help="HH:MM-HH:MM IST: enter only "
                                                                "then (off: any time)")
     mode = p.add_mutually_exclusive_group()

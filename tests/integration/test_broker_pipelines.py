@@ -76,26 +76,34 @@ class Live:
 
 @contextlib.contextmanager
 def started(kind: str, request, kafka_url, tmp_path_factory, **env):
-    """A pipeline with an account of this broker, logged in for the day by `pinewire account
-    login`, its feed on that account."""
+    """A pipeline with an account of this broker — Kite's and Upstox's logged in for the day by
+    `pinewire account login` — its feed on that account."""
     sim = request.getfixturevalue(f"{kind}_sim")
-    sim_account = request.getfixturevalue(f"{kind}_account")
+    sim_account = request.getfixturevalue("sim_account" if kind == "smartapi" else
+                                          f"{kind}_account")
     key = credentials.new_key()
     p = Pipeline(tmp_path_factory.mktemp(f"{kind}-live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED=kind, PINEWIRE_FEED_ACCOUNT=kind, PINEWIRE_FEED_WATCHLIST="",
                  **sim.env(), **env)
-    SECRETS.add(sim_account.api_secret)
-    account = accounts.add_account(
-        p.engine, key, name=kind, user_id=p.user["id"], broker=kind,
-        client_code=sim_account.user_id, api_key=sim_account.api_key,
-        api_secret=sim_account.api_secret,
-        redirect_uri=getattr(sim_account, "redirect_uri", "") if kind == "upstox" else "")
+    if kind == "smartapi":
+        account = accounts.add_account(
+            p.engine, key, name=kind, user_id=p.user["id"], client_code=sim_account.client_code,
+            api_key=sim_account.api_key, pin=sim_account.pin,
+            totp_secret=sim_account.totp_secret)
+    else:
+        SECRETS.add(sim_account.api_secret)
+        account = accounts.add_account(
+            p.engine, key, name=kind, user_id=p.user["id"], broker=kind,
+            client_code=sim_account.user_id, api_key=sim_account.api_key,
+            api_secret=sim_account.api_secret,
+            redirect_uri=getattr(sim_account, "redirect_uri", "") if kind == "upstox" else "")
     feed = None
     try:
         p.prepare_topics()
         live = Live(kind, p, sim, sim_account, account, None)
-        live.login = live.log_in()
-        assert live.login.returncode == 0, live.login.stdout + live.login.stderr
+        if kind != "smartapi":
+            live.login = live.log_in()
+            assert live.login.returncode == 0, live.login.stdout + live.login.stderr
         p.start_worker()
         p.start_web()
         feed = p.spawn("feed", log="feed.log")

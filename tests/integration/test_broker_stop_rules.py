@@ -12,7 +12,6 @@ import pytest
 from agents.rule_watch import Protected, rule_orders
 from connectors.credentials import Credentials
 from connectors.live import open_account
-from connectors.placement import RuleState
 from connectors.ratelimit import RateLimiter
 from connectors.smartapi.ratelimit import LIMITS as SMARTAPI_LIMITS
 from schemas.records import OrderIntent
@@ -122,22 +121,3 @@ def test_a_fired_rule_is_told_its_order_found_and_the_exit_places_nothing(rules_
     protecting = {rule_id: Protected(placed.position_id, TOKEN, "SELL", 10)}
     assert rule_orders([state], protecting, book, set()) == \
         {rule_order.get("orderid") or rule_order["order_id"]: placed.position_id}
-
-
-def test_the_rule_watcher_takes_each_fired_rules_own_order_once():
-    """Two rules on one instrument fire; the broker names neither order: each takes one."""
-    from connectors.order_updates import OrderState
-    from decimal import Decimal
-
-    def order(oid, tag="", qty=10, status="complete"):
-        return OrderState(oid, tag, TOKEN, "SELL", qty, qty, Decimal("2388"), status)
-    book = [order("1", tag="00112233445566aaX0"), order("2", qty=5), order("3"), order("4")]
-    protecting = {"r1": Protected("p1", TOKEN, "SELL", 10),
-                  "r2": Protected("p2", TOKEN, "SELL", 10)}
-    fired = [RuleState("r1", "triggered"), RuleState("r2", "triggered")]
-    assert rule_orders(fired, protecting, book, set()) == {"3": "p1", "4": "p2"}
-    assert rule_orders(fired, protecting, book, {"3"}) == {"4": "p1"}
-    named = [RuleState("r1", "triggered", "4")]
-    assert rule_orders(named, protecting, book, set()) == {"4": "p1"}
-    open_ = [order("5", status="open")]
-    assert rule_orders(fired[:1], protecting, open_, set()) == {}, "not before it has ended"

@@ -1,9 +1,9 @@
-"""Broker-side stop rules (a live link's --broker-stop gtt) on Kite, against its simulator:
-the adapter places, moves, finds and cancels a GTT and tells a fired one; through the
-pipeline, the rule follows the entry and the trailing stop, pinewire's own exit cancels it
-first (one exit), and with the worker down the rule exits at the broker and pinewire, back,
-records that exit once (BROKER_STOP). On one Kafka broker: the broker adapter is what is
-tested."""
+"""Broker-side stop rules (a live link's --broker-stop gtt). Kite's adapter against its
+simulator: it places, moves, finds and cancels a GTT and tells a fired one (Angel One's and
+Upstox's: test_broker_stop_rules.py). Through the pipeline, on each of the three brokers: the
+rule follows the entry and the trailing stop, pinewire's own exit cancels it first (one exit),
+and with the worker down the rule exits at the broker and pinewire, back, records that exit
+once (BROKER_STOP). On one Kafka broker: the broker adapters are what is tested."""
 import asyncio
 import time
 
@@ -14,6 +14,7 @@ from schemas.records import OrderIntent
 from tests.integration.harness import wait_until
 from tests.integration.test_broker_faults import Broker, _intent
 from tests.integration.test_broker_pipelines import started
+from tests.integration.upstox import instrument_key as upstox_key
 
 pytestmark = pytest.mark.one_kafka_broker
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
@@ -83,11 +84,24 @@ def test_a_fired_rule_is_told_and_the_exit_then_places_nothing(kite):
     assert fills == [] and kite.at_broker(exit_) == [], "the rule's order exits, not pinewire"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["kite", "smartapi", "upstox"])
 def pipeline(request, kafka_url, tmp_path_factory):
-    with started("kite", request, kafka_url, tmp_path_factory,
+    with started(request.param, request, kafka_url, tmp_path_factory,
                  PINEWIRE_BROKER_STOP_EVERY_S="1") as live:
         yield live
+
+
+def _rule(live, rule_id) -> tuple[str, list[float]]:
+    """(state, triggers in rupees) of a rule at the broker: active, fired or cancelled."""
+    if live.kind == "kite":
+        rule = _gtt(live.sim, rule_id)
+        return ({"triggered": "fired", "deleted": "cancelled"}.get(rule["status"],
+                                                                   rule["status"]),
+                rule["condition"]["trigger_values"])
+    rule = next(r for r in live.sim.http.get("/sim/stop-rules").json()
+                if r["rule_id"] == rule_id)
+    return ({"triggered": "fired"}.get(rule["status"], rule["status"]),
+            [rule["trigger_paise"] / 100])
 
 
 def _open_protected(live, symbol, token, price, **link):
@@ -104,10 +118,16 @@ def _open_protected(live, symbol, token, price, **link):
     return link, pid, answer["broker_order_id"]
 
 
-def _sells(live, symbol, since: int) -> list[dict]:
-    """SELL orders on the symbol among the simulator's orders from the since-th on."""
-    return [o for o in live.sim.orders()[since:]
-            if o["tradingsymbol"] == symbol and o["transaction_type"] == "SELL"]
+def _sells(live, token, since: int) -> list[tuple[str, str]]:
+    """(tag, status) of the SELL orders on the instrument among the simulator's orders from
+    the since-th on, whatever the broker's field names."""
+    field, key = {"kite": ("instrument_token", str(int(token) << 8 | 1)),
+                  "smartapi": ("symboltoken", token),
+                  "upstox": ("instrument_token", upstox_key(token))}[live.kind]
+    return [(o.get("tag") or o.get("ordertag") or "", o["status"].upper())
+            for o in live.sim.orders()[since:]
+            if str(o.get(field)) == key and
+            (o.get("transaction_type") or o.get("transactiontype")) == "SELL"]
 
 
 def test_pinewire_exits_first_its_rule_is_cancelled_and_one_exit_is_made(pipeline):
@@ -115,16 +135,17 @@ def test_pinewire_exits_first_its_rule_is_cancelled_and_one_exit_is_made(pipelin
     since = len(live.sim.orders())
     link, pid, rule_id = _open_protected(live, "ITC", "1660", "410", sl_pct="1",
                                          target_pct="3.3")
-    rule = _gtt(live.sim, rule_id)
-    assert (rule["status"], rule["condition"]["trigger_values"]) == ("active", [405.9, 423.55])
-    # pinewire's target is 423.53; the rule's, on the tick above, 423.55: pinewire first
+    # Kite's rule holds both levels; Angel One's and Upstox's the stop only
+    assert _rule(live, rule_id) == ("active", [405.9, 423.55] if live.kind == "kite" else
+                                    [405.9])
+    # pinewire's target is 423.53; Kite's rule's, on the tick above, 423.55: pinewire first
     wait_until(lambda: live.sim.price("1660", "423.54") or live.p.rows(
         sql.positions, sql.positions.c.id == pid)[0]["state"] != "OPEN", 30,
         "pinewire's target exit", interval_s=0.3)
     closed = live.p.position(pid, "CLOSED", timeout_s=30)
     assert closed["exit_reason"] == "TARGET"
-    assert _gtt(live.sim, rule_id)["status"] == "deleted"
-    assert [o["tag"] for o in _sells(live, "ITC", since)] == [f"{pid}X0"], \
+    assert _rule(live, rule_id)[0] == "cancelled"
+    assert [tag for tag, _ in _sells(live, "1660", since)] == [f"{pid}X0"], \
         "one exit, pinewire's"
 
 
@@ -136,8 +157,8 @@ def test_with_the_worker_down_the_rule_exits_and_pinewire_records_it_once(pipeli
                                          target_pct="5")
     processes.stop(p.worker)                          # pinewire, its host or network dies
     live.sim.price(TOKEN, "2390")                     # through the stop: the rule fires
-    assert _gtt(live.sim, rule_id)["status"] == "triggered"
-    wait_until(lambda: [o["status"] for o in _sells(live, SYMBOL, since)] == ["COMPLETE"], 10,
+    assert _rule(live, rule_id)[0] == "fired"
+    wait_until(lambda: _sells(live, TOKEN, since) == [("", "COMPLETE")], 10,
                "the rule's order to fill at the broker")
     assert p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] == "OPEN"
     p.start_worker()
@@ -147,7 +168,7 @@ def test_with_the_worker_down_the_rule_exits_and_pinewire_records_it_once(pipeli
     assert closed["realized_pnl_paise"] == 10 * (239000 - 242000)
     live.sim.price(TOKEN, "2389")                     # pinewire's own stop sees it too now
     p.committed()
-    assert len(_sells(live, SYMBOL, since)) == 1, "exactly one exit: the rule's"
+    assert len(_sells(live, TOKEN, since)) == 1, "exactly one exit: the rule's"
     closes = [e for e in p.rows(sql.position_events, sql.position_events.c.position_id == pid)
               if e["state"] == "CLOSED"]
     assert len({e["reason"] for e in closes}) == 1
@@ -157,11 +178,14 @@ def test_the_rule_follows_the_trailing_stop(pipeline):
     live = pipeline
     link, pid, rule_id = _open_protected(live, "SBIN", "3045", "805", sl_pct="1",
                                          trail_pct="1", target_pct=None)
-    assert _gtt(live.sim, rule_id)["condition"]["trigger_values"] == [796.95]
+    assert _rule(live, rule_id)[1] == [796.95]
     prices = iter(range(82000, 83000, 5))           # new bests: the trailing stop rises
 
     def followed():
         live.sim.price("3045", f"{next(prices) / 100:.2f}")
-        return _gtt(live.sim, rule_id)["condition"]["trigger_values"][0] > 811
+        return _rule(live, rule_id)[1][0] > 811
     wait_until(followed, 20, "the rule to move with the trailing stop", interval_s=0.6)
-    assert _gtt(live.sim, rule_id)["status"] == "active"
+    assert _rule(live, rule_id)[0] == "active"
+    live.p.alert(link, "EXIT", "SBIN")               # the strategy's own exit: the rule goes
+    assert live.p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] != "BROKER_STOP"
+    assert _rule(live, rule_id)[0] == "cancelled"

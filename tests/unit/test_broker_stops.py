@@ -1,10 +1,20 @@
 """A broker-side stop rule's decisions, purely: when a position asks for its rule (placed,
 then moved with the trailing stop at most every so often), the rule's triggers, what its
-answers and its own order do to the position, what an exit carries; Kite's GTT legs."""
+answers and its own order do to the position, what an exit carries; each broker's rule as it
+is sent and its states as they are read; which book order a fired rule placed."""
+from decimal import Decimal
+
+import pytest
+
 from agents import broker_stops as S, positions as P
+from agents.rule_watch import Protected, rule_orders
 from agents.exits import LONG, SHORT
 from connectors.broker import RULE_STILL_ACTIVE
 from connectors.kite.broker import rule_legs, rule_state
+from connectors.order_updates import OrderState
+from connectors.placement import Rejected, RuleState
+from connectors.smartapi import broker as smartapi
+from connectors.upstox import broker as upstox
 from schemas.records import OrderIntent
 
 EVERY = 10_000
@@ -101,11 +111,16 @@ def test_an_exit_refused_after_its_rule_was_cancelled_places_the_rule_again():
     assert kept.rule_id == "R1"
 
 
-def test_kites_gtt_legs():
+def _protect(**change) -> OrderIntent:
     intent = OrderIntent(client_order_id="0123456789abcdefP1", position_id="0123456789abcdef",
                          link_id="L", purpose="PROTECT", side="SELL", quantity=10, token="2885",
                          symbol="RELIANCE-EQ", exchange="NSE", paper=False, created_at_ms=0,
                          product_type="INTRADAY", stop_paise=99000, target_paise=102000)
+    return OrderIntent(**{**intent.asdict(), **change})
+
+
+def test_kites_gtt_legs():
+    intent = _protect()
     kind, values, orders = rule_legs(intent, "RELIANCE")
     assert (kind, values) == ("two-leg", [990.0, 1020.0])
     assert [o["price"] for o in orders] == [980.1, 1009.8]      # 1 % beyond, on the tick
@@ -117,3 +132,51 @@ def test_kites_gtt_legs():
         {"result": None}, {"result": {"order_result": {"order_id": "O9"}}}]}
     assert (rule_state(fired).status, rule_state(fired).order_id) == ("triggered", "O9")
     assert rule_state({"id": 7, "status": "deleted"}).status == "gone"
+
+
+def test_angel_ones_rule_holds_the_stop_and_its_states_are_read_safely():
+    params = smartapi.rule_params(_protect())
+    assert (params["transactiontype"], params["triggerprice"], params["price"], params["qty"]) \
+        == ("SELL", 990.0, 980.1, 10), "the stop only, its order 1 % beyond"
+    with pytest.raises(Rejected, match="needs a stop-loss"):
+        smartapi.rule_params(_protect(stop_paise=None))
+    states = {s: smartapi.rule_state({"id": 5, "status": s}).status
+              for s in ("NEW", "ACTIVE", "SENTTOEXCHANGE", "CANCELLED", "SOMETHING NEW")}
+    assert states == {"NEW": "active", "ACTIVE": "active", "SENTTOEXCHANGE": "triggered",
+                      "CANCELLED": "gone", "SOMETHING NEW": "active"}, \
+        "a status not known is taken as able to fire: no second exit"
+
+
+def test_upstoxs_rule_is_one_entry_below_the_stop_and_its_states_are_read_safely():
+    import upstox_client
+    [rule] = upstox.gtt_rules(_protect())
+    assert (rule.strategy, rule.trigger_type, rule.trigger_price) == ("ENTRY", "BELOW", 990.0)
+    assert upstox.gtt_rules(_protect(side="BUY"))[0].trigger_type == "ABOVE"
+
+    def state(status, order_id=None):
+        row = upstox_client.GttOrderDetails(gtt_order_id="GTT-1", rules=[upstox_client.Rule(
+            strategy="ENTRY", status=status, order_id=order_id)])
+        got = upstox.rule_state(row)
+        return got.status, got.order_id
+    assert state("SCHEDULED") == ("active", None)
+    assert state("TRIGGERED", "O1") == ("triggered", "O1")
+    assert state("COMPLETED", "O1") == ("triggered", "O1")
+    assert state("FAILED", "O1") == ("gone", None), "its order refused: nothing exited"
+    assert state("CANCELLED") == ("gone", None)
+    assert state("A NEW WORD") == ("active", None)
+
+
+def test_the_rule_watcher_takes_each_fired_rules_own_order_once():
+    """Two rules on one instrument fire and the broker names neither order: each takes one, and
+    never pinewire's own order nor one that is still open."""
+    def order(oid, tag="", qty=10, status="complete"):
+        return OrderState(oid, tag, "2885", "SELL", qty, qty, Decimal("988"), status)
+    book = [order("1", tag="00112233445566aaX0"), order("2", qty=5), order("3"), order("4")]
+    protecting = {"r1": Protected("p1", "2885", "SELL", 10),
+                  "r2": Protected("p2", "2885", "SELL", 10)}
+    fired = [RuleState("r1", "triggered"), RuleState("r2", "triggered")]
+    assert rule_orders(fired, protecting, book, set()) == {"3": "p1", "4": "p2"}
+    assert rule_orders(fired, protecting, book, {"3"}) == {"4": "p1"}
+    assert rule_orders([RuleState("r1", "triggered", "4")], protecting, book, set()) == \
+        {"4": "p1"}
+    assert rule_orders(fired[:1], protecting, [order("5", status="open")], set()) == {}
