@@ -1,9 +1,11 @@
 """A live link on a Zerodha Kite account and on an Upstox account, end to end against their
 simulators: the daily login through `pinewire account login`, webhook → order with the broker's
 fields and tag → fill from its order updates → its own market data (the feed on the same
-account) drives the stop → the exit order; an expired session refuses orders with the way to
-log in again until the next login; startup reconciliation closes what the broker shows flat and
-reports what it holds beyond pinewire.
+account) drives the stop → the exit order; the fault matrix on the way (a 502, a 429, an answer
+lost after the broker accepted, dropped sockets, an RMS rejection, a partial fill), each with
+exactly one order per intent; an expired session refuses orders with the way to log in again
+until the next login; startup reconciliation closes what the broker shows flat and reports
+what it holds beyond pinewire.
 
 On one Kafka broker only: these check the broker adapters, which do not depend on the Kafka
 broker (SmartAPI's live pipeline runs on both: test_live_pipeline.py)."""
@@ -116,7 +118,8 @@ def started(kind: str, request, kafka_url, tmp_path_factory, **env):
 
 @pytest.fixture(scope="module", params=["kite", "upstox"])
 def live(request, kafka_url, tmp_path_factory):
-    with started(request.param, request, kafka_url, tmp_path_factory) as live:
+    with started(request.param, request, kafka_url, tmp_path_factory,
+                 **{f"PINEWIRE_{request.param.upper()}_TIMEOUT_S": "2"}) as live:
         yield live
 
 
@@ -198,6 +201,31 @@ def test_faults_on_the_way_still_give_one_order_and_a_rejection_opens_nothing(li
     [order] = p.rows_when(sql.orders, sql.orders.c.position_id == pid,
                           sql.orders.c.status == "REJECTED", count=1)
     assert order["text"].startswith("Insufficient funds")
+
+
+def test_a_lost_answer_and_dropped_sockets_still_give_one_entry_and_one_exit(live):
+    """The broker accepts the entry but its answer comes after the SDK's timeout: the order
+    book shows it placed, so it is not placed again. Then every socket of the broker drops
+    (order updates and market data): the exit still comes from its ticks, its fill from the
+    reconnected stream or the polled book."""
+    p, sim = live.p, live.sim
+    sim.price("11536", "3500")
+    link = p.add_link(sl_pct="1", paper=False, account_id=live.account["id"])
+    sim.faults(place_timeout=1, timeout_s=3.5)
+    pid = p.alert_row(p.alert(link, "BUY", "TCS", price="3500"))["position_id"]
+    assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
+    wait_until(lambda: sim.held_answers() == 0, 10, "the late answer to go out")
+    assert sim.drop_streams() >= 2, "the order-update and the market-data sockets"
+
+    def exiting():
+        sim.price("11536", "3460")                          # stop 3465.00
+        return p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] != "OPEN"
+    wait_until(exiting, 30, "ticks from the reconnected feed to trigger the stop",
+               interval_s=0.3)
+    closed = p.position(pid, "CLOSED", timeout_s=30)
+    assert (closed["exit_reason"], closed["exit_qty"]) == ("SL", 10)
+    assert sorted(o["tag"] for o in sim.orders() if (o["tag"] or "").startswith(pid)) == \
+        [f"{pid}E0", f"{pid}X0"], "one entry and one exit at the broker"
 
 
 def test_a_partial_fill_holds_what_filled_and_its_exit_sells_only_that(live):
