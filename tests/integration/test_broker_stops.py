@@ -1,87 +1,18 @@
-"""Broker-side stop rules (a live link's --broker-stop gtt). Kite's adapter against its
-simulator: it places, moves, finds and cancels a GTT and tells a fired one (Angel One's and
-Upstox's: test_broker_stop_rules.py). Through the pipeline, on each of the three brokers: the
-rule follows the entry and the trailing stop, pinewire's own exit cancels it first (one exit),
-and with the worker down the rule exits at the broker and pinewire, back, records that exit
-once (BROKER_STOP). On one Kafka broker: the broker adapters are what is tested."""
-import asyncio
-import time
-
+"""Broker-side stop rules (a live link's --broker-stop gtt) through the pipeline, on Kite,
+Angel One and Upstox each (the adapters alone: test_broker_stop_rules.py): the rule follows the
+entry and the trailing stop, pinewire's own exit cancels it first (one exit), and with the
+worker down the rule exits at the broker and pinewire, back, records that exit once
+(BROKER_STOP). On one Kafka broker: the broker adapters are what is tested."""
 import pytest
 
 from schemas import sql
-from schemas.records import OrderIntent
 from tests.integration.harness import wait_until
-from tests.integration.test_broker_faults import Broker, _intent
 from tests.integration.test_broker_pipelines import started
+from tests.integration.test_broker_stop_rules import rule_at_broker
 from tests.integration.upstox import instrument_key as upstox_key
 
 pytestmark = pytest.mark.one_kafka_broker
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
-
-
-@pytest.fixture
-def kite(kite_sim, kite_account) -> Broker:
-    from schemas.settings import Settings
-    settings = Settings(**{k.removeprefix("PINEWIRE_").lower(): v
-                           for k, v in kite_sim.env().items()})
-    yield Broker("kite", kite_sim, kite_account, settings, "Insufficient funds", "CNC")
-    kite_sim.faults(place_timeout=0)
-
-
-def _protect(qty=10, stop=239580, target=254100, rule_id=None, age_ms=0) -> OrderIntent:
-    base = _intent(qty=qty, token=TOKEN, symbol=f"{SYMBOL}-EQ", side="SELL", age_ms=age_ms)
-    return OrderIntent(**{**base.asdict(), "purpose": "PROTECT",
-                          "client_order_id": base.position_id + "P1", "stop_paise": stop,
-                          "target_paise": target, "rule_id": rule_id})
-
-
-def _gtt(sim, rule_id) -> dict:
-    return next(r for r in sim.http.get("/sim/gtts").json() if str(r["id"]) == str(rule_id))
-
-
-def test_the_adapter_places_moves_finds_and_cancels_a_gtt(kite):
-    kite.sim.price(TOKEN, "2420")
-    live = kite.open()[0]
-    now = int(time.time() * 1000)
-
-    async def scenario():
-        [placed] = await live.broker.execute(_protect(), None, now)
-        rule = placed.broker_order_id
-        [moved] = await live.broker.execute(_protect(stop=240000, rule_id=rule), None, now)
-        again = await live.broker.execute(_protect(stop=240000, age_ms=60_000), None, now)
-        return placed, moved, again, await live.broker.cancel_rule(rule)
-    placed, moved, again, cancelled = asyncio.run(scenario())
-    assert placed.status == "PROTECTED" and moved.broker_order_id == placed.broker_order_id
-    rule = _gtt(kite.sim, placed.broker_order_id)
-    assert (rule["type"], rule["condition"]["trigger_values"]) == ("two-leg", [2400.0, 2541.0])
-    assert [(o["transaction_type"], o["quantity"], o["price"]) for o in rule["orders"]] == [
-        ("SELL", 10, 2376.0), ("SELL", 10, 2515.55)]
-    assert again[0].broker_order_id == placed.broker_order_id, \
-        "a redelivered placement finds the rule instead of placing a second"
-    assert cancelled == "cancelled" and rule["status"] == "deleted"
-
-
-def test_a_fired_rule_is_told_and_the_exit_then_places_nothing(kite):
-    kite.sim.price(TOKEN, "2420")
-    live = kite.open()[0]
-    protect = _protect(stop=239580, target=None)
-    [placed] = asyncio.run(live.broker.execute(protect, None, int(time.time() * 1000)))
-    kite.sim.price(TOKEN, "2390")                        # the stop fires at the broker
-    rule = _gtt(kite.sim, placed.broker_order_id)
-    assert rule["status"] == "triggered"
-    order_id = rule["orders"][0]["result"]["order_result"]["order_id"]
-    exit_ = OrderIntent(**{**_intent(qty=10, token=TOKEN, symbol=f"{SYMBOL}-EQ",
-                                     side="SELL").asdict(),
-                           "purpose": "EXIT", "cancel_rule_id": placed.broker_order_id})
-
-    async def scenario():
-        states = await live.broker.rules()
-        return states, await live.broker.execute(exit_, None, int(time.time() * 1000))
-    states, fills = asyncio.run(scenario())
-    assert [(s.status, s.order_id) for s in states if s.rule_id == placed.broker_order_id] == \
-        [("triggered", order_id)]
-    assert fills == [] and kite.at_broker(exit_) == [], "the rule's order exits, not pinewire"
 
 
 @pytest.fixture(scope="module", params=["kite", "smartapi", "upstox"])
@@ -93,15 +24,8 @@ def pipeline(request, kafka_url, tmp_path_factory):
 
 def _rule(live, rule_id) -> tuple[str, list[float]]:
     """(state, triggers in rupees) of a rule at the broker: active, fired or cancelled."""
-    if live.kind == "kite":
-        rule = _gtt(live.sim, rule_id)
-        return ({"triggered": "fired", "deleted": "cancelled"}.get(rule["status"],
-                                                                   rule["status"]),
-                rule["condition"]["trigger_values"])
-    rule = next(r for r in live.sim.http.get("/sim/stop-rules").json()
-                if r["rule_id"] == rule_id)
-    return ({"triggered": "fired"}.get(rule["status"], rule["status"]),
-            [rule["trigger_paise"] / 100])
+    rule = rule_at_broker(live.kind, live.sim, rule_id)
+    return rule["state"], rule["triggers"]
 
 
 def _open_protected(live, symbol, token, price, **link):
