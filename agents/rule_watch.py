@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-
 from typing import NamedTuple
 
 from sqlalchemy import Engine, select

@@ -6,8 +6,9 @@ never a rejection.
 Broker-side stops are Angel One GTT rules of one trigger: the position's stop (its target stays
 pinewire's). A rule is NEW or ACTIVE while it waits, SENTTOEXCHANGE once it has placed its
 order, CANCELLED when deleted. Its details do not name the order it placed: the rule watcher
-finds that order in the book (agents/rule_watch.py). Any other status is taken as still able to
-fire: pinewire then refuses its own exit rather than risk a second one."""
+finds that order in the book (agents/rule_watch.py). A rule Angel One does not know is gone (it
+keeps fired and cancelled rules: its list filters by those statuses). Any other status is taken
+as still able to fire: pinewire then refuses its own exit rather than risk a second one."""
 from __future__ import annotations
 
 import requests
