@@ -7,10 +7,10 @@ ledger (each PROTECT order's answer); fill ids come from the broker's order id, 
 again — after a restart, say — is the same fill.
 
 Where the broker does not name the order a fired rule placed (Angel One; Upstox once it has
-forgotten a completed rule), it is the untagged order in today's book on the rule's instrument,
-side and quantity — the first not already taken by another rule. An order the trader placed by
-hand with exactly those could be taken for it; the position then closes at that order's
-price."""
+forgotten a completed rule), it is the newest untagged order in today's book on the rule's
+instrument, side and quantity that no rule has taken before (here, or in the ledger: a
+position's rule order recorded earlier). An order the trader placed by hand with exactly those could be taken
+for it; the position then closes at that order's price."""
 from __future__ import annotations
 
 import asyncio
@@ -51,17 +51,28 @@ def protected_positions(eng: Engine, account_id: str) -> dict[str, Protected]:
             for row in rows if row.broker_order_id}
 
 
+def rule_orders_taken(eng: Engine, account_id: str) -> set[str]:
+    """The broker orders already recorded as some position's rule order, on this account."""
+    f, p = sql.fills.c, sql.positions.c
+    with eng.connect() as conn:
+        return {row.broker_order_id for row in conn.execute(
+            select(f.broker_order_id).join(sql.positions, p.id == f.position_id).where(
+                p.account_id == account_id, f.client_order_id.like("%B0"),
+                f.broker_order_id.is_not(None)))}
+
+
 def rule_orders(fired: list[RuleState], protecting: dict[str, Protected],
                 book: list[OrderState], taken: set[str]) -> dict[str, str]:
     """order id -> position id, for the fired rules' orders that have ended: the order a rule
-    names, or else the first untagged order in the book on its instrument, side and quantity
-    not `taken` (by another rule, here or before)."""
+    names, or else the newest untagged order in the book (the brokers' order ids grow with
+    time) on its instrument, side and quantity not `taken` by another rule, here or before."""
     out: dict[str, str] = {}
+    newest_first = sorted(book, key=lambda o: (len(o.order_id), o.order_id), reverse=True)
     for rule in fired:
         want = protecting[rule.rule_id]
         order = next((o for o in book if o.order_id == rule.order_id), None) \
             if rule.order_id else \
-            next((o for o in book if o.order_id not in taken and o.order_id not in out
+            next((o for o in newest_first if o.order_id not in taken and o.order_id not in out
                   and not PIPELINE_TAG.match(o.tag) and o.token == want.token
                   and o.side == want.side and o.quantity == want.quantity), None)
         if order and order.order_id not in taken and \
@@ -85,6 +96,8 @@ async def watch(eng: Engine, account_id: str, broker: PlacingBroker, updates: Or
             fired = [r for r in listed.values() if r.status == "triggered"]
             if not fired:
                 continue
+            if any(r.order_id is None for r in fired):     # found by matching: not twice
+                done |= await asyncio.to_thread(rule_orders_taken, eng, account_id)
             book = await updates.book()
             for order_id, position_id in rule_orders(fired, protecting, book, done).items():
                 await _emit(next(o for o in book if o.order_id == order_id), position_id,

@@ -147,4 +147,6 @@ def test_a_fired_rule_is_told_its_order_found_and_the_exit_places_nothing(rules_
     # Angel One never names the order; Upstox no longer returns its completed rule
     assert state.order_id == (rule_order_id if kind == "kite" else None)
     protecting = {rule_id: Protected(placed.position_id, TOKEN, "SELL", 10)}
-    assert rule_orders([state], protecting, book, set()) == {rule_order_id: placed.position_id}
+    earlier = {o.get("orderid") or o["order_id"] for o in _untagged_sells(sim)[:before]}
+    assert rule_orders([state], protecting, book, earlier) == \
+        {rule_order_id: placed.position_id}, "not an earlier rule's order, which the ledger has"

@@ -167,16 +167,16 @@ def test_upstoxs_rule_is_one_entry_below_the_stop_and_its_states_are_read_safely
 
 
 def test_the_rule_watcher_takes_each_fired_rules_own_order_once():
-    """Two rules on one instrument fire and the broker names neither order: each takes one, and
-    never pinewire's own order nor one that is still open."""
+    """Two rules on one instrument fire and the broker names neither order: each takes one, the
+    newest first, and never one taken before, pinewire's own, or one still open."""
     def order(oid, tag="", qty=10, status="complete"):
         return OrderState(oid, tag, "2885", "SELL", qty, qty, Decimal("988"), status)
     book = [order("1", tag="00112233445566aaX0"), order("2", qty=5), order("3"), order("4")]
     protecting = {"r1": Protected("p1", "2885", "SELL", 10),
                   "r2": Protected("p2", "2885", "SELL", 10)}
     fired = [RuleState("r1", "triggered"), RuleState("r2", "triggered")]
-    assert rule_orders(fired, protecting, book, set()) == {"3": "p1", "4": "p2"}
-    assert rule_orders(fired, protecting, book, {"3"}) == {"4": "p1"}
+    assert rule_orders(fired, protecting, book, set()) == {"4": "p1", "3": "p2"}, "newest first"
+    assert rule_orders(fired, protecting, book, {"4"}) == {"3": "p1"}
     assert rule_orders([RuleState("r1", "triggered", "4")], protecting, book, set()) == \
         {"4": "p1"}
     assert rule_orders(fired[:1], protecting, [order("5", status="open")], set()) == {}
