@@ -44,7 +44,8 @@ def test_pyramid_of_three_entries_exits_with_the_hand_computed_pnl(pipeline):
     pos = pipeline.position(pid, "CLOSED")
     assert (pos["exit_reason"], pos["exit_trigger_paise"]) == ("SL", 139290)
     assert pos["realized_pnl_paise"] == 30 * 139290 - (10 * 140000 + 10 * 141400 + 10 * 140700)
-    orders = pipeline.rows(sql.orders, sql.orders.c.position_id == pid)
+    orders = pipeline.rows_when(sql.orders, sql.orders.c.position_id == pid,
+                                sql.orders.c.status == "FILLED", count=4)
     assert sorted((o["client_order_id"][-2:], o["quantity"], o["status"]) for o in orders) == \
         [("E0", 10, "FILLED"), ("E1", 10, "FILLED"), ("E2", 10, "FILLED"), ("X0", 30, "FILLED")]
 
@@ -187,7 +188,7 @@ def test_partial_paper_entry_exits_exactly_what_filled(pipeline):
     pos = pipeline.position(pid, "CLOSED")
     assert (pos["entry_qty"], pos["exit_qty"], pos["realized_pnl_paise"]) == (4, 4, -5520)
     orders = {o["client_order_id"][-2:]: o for o in
-              pipeline.rows(sql.orders, sql.orders.c.position_id == pid)}
+              pipeline.rows_when(sql.orders, sql.orders.c.position_id == pid, count=2)}
     assert orders["X0"]["quantity"] == 4
     wait_until(lambda: pipeline.rows(sql.fills, sql.fills.c.client_order_id == f"{pid}E0",
                                      sql.fills.c.status == "REJECTED"), 20,
