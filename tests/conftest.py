@@ -54,14 +54,10 @@ def fake_telegram():
 @pytest.fixture(scope="session")
 def pipeline(kafka_url, tmp_path_factory, fake_telegram):
     # A paper order without a fresh tick waits this long for one, then fills at the alert's
-    # price: the tests that rely on it wait 5 s, not the default 30 s. A tick counts as fresh
-    # for 10 s, not 2: on this shared 2-core machine a strategy's order has taken over 2 s from
-    # the tick that closed its candle to the executor (Apache Kafka, late in the suite), and
-    # then filled at another price than the backtest of the same ticks. Telegram messages go
+    # price: the tests that rely on it wait 5 s, not the default 30 s. Telegram messages go
     # to the fake Bot API.
     with Pipeline(tmp_path_factory.mktemp("pipeline"), kafka_url,
-                  PINEWIRE_PAPER_FILL_TIMEOUT_S="5", PINEWIRE_PAPER_PRICE_MAX_AGE_MS="10000",
-                  PINEWIRE_SECRET_KEY=credentials.new_key(),
+                  PINEWIRE_PAPER_FILL_TIMEOUT_S="5", PINEWIRE_SECRET_KEY=credentials.new_key(),
                   PINEWIRE_TELEGRAM_API=fake_telegram.url).running() as p:
         yield p
 
