@@ -98,9 +98,10 @@ async def handler(sim: KiteSim, ws: ServerConnection) -> None:
                 for t in value:
                     subscribed.pop(int(t), None)
             elif action == "mode" and value[0] in MODES:
-                for t in value[1]:
-                    if int(t) in subscribed:
-                        subscribed[int(t)] = value[0]
+                changed = [int(t) for t in value[1] if int(t) in subscribed]
+                for t in changed:
+                    subscribed[t] = value[0]
+                await send_ticks(changed)             # the current packet, in the new mode
 
     await socket_session(ex, ws, events, [ex.tick_listeners, ex.order_listeners], pump(),
                          requests())
