@@ -8,13 +8,12 @@ from fractions import Fraction
 
 from agents import exits
 from agents.positions import OPEN, Position, _bump
-
-RULE_TICK_PAISE = 5       # NSE's tick: a rule's triggers sit on it
+from connectors.placement import TICK_PAISE      # NSE's tick: a rule's triggers sit on it
 
 
 def _on_tick(value: Fraction, down: bool) -> int:
-    ticks = value / RULE_TICK_PAISE
-    return (math.floor(ticks) if down else math.ceil(ticks)) * RULE_TICK_PAISE
+    ticks = value / TICK_PAISE
+    return (math.floor(ticks) if down else math.ceil(ticks)) * TICK_PAISE
 
 
 def rule_levels(pos: Position) -> tuple[int | None, int | None]:

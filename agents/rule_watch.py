@@ -9,8 +9,8 @@ again — after a restart, say — is the same fill.
 Where the broker does not name the order a fired rule placed (Angel One; Upstox once it has
 forgotten a completed rule), it is the newest untagged order in today's book on the rule's
 instrument, side and quantity that no rule has taken before (here, or in the ledger: a
-position's rule order recorded earlier). An order the trader placed by hand with exactly those could be taken
-for it; the position then closes at that order's price."""
+position's rule order recorded earlier). An order the trader placed by hand with exactly those
+could be taken for it; the position then closes at that order's price."""
 from __future__ import annotations
 
 import asyncio

@@ -45,7 +45,7 @@ class RuleState:
 
 
 RULE_BEYOND_PCT = 1   # a rule's order is a limit this far beyond its trigger: fills in a rush
-TICK_PAISE = 5
+TICK_PAISE = 5        # NSE's tick: rule triggers and their limits sit on it
 
 
 def rule_limit_paise(trigger_paise: int, side: str) -> int:
