@@ -257,7 +257,9 @@ async def apply_fill(fill: Fill) -> None:
                                status=fill.status, quantity=fill.quantity,
                                price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
                                tick_offset=memory.last_seq.get(fill.token),
-                               broker_order_id=fill.broker_order_id)
+                               broker_order_id=fill.broker_order_id,
+                               order_filled=fill.order_filled,
+                               order_value_paise=fill.order_value_paise)
     if pos is None:   # already applied; a crash may have come before the reverse was sent
         if before.state == positions.CLOSED:
             # ... or before its event was: announced again (the same event id, so the ledger

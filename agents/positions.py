@@ -65,6 +65,9 @@ class Position:
     # already reflects it, or predates the position.
     tick_offset: int | None = None
     fill_ids: tuple = field(default_factory=tuple)
+    # per client order id, [quantity, value in paise] filled so far, as the broker counts it:
+    # a fill that reports its order's cumulative figures adds only what is new
+    order_fills: dict = field(default_factory=dict)
     realized_pnl_paise: int | None = None
     closed_at_ms: int | None = None
     note: str | None = None
@@ -146,6 +149,7 @@ class Position:
         d = dict(self.__dict__)
         d["fill_ids"] = list(self.fill_ids)
         d["charged_orders"] = list(self.charged_orders)
+        d["order_fills"] = {k: list(v) for k, v in self.order_fills.items()}
         if self.then_open is not None:
             d["then_open"] = dict(self.then_open)
         return d
@@ -155,7 +159,8 @@ class Position:
         if "entry_open" not in d:   # a snapshot from before pyramiding
             d = {**d, "entry_open": d["state"] == PENDING or d["entry_qty"] < d["quantity"]}
         return Position(**{**d, "fill_ids": tuple(d.get("fill_ids") or ()),
-                           "charged_orders": tuple(d.get("charged_orders") or ())})
+                           "charged_orders": tuple(d.get("charged_orders") or ()),
+                           "order_fills": dict(d.get("order_fills") or {})})
 
 
 def slot_key(link_id: str, token: str) -> str:
@@ -248,15 +253,35 @@ def _with_levels(pos: Position, best: int, lv: exits.Levels | None = None) -> Po
 
 def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str,
                quantity: int, price_paise: int, text: str | None, now_ms: int,
-               tick_offset: int | None = None, broker_order_id: str | None = None
+               tick_offset: int | None = None, broker_order_id: str | None = None,
+               order_filled: int | None = None, order_value_paise: int | None = None
                ) -> Position | None:
     """The position after a fill or rejection, or None when this fill was already applied.
-    tick_offset: the sequence number of the instrument's latest tick now; ticks up to it predate the entry."""
+    tick_offset: the sequence number of the instrument's latest tick now; ticks up to it predate
+    the entry. order_filled / order_value_paise: the order's cumulative filled quantity and value
+    as the broker reports them, when the fill carries them; only what exceeds what the position
+    already counted for that order is applied (a restart that forgot the increments it had sent
+    then reports the whole order again), and never more than the order or the position holds."""
     if fill_id in pos.fill_ids:
         return None
     if pos.tick_offset is None and tick_offset is not None:
         pos = replace(pos, tick_offset=tick_offset)
     purpose = client_order_id[len(pos.id)] if client_order_id.startswith(pos.id) else "?"
+    if status == "FILLED" and purpose in "EXB":
+        quantity, value, counted = _new_part(pos, client_order_id, quantity, price_paise,
+                                             order_filled, order_value_paise)
+        if not quantity:
+            return None
+        room = _room(pos, purpose, client_order_id)
+        if quantity > room:
+            note = (f"the broker reports {quantity} more filled on order {client_order_id} "
+                    f"where {room} could fill: {room} counted; check the account at the broker")
+            value, quantity = value * room // quantity, room
+            pos = replace(pos, note=note)
+            if not quantity:
+                return _bump(replace(pos, fill_ids=pos.fill_ids + (fill_id,)))
+        price_paise = (2 * value + quantity) // (2 * quantity)    # the average, to the paisa
+        pos = replace(pos, order_fills={**pos.order_fills, client_order_id: counted})
     pos = replace(pos, fill_ids=pos.fill_ids + (fill_id,))
     if status == "FILLED" and quantity and client_order_id not in pos.charged_orders:
         pos = replace(pos, charged_orders=pos.charged_orders + (client_order_id,),
@@ -270,6 +295,34 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
     if purpose == "B":
         return _bump(_broker_stop_fill(pos, status, quantity, price_paise, text, now_ms))
     return _bump(pos, note=f"fill {fill_id} for unknown order {client_order_id} ignored")
+
+
+def _new_part(pos: Position, client_order_id: str, quantity: int, price_paise: int,
+              order_filled: int | None, order_value_paise: int | None
+              ) -> tuple[int, int, list[int]]:
+    """(quantity, value) that this fill adds to its order, and the order's counts after it."""
+    seen_qty, seen_value = pos.order_fills.get(client_order_id, (0, 0))
+    if order_filled is None:             # an increment only: counted as it comes
+        return quantity, quantity * price_paise, [seen_qty + quantity,
+                                                   seen_value + quantity * price_paise]
+    if order_filled <= seen_qty:
+        return 0, 0, [seen_qty, seen_value]
+    if order_value_paise is None:
+        order_value_paise = seen_value + (order_filled - seen_qty) * price_paise
+    return order_filled - seen_qty, order_value_paise - seen_value, [order_filled,
+                                                                     order_value_paise]
+
+
+def _room(pos: Position, purpose: str, client_order_id: str) -> int:
+    """How much more the order can fill: an entry order its own quantity (an earlier entry
+    order, done before the next was sent, nothing), an exit what the position holds."""
+    if purpose == "E":
+        if client_order_id != pos.entry_order_id:
+            return 0
+        return max(0, pos.open_entry_qty - pos.entry_order_filled)
+    if purpose == "B" and pos.state == CLOSED:
+        return sys.maxsize     # counted nowhere: _broker_stop_fill tells the trader
+    return max(0, pos.entry_qty - pos.exit_qty)
 
 
 def _entry_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:

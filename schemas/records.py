@@ -85,6 +85,10 @@ class Fill(_Record):
     at_ms: int
     broker_order_id: Optional[str] = None
     text: Optional[str] = None
+    # the order's cumulative filled quantity and value after this fill, as the broker reports
+    # them (positions count only what they had not counted before: agents/positions.py)
+    order_filled: Optional[int] = None
+    order_value_paise: Optional[int] = None
 
 
 class Event(_Record):

@@ -45,7 +45,8 @@ def _fill(intent: dict, quantity: int, filled_after: int, price: int, now_ms: in
                 token=intent["token"], side=intent["side"], at_ms=now_ms, status="FILLED",
                 quantity=quantity, price_paise=slipped(price, intent["side"],
                                                        intent["slippage_bps"]),
-                broker_order_id=f"PAPER-{intent['client_order_id']}", text=text)
+                broker_order_id=f"PAPER-{intent['client_order_id']}", text=text,
+                order_filled=filled_after)
 
 
 class PaperBroker:
