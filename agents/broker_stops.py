@@ -7,7 +7,7 @@ import math
 from fractions import Fraction
 
 from agents import exits
-from agents.positions import OPEN, Position, _bump
+from agents.positions import EXITING, OPEN, Position, _bump
 from connectors.placement import TICK_PAISE      # NSE's tick: a rule's triggers sit on it
 
 
@@ -26,10 +26,12 @@ def rule_levels(pos: Position) -> tuple[int | None, int | None]:
 
 
 def protection_due(pos: Position, now_ms: int, every_ms: int) -> bool:
-    """A PROTECT order is due: the position is protected, OPEN with all its entry filled, and
-    its rule is missing or no longer at its levels and quantity — moved at most every
-    `every_ms`, never while the first placement's answer is awaited."""
-    if not pos.broker_stop or pos.state != OPEN or pos.entry_open or \
+    """A PROTECT order is due: the position is protected, OPEN (or waiting to retry a rejected
+    exit, which cancels the rule first again) with all its entry filled, and its rule is
+    missing or no longer at its levels and quantity — moved at most every `every_ms`, never
+    while the first placement's answer is awaited."""
+    waiting = pos.state == EXITING and pos.retry_at_ms is not None
+    if not pos.broker_stop or not (pos.state == OPEN or waiting) or pos.entry_open or \
             pos.entry_qty <= pos.exit_qty or pos.best_paise is None:
         return False
     if pos.rule_id is None and pos.rule_sent_ms is not None:

@@ -1,7 +1,8 @@
 """What a trader hears on the phone: the events worth a message, in a few words, times in IST,
 money in rupees. Pure: an event as the events topic carries it in, messages out.
 
-Sent: an entry filled, an exit (reason, P&L), an order rejected (the broker's words), an alert
+Sent: an entry filled, an exit (reason, P&L), an order rejected (the broker's words; a rejected
+exit once, then once more if it keeps failing), an alert
 ignored for a reason other than a duplicate (opt-in), a breaker tripped, the end-of-day report, a
 broker login refused; to the operators (the admins): a feed down and a worker lost.
 """
@@ -31,7 +32,7 @@ class Message:
     text: str
 
 
-SPOKEN = ("ALERT_IGNORED", "BREAKER_TRIPPED", "EOD_REPORT", "ACCOUNT_HEALTH", "FEED_DOWN",
+SPOKEN = ("ALERT_IGNORED", "EXIT_FAILING", "BREAKER_TRIPPED", "EOD_REPORT", "ACCOUNT_HEALTH", "FEED_DOWN",
           "FEED_UP", "WORKER_LOST")
 
 
@@ -50,6 +51,11 @@ def messages(event: dict, link_name: Callable[[str], str | None]) -> list[Messag
         return _position(event, user, when, link)
     if kind == "ALERT_IGNORED" and not (event.get("reason") or "").startswith("duplicate of"):
         return [Message(user, IGNORED, f"{when} alert ignored ({link}): {event['reason']}")]
+    if kind == "EXIT_FAILING" and event.get("position"):
+        p = event["position"]
+        return [Message(user, "rejected", f"{when} {p['symbol']} {p['side']} EXIT FAILING "
+                                          f"({link}): {event['reason']}. The position is "
+                                          "still open at the broker; pinewire keeps trying")]
     if kind == "BREAKER_TRIPPED":
         return [Message(user, "breaker", f"{when} breaker tripped ({link}): {event['reason']}")]
     if kind == "EOD_REPORT" and event.get("detail"):
@@ -78,9 +84,13 @@ def _position(event: dict, user, when: str, link: str) -> list[Message]:
                                           "own exits go on")]
     if reason.startswith("REJECTED"):
         words = reason.split(": ", 1)[1] if ": " in reason else "no reason given"
-        order = "entry" if p["state"] == "REJECTED" else "exit"
-        return [Message(user, "rejected", f"{when} {what} {order} order rejected ({link}): "
-                                          f"{words}")]
+        if p["state"] == "REJECTED":
+            return [Message(user, "rejected", f"{when} {what} entry order rejected ({link}): "
+                                              f"{words}")]
+        if (p.get("exit_failures") or 0) > 1:
+            return []    # told at the first rejection, and once it is failing
+        return [Message(user, "rejected", f"{when} {what} exit order rejected ({link}): "
+                                          f"{words}; sent again shortly")]
     if not reason.startswith("FILLED"):
         return []
     if p["state"] == "CLOSED":

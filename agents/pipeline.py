@@ -18,6 +18,8 @@ from schemas.records import Alert, Fill, OrderIntent
 
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
+EXIT_RETRY = positions.ExitRetry(int(A.S.exit_retry_first_s * 1000),
+                                 int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after)
 engine = sql.engine(A.S.sql_url)    # account credentials, read in a thread
 
 
@@ -259,7 +261,8 @@ async def apply_fill(fill: Fill) -> None:
                                tick_offset=memory.last_seq.get(fill.token),
                                broker_order_id=fill.broker_order_id,
                                order_filled=fill.order_filled,
-                               order_value_paise=fill.order_value_paise)
+                               order_value_paise=fill.order_value_paise,
+                               exit_retry=EXIT_RETRY)
     if pos is None:   # already applied; a crash may have come before the reverse was sent
         if before.state == positions.CLOSED:
             # ... or before its event was: announced again (the same event id, so the ledger
@@ -273,6 +276,9 @@ async def apply_fill(fill: Fill) -> None:
                      reason=_fill_reason(fill))
     if fill.status == "REJECTED":
         log.warning("order %s rejected: %s", fill.client_order_id, fill.text)
+    if pos.exit_failing and not before.exit_failing:
+        await emit.event("EXIT_FAILING", link_id=pos.link_id, token=pos.token, pos=pos,
+                         reason=pos.note)
     if (before.state in positions.LIVE_STATES) != (pos.state in positions.LIVE_STATES):
         await emit.subscription(memory, pos)
     if positions.exit_resent(before, pos):

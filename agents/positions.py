@@ -60,6 +60,11 @@ class Position:
     entry_attempt: int = 0
     exit_attempt: int = 0
     intent_at_ms: int | None = None  # when the outstanding order intent was last emitted
+    # a rejected exit: tried again (a new order) at retry_at_ms; failing once it was rejected
+    # ExitRetry.failing_after times (the trader is told, the retries go on at the slow pace)
+    exit_failures: int = 0
+    retry_at_ms: int | None = None
+    exit_failing: bool = False
     # Sequence number of the last tick applied (schemas.records.Ticks; the ticks of an
     # instrument share one partition). A replayed tick at or below it is stale: the state
     # already reflects it, or predates the position.
@@ -163,6 +168,22 @@ class Position:
                            "order_fills": dict(d.get("order_fills") or {})})
 
 
+@dataclass(frozen=True)
+class ExitRetry:
+    """When a rejected exit is sent again: first_ms after the first rejection, doubling up to
+    max_ms; flagged failing after `failing_after` rejections (0: never). The settings give
+    the figures (exit_retry_*); without them a rejected exit is sent again at once."""
+    first_ms: int = 0
+    max_ms: int = 0
+    failing_after: int = 0
+
+    def delay_ms(self, failures: int) -> int:
+        return min(self.max_ms, self.first_ms * 2 ** min(failures - 1, 30))
+
+    def failing(self, failures: int) -> bool:
+        return bool(self.failing_after) and failures >= self.failing_after
+
+
 def slot_key(link_id: str, token: str) -> str:
     """A link holds at most one live position per instrument."""
     return f"{link_id}|{token}"
@@ -254,8 +275,8 @@ def _with_levels(pos: Position, best: int, lv: exits.Levels | None = None) -> Po
 def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str,
                quantity: int, price_paise: int, text: str | None, now_ms: int,
                tick_offset: int | None = None, broker_order_id: str | None = None,
-               order_filled: int | None = None, order_value_paise: int | None = None
-               ) -> Position | None:
+               order_filled: int | None = None, order_value_paise: int | None = None,
+               exit_retry: ExitRetry = ExitRetry()) -> Position | None:
     """The position after a fill or rejection, or None when this fill was already applied.
     tick_offset: the sequence number of the instrument's latest tick now; ticks up to it predate
     the entry. order_filled / order_value_paise: the order's cumulative filled quantity and value
@@ -289,7 +310,7 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
     if purpose == "E":
         return _bump(_entry_fill(pos, status, quantity, price_paise, text, now_ms))
     if purpose == "X":
-        return _bump(_exit_fill(pos, status, quantity, price_paise, text, now_ms))
+        return _bump(_exit_fill(pos, status, quantity, price_paise, text, now_ms, exit_retry))
     if purpose == "P":
         return _bump(_rule_answer(pos, status, broker_order_id, text))
     if purpose == "B":
@@ -347,15 +368,25 @@ def _entry_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> P
     return _with_levels(pos, exits.best_price(pos.side, pos.best_paise, price_paise))
 
 
-def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:
+def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms,
+               retry: ExitRetry) -> Position:
     if status == "REJECTED":
-        # Back to OPEN: the next tick decides again, with a fresh client order id. A reverse
-        # waiting for this exit is dropped: never a naked reverse. A broker-side rule was
-        # cancelled before the exit went (unless that is what failed): placed anew.
+        # The exit stands: sent again (a new client order id, for what is still held) after a
+        # growing delay, never on every tick. A reverse waiting for this exit is dropped:
+        # never a naked reverse. A broker-side rule was cancelled before the exit went (unless
+        # that is what failed): placed again while the retry waits (broker_stops), and
+        # cancelled again by the retry.
         kept = RULE_STILL_ACTIVE in (text or "")
-        return replace(pos, state=OPEN, exit_attempt=pos.exit_attempt + 1, exit_reason=None,
-                       exit_trigger_paise=None, exit_gap=None, intent_at_ms=None,
-                       then_open=None, note=f"exit rejected: {text or 'no reason given'}",
+        failures = pos.exit_failures + 1
+        delay = retry.delay_ms(failures)
+        failing = pos.exit_failing or retry.failing(failures)
+        return replace(pos, exit_attempt=pos.exit_attempt + 1, exit_failures=failures,
+                       retry_at_ms=now_ms + delay, exit_failing=failing, intent_at_ms=None,
+                       exit_order_qty=pos.entry_qty - pos.exit_qty, exit_base_qty=pos.exit_qty,
+                       then_open=None,
+                       note=f"exit {'failing' if failing else 'rejected'} ({failures} "
+                            f"{'try' if failures == 1 else 'tries'}): "
+                            f"{text or 'no reason given'}; sent again in {delay / 1000:g} s",
                        **({} if kept else _NO_RULE))
     pos = replace(pos, exit_qty=pos.exit_qty + quantity,
                   exit_value_paise=pos.exit_value_paise + quantity * price_paise)
@@ -497,7 +528,10 @@ def restored(pos: Position, now_ms: int) -> Position:
 
 def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:
     """ENTRY or EXIT when an order intent has gone unanswered for after_ms (it is sent again,
-    with the same client order id, so the executor's idempotency makes the resend harmless)."""
+    with the same client order id, so the executor's idempotency makes the resend harmless),
+    or when a rejected exit's retry is due (a new order)."""
+    if pos.retry_at_ms is not None:
+        return "EXIT" if pos.state == EXITING and now_ms >= pos.retry_at_ms else None
     if pos.intent_at_ms is None or now_ms - pos.intent_at_ms < after_ms:
         return None
     if pos.state == EXITING:
@@ -506,4 +540,4 @@ def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:
 
 
 def resent(pos: Position, now_ms: int) -> Position:
-    return _bump(pos, intent_at_ms=now_ms)
+    return _bump(pos, intent_at_ms=now_ms, retry_at_ms=None)

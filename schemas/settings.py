@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     dedupe_window_s: int = Field(10, ge=0, description="duplicate window for alerts without an id")
     own_id_dedupe_window_s: int = Field(86_400, ge=0)
     resend_after_ms: int = Field(10_000, ge=100, description="resend an unanswered order intent")
+    exit_retry_first_s: float = Field(2.0, gt=0, description="a rejected exit is sent again "
+                                      "(a new order) after this, then after twice as long "
+                                      "each time, up to exit_retry_max_s")
+    exit_retry_max_s: float = Field(60.0, gt=0, description="the slowest pace of exit retries")
+    exit_failing_after: int = Field(3, ge=1, description="rejections after which a position "
+                                    "is flagged 'exit failing' (dashboard, API, Telegram); "
+                                    "its exit is still retried")
     heartbeat_s: float = Field(2.0, gt=0)
     worker_name: str | None = Field(None, description="a worker's stable name: its heartbeat's "
                                     "id, its state directory and, with static_membership, its "

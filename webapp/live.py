@@ -88,6 +88,7 @@ def last_prices(state) -> dict[str, int]:
 def position_view(row: dict, prices: dict[str, int]) -> dict:
     """A position for the Live page and the API: rupees with two decimals, exact from paise."""
     last = prices.get(row["token"])
+    snapshot = row.get("snapshot") or {}
     unrealized = risk.pnl(row, last)[1] if last is not None else None
     entry = Fraction(row["entry_value_paise"], row["entry_qty"]) if row.get("entry_qty") else None
 
@@ -99,11 +100,14 @@ def position_view(row: dict, prices: dict[str, int]) -> dict:
             "entry": None if entry is None else paise_to_rupees(entry),
             "last": None if last is None else paise_to_rupees(last),
             "stop": level(row.get("stop")), "target": level(row.get("target")),
-            "trailing": bool((row.get("snapshot") or {}).get("trail_active")),
+            "trailing": bool(snapshot.get("trail_active")),
             "unrealized": None if unrealized is None else signed_rupees(unrealized),
             "realized": None if row.get("realized_pnl_paise") is None
             else signed_rupees(row["realized_pnl_paise"]),
-            "exit_reason": row.get("exit_reason")}
+            "exit_reason": row.get("exit_reason"),
+            # its exit rejected time and again (positions.ExitRetry): still retried
+            "exit_failing": bool(snapshot.get("exit_failing")),
+            "exit_problem": snapshot.get("note") if snapshot.get("exit_failing") else None}
 
 
 async def stream(request: Request) -> StreamingResponse:

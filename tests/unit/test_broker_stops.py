@@ -105,8 +105,10 @@ def test_an_exit_refused_after_its_rule_was_cancelled_places_the_rule_again():
     pos = answer(S.protection_sent(opened(), 5000), "P", "PROTECTED")
     exiting = P.begin_exit(pos, "SIGNAL", 6000)
     refused = answer(exiting, "X", "REJECTED", text="RMS: blocked")
-    assert refused.state == P.OPEN and refused.rule_id is None
-    assert S.protection_due(refused, 7000, EVERY)
+    assert refused.state == P.EXITING and refused.rule_id is None
+    assert S.protection_due(refused, 7000, EVERY), "protected while the retry waits"
+    retried = P.resent(refused, refused.retry_at_ms)
+    assert not S.protection_due(retried, 7000, EVERY), "not while the retry is at the broker"
     kept = answer(exiting, "X", "REJECTED", text=f"{RULE_STILL_ACTIVE} (rule R1)", seq=1)
     assert kept.rule_id == "R1"
 

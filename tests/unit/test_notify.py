@@ -43,8 +43,20 @@ def test_a_rejected_order_carries_the_brokers_words():
                          position=rejected)) == [
         ("U1", "rejected", "14:34 SBIN-EQ LONG entry order rejected (momentum): "
                            "RMS: margin exceeds")]
-    assert _texts(_event("POSITION", reason="REJECTED 0 @ 0", position=_position()))[0][2] \
-        .endswith("exit order rejected (momentum): no reason given")
+    exiting = _position(state="EXITING", exit_failures=1)
+    assert _texts(_event("POSITION", reason="REJECTED 0 @ 0", position=exiting))[0][2] \
+        .endswith("exit order rejected (momentum): no reason given; sent again shortly")
+
+
+def test_a_failing_exit_is_told_once_more_and_its_retries_are_quiet():
+    again = _position(state="EXITING", exit_failures=2)
+    assert _texts(_event("POSITION", reason="REJECTED 0 @ 0: RMS", position=again)) == []
+    failing = _event("EXIT_FAILING", position=_position(state="EXITING", exit_failures=3),
+                     reason="exit failing (3 tries): RMS; sent again in 8 s")
+    assert _texts(failing) == [
+        ("U1", "rejected", "14:34 SBIN-EQ LONG EXIT FAILING (momentum): exit failing (3 tries): "
+                           "RMS; sent again in 8 s. The position is still open at the broker; "
+                           "pinewire keeps trying")]
 
 
 def test_ignored_alerts_are_their_own_kind_and_duplicates_are_never_sent():

@@ -58,12 +58,46 @@ def test_tick_exit_then_exit_fill_closes_with_exact_pnl(side, entry, exit_, pnl)
     assert pos.state == P.CLOSED and pos.realized_pnl_paise == pnl
 
 
-def test_rejected_exit_returns_to_open_with_new_order_id():
+RETRY = P.ExitRetry(first_ms=2000, max_ms=60_000, failing_after=3)
+
+
+def reject(pos, now_ms, seq=0):
+    return P.apply_fill(pos, fill_id=f"{pos.exit_order_id}-r{seq}",
+                        client_order_id=pos.exit_order_id, status="REJECTED", quantity=0,
+                        price_paise=0, text="RMS: blocked", now_ms=now_ms, exit_retry=RETRY)
+
+
+def test_a_rejected_exit_is_retried_with_backoff_never_per_tick():
     pos = fill(new(), "E", 10, 100000)
     pos, _, _ = P.on_tick(pos, 98000, now_ms=5000)
     first_id = pos.exit_order_id
-    pos = fill(pos, "X", 0, 0, status="REJECTED", text="RMS")
-    assert pos.state == P.OPEN and pos.exit_order_id != first_id and "RMS" in pos.note
+    pos = reject(pos, 6000)
+    assert pos.state == P.EXITING and pos.exit_order_id != first_id and "RMS" in pos.note
+    assert pos.exit_reason == "SL" and pos.exit_order_qty == 10
+    sent, at = [], 6000
+    for now in range(6000, 40_000, 100):      # 340 ticks under the stop, the broker refusing
+        assert P.on_tick(pos, 97000, now_ms=now) == (None, None, None)
+        if P.stale_intent(pos, now, after_ms=10_000) == "EXIT":
+            sent.append(now - at)
+            pos = reject(P.resent(pos, now), now, seq=len(sent))
+            at = now
+    assert sent == [2000, 4000, 8000, 16000], "2 s, then twice as long each time"
+    assert pos.exit_failures == 5 and pos.exit_failing and "failing (5 tries)" in pos.note
+
+
+def test_the_retry_pace_stops_at_its_slowest():
+    assert [RETRY.delay_ms(n) for n in (1, 5, 6, 7, 40)] == [2000, 32000, 60000, 60000, 60000]
+    assert not RETRY.failing(2) and RETRY.failing(3)
+
+
+def test_a_partly_filled_exit_retries_for_the_rest_only():
+    pos = fill(new(), "E", 10, 100000)
+    pos, _, _ = P.on_tick(pos, 98000, now_ms=5000)
+    pos = fill(pos, "X", 4, 98000)
+    pos = reject(pos, 6000)
+    assert pos.exit_order_qty == 6 and pos.exit_base_qty == 4
+    pos = fill(P.resent(pos, 8000), "X", 6, 97900, seq=2)
+    assert pos.state == P.CLOSED and pos.exit_qty == 10
 
 
 def test_best_price_update_only_when_it_changes():
@@ -175,7 +209,7 @@ def test_a_rejected_exit_drops_the_planned_reverse():
                                                     "reference_price_paise": None})
     assert pos.then_open["side"] == SHORT
     pos = fill(pos, "X", 0, 0, status="REJECTED", text="RMS")
-    assert pos.state == P.OPEN and pos.then_open is None
+    assert pos.state == P.EXITING and pos.then_open is None
 
 
 def test_a_reverse_has_a_deterministic_id_and_points_back():

@@ -37,6 +37,7 @@ if (table && window.EventSource) {
     var first = document.createElement("td"); first.appendChild(link); tr.appendChild(first);
     COLUMNS.forEach(function (key) {
       var value = key === "trailing" ? (p.trailing ? "yes" : "no") : p[key];
+      if (key === "state" && p.exit_failing) value += " — exit failing";
       tr.appendChild(cell(value, CLASSES[key]));
     });
     return tr;
@@ -60,6 +61,7 @@ if (table && window.EventSource) {
   source.addEventListener("pinewire", function (e) {
     var event = JSON.parse(e.data), p = event.position;
     if (event.kind === "ALERT_IGNORED") note("alert ignored: " + event.reason);
+    if (event.kind === "EXIT_FAILING") note("exit failing on " + p.symbol + ": " + event.reason);
     if (p && p.state === "REJECTED") note("order rejected on " + p.symbol + ": " + event.reason);
     if (!p) return;
     var current = body.querySelector('tr[data-id="' + p.id + '"]');
