@@ -439,8 +439,10 @@ def _exit_order(pos: Position, now_ms: int) -> Position:
 
 
 def exit_resent(before: Position, after: Position) -> bool:
-    """The fill left the position EXITING with a new exit order to send (the rest)."""
-    return after.state == EXITING and after.exit_attempt > before.exit_attempt
+    """The fill left the position EXITING with a new exit order to send now (the rest; a
+    rejected exit's retry waits for its time)."""
+    return after.state == EXITING and after.exit_attempt > before.exit_attempt and \
+        after.retry_at_ms is None
 
 
 def closed_now(before: Position, after: Position) -> bool:

@@ -119,7 +119,8 @@ def started(kind: str, request, kafka_url, tmp_path_factory, **env):
 @pytest.fixture(scope="module", params=["kite", "upstox"])
 def live(request, kafka_url, tmp_path_factory):
     with started(request.param, request, kafka_url, tmp_path_factory,
-                 **{f"PINEWIRE_{request.param.upper()}_TIMEOUT_S": "2"}) as live:
+                 **{f"PINEWIRE_{request.param.upper()}_TIMEOUT_S": "2"},
+                 PINEWIRE_EXIT_RETRY_FIRST_S="0.5", PINEWIRE_EXIT_RETRY_MAX_S="1") as live:
         yield live
 
 
@@ -242,6 +243,40 @@ def test_a_partial_fill_holds_what_filled_and_its_exit_sells_only_that(live):
     p.alert(link, "EXIT", "POWERGRID")
     assert p.position(pid, "CLOSED", timeout_s=30)["exit_qty"] == 4
     assert live.order(f"{pid}X0")["quantity"] == 4
+
+
+def test_a_rejected_exit_is_retried_at_its_pace_flagged_failing_and_then_fills(live):
+    """The broker refuses the exit three times while ticks keep coming under the stop: one
+    new exit order per retry (0.5 s, then 1 s), not one per tick; the position is flagged
+    'exit failing' at the third; the fourth fills."""
+    p, sim = live.p, live.sim
+    sim.price("10604", "1600")
+    link = p.add_link(sl_pct="1", paper=False, account_id=live.account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "BHARTIARTL", price="1600"))["position_id"]
+    assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
+    sim.faults(reject=3)
+    ticks = 0
+
+    def closed():
+        nonlocal ticks
+        ticks += 1
+        sim.price("10604", "1580" if ticks % 2 else "1579.95")      # stop 1584.00
+        return p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] == "CLOSED"
+    wait_until(closed, 60, "the exit to fill at its fourth try", interval_s=0.05)
+    exits = [o for o in sim.orders() if (o["tag"] or "").startswith(f"{pid}X")]
+    assert [o["tag"] for o in exits] == [f"{pid}X{n}" for n in range(4)], \
+        f"one order per retry, whatever the {ticks} prices set meanwhile"
+    assert [o["status"].lower() for o in exits] == ["rejected"] * 3 + ["complete"]
+    assert ticks > 20
+    sent = [r["created_at_ms"] for r in sorted(
+        p.rows_when(sql.orders, sql.orders.c.position_id == pid,
+                    sql.orders.c.purpose == "EXIT", count=4),
+        key=lambda r: r["client_order_id"])]
+    assert [b - a >= wait for a, b, wait in zip(sent, sent[1:], (500, 1000, 1000))] == \
+        [True] * 3, f"each retry after its backoff at least: {sent}"
+    failing = p.rows_when(sql.position_events, sql.position_events.c.position_id == pid,
+                          sql.position_events.c.kind == "EXIT_FAILING", count=1)
+    assert "exit failing (3 tries)" in failing[0]["reason"]
 
 
 def test_an_expired_session_refuses_orders_until_the_next_login(live):

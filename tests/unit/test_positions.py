@@ -71,8 +71,9 @@ def test_a_rejected_exit_is_retried_with_backoff_never_per_tick():
     pos = fill(new(), "E", 10, 100000)
     pos, _, _ = P.on_tick(pos, 98000, now_ms=5000)
     first_id = pos.exit_order_id
-    pos = reject(pos, 6000)
+    before, pos = pos, reject(pos, 6000)
     assert pos.state == P.EXITING and pos.exit_order_id != first_id and "RMS" in pos.note
+    assert not P.exit_resent(before, pos), "not sent again at once"
     assert pos.exit_reason == "SL" and pos.exit_order_qty == 10
     sent, at = [], 6000
     for now in range(6000, 40_000, 100):      # 340 ticks under the stop, the broker refusing
