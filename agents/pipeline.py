@@ -150,9 +150,11 @@ async def handle_alert(alert: Alert) -> None:
         link_strategy=link["strategy"] if link else None,
         link_enabled=bool(link and link["enabled"]),
         bot_running=memory.bot_running(alert.user_id),
-        duplicate=duplicate, live=live, side=link.get("side", "both") if link else "both",
+        duplicate=duplicate, live=live, side=link["side"] if link else "long",
         reverse=bool(link and link.get("reverse")),
-        max_entries=link.get("max_entries", 1) if link else 1)
+        max_entries=link.get("max_entries", 1) if link else 1,
+        no_option_shorts=bool(link) and signals.refuses_option_short(link, alert.exchange,
+                                                                     alert.symbol))
     decision, quantity = await _gate_entry(decision, link, alert)
     common = dict(link_id=alert.link_id, token=alert.token, alert_id=alert.id,
                   reason=decision.reason, user_id=alert.user_id)
@@ -319,8 +321,10 @@ async def reverse_after_close(closed: Position, exit_price: int) -> None:
         return
     why = (None if memory.bot_running(closed.user_id) else "bot is stopped") or \
         (None if link["enabled"] else "link is disabled") or \
-        (None if signals.allows(link.get("side", "both"), plan["side"])
+        (None if signals.allows(link["side"], plan["side"])
          else f"the link trades {link['side']} only") or \
+        (None if plan["side"] == LONG or not signals.refuses_option_short(
+            link, closed.exchange, closed.symbol) else "option shorts are off") or \
         await _entry_blocked(link, closed.token, new_position=True)
     reference = plan.get("reference_price_paise") or exit_price
     quantity, size_why = (0, None) if why else _size(link, closed.lot_size, reference)

@@ -209,7 +209,7 @@ class LinkConfig(_Record):
     enabled: bool
     version: int
     account_id: Optional[str] = None   # the broker account (live links; risk limits)
-    side: str = "both"                 # both | long | short
+    side: str = "long"                 # long | short | both: the sides it may open
     reverse: bool = False              # an opposite signal closes, then opens the other side
     reverse_on_sl: bool = False        # a stop-loss exit opens the other side
     max_entries: int = 1               # pyramiding
@@ -229,6 +229,7 @@ class LinkConfig(_Record):
     scan_action: Optional[str] = None  # a chartink link's BUY or SELL
     entry_window: Optional[str] = None  # "HH:MM-HH:MM" IST: entries only then
     broker_stop: str = "none"          # none | gtt: the broker's own stop/target rule too
+    option_shorts: bool = False        # a SELL may open a short option position
 
 
 class AccountConfig(_Record):

@@ -75,7 +75,7 @@ links = Table(
     Column("version", Integer, nullable=False, default=1),
     Column("created_at_ms", BigInteger, nullable=False),
     # trading rules (README "Trading rules"; validated once, in webapp/links.py)
-    Column("side", String(5), nullable=False, server_default="both"),
+    Column("side", String(5), nullable=False, server_default="long"),
     Column("reverse", Boolean, nullable=False, server_default=false()),
     Column("reverse_on_sl", Boolean, nullable=False, server_default=false()),
     Column("max_entries", Integer, nullable=False, server_default="1"),
@@ -92,6 +92,7 @@ links = Table(
     Column("scan_action", String(4)),                      # a chartink link's BUY or SELL
     Column("entry_window", String(11)),                    # "HH:MM-HH:MM" IST, or NULL
     Column("broker_stop", String(8), nullable=False, server_default="none"),   # none | gtt
+    Column("option_shorts", Boolean, nullable=False, server_default=false()),
     _owner(), UniqueConstraint("user_id", "name", name="uq_links_user_name"),
 )
 

@@ -27,7 +27,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-SIDES = ("both", "long", "short")
+SIDES = ("both", "long", "short")     # the sides a link may open (closing is never refused)
 PRODUCTS = ("auto", "intraday", "delivery")
 EOD_POLICIES = ("close-losers", "close-all", "hold")
 BROKER_STOPS = ("none", "gtt")            # the broker's own stop/target rule beside pinewire's
@@ -38,11 +38,11 @@ OFF = ("", "off", "none")
 # (later) the dashboard's form all go through validate() below.
 DEFAULTS = dict(quantity=None, sl_pct=None, target_pct=None, trail_pct=None,
                 trail_activation_pct=None, slippage_bps=0, paper=True, account_id=None,
-                enabled=True, side="both", reverse=False, reverse_on_sl=False, max_entries=1,
+                enabled=True, side="long", reverse=False, reverse_on_sl=False, max_entries=1,
                 risk_pct=None, capital_paise=None, max_open=None, daily_loss_paise=None,
                 product="auto", paper_fill="full", tick_band_pct=None, eod="close-losers",
                 fee_paise=0, kind="tradingview", scan_action=None, entry_window=None,
-                broker_stop="none")
+                broker_stop="none", option_shorts=False)
 FLAGS = dict(quantity="--qty", sl_pct="--sl", target_pct="--target", trail_pct="--trail",
              trail_activation_pct="--trail-activation", slippage_bps="--slippage-bps",
              side="--side", max_entries="--max-entries", risk_pct="--risk-pct",
@@ -135,7 +135,7 @@ _CONVERT = dict(
     trail_pct=lambda v: _percent("--trail", v),
     trail_activation_pct=lambda v: _percent("--trail-activation", v, zero_is_off=False),
     slippage_bps=lambda v: _whole("--slippage-bps", v, minimum=0),
-    paper=bool, enabled=bool, reverse=bool, reverse_on_sl=bool,
+    paper=bool, enabled=bool, reverse=bool, reverse_on_sl=bool, option_shorts=bool,
     account_id=lambda v: None if _off(v) else str(v),
     side=lambda v: _choice("--side", v, SIDES),
     max_entries=lambda v: _whole("--max-entries", v, minimum=1),

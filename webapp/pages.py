@@ -133,7 +133,7 @@ async def bot(request: Request) -> Response:
 # -- links ---------------------------------------------------------------------------------
 def _form_settings(form) -> tuple[dict, str, str]:
     data = {k: form.get(k) for k in links.DEFAULTS if k in form}
-    for flag in ("reverse", "reverse_on_sl", "enabled"):
+    for flag in ("reverse", "reverse_on_sl", "option_shorts", "enabled"):
         data[flag] = form.get(flag) == "on"
     data["paper"] = form.get("mode", "paper") == "paper"
     return views.settings_from(data, rupees_given=True), str(form.get("name", "")), \

@@ -26,6 +26,12 @@ def configuration(root: str, access_token: str | None = None) -> upstox_client.C
     return conf
 
 
+def deadline(timeout_s: float) -> tuple[float, float]:
+    """The SDK's _request_timeout: an int (total) or a (connect, read) pair; it silently
+    ignores a float, and the call then waits as long as the server does."""
+    return (timeout_s, timeout_s)
+
+
 def login_url(api_key: str, redirect_uri: str, root: str) -> str:
     return f"{root}/v2/login/authorization/dialog?" + urlencode(
         {"response_type": "code", "client_id": api_key, "redirect_uri": redirect_uri})
@@ -38,7 +44,7 @@ def exchange_code(creds: AppCredentials, code: str, root: str,
     try:
         answer = api.token(API_VERSION, code=code, client_id=creds.api_key,
                            client_secret=creds.api_secret, redirect_uri=creds.redirect_uri,
-                           grant_type="authorization_code", _request_timeout=timeout_s)
+                           grant_type="authorization_code", _request_timeout=deadline(timeout_s))
     except ApiException as exc:
         raise LoginFailed(f"Upstox refused the code: {error_text(exc)}") from None
     return answer.access_token, answer.user_id
@@ -77,7 +83,7 @@ class UpstoxSession(DailyTokenSession):
     async def api(self, kind: str, api: type, method: str, *args, **kwargs):
         """Call `api(client).method(*args)` (an SDK API class) with the session's timeout."""
         return await self.call(kind, lambda client: getattr(api(client), method), *args,
-                               _request_timeout=self.timeout_s, **kwargs)
+                               _request_timeout=deadline(self.timeout_s), **kwargs)
 
 
 async def probe(creds: AppCredentials, root: str, timeout_s: float) -> tuple[bool, str]:

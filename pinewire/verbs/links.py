@@ -28,7 +28,7 @@ def _changes(a, user_id: str) -> dict:
     """The settings given on the command line, by setting name (validated in links.validate)."""
     changes = {setting: getattr(a, setting) for setting in links.FLAGS
                if setting != "account_id" and getattr(a, setting, None) is not None}
-    for flag in ("reverse", "reverse_on_sl", "paper", "enabled"):
+    for flag in ("reverse", "reverse_on_sl", "option_shorts", "paper", "enabled"):
         if getattr(a, flag, None) is not None:
             changes[flag] = getattr(a, flag)
     if getattr(a, "account", None) is not None:
@@ -97,7 +97,8 @@ def describe(row: dict) -> list[tuple[str, str]]:
         ("target", percent(row["target_pct"])), ("trailing stop", percent(row["trail_pct"])),
         ("trailing starts", percent(row["trail_activation_pct"], "at the trailing %")
          if row["trail_pct"] else "-"),
-        ("side", row["side"]), ("reverse", "on" if row["reverse"] else "off"),
+        ("side", row["side"]), ("option shorts", "on" if row["option_shorts"] else "off"),
+        ("reverse", "on" if row["reverse"] else "off"),
         ("reverse on stop-loss", "on" if row["reverse_on_sl"] else "off"),
         ("max entries", str(row["max_entries"])),
         ("max open positions", str(row["max_open"] or "unlimited")),
@@ -182,7 +183,12 @@ def _setting_flags(p: argparse.ArgumentParser, *, adding: bool) -> None:
                    help="percent in profit before trailing starts; 0: from the entry "
                         "(default: the trailing %%)")
     p.add_argument("--slippage-bps", dest="slippage_bps", help="paper fills' slippage (default 0)")
-    p.add_argument("--side", help=f"both, long or short (default {d['side']})")
+    p.add_argument("--side", help="the sides a signal may open: long, short or both (default "
+                                  f"{d['side']}); a signal that closes is never refused")
+    p.add_argument("--option-shorts", dest="option_shorts", default=None,
+                   action=argparse.BooleanOptionalAction,
+                   help="a SELL (SELL_CALL, SELL_PUT) may open a short option position "
+                        "(default off; --side must allow short too)")
     p.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None,
                    help="an opposite signal closes, then opens the other side (default off)")
     p.add_argument("--reverse-on-sl", dest="reverse_on_sl", default=None,

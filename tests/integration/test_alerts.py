@@ -46,6 +46,29 @@ def test_bot_stopped_ignores_new_alerts_while_open_position_still_exits(pipeline
         pipeline.set_bot(True)
 
 
+def test_an_exit_alert_closes_with_the_bot_stopped_and_with_the_link_disabled(pipeline):
+    """Stopping means 'open nothing new': the alerts that close still close."""
+    link = pipeline.add_link(sl_pct="5", target_pct="5")
+    first = pipeline.alert_row(pipeline.alert(link, "BUY", "SUNPHARMA", price="1700"))
+    second = pipeline.alert_row(pipeline.alert(link, "BUY", "TITAN", price="3300"))
+    pipeline.position(first["position_id"], "OPEN")
+    pipeline.position(second["position_id"], "OPEN")
+    pipeline.set_bot(False)
+    try:
+        closing = pipeline.alert_row(pipeline.alert(link, "EXIT", "SUNPHARMA"))
+        assert closing["status"] == "ACCEPTED" and "closing is never blocked" in \
+            closing["reason"]
+        assert pipeline.position(first["position_id"], "CLOSED")["exit_reason"] == "SIGNAL"
+    finally:
+        pipeline.set_bot(True)
+    pipeline.set_link(link["name"], enabled=False)
+    closing = pipeline.alert_row(pipeline.alert(link, "SELL", "TITAN", price="3310"))
+    assert closing["status"] == "ACCEPTED" and "link is disabled" in closing["reason"]
+    assert pipeline.position(second["position_id"], "CLOSED")["exit_reason"] == "SIGNAL"
+    refused = pipeline.alert_row(pipeline.alert(link, "BUY", "TITAN", price="3310"))
+    assert refused["status"] == "IGNORED" and refused["reason"] == "link is disabled"
+
+
 @pytest.mark.parametrize("body,status,message", [
     (b"BUY RELIANCE", 422, "not valid JSON"),
     (b'{"symbol":"RELIANCE","action":"{{strategy.order.action}}"}', 422, "placeholder"),

@@ -5,6 +5,8 @@ entry cancelled before its exit. Each fault has its assertion about what reached
 exactly one order per intent. (SmartAPI's own: test_smartapi_broker.py.)"""
 import asyncio
 import secrets
+import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -41,9 +43,13 @@ class Broker:
         return AppCredentials(**{**blank.__dict__, "client_code": user, "access_token": access,
                                  "token_at_ms": int(time.time() * 1000)})
 
-    def open(self, timeout_s: float = 2.0, health=None, ws_url: str | None = None):
-        """A fresh login; (session, broker, order updates) as the workers open them."""
-        settings = self.settings.model_copy(update={f"{self.kind}_timeout_s": timeout_s})
+    def open(self, timeout_s: float = 2.0, health=None, ws_url: str | None = None,
+             root: str | None = None):
+        """A fresh login; (session, broker, order updates) as the workers open them. root:
+        where the calls after the login go (the simulator's by default)."""
+        settings = self.settings.model_copy(update={
+            f"{self.kind}_timeout_s": timeout_s,
+            **({f"{self.kind}_root": root} if root else {})})
         fills = []
 
         async def emit(fill):
@@ -91,6 +97,50 @@ def _intent(qty=5, token="3045", symbol="SBIN-EQ", side="BUY", product="INTRADAY
 def _place(broker: Broker, intent, timeout_s=2.0, maybe_placed=False, live=None):
     live = live or broker.open(timeout_s)[0]
     return asyncio.run(live.broker.execute(intent, None, int(time.time() * 1000), maybe_placed))
+
+
+@pytest.fixture
+def silent_server():
+    """A server on loopback that takes every connection and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held, stop = [], threading.Event()
+
+    def hold():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_broker_that_never_answers_gives_up_at_the_deadline(broker, silent_server):
+    """Every call has a deadline that works: with the broker holding its answer for ever, a
+    call raises (the caller then looks for the order by its tag) instead of holding the
+    account's lane. 30 s is only this test's own bound."""
+    live, _ = broker.open(timeout_s=1.0, root=silent_server)
+
+    async def scenario():
+        call = asyncio.ensure_future(live.updates.book())
+        done, _ = await asyncio.wait({call}, timeout=30)
+        if not done:
+            call.cancel()
+            return None
+        return call.exception()
+    loop = asyncio.new_event_loop()      # closed without waiting for a call still hanging
+    try:
+        raised = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert raised is not None, "the call was still waiting after 30 s: no deadline"
 
 
 def test_an_order_carries_the_brokers_fields_and_the_tag(broker):

@@ -44,6 +44,15 @@ def test_link_add_with_every_setting_then_show_set_and_list(pipeline):
     assert "rules" in listed and "None" not in listed and "disabled" in listed
 
 
+def test_a_new_link_opens_long_only_and_short_options_only_when_told(pipeline):
+    run(pipeline, "link", "add", "--name", "plain", "--strategy", "st", "--qty", "1")
+    plain = links.link_by_name(pipeline.engine, "plain")
+    assert (plain["side"], plain["option_shorts"]) == ("long", False)
+    run(pipeline, "link", "set", "plain", "--side", "both", "--option-shorts")
+    shown = run(pipeline, "link", "show", "plain").stdout
+    assert "option shorts         on" in shown and "side                  both" in shown, shown
+
+
 @pytest.mark.parametrize("args,message", [
     (("--qty", "0"), "--qty must be a whole number of at least 1"),
     (("--qty", "1", "--side", "sideways"), "--side must be one of both, long, short"),

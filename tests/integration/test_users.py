@@ -68,9 +68,11 @@ def test_each_users_bot_and_the_admins_global_switch(pipeline):
                                    ok=False).stderr
     run(pipeline, "bot", "off", "--all")
     try:
-        for link, symbol in ((mine, "INFY"), (hers, "ITC")):
-            assert pipeline.alert_row(pipeline.alert(link, "SELL", symbol, price="413"))[
-                "reason"] == "bot is stopped"
+        assert pipeline.alert_row(pipeline.alert(hers, "BUY", "ITC", price="413"))[
+            "reason"] == "bot is stopped"
+        closing = pipeline.alert_row(pipeline.alert(mine, "SELL", "INFY", price="1521"))
+        assert closing["status"] == "ACCEPTED" and "closing is never blocked" in \
+            closing["reason"], "a stopped bot opens nothing, and still closes"
     finally:
         run(pipeline, "bot", "on", "--all")
     assert "allowed to run" in run(pipeline, "bot", "status", "--all").stdout

@@ -19,6 +19,7 @@ def live(side, state=P.OPEN, entries=1, entry_open=None):
 
 def d(action, current=None, strategy="st", link_strategy="st", enabled=True, bot=True, dup=None,
       **rules):
+    rules.setdefault("side", "both")
     return decide(action=action, strategy=strategy, link_strategy=link_strategy,
                   link_enabled=enabled, bot_running=bot, duplicate=dup, live=current, **rules)
 
@@ -86,6 +87,55 @@ def test_link_rules(action, current, rules, outcome, side, why):
 def test_gates(kwargs, why):
     decision = d("BUY", **kwargs)
     assert decision.outcome == IGNORE and why in decision.reason
+
+
+def test_a_link_opens_only_long_unless_told_otherwise():
+    plain = decide(action="SELL", strategy=None, link_strategy="st", link_enabled=True,
+                   bot_running=True, duplicate=None, live=None)
+    assert plain.outcome == IGNORE and "trades long only: SELL does not open a SHORT" in \
+        plain.reason
+
+
+# Closing is never blocked: a stopped bot or a disabled link opens nothing new, but every
+# alert that closes still closes (a reverse only closes).
+STOPPED = [
+    ("EXIT", live(LONG), CLOSE, "bot is stopped: closing is never blocked"),
+    ("SELL", live(LONG), CLOSE, "closes LONG"),
+    ("BUY", live(SHORT), CLOSE, "closes SHORT"),
+    ("BUY", None, IGNORE, "bot is stopped"),
+    ("SELL", None, IGNORE, "bot is stopped"),
+    ("BUY", live(LONG), IGNORE, "bot is stopped"),
+    ("EXIT", None, IGNORE, "bot is stopped"),
+    ("EXIT", live(LONG, P.EXITING), IGNORE, "bot is stopped"),
+]
+
+
+@pytest.mark.parametrize("action,current,outcome,why", STOPPED)
+@pytest.mark.parametrize("gate", [dict(bot=False), dict(enabled=False)])
+def test_closing_goes_through_a_stopped_bot_and_a_disabled_link(action, current, outcome,
+                                                                 why, gate):
+    decision = d(action, current, max_entries=3, reverse=True, **gate)
+    if not gate.get("bot", True):
+        assert decision.outcome == outcome and why in decision.reason, decision
+    else:
+        assert decision.outcome == outcome and (why.replace("bot is stopped", "link is disabled")
+                                                in decision.reason), decision
+    assert decision.side is None, "nothing opens"
+
+
+@pytest.mark.parametrize("action,current,rules,outcome", [
+    ("SELL", None, dict(no_option_shorts=True), IGNORE),
+    ("SELL", None, dict(no_option_shorts=False), OPEN),
+    ("BUY", None, dict(no_option_shorts=True), OPEN),
+    ("SELL", live(LONG), dict(no_option_shorts=True), CLOSE),          # selling what it holds
+    ("SELL", live(LONG), dict(no_option_shorts=True, reverse=True), CLOSE),   # no short after
+    ("BUY", live(SHORT), dict(no_option_shorts=True, reverse=True), REVERSE),
+])
+def test_a_short_option_opens_only_where_the_link_allows_it(action, current, rules, outcome):
+    decision = d(action, current, **rules)
+    assert decision.outcome == outcome, decision
+    if outcome == IGNORE:
+        assert "would open a short option" in decision.reason
 
 
 def test_payload_without_strategy_is_accepted_and_strategy_case_is_ignored():
