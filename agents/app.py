@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from pathlib import Path
 
 import faust
 
@@ -16,14 +17,11 @@ from schemas.settings import settings
 
 S = settings()
 log = logging.getLogger(__name__)
-faust_fixes.apply(S)
-STATE_DIR = state_dir.claim(S.data_dir / "worker", S.worker_name)
 
 app = faust.App(
     S.namespace,
     broker=f"kafka://{S.bootstrap}",
     store=f"{S.table_store}://",
-    datadir=str(STATE_DIR),
     topic_partitions=S.partitions,
     topic_replication_factor=S.replication_factor,     # the tables' changelogs
     table_standby_replicas=S.standby_replicas,
@@ -38,6 +36,15 @@ app = faust.App(
     producer_max_batch_size=1 << 20,
     web_enabled=False,
 )
+
+
+def prepare_worker() -> Path:
+    """What a worker process does before it starts, never an import: Faust's fixes applied,
+    and its own state directory claimed (locked for the life of the process) as the app's."""
+    faust_fixes.apply(S)
+    directory = state_dir.claim(S.data_dir / "worker", S.worker_name)
+    app.conf.datadir = directory
+    return directory
 
 
 def _topic(spec: registry.TopicSpec, value_type):

@@ -9,6 +9,8 @@ import asyncio
 import logging
 from typing import Callable
 
+from sqlalchemy import Engine
+
 from agents import rule_watch
 from connectors import credentials
 from connectors.live import LiveAccount, open_account
@@ -24,7 +26,7 @@ class Brokers:
     a newer version (new credentials, a new day's login) replaces the session.
     on_health(account_id, problem or None) is awaited on every login outcome."""
 
-    def __init__(self, settings: Settings, engine, emit_fill, paper_book,
+    def __init__(self, settings: Settings, engine: Callable[[], Engine], emit_fill, paper_book,
                  config_of: Callable[[str], dict | None], on_health):
         self.settings, self.engine, self.emit_fill = settings, engine, emit_fill
         self.config_of, self.on_health = config_of, on_health
@@ -46,7 +48,7 @@ class Brokers:
             self.listeners.pop(account_id).cancel()
             del self.live[account_id]
         if account_id not in self.live:
-            creds = await asyncio.to_thread(credentials.load, self.engine,
+            creds = await asyncio.to_thread(credentials.load, self.engine(),
                                             self.settings.secret_key, account_id)
             if account_id not in self.live:     # not opened meanwhile by own()
                 self._open(account_id, version, creds)
@@ -58,7 +60,7 @@ class Brokers:
         self.live[account_id] = (version, live)
         self.listeners[account_id] = asyncio.gather(
             asyncio.create_task(live.updates.run(), name=f"order-updates:{account_id}"),
-            asyncio.create_task(rule_watch.watch(self.engine, account_id, live.broker,
+            asyncio.create_task(rule_watch.watch(self.engine(), account_id, live.broker,
                                                  live.updates, self.emit_fill),
                                 name=f"broker-stops:{account_id}"))
 

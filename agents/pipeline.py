@@ -2,6 +2,7 @@
 write state, emit. concurrency=1 everywhere: scale by partitions and processes (DESIGN.md)."""
 from __future__ import annotations
 
+import functools
 import logging
 
 from agents import app as A, broker_stops, emit, metrics, positions, risk, signals
@@ -20,7 +21,12 @@ log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
 EXIT_RETRY = positions.ExitRetry(int(A.S.exit_retry_first_s * 1000),
                                  int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after)
-engine = sql.engine(A.S.sql_url)    # account credentials, read in a thread
+
+
+@functools.cache
+def engine():
+    """The ledger's database (account credentials, read in a thread), opened at first use."""
+    return sql.engine(A.S.sql_url)
 
 
 async def send_fill(fill: Fill) -> None:

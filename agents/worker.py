@@ -158,11 +158,12 @@ def main() -> None:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(
             A.S.log_level.upper())))
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    directory = A.prepare_worker()
     try:
         A.app.main()
     except SystemExit as stop:
         if stop.code in (0, None):      # stopped, its changelogs flushed: its tables are good
-            state_dir.stopped_cleanly(A.STATE_DIR)
+            state_dir.stopped_cleanly(directory)
         raise
 
 

@@ -132,6 +132,5 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    s = Settings()
-    s.data_dir.mkdir(parents=True, exist_ok=True)
-    return s
+    """Read once; creates nothing (what writes into data_dir makes the folders it needs)."""
+    return Settings()

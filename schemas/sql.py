@@ -267,6 +267,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def engine(url: str) -> Engine:
     """An engine on a database upgraded to the newest migration."""
     eng = create_engine(url, future=True, pool_pre_ping=True)
+    if eng.dialect.name == "sqlite" and eng.url.database not in (None, "", ":memory:"):
+        Path(eng.url.database).parent.mkdir(parents=True, exist_ok=True)
     if eng.dialect.name == "sqlite":
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(conn, _record):  # several processes write the same file

@@ -24,6 +24,7 @@ def session_secret(settings: Settings) -> str:
         return settings.session_secret
     path: Path = settings.data_dir / "session.key"
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
