@@ -1,6 +1,9 @@
 """One settings object, read once from PINEWIRE_* environment variables (and an optional .env)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -128,6 +131,25 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+
+def session_secret(settings: Settings) -> str:
+    """PINEWIRE_SESSION_SECRET, or a random one made once and kept in the data dir."""
+    if settings.session_secret:
+        return settings.session_secret
+    path: Path = settings.data_dir / "session.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def webhook_token_key(settings: Settings) -> bytes:
+    """The Fernet key that seals webhook tokens at rest (the owner's page shows their URL):
+    derived from the session secret, the same on every web process and host."""
+    digest = hashlib.sha256(b"pinewire webhook tokens\0" + session_secret(settings).encode())
+    return base64.urlsafe_b64encode(digest.digest())
 
 
 @lru_cache(maxsize=1)

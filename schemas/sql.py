@@ -62,8 +62,9 @@ links = Table(
     "links", metadata,
     Column("id", String(32), primary_key=True),
     Column("name", String(100), nullable=False),
-    Column("token", String(64), nullable=False),          # the secret in the webhook URL
+    # the secret in the webhook URL: its SHA-256 finds the link; sealed, for the owner's pages
     Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_sealed", Text, nullable=False),
     Column("strategy", String(100), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("sl_pct", String(20)), Column("target_pct", String(20)),

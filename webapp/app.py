@@ -17,20 +17,25 @@ from starlette.templating import Jinja2Templates
 
 from connectors.follower import TopicFollower
 from schemas import sql, topics as registry
-from schemas.settings import Settings, settings as load_settings
+from schemas.settings import Settings, session_secret, settings as load_settings, \
+    webhook_token_key
 from webapp import api, gateway, live, metrics, pages, status
-from webapp.auth import Throttle, session_secret, signed_in
+from webapp.auth import Throttle, signed_in
 from webapp.catalog import DailyMaster, catalog
 from webapp.directory import LinkDirectory
 
 log = logging.getLogger("pinewire.web")
-_HOOK_PATH = re.compile(r"^/hook/[^/]+")
+# whatever the case, the slashes or what comes before or after: a mistyped webhook URL too
+_HOOK_PATH = re.compile(r"(/+hook/+)[^/]+", re.IGNORECASE)
+# a segment as long as a token, of its letters (a webhook URL missing its /hook/): no id of
+# pinewire's is that long
+_TOKEN_LIKE = re.compile(r"(?<=/)[A-Za-z0-9_-]{24,}(?=/|$)")
 _HOOK_ROUTE = re.compile(r"^/hook/([^/]+)$")
 
 
 def redact(path: str) -> str:
     """Webhook tokens never reach a log."""
-    return _HOOK_PATH.sub("/hook/<token>", path)
+    return _TOKEN_LIKE.sub("<token?>", _HOOK_PATH.sub(r"\1<token>", path))
 
 
 class AccessLog:
@@ -168,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = sql.engine(settings.sql_url)
+    app.state.token_key = webhook_token_key(settings)     # read once, off the request path
     app.state.producer = gateway.AlertProducer(settings.bootstrap)
     app.state.catalog = catalog(settings)
     app.state.workers_topic = registry.topic_name(settings.namespace, registry.WORKERS)

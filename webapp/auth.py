@@ -7,27 +7,13 @@ import functools
 import secrets
 import time
 from collections import defaultdict, deque
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from schemas.settings import Settings
 from webapp import users
 
 CSRF_FIELD, CSRF_HEADER = "csrf", "x-csrf-token"
-
-
-def session_secret(settings: Settings) -> str:
-    """PINEWIRE_SESSION_SECRET, or a random one made once and kept in the data dir."""
-    if settings.session_secret:
-        return settings.session_secret
-    path: Path = settings.data_dir / "session.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 class Throttle:

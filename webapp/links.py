@@ -9,6 +9,7 @@ import secrets
 import time
 from decimal import Decimal, InvalidOperation
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, select, true, update
 
 from schemas import market_time, sql
@@ -25,6 +26,26 @@ def now_ms() -> int:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(key: bytes) -> dict:
+    """A webhook token (192 random bits) as it is kept: its SHA-256, by which the gateway finds
+    the link, and the token sealed with `key` (schemas.settings.webhook_token_key), which only
+    the owner's pages open. The clear token is returned too, never stored."""
+    token = secrets.token_urlsafe(24)
+    return {"token": token, "token_hash": token_hash(token),
+            "token_sealed": Fernet(key).encrypt(token.encode()).decode()}
+
+
+def webhook_token(key: bytes, row: dict) -> str | None:
+    """A link's token, for its owner's eyes; None when the key that sealed it is gone (a new
+    session secret): a rotation makes a new one."""
+    if row.get("token"):
+        return row["token"]
+    try:
+        return Fernet(key).decrypt(row["token_sealed"].encode()).decode()
+    except (InvalidToken, AttributeError):
+        return None
 
 
 SIDES = ("both", "long", "short")     # the sides a link may open (closing is never refused)
@@ -195,23 +216,24 @@ def _mine(user_id: str | None):
     return sql.links.c.user_id == user_id if user_id is not None else true()
 
 
-def add_link(eng: Engine, *, name: str, strategy: str, user_id: str | None = None,
-             **settings) -> dict:
+def add_link(eng: Engine, *, name: str, strategy: str, token_key: bytes,
+             user_id: str | None = None, **settings) -> dict:
     name, strategy = name.strip(), strategy.strip()
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", name):
         raise LinkError("name must be 1-100 letters, digits, '_', '.' or '-'")
     if not strategy:
         raise LinkError("strategy must not be empty")
-    token = secrets.token_urlsafe(24)   # 192 random bits
-    row = dict(id=secrets.token_hex(8), name=name, token=token, token_hash=token_hash(token),
-               strategy=strategy, version=1, created_at_ms=now_ms(), breaker_reset_at_ms=None,
-               user_id=user_id, **validate(settings))
+    token = _new_token(token_key)
+    row = dict(id=secrets.token_hex(8), name=name, token_hash=token["token_hash"],
+               token_sealed=token["token_sealed"], strategy=strategy, version=1,
+               created_at_ms=now_ms(), breaker_reset_at_ms=None, user_id=user_id,
+               **validate(settings))
     with eng.begin() as conn:
         if conn.execute(select(sql.links.c.id).where(sql.links.c.name == name,
                                                      _mine(user_id))).first():
             raise LinkError(f"a link named {name!r} already exists")
         conn.execute(sql.links.insert().values(**row))
-    return row
+    return {**row, "token": token["token"]}
 
 
 def _change(eng: Engine, link_id: str, user_id: str | None, change) -> dict:
@@ -246,11 +268,13 @@ def reset_breaker(eng: Engine, link_id: str, user_id: str | None = None) -> dict
     return _change(eng, link_id, user_id, lambda current: {"breaker_reset_at_ms": now_ms()})
 
 
-def rotate_token(eng: Engine, link_id: str, user_id: str | None = None) -> dict:
+def rotate_token(eng: Engine, link_id: str, token_key: bytes,
+                 user_id: str | None = None) -> dict:
     """A new webhook token; the old URL stops working at once."""
-    token = secrets.token_urlsafe(24)
-    return _change(eng, link_id, user_id,
-                   lambda current: {"token": token, "token_hash": token_hash(token)})
+    token = _new_token(token_key)
+    row = _change(eng, link_id, user_id, lambda current: {
+        "token_hash": token["token_hash"], "token_sealed": token["token_sealed"]})
+    return {**row, "token": token["token"]}
 
 
 def delete_link(eng: Engine, link_id: str, user_id: str | None = None) -> dict:

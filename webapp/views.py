@@ -37,8 +37,9 @@ async def _publish(state, **records) -> str | None:
         return "saved; the workers get it when Kafka is reachable again"
 
 
-def webhook_url(state, row: dict) -> str:
-    return f"{state.settings.base_url}/hook/{row['token']}"
+def webhook_url(state, row: dict) -> str | None:
+    token = links.webhook_token(state.token_key, row)
+    return f"{state.settings.base_url}/hook/{token}" if token else None
 
 
 def alert_messages(row: dict) -> dict[str, str]:
@@ -103,6 +104,7 @@ async def my_link(state, user: dict, link_id: str) -> dict:
 async def create_link(state, user: dict, name: str, strategy: str, settings: dict) -> dict:
     await _own_account(state, user, settings.get("account_id"))
     row = await asyncio.to_thread(links.add_link, state.engine, name=name, strategy=strategy,
+                                  token_key=state.token_key,
                                   user_id=user["id"], **settings)
     await _publish(state, links=[row])
     return row
@@ -120,7 +122,8 @@ async def update_link(state, user: dict, link_id: str, settings: dict,
 
 async def rotate_link(state, user: dict, link_id: str) -> dict:
     await my_link(state, user, link_id)
-    row = await asyncio.to_thread(links.rotate_token, state.engine, link_id, user["id"])
+    row = await asyncio.to_thread(links.rotate_token, state.engine, link_id,
+                                  state.token_key, user["id"])
     await _publish(state, links=[row])
     return row
 

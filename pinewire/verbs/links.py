@@ -8,12 +8,15 @@ import httpx
 
 from pinewire.verbs.common import engine, me, publish, user_flag
 from schemas.money import paise_to_rupees, signed_rupees
-from schemas.settings import settings
+from schemas.settings import settings, webhook_token_key
 from webapp import accounts, bots, links
 
 
 def webhook_url(row: dict) -> str:
-    return f"{settings().base_url}/hook/{row['token']}"
+    token = links.webhook_token(webhook_token_key(settings()), row)
+    if token is None:
+        return "(sealed with an earlier session secret: pinewire link rotate gives a new one)"
+    return f"{settings().base_url}/hook/{token}"
 
 
 def alert_template(row: dict) -> str:
@@ -55,7 +58,7 @@ def my_link(a, name: str) -> dict:
 def cmd_link_add(a) -> int:
     user_id = me(a)["id"]
     row = links.add_link(engine(), name=a.name, strategy=a.strategy, user_id=user_id,
-                         **_changes(a, user_id))
+                         token_key=webhook_token_key(settings()), **_changes(a, user_id))
     publish("the link", links=[row])
     print(f"link {row['name']} created ({'paper' if row['paper'] else 'LIVE'})")
     print(f"webhook URL:   {webhook_url(row)}")

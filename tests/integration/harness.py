@@ -21,7 +21,7 @@ from connectors import kafka
 from connectors.ticks import feed
 from pinewire import processes
 from schemas import instruments, sql, topics as registry
-from schemas.settings import Settings
+from schemas.settings import Settings, webhook_token_key
 from webapp import links, users
 from webapp.publish import publish
 
@@ -225,9 +225,11 @@ class Pipeline:
 
     # -- configuration ------------------------------------------------------------------
     def add_link(self, **kw) -> dict:
+        # both sides: the tests open shorts as often as longs (a new link's default is long)
         defaults = dict(name=f"l{secrets.token_hex(3)}", strategy="st", quantity=10,
-                        sl_pct="1", target_pct="2", user_id=self.user["id"])
-        row = links.add_link(self.engine, **{**defaults, **kw})
+                        sl_pct="1", target_pct="2", user_id=self.user["id"], side="both")
+        row = links.add_link(self.engine, token_key=webhook_token_key(self.settings),
+                             **{**defaults, **kw})
         self.publish(links=[row])
         return row
 

@@ -2,9 +2,11 @@
 import json
 
 import pytest
+from sqlalchemy import select
 
 from schemas import sql
 from schemas import topics as registry
+from tests.integration.harness import wait_until
 
 
 def test_same_alert_twice_gives_one_order(pipeline):
@@ -89,6 +91,24 @@ def test_malformed_bodies_get_4xx_and_nothing_reaches_the_orders_topic(pipeline,
     assert not [r for r in pipeline.topic_records(registry.ORDERS)
                 if r[3]["link_id"] == link["id"]]
     assert link["token"] not in (pipeline.data_dir / "logs" / "web.log").read_text()
+
+
+def test_webhook_tokens_are_kept_sealed_and_never_logged_however_the_url_is_spelled(pipeline):
+    link = pipeline.add_link()
+    token = link["token"]
+    for path in (f"/HOOK/{token.upper()}", f"/Hook/{token}", f"/{token}",
+                 f"/hook/{token}/again", f"/api/hook/{token}"):
+        assert 400 <= pipeline.http.post(path, content=b"{}").status_code < 500, path
+    assert pipeline.post(link, b"{}").status_code == 422
+    log = pipeline.data_dir / "logs" / "web.log"
+    text = wait_until(lambda: "POST /api/hook/<token> " in (t := log.read_text()) and
+                      "POST /<token?> " in t and t, 10, "the requests in the access log")
+    assert token not in text and token.upper() not in text
+    with pipeline.engine.connect() as conn:
+        row = conn.execute(select(sql.links).where(sql.links.c.id == link["id"])).one()
+    assert token not in " ".join(str(v) for v in row), "the links table holds no clear token"
+    shown = pipeline.http.get("/api/v1/links").json()
+    assert f"/hook/{token}" in next(v["webhook_url"] for v in shown if v["id"] == link["id"])
 
 
 def test_unknown_token_is_a_bare_404(pipeline):

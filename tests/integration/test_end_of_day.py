@@ -62,7 +62,7 @@ def test_end_of_day_with_two_workers(two_workers, fake_telegram):
     SECRETS.add(bot)                  # each sweep's report reaches the trader once, on Telegram
     notifications.set_telegram(p.engine, p.env["PINEWIRE_SECRET_KEY"], p.user["id"],
                                chat_id=chat, bot_token=bot)
-    link = p.add_link(sl_pct="5", target_pct="5", side="both")   # eod: close-losers (default)
+    link = p.add_link(sl_pct="5", target_pct="5")                # eod: close-losers (default)
     winner = p.alert_row(p.alert(link, "BUY", "SBIN", price="800"))["position_id"]
     loser = p.alert_row(p.alert(link, "BUY", "ITC", price="410"))["position_id"]
     short = p.alert_row(p.alert(link, "SELL", "WIPRO", price="245"))["position_id"]

@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from schemas.settings import webhook_token_key
 from webapp import links
 
 
@@ -31,15 +32,16 @@ def test_link_add_with_every_setting_then_show_set_and_list(pipeline):
     shown = run(pipeline, "link", "show", "rules").stdout
     for text in ("risk 1 % of capital 200000.00", "trailing starts       0 %", "side", "long",
                  "max entries           3", "daily loss limit      2500.00", "close-all",
-                 "partial:0.5", "fee per order         20.00", "breaker ok", row["token"]):
+                 "partial:0.5", "fee per order         20.00", "breaker ok",
+                 f"/hook/{links.webhook_token(webhook_token_key(pipeline.settings), row)}"):
         assert text in shown, (text, shown)
 
     run(pipeline, "link", "set", "rules", "--side", "both", "--no-reverse", "--risk-pct", "off",
         "--tick-band", "off", "--disable")
     after = links.link_by_name(pipeline.engine, "rules")
-    assert (after["token"], after["version"], after["side"], after["reverse"], after["risk_pct"],
+    assert (after["token_hash"], after["version"], after["side"], after["reverse"], after["risk_pct"],
             after["tick_band_pct"], after["enabled"], after["quantity"]) == \
-        (row["token"], row["version"] + 1, "both", False, None, None, False, 5)
+        (row["token_hash"], row["version"] + 1, "both", False, None, None, False, 5)
     listed = run(pipeline, "link", "list").stdout
     assert "rules" in listed and "None" not in listed and "disabled" in listed
 

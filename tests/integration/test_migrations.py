@@ -5,9 +5,11 @@ import secrets
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from schemas import sql
+from schemas.settings import Settings, webhook_token_key
+from webapp import links
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,7 +37,8 @@ def test_head_matches_the_models(empty_url):
     eng.dispose()
 
 
-def test_a_database_from_before_migrations_is_stamped_and_upgraded(empty_url):
+def test_a_database_from_before_migrations_is_stamped_and_upgraded(empty_url, monkeypatch):
+    monkeypatch.setenv("PINEWIRE_SESSION_SECRET", "the-operators-session-secret")
     eng = create_engine(empty_url)
     sql.upgrade(eng, "0001")
     with eng.begin() as conn:   # as the pre-migration code left it: tables, no version table
@@ -47,7 +50,11 @@ def test_a_database_from_before_migrations_is_stamped_and_upgraded(empty_url):
     eng.dispose()
     eng = sql.engine(empty_url)
     with eng.connect() as conn:
-        row = conn.execute(text("SELECT name, quantity, side, max_entries, eod, product "
-                                "FROM links")).one()
-    assert tuple(row) == ("old", 5, "both", 1, "close-losers", "auto")
+        row = conn.execute(text("SELECT name, quantity, side, max_entries, eod, product, "
+                                "token_sealed FROM links")).one()
+        columns = {c["name"] for c in inspect(conn).get_columns("links")}
+    assert tuple(row[:6]) == ("old", 5, "both", 1, "close-losers", "auto")
+    assert "token" not in columns, "no webhook token in clear"
+    key = webhook_token_key(Settings())
+    assert links.webhook_token(key, {"token_sealed": row.token_sealed}) == "t"
     eng.dispose()

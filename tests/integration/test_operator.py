@@ -4,6 +4,7 @@ import json
 import subprocess
 
 from schemas import sql, topics as registry
+from schemas.settings import webhook_token_key
 from tests.integration.harness import Pipeline, free_port, wait_until
 
 
@@ -86,7 +87,8 @@ def test_kafka_unreachable_gives_503_and_records_nothing_but_the_rejection(tmp_p
     try:
         down.start_web()
         link = links.add_link(down.engine, name="down", strategy="st", quantity=1,
-                              user_id=down.user["id"])
+                              user_id=down.user["id"],
+                              token_key=webhook_token_key(down.settings))
         response = down.post(link, b'{"strategy":"st","symbol":"SBIN","action":"BUY"}')
         assert response.status_code == 503 and "Kafka unavailable" in response.json()["error"]
         assert down.rows(sql.alerts) == []

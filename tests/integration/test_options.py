@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from schemas import topics as registry
+from schemas.settings import webhook_token_key
 from tests.integration.harness import Pipeline
 from webapp import links
 from webapp.catalog import today_ist
@@ -45,7 +46,7 @@ def gateway(kafka_url, tmp_path_factory):
 def test_buy_call_resolves_to_the_atm_contract_of_the_nearest_expiry(gateway):
     p, code = gateway
     link = links.add_link(p.engine, name="opt", strategy="st", quantity=2,
-                          user_id=p.user["id"])
+                          user_id=p.user["id"], token_key=webhook_token_key(p.settings))
     response = p.post(link, json.dumps({"strategy": "st", "symbol": "NIFTY",
                                         "action": "BUY_CALL", "price": "24537.15"}))
     assert response.status_code == 200, response.text
@@ -63,7 +64,8 @@ def test_buy_call_resolves_to_the_atm_contract_of_the_nearest_expiry(gateway):
 def test_option_signals_that_cannot_resolve_get_422(gateway, body, message):
     p, _ = gateway
     link = links.add_link(p.engine, name=f"opt-{message[:6].replace(' ', '')}", strategy="st",
-                          quantity=1, user_id=p.user["id"])
+                          quantity=1, user_id=p.user["id"],
+                          token_key=webhook_token_key(p.settings))
     response = p.post(link, json.dumps(body))
     assert response.status_code == 422 and message in response.json()["error"]
 

@@ -95,7 +95,7 @@ def test_a_backtest_trades_as_the_live_pipeline_does_on_the_same_ticks(pipeline,
     from pinewire import backtest
     from connectors.ticks import replay
 
-    link = pipeline.add_link(name="btx", sl_pct="1", target_pct="2", quantity=1, side="both")
+    link = pipeline.add_link(name="btx", sl_pct="1", target_pct="2", quantity=1)
     params = {"fast": 2, "slow": 3, "timeframe": 1}
     cli(pipeline, "strategy", "attach", "btx", "--name", "sma_cross", "--params",
         json.dumps(params), "--symbols", "HINDUNILVR")

@@ -61,7 +61,7 @@ def test_side_long_ignores_a_sell_that_would_open_a_short_and_link_set_applies(p
 
 
 def test_stop_and_reverse_exits_first_then_enters_the_other_side(pipeline):
-    link = pipeline.add_link(reverse=True, side="both", sl_pct="2", target_pct=None)
+    link = pipeline.add_link(reverse=True, sl_pct="2", target_pct=None)
     first = pipeline.alert_row(pipeline.alert(link, "BUY", "BHARTIARTL", price="1950"))
     pipeline.position(first["position_id"], "OPEN")
     flip = pipeline.alert_row(pipeline.alert(link, "SELL", "BHARTIARTL", price="1962"))
@@ -81,7 +81,7 @@ def test_stop_and_reverse_exits_first_then_enters_the_other_side(pipeline):
 
 
 def test_reverse_on_stop_loss_but_not_on_target(pipeline):
-    link = pipeline.add_link(reverse_on_sl=True, side="both", sl_pct="1", target_pct="1")
+    link = pipeline.add_link(reverse_on_sl=True, sl_pct="1", target_pct="1")
     lost = pipeline.alert_row(pipeline.alert(link, "BUY", "TITAN", price="3500"))["position_id"]
     pipeline.position(lost, "OPEN")
     pipeline.ticks("TITAN", ["3480", "3465"])                    # stop 3465

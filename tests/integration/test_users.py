@@ -3,6 +3,7 @@ there before; passwords hashed; API tokens hashed; every user's own bot, and the
 that stops them all."""
 import subprocess
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from schemas import sql
@@ -18,7 +19,8 @@ def run(p, *args, stdin=None, ok=True):
 
 def test_a_new_data_dir_gets_an_admin_who_owns_what_existed(tmp_path):
     eng = sql.engine(f"sqlite:///{tmp_path / 'u.db'}")
-    old = links.add_link(eng, name="before", strategy="st", quantity=1)   # no user yet
+    old = links.add_link(eng, name="before", strategy="st", quantity=1,    # no user yet
+                         token_key=Fernet.generate_key())
     admin = users.acting_user(eng, None, say=lambda text: None)
     assert admin["username"] == "admin" and admin["is_admin"]
     assert links.link_by_id(eng, old["id"], admin["id"]) is not None

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from connectors import kafka
 from schemas import sql, topics as registry
+from schemas.settings import webhook_token_key
+from webapp import links
 from tests.integration.harness import PIPELINES, SECRETS
 
 
@@ -21,8 +23,10 @@ def _secrets(smartapi_sim, sim_account, app_sims) -> set[str]:
     for p in PIPELINES:
         if p.env.get("PINEWIRE_SECRET_KEY"):
             found.add(p.env["PINEWIRE_SECRET_KEY"])
+        key = webhook_token_key(p.settings)
         with p.engine.connect() as conn:
-            found |= {row.token for row in conn.execute(select(sql.links.c.token))}
+            found |= {links.webhook_token(key, dict(row._mapping))
+                      for row in conn.execute(select(sql.links.c.token_sealed))}
     for issued in smartapi_sim.http.get("/sim/sessions").json():
         found |= set(issued)
     return {s for s in found if s}
