@@ -123,9 +123,11 @@ def run(settings: Settings, workers: int = 1) -> int:
         _say(f"ready in {time.monotonic() - started:.1f}s — {trading_mode(settings)}; "
              f"logs in {logs}")
         _say(f"dashboard: {settings.base_url}/   (Ctrl-C stops everything)")
-        if users.user_count(sql.engine(settings.sql_url)) == 0:
+        code = users.new_setup_code(sql.engine(settings.sql_url))
+        if code:
             _say(f"no user yet: register the first (admin) account at {settings.base_url}"
-                 "/register")
+                 f"/register?code={code}   (a one-time setup code: whoever holds it becomes "
+                 "the admin)")
         serving = True
         while not stopping:
             for name, proc in children:

@@ -106,8 +106,10 @@ class Settings(BaseSettings):
     eod_time: time = Field(time(15, 29), description="IST time of the end-of-day routine")
     extra_holidays: str = Field("", description="YYYY-MM-DD dates, comma-separated, that are "
                                 "not trading days besides the NSE calendar")
-    registration: str = Field("open", pattern="^(open|closed)$",
-                              description="open: anyone may register; closed: the admin adds users")
+    registration: str = Field("closed", pattern="^(open|closed)$",
+                              description="closed: the admin adds users (the first user "
+                                          "registers with the setup code `pinewire up` "
+                                          "prints); open: anyone may register")
     candles_on_time: bool = Field(True, description="close a candle when the clock passes "
                                   "its window's end, even without a tick; off for replays of "
                                   "the past (backtests), where only ticks move the time")

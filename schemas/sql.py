@@ -24,6 +24,14 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, server_default=false()),
     Column("created_at_ms", BigInteger, nullable=False),
     Column("password_changed_at_ms", BigInteger, nullable=False),  # older sessions are void
+    Column("sessions_ended_at_ms", BigInteger),         # signed out: every older session is void
+)
+
+# the one-time code that registers the first user (the admin) on a new install, by its SHA-256
+setup_codes = Table(
+    "setup_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("created_at_ms", BigInteger, nullable=False),
 )
 
 notify_settings = Table(

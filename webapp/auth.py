@@ -59,7 +59,7 @@ def bearer(request: Request) -> str | None:
 
 async def current_user(request: Request) -> dict | None:
     """The signed-in user: a bearer token (API), else the session cookie. A session from before
-    the user's last password change is void."""
+    the user's last sign-out or password change is void."""
     if "user" in request.scope:
         return request.scope["user"]
     eng, user = request.app.state.engine, None
@@ -68,7 +68,7 @@ async def current_user(request: Request) -> dict | None:
         user = await asyncio.to_thread(users.user_by_token, eng, token)
     elif (uid := request.session.get("uid")):
         user = await asyncio.to_thread(users.user_by_id, eng, uid)
-        if user is None or request.session.get("since", 0) < user["password_changed_at_ms"]:
+        if user is None or users.session_void(user, request.session.get("since", 0)):
             request.session.clear()
             user = None
     request.scope["user"] = user

@@ -39,7 +39,8 @@ def back(path: str, **message) -> RedirectResponse:
 # -- signing in ----------------------------------------------------------------------------
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return await render(request, "login.html", next=request.query_params.get("next", ""))
+        return await render(request, "login.html", next=request.query_params.get("next", ""),
+                            message=request.query_params.get("message"))
     form = await request.form()
     if not csrf_ok(request, form):
         return await render(request, "login.html", 403, error="The form expired; try again.")
@@ -61,10 +62,14 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Signing out ends every session of the user on the server, not only this cookie."""
     form = await request.form()
     if csrf_ok(request, form):
+        user = await current_user(request)
+        if user is not None:
+            await asyncio.to_thread(users.end_sessions, request.app.state.engine, user["id"])
         request.session.clear()
-    return back("/login")
+    return back("/login", message="signed out")
 
 
 async def register(request: Request) -> Response:
@@ -75,22 +80,31 @@ async def register(request: Request) -> Response:
     if not allowed:
         return await render(request, "register.html", 403, closed=True)
     if request.method == "GET":
-        return await render(request, "register.html", first=count == 0)
+        return await render(request, "register.html", first=count == 0,
+                            values={"code": request.query_params.get("code", "")})
     form = await request.form()
     if not csrf_ok(request, form):
         return await render(request, "register.html", 403, error="The form expired; try again.")
-    fields = {k: str(form.get(k, "")) for k in ("username", "first_name", "last_name")}
+    fields = {k: str(form.get(k, "")) for k in ("username", "first_name", "last_name", "code")}
+    first = count == 0
     if form.get("password") != form.get("password2"):
-        return await render(request, "register.html", 422, values=fields,
+        return await render(request, "register.html", 422, values=fields, first=first,
                             errors={"password2": "The two passwords differ."})
+    names = dict(first_name=fields["first_name"], last_name=fields["last_name"])
     try:
-        user = await asyncio.to_thread(users.add_user, state.engine, fields["username"],
-                                       str(form.get("password", "")),
-                                       first_name=fields["first_name"],
-                                       last_name=fields["last_name"])
+        if first:     # a new install: only whoever holds the setup code becomes the admin
+            user = await asyncio.to_thread(users.add_first_user, state.engine, fields["code"],
+                                           fields["username"], str(form.get("password", "")),
+                                           **names)
+        else:
+            user = await asyncio.to_thread(users.add_user, state.engine, fields["username"],
+                                           str(form.get("password", "")), **names)
+    except users.SetupCodeError as exc:
+        return await render(request, "register.html", 403, values=fields, first=first,
+                            errors={"code": str(exc)})
     except users.UserError as exc:
         field = "password" if "password" in str(exc) else "username"
-        return await render(request, "register.html", 422, values=fields,
+        return await render(request, "register.html", 422, values=fields, first=first,
                             errors={field: str(exc)})
     if me is None:
         sign_in(request, user)

@@ -25,6 +25,10 @@ class UserError(ValueError):
     pass
 
 
+class SetupCodeError(UserError):
+    pass
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -109,6 +113,46 @@ def set_password(eng: Engine, user_id: str, password: str) -> None:
     with eng.begin() as conn:
         conn.execute(update(sql.users).where(sql.users.c.id == user_id)
                      .values(password_hash=hashed, password_changed_at_ms=now_ms()))
+
+
+def end_sessions(eng: Engine, user_id: str) -> None:
+    """Signed out: every session of the user, on every device, is void from now."""
+    with eng.begin() as conn:
+        conn.execute(update(sql.users).where(sql.users.c.id == user_id)
+                     .values(sessions_ended_at_ms=now_ms()))
+
+
+def session_void(user: dict, signed_in_at_ms: int) -> bool:
+    """A session signed in before the user's last sign-out or password change."""
+    return signed_in_at_ms < max(user["password_changed_at_ms"],
+                                 user.get("sessions_ended_at_ms") or 0)
+
+
+# -- the first user ------------------------------------------------------------------------
+def new_setup_code(eng: Engine) -> str | None:
+    """While no user exists: a new one-time code that registers the first user (the admin),
+    replacing any earlier one; None once someone has registered."""
+    code = secrets.token_urlsafe(12)
+    with eng.begin() as conn:
+        if conn.execute(select(func.count()).select_from(sql.users)).scalar():
+            return None
+        conn.execute(sql.setup_codes.delete())
+        conn.execute(sql.setup_codes.insert().values(code_hash=_token_hash(code),
+                                                     created_at_ms=now_ms()))
+    return code
+
+
+def add_first_user(eng: Engine, code: str, username: str, password: str, **names) -> dict:
+    """The first user, with the setup code; the code is spent."""
+    with eng.begin() as conn:
+        known = conn.execute(select(sql.setup_codes.c.code_hash)).scalars().all()
+        if not any(secrets.compare_digest(_token_hash(code or ""), h) for h in known):
+            raise SetupCodeError("the setup code is not right: use the one `pinewire up` "
+                                 "printed last (or `pinewire user setup-code`)")
+    user = add_user(eng, username, password, **names)
+    with eng.begin() as conn:
+        conn.execute(sql.setup_codes.delete())
+    return user
 
 
 def user_count(eng: Engine) -> int:

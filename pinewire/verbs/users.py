@@ -1,4 +1,4 @@
-"""Users, for the operator: user add|list|passwd|token."""
+"""Users, for the operator: user add|list|passwd|token|setup-code."""
 from __future__ import annotations
 
 import getpass
@@ -51,6 +51,15 @@ def cmd_user_token(a) -> int:
     return 0
 
 
+def cmd_user_setup_code(a) -> int:
+    """A new install (no user yet): the one-time code that registers the first user."""
+    code = users.new_setup_code(engine())
+    if code is None:
+        raise users.UserError("a user exists already: the admin adds users (pinewire user add)")
+    print(code)
+    return 0
+
+
 def register(sub) -> None:
     u = sub.add_parser("user", help="dashboard users").add_subparsers(dest="user", required=True)
     add = u.add_parser("add", help="add a user (the first one is the admin)")
@@ -70,3 +79,6 @@ def register(sub) -> None:
     tok.add_argument("username")
     tok.add_argument("--label", help="what the token is for")
     tok.set_defaults(fn=cmd_user_token)
+    u.add_parser("setup-code", help="print a new one-time code that registers the first "
+                                    "user (the admin) on the dashboard, while none exists"
+                 ).set_defaults(fn=cmd_user_setup_code)

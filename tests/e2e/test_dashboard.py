@@ -32,6 +32,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 def site(kafka_url, smartapi_sim, kite_sim, tmp_path_factory):
     with Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url,
                   PINEWIRE_SECRET_KEY=credentials.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
+                  PINEWIRE_REGISTRATION="open",           # the traders register themselves
                   **smartapi_sim.env(), **kite_sim.env()).running() as p:
         yield p
 

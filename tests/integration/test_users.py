@@ -1,12 +1,15 @@
 """Users from the terminal and per-user trading: the first user is the admin and owns what was
 there before; passwords hashed; API tokens hashed; every user's own bot, and the admin's switch
 that stops them all."""
+import re
 import subprocess
 
+import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from schemas import sql
+from tests.integration.harness import SECRETS, Pipeline
 from webapp import links, users
 
 
@@ -87,3 +90,51 @@ def test_ledger_rows_carry_their_owner(pipeline):
     orders = pipeline.rows(sql.orders, sql.orders.c.position_id == pos["id"])
     assert {alert["user_id"], pos["user_id"]} | {o["user_id"] for o in orders} == \
         {pipeline.user["id"]}
+
+
+def _form(client: httpx.Client, path: str, **fields) -> httpx.Response:
+    """A form posted as the browser does: with the page's CSRF token."""
+    page = client.get(path)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+    return client.post(path, data={"csrf": csrf, **fields})
+
+
+def test_a_new_install_is_taken_only_with_its_setup_code_and_sign_out_ends_every_session(
+        kafka_url, tmp_path):
+    """Nobody can become the admin of a new install by reaching /register first: it takes the
+    one-time code the operator got; registration is then closed. Signing out ends the user's
+    sessions on the server: a cookie copied before no longer opens a page."""
+    p = Pipeline(tmp_path, kafka_url)
+    with p.engine.begin() as conn:      # the harness made an admin: a new install has none
+        conn.execute(sql.api_tokens.delete())
+        conn.execute(sql.users.delete())
+    try:
+        p.start_web()
+        base = p.settings.base_url
+        stranger = httpx.Client(base_url=base)
+        assert "Setup code" in stranger.get("/register").text
+        code = run(p, "user", "setup-code").stdout.strip()
+        person = dict(username="owner", password="owner-password", password2="owner-password")
+        SECRETS.update((code, person["password"]))
+        refused = _form(stranger, "/register", code="not-the-code", **person)
+        assert refused.status_code == 403 and "setup code is not right" in refused.text
+        assert users.user_count(p.engine) == 0
+        owner = httpx.Client(base_url=base)
+        made = _form(owner, f"/register?code={code}", code=code, **person)
+        assert made.status_code == 303 and made.headers["location"].startswith("/live")
+        assert users.user_by_name(p.engine, "owner")["is_admin"]
+        assert "a user exists already" in run(p, "user", "setup-code", ok=False).stderr
+        closed = stranger.get("/register")
+        assert closed.status_code == 403 and "Registration is closed" in closed.text
+        late = stranger.post("/register", data=dict(username="late", password="late-password",
+                                                    password2="late-password"))
+        assert late.status_code == 403 and users.user_by_name(p.engine, "late") is None
+        assert owner.get("/live").status_code == 200
+        copied = httpx.Client(base_url=base, cookies=dict(owner.cookies))
+        assert copied.get("/live").status_code == 200
+        csrf = re.search(r'name="csrf" value="([^"]+)"', owner.get("/live").text)[1]
+        assert owner.post("/logout", data={"csrf": csrf}).status_code == 303
+        after = copied.get("/live")
+        assert after.status_code == 303 and after.headers["location"].startswith("/login")
+    finally:
+        p.stop()
