@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from agents import app as A, broker_stops, emit, metrics, positions, risk, signals
+from agents import app as A, broker_stops, emit, faults, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
 from agents.lanes import OrderLanes
@@ -142,15 +142,23 @@ async def _gate_entry(decision, link: dict, alert: Alert):
 
 
 async def handle_alert(alert: Alert) -> None:
+    """Decide, then record the decision with its effects in one step: the dedupe entry and the
+    position are written together, before anything is sent. A crash before that step leaves
+    no trace (the replay decides again); after it, the replay finds the decision in the
+    position (last_alert) and sends again what it sent (the same ids: harmless)."""
     seen = A.dedupe.get(alert.dedupe_key)
     if seen and seen["alert_id"] == alert.id:
         return  # a replay of an alert already decided; unanswered intents are resent on ticks
     duplicate = signals.duplicate_of(seen, alert.id, alert.received_at_ms, alert.dedupe_window_s)
-    if duplicate is None:
-        A.dedupe[alert.dedupe_key] = {"alert_id": alert.id, "at_ms": alert.received_at_ms}
     await memory.settings_at_least(alert.link_id, alert.link_version, alert.user_id,
                                    alert.bot_version, alert.global_bot_version)
     link, live = memory.link(alert.link_id), _live(alert.link_id, alert.token)
+    common = dict(link_id=alert.link_id, token=alert.token, alert_id=alert.id,
+                  user_id=alert.user_id)
+    if live is not None and live.last_alert == alert.id:
+        _decided(alert, duplicate)
+        await _send_again(live, alert, common)
+        return
     decision = signals.decide(
         action=alert.action, strategy=alert.strategy,
         link_strategy=link["strategy"] if link else None,
@@ -162,9 +170,9 @@ async def handle_alert(alert: Alert) -> None:
         no_option_shorts=bool(link) and signals.refuses_option_short(link, alert.exchange,
                                                                      alert.symbol))
     decision, quantity = await _gate_entry(decision, link, alert)
-    common = dict(link_id=alert.link_id, token=alert.token, alert_id=alert.id,
-                  reason=decision.reason, user_id=alert.user_id)
+    common["reason"] = decision.reason
     if decision.outcome == signals.IGNORE:
+        _decided(alert, duplicate)
         await emit.event("ALERT_IGNORED", pos=live, **common)
         return
     now, purpose = emit.now_ms(), "EXIT"
@@ -175,18 +183,42 @@ async def handle_alert(alert: Alert) -> None:
                                      lot_size=alert.lot_size,
                                      reference_paise=alert.price_paise), "ENTRY"
     elif decision.outcome == signals.ADD:
-        pos, purpose = positions.add_entry(live, quantity, alert.price_paise, now), "ENTRY"
+        pos, purpose = positions.add_entry(live, quantity, alert.price_paise, now,
+                                           alert_id=alert.id), "ENTRY"
     elif decision.outcome == signals.REVERSE:
         pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise,
                                    then_open={"side": decision.side, "alert_id": alert.id,
-                                              "reference_price_paise": alert.price_paise})
+                                              "reference_price_paise": alert.price_paise},
+                                   alert_id=alert.id)
     else:
-        pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise)
-    await emit.store(memory, pos, live)
+        pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise,
+                                   alert_id=alert.id)
+    _decided(alert, duplicate)
+    await emit.store(memory, pos, live)     # its table write comes first, in the same step
+    faults.crash_point("alert_decided")
     if decision.outcome == signals.OPEN:
         await emit.subscription(memory, pos)   # a paper entry may wait for the first tick
     await emit.order(pos, purpose, alert_id=alert.id)
     await emit.event("ALERT_ACCEPTED", pos=pos, **common)
+
+
+def _decided(alert: Alert, duplicate: str | None) -> None:
+    """The alert's dedupe entry: written with its decision, never before (a duplicate keeps
+    the entry of the alert it repeats)."""
+    if duplicate is None:
+        A.dedupe[alert.dedupe_key] = {"alert_id": alert.id, "at_ms": alert.received_at_ms}
+
+
+async def _send_again(pos: Position, alert: Alert, common: dict) -> None:
+    """What an alert decided before a crash sent, or was about to: its order (the executor
+    knows it by its id) and its event (the same id: the ledger keeps one)."""
+    purpose = "EXIT" if pos.state == positions.EXITING else \
+        "ENTRY" if pos.state in positions.LIVE_STATES and pos.entry_open else None
+    await emit.subscription(memory, pos)
+    if purpose is not None:
+        await emit.order(pos, purpose, alert_id=alert.id)
+    await emit.event("ALERT_ACCEPTED", pos=pos, **common,
+                     reason="decided before a restart; its order sent again")
 
 
 # -- orders --------------------------------------------------------------------------------

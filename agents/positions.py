@@ -98,6 +98,8 @@ class Position:
     last_accepted_paise: int | None = None
     held_paise: int | None = None
     user_id: str | None = None      # the link's owner
+    last_alert: str | None = None   # the alert whose decision last changed it (opened, added,
+                                    # closed): a replay of that alert finds its decision here
     # a broker-side stop/target rule (a live link's --broker-stop gtt) protects it too
     broker_stop: bool = False
     rule_id: str | None = None      # the rule at the broker, once it answered
@@ -233,7 +235,8 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
         exchange=exchange, side=side, state=PENDING, quantity=quantity, paper=paper,
         sl_pct=sl_pct, target_pct=target_pct, trail_pct=trail_pct,
         trail_activation_pct=trail_activation_pct, slippage_bps=slippage_bps,
-        opened_by_alert=alert_id, created_at_ms=now_ms, partition=partition,
+        opened_by_alert=alert_id, last_alert=alert_id, created_at_ms=now_ms,
+        partition=partition,
         reference_price_paise=reference_price_paise, account_id=account_id,
         intent_at_ms=now_ms, version=1, lot_size=lot_size,
         product_type=product_type(product, exchange, side), paper_fill=paper_fill,
@@ -250,9 +253,10 @@ def reverse_id(position_id: str) -> str:
 
 
 def add_entry(pos: Position, quantity: int, reference_price_paise: int | None,
-              now_ms: int) -> Position:
+              now_ms: int, alert_id: str | None = None) -> Position:
     """Pyramiding: one more entry order of `quantity` on an OPEN position."""
     return _bump(pos, entries=pos.entries + 1, entry_attempt=pos.entry_attempt + 1,
+                 last_alert=alert_id or pos.last_alert,
                  quantity=pos.quantity + quantity, entry_open=True, entry_order_qty=quantity,
                  entry_order_filled=0, reference_price_paise=reference_price_paise,
                  intent_at_ms=now_ms)
@@ -501,12 +505,13 @@ def quiet_range(pos: Position) -> tuple[int, int] | None:
 
 
 def begin_exit(pos: Position, reason: str, now_ms: int, *, price_paise: int | None = None,
-               then_open: dict | None = None) -> Position:
+               then_open: dict | None = None, alert_id: str | None = None) -> Position:
     """Close on a signal (an opposite or EXIT alert, `price_paise` the alert's price if any;
     `then_open` reverses once the exit has filled completely) or at the end of the day
     (`price_paise` the last tick)."""
     return _bump(_exit_order(pos, now_ms), state=EXITING, exit_reason=reason,
-                 exit_trigger_paise=price_paise, then_open=then_open)
+                 exit_trigger_paise=price_paise, then_open=then_open,
+                 last_alert=alert_id or pos.last_alert)
 
 
 def reconciled(pos: Position, price_paise: int, now_ms: int, note: str) -> Position:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     exit_failing_after: int = Field(3, ge=1, description="rejections after which a position "
                                     "is flagged 'exit failing' (dashboard, API, Telegram); "
                                     "its exit is still retried")
+    fault_point: str | None = Field(None, description="rehearsals only: a worker reaching "
+                                    "this named point (agents/faults.py) kills itself once")
     heartbeat_s: float = Field(2.0, gt=0)
     worker_name: str | None = Field(None, description="a worker's stable name: its heartbeat's "
                                     "id, its state directory and, with static_membership, its "

@@ -178,3 +178,26 @@ def test_a_replayed_fill_announces_its_closed_position_again(pipeline):
     assert len([e for e in pipeline.rows(sql.position_events,
                                          sql.position_events.c.position_id == pid)
                 if e["state"] == "CLOSED"]) == 1
+
+
+def test_a_worker_killed_as_it_decides_an_alert_decides_it_once_after_the_restart(kafka_url,
+                                                                                  tmp_path):
+    """The worker dies (SIGKILL) right after writing an alert's decision, before its order and
+    event went out: restarted, it finds the decision and sends them, one entry order in all;
+    the alert is never taken for its own duplicate and dropped."""
+    with Pipeline(tmp_path, kafka_url, PINEWIRE_FAULT_POINT="alert_decided").running() as p:
+        link = p.add_link(sl_pct="1", target_pct=None)
+        alert_id = p.alert(link, "BUY", "ASIANPAINT", price="2900")
+        wait_until(lambda: p.worker.poll() is not None, 30, "the worker to die at its point")
+        assert p.worker.returncode == -signal.SIGKILL
+        assert (tmp_path / "fault-alert_decided.reached").exists()
+        p.start_worker()
+        alert = p.alert_row(alert_id)
+        assert alert["status"] == "ACCEPTED", alert["reason"]
+        assert p.position(alert["position_id"], "OPEN")["entry_qty"] == 10
+        entries = {r[3]["client_order_id"] for r in p.topic_records(registry.ORDERS)
+                   if r[3]["position_id"] == alert["position_id"]}
+        assert entries == {f"{alert['position_id']}E0"}
+        fills = {r[3]["fill_id"] for r in p.topic_records(registry.FILLS)
+                 if r[3]["position_id"] == alert["position_id"]}
+        assert len(fills) == 1
