@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 
+from faust import current_event
+
 from agents import app as A, broker_stops, emit, faults, metrics, positions, risk, signals
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
@@ -243,6 +245,14 @@ async def on_order(stream):
         await order_lanes.submit(intent.account_id, intent, execute_then_ack)
 
 
+async def _placing(client_order_id: str) -> None:
+    """Mark the intent as going to the broker, and wait until the changelog holds the mark."""
+    marker = {"placing": emit.now_ms()}
+    A.executions[client_order_id] = marker
+    await A.executions.send_changelog(current_event().message.partition, client_order_id,
+                                      marker)
+
+
 def _rule_resolved(intent: OrderIntent) -> OrderIntent:
     """An exit names the rule to cancel by its PROTECT order while its position has not heard
     the rule's id: that order was executed here first (one account's orders go one at a time,
@@ -262,11 +272,12 @@ async def execute(intent: OrderIntent) -> None:
     if isinstance(done, list):
         fills = [Fill(**f) for f in done]
     else:
-        # A marker before a live call: a redelivery that finds it looks for the order at the
-        # broker before placing (the crash may have come after the placement). The paper
-        # broker decides without waiting: nothing can come between its call and the result.
+        # A marker, in the changelog before the live broker is called: a redelivery that finds
+        # it (a takeover, a restart) looks for the order at the broker by its tag, whatever its
+        # age, and places it only if the broker has none; without it, the broker never saw
+        # the order. The paper broker decides at once: nothing can come between.
         if not intent.paper:
-            A.executions[intent.client_order_id] = {"placing": emit.now_ms()}
+            await _placing(intent.client_order_id)
         now = emit.now_ms()
         intent = _rule_resolved(intent)
         try:
@@ -275,6 +286,7 @@ async def execute(intent: OrderIntent) -> None:
             fills = await broker.execute(intent, price, now, maybe_placed=done is not None)
         except AccountError as exc:
             fills = [rejection(intent, str(exc), now)]
+        faults.crash_point("order_placed")
         # fills that come later (the live order stream, the paper book) are not kept here;
         # [] marks the order as placed
         A.executions[intent.client_order_id] = [f.asdict() for f in fills]

@@ -337,3 +337,23 @@ def test_startup_reconciliation_closes_what_the_broker_shows_flat_and_reports_th
     again = subprocess.run(p.cli("reconcile", "--broker"), env=p.env, capture_output=True,
                            text=True, timeout=120)
     assert f"closed HDFCBANK-EQ {pid}" not in again.stdout, "nothing is closed twice"
+
+
+@pytest.mark.parametrize("kind", ["smartapi", "kite", "upstox"])
+def test_a_worker_killed_after_the_broker_accepted_is_taken_over_without_a_second_order(
+        kind, request, kafka_url, tmp_path_factory):
+    """The worker dies (SIGKILL) right after the broker accepted the entry, before its outcome
+    was recorded; a new worker takes over at once (well under the 10 s after which any intent
+    is looked up): the intent's durable 'placing' mark sends it to the order book first, and
+    the broker holds one order."""
+    with started(kind, request, kafka_url, tmp_path_factory,
+                 PINEWIRE_FAULT_POINT="order_placed") as live:
+        p, sim = live.p, live.sim
+        sim.price("3045", "800")
+        link = p.add_link(paper=False, account_id=live.account["id"])
+        pid = p.alert_row(p.alert(link, "BUY", "SBIN", price="800"))["position_id"]
+        wait_until(lambda: p.worker.poll() is not None, 30, "the worker to die at its point")
+        p.start_worker()
+        assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
+        tags = [o.get("tag") or o.get("ordertag") for o in sim.orders()]
+        assert tags.count(f"{pid}E0") == 1, "one order at the broker"
