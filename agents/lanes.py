@@ -1,7 +1,8 @@
-"""Order lanes: the executor places the orders of different broker accounts at the same time
-and one account's orders one at a time, exits first, so an exit never waits behind another
-account's slow order nor behind its own account's entries. A position's own orders keep their
-order: an exit never overtakes the entry it closes."""
+"""Order lanes: the executor places the orders of different broker accounts at the same time,
+and up to `in_flight` orders of one account at once (a call the broker holds, or that waits out
+its timeout, holds only its own intent), exits first. A position's own orders keep their order
+and never run together: an exit never overtakes the entry it closes. The brokers' rate limits
+are the adapters' (connectors/<broker>/ratelimit.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,23 +11,28 @@ from typing import Awaitable, Callable, Hashable, Sequence
 from schemas.records import OrderIntent
 
 
-def next_turn(waiting: Sequence[OrderIntent]) -> int:
-    """Which waiting intent goes next: the first exit with no earlier intent of its own
-    position still waiting, else the first in arrival order."""
-    ahead: set[str] = set()
+def next_turn(waiting: Sequence[OrderIntent], running: frozenset[str] = frozenset()
+              ) -> int | None:
+    """Which waiting intent goes next: the first exit whose position has no intent running and
+    none waiting ahead of it, else the first intent of that kind; None when every waiting
+    intent's position has one running or ahead."""
+    ahead, first = set(running), None
     for index, intent in enumerate(waiting):
-        if intent.purpose == "EXIT" and intent.position_id not in ahead:
-            return index
+        if intent.position_id not in ahead:
+            if intent.purpose == "EXIT":
+                return index
+            first = index if first is None else first
         ahead.add(intent.position_id)
-    return 0
+    return first
 
 
 class Lane:
-    """One at a time, in the order next_turn gives."""
+    """Up to `in_flight` at a time, in the order next_turn gives."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_flight: int = 1) -> None:
+        self.in_flight = in_flight
         self.waiting: list[tuple[OrderIntent, asyncio.Future]] = []
-        self.busy = False
+        self.running: dict[asyncio.Future, str] = {}     # turn -> its position
 
     def join(self, intent: OrderIntent) -> asyncio.Future:
         """Call in arrival order; the future resolves when the intent's turn comes."""
@@ -37,18 +43,20 @@ class Lane:
 
     def leave(self, turn: asyncio.Future) -> None:
         """The intent is done, or was cancelled before or during its turn."""
-        if turn.done() and not turn.cancelled():
-            self.busy = False
-        else:
+        if self.running.pop(turn, None) is None:
             self.waiting = [(i, t) for i, t in self.waiting if t is not turn]
         self._start_next()
 
     def _start_next(self) -> None:
-        while not self.busy and self.waiting:
-            _, turn = self.waiting.pop(next_turn([intent for intent, _ in self.waiting]))
-            if not turn.cancelled():    # a cancelled waiter leaves on its next step
-                self.busy = True
-                turn.set_result(None)
+        self.waiting = [(i, t) for i, t in self.waiting if not t.cancelled()]
+        while len(self.running) < self.in_flight and self.waiting:
+            index = next_turn([intent for intent, _ in self.waiting],
+                              frozenset(self.running.values()))
+            if index is None:
+                return
+            intent, turn = self.waiting.pop(index)
+            self.running[turn] = intent.position_id
+            turn.set_result(None)
 
 
 class OrderLanes:
@@ -57,7 +65,8 @@ class OrderLanes:
     submit() waits for a free place, which holds the stream back rather than buffering without
     bound."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, in_flight: int = 1) -> None:
+        self.in_flight = in_flight
         self.lanes: dict[Hashable, Lane] = {}
         self.places = asyncio.Semaphore(limit)
         self.tasks: set[asyncio.Task] = set()
@@ -65,7 +74,7 @@ class OrderLanes:
     async def submit(self, lane: Hashable, intent: OrderIntent,
                      work: Callable[[], Awaitable[None]]) -> None:
         await self.places.acquire()
-        line = self.lanes.setdefault(lane, Lane())
+        line = self.lanes.setdefault(lane, Lane(self.in_flight))
         turn = line.join(intent)
         task = asyncio.create_task(self._run(line, turn, work),
                                    name=f"order:{intent.client_order_id}")

@@ -224,10 +224,11 @@ async def _send_again(pos: Position, alert: Alert, common: dict) -> None:
 
 
 # -- orders --------------------------------------------------------------------------------
-# Live orders run in one lane per broker account (lanes.py); a paper order is decided at once,
-# in stream order. The stream moves on while a live order is at the broker, but its offset is
-# committed only once its outcome is recorded (Faust commits up to the first offset not acked).
-order_lanes = OrderLanes(limit=1000)
+# Live orders run in one lane per broker account, several at once (lanes.py); a paper order is
+# decided at once, in stream order. The stream moves on while a live order is at the broker,
+# but its offset is committed only once its outcome is recorded (Faust commits up to the first
+# offset not acked).
+order_lanes = OrderLanes(limit=1000, in_flight=A.S.orders_in_flight)
 
 
 @A.app.agent(A.orders_topic, concurrency=1)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     dedupe_window_s: int = Field(10, ge=0, description="duplicate window for alerts without an id")
     own_id_dedupe_window_s: int = Field(86_400, ge=0)
     resend_after_ms: int = Field(10_000, ge=100, description="resend an unanswered order intent")
+    orders_in_flight: int = Field(4, ge=1, le=32, description="orders of one broker account "
+                                  "at its broker at once (a position's own orders one at a "
+                                  "time, exits first; the broker's rate limits still hold)")
     exit_retry_first_s: float = Field(2.0, gt=0, description="a rejected exit is sent again "
                                       "(a new order) after this, then after twice as long "
                                       "each time, up to exit_retry_max_s")

@@ -39,7 +39,8 @@ def test_link_add_with_every_setting_then_show_set_and_list(pipeline):
     run(pipeline, "link", "set", "rules", "--side", "both", "--no-reverse", "--risk-pct", "off",
         "--tick-band", "off", "--disable")
     after = links.link_by_name(pipeline.engine, "rules")
-    assert (after["token_hash"], after["version"], after["side"], after["reverse"], after["risk_pct"],
+    assert (after["token_hash"], after["version"], after["side"], after["reverse"],
+            after["risk_pct"],
             after["tick_band_pct"], after["enabled"], after["quantity"]) == \
         (row["token_hash"], row["version"] + 1, "both", False, None, None, False, 5)
     listed = run(pipeline, "link", "list").stdout

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from connectors import credentials, kafka
-from schemas import sql, topics as registry
+from schemas import instruments, sql, topics as registry
 from schemas.records import OrderIntent
 from tests.integration.harness import SECRETS, Pipeline, wait_until
 from webapp import accounts, notifications, users
@@ -100,6 +100,30 @@ def test_an_exit_never_waits_behind_another_accounts_slow_order(live):
     closed = p.position(paper_pid, "CLOSED", timeout_s=30)
     assert sim.held_answers() == 1, "the paper exit waited for the live placement's answer"
     assert (closed["exit_reason"], closed["exit_trigger_paise"]) == ("SL", 39500)
+
+
+def test_an_exit_never_waits_behind_its_own_accounts_hung_order(live):
+    """One placement of the account is held 20 s by the broker; another position of the same
+    account reaches its stop meanwhile: its exit is at the broker while the first answer is
+    still held (the account's orders go several at a time; a hung one holds only itself)."""
+    p, sim, account = live
+    wait_until(lambda: sim.held_answers() == 0, 30, "the answers an earlier test held back")
+    steel, finance = (instruments.lookup(s).token for s in ("TATASTEEL", "BAJFINANCE"))
+    sim.price(steel, "165")
+    sim.price(finance, "920")
+    link = p.add_link(sl_pct="1", target_pct=None, paper=False, account_id=account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "TATASTEEL", price="165"))["position_id"]
+    p.position(pid, "OPEN", timeout_s=30)
+    sim.faults(place_timeout=1, timeout_s=20)
+    p.alert(link, "BUY", "BAJFINANCE", price="920")
+    wait_until(lambda: sim.held_answers() == 1, 30, "the broker to hold the other answer")
+
+    def exit_at_broker():
+        sim.price(steel, "163")                              # stop 163.35
+        return any(o["ordertag"] == f"{pid}X0" for o in sim.orders())
+    wait_until(exit_at_broker, 15, "the stop's exit at the broker", interval_s=0.3)
+    assert sim.held_answers() == 1, "the exit waited for the hung placement"
+    assert p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] == "SL"
 
 
 def _order_offsets(p, committed: bool) -> dict[int, int]:

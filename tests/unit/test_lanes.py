@@ -16,7 +16,7 @@ def intent(position: str, purpose: str, n: int = 0) -> OrderIntent:
 
 
 @pytest.mark.parametrize("waiting, chosen", [
-    ([], 0),
+    ([], None),
     ([("p", "ENTRY")], 0),
     ([("p", "ENTRY"), ("q", "ENTRY")], 0),
     ([("p", "ENTRY"), ("q", "EXIT")], 1),                  # an exit goes before another's entry
@@ -52,8 +52,47 @@ def test_a_waiter_cancelled_before_its_turn_leaves_the_lane():
         gone.cancel()
         lane.leave(gone)
         lane.leave(running)
-        return next_.done(), lane.waiting, lane.busy
-    assert asyncio.run(scenario()) == (True, [], True)
+        return next_.done(), lane.waiting, len(lane.running)
+    assert asyncio.run(scenario()) == (True, [], 1)
+
+
+@pytest.mark.parametrize("running, waiting, chosen", [
+    ({"p"}, [("p", "EXIT"), ("q", "ENTRY")], 1),        # p's exit waits for p's entry running
+    ({"p"}, [("p", "EXIT")], None),
+    ({"p", "q"}, [("p", "EXIT"), ("q", "EXIT"), ("r", "ENTRY"), ("s", "EXIT")], 3),
+])
+def test_next_turn_skips_positions_with_an_order_running(running, waiting, chosen):
+    assert next_turn([intent(p, purpose) for p, purpose in waiting], frozenset(running)) == \
+        chosen
+
+
+def test_a_hung_order_holds_only_its_own_position():
+    """Two in flight: p's entry hangs; q's exit and r's entry go meanwhile, p's exit waits for
+    p's entry."""
+    async def scenario():
+        lanes, log, hang = OrderLanes(limit=10, in_flight=2), [], asyncio.Event()
+
+        def work(name, gate=None):
+            async def run():
+                log.append(f"start {name}")
+                if gate:
+                    await gate.wait()
+                log.append(f"end {name}")
+            return run
+        await lanes.submit("A", intent("p", "ENTRY"), work("p entry", hang))
+        await lanes.submit("A", intent("p", "EXIT"), work("p exit"))
+        await lanes.submit("A", intent("q", "EXIT"), work("q exit"))
+        await lanes.submit("A", intent("r", "ENTRY"), work("r entry"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        before = list(log)
+        hang.set()
+        await asyncio.wait_for(asyncio.gather(*lanes.tasks), 5)
+        return before, log
+    before, log = asyncio.run(scenario())
+    assert before == ["start p entry", "start q exit", "end q exit", "start r entry",
+                      "end r entry"]
+    assert log[-2:] == ["start p exit", "end p exit"]
 
 
 def test_accounts_run_side_by_side_and_an_account_waits_for_its_own():
