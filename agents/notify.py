@@ -33,8 +33,7 @@ class Message:
 
 
 SPOKEN = ("ALERT_IGNORED", "EXIT_FAILING", "BREAKER_TRIPPED", "EOD_REPORT", "ACCOUNT_HEALTH",
-          "FEED_DOWN",
-          "FEED_UP", "WORKER_LOST")
+          "FEED_DOWN", "FEED_UP", "WORKER_LOST")
 
 
 def worth_reading(kind: str, reason: str | None) -> bool:
