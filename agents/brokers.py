@@ -11,7 +11,7 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from agents import rule_watch
+from agents import account_check, rule_watch
 from connectors import credentials
 from connectors.live import LiveAccount, open_account
 from connectors.paper.broker import PaperBroker
@@ -27,8 +27,9 @@ class Brokers:
     on_health(account_id, problem or None) is awaited on every login outcome."""
 
     def __init__(self, settings: Settings, engine: Callable[[], Engine], emit_fill, paper_book,
-                 config_of: Callable[[str], dict | None], on_health):
+                 config_of: Callable[[str], dict | None], on_health, send_command):
         self.settings, self.engine, self.emit_fill = settings, engine, emit_fill
+        self.send_command = send_command
         self.config_of, self.on_health = config_of, on_health
         self.paper = PaperBroker(paper_book, int(settings.paper_fill_timeout_s * 1000))
         self.live: dict[str, tuple[int | None, LiveAccount]] = {}
@@ -55,14 +56,20 @@ class Brokers:
         return self.live[account_id][1].broker
 
     def _open(self, account_id: str, version: int | None, creds) -> None:
+        account = self.config_of(account_id) or {}
         live = open_account(creds, self.settings, self.emit_fill, self._health,
-                            (self.config_of(account_id) or {}).get("name"))
+                            account.get("name"))
         self.live[account_id] = (version, live)
         self.listeners[account_id] = asyncio.gather(
             asyncio.create_task(live.updates.run(), name=f"order-updates:{account_id}"),
             asyncio.create_task(rule_watch.watch(self.engine(), account_id, live.broker,
                                                  live.updates, self.emit_fill),
-                                name=f"broker-stops:{account_id}"))
+                                name=f"broker-stops:{account_id}"),
+            asyncio.create_task(account_check.watch(
+                self.engine(), {"id": account_id, "name": account.get("name") or account_id,
+                                "user_id": account.get("user_id")},
+                live.broker, live.updates, self.send_command, self.settings.reconcile_every_s,
+                self.settings.reconcile_hours), name=f"account-check:{account_id}"))
 
     def _health(self, account_id: str, problem: str | None) -> None:
         asyncio.get_running_loop().create_task(self.on_health(account_id, problem))

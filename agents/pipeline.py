@@ -17,7 +17,7 @@ from agents.positions import Position
 from connectors.broker import rejection
 from connectors.credentials import AccountError
 from schemas import ids, sql
-from schemas.records import Alert, Fill, OrderIntent
+from schemas.records import Alert, Command, Fill, OrderIntent
 
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
@@ -45,9 +45,13 @@ async def account_health(account_id: str, problem: str | None) -> None:
                              "problem": problem}, user_id=account.get("user_id"))
 
 
-brokers = Brokers(A.S, engine, send_fill, A.paper_book,
-                  memory.account,
-                  account_health)
+async def send_command(command: Command) -> None:
+    await A.commands_topic.send(key=command.position_id, value=command,
+                                partition=emit.partition_of(command.token))
+
+
+brokers = Brokers(A.S, engine, send_fill, A.paper_book, memory.account, account_health,
+                  send_command)
 
 
 async def _alert_failed(alert: Alert, exc: Exception) -> None:

@@ -72,6 +72,9 @@ class OrderUpdates:
         self.seen: dict[str, tuple[int, int]] = {}
         self.ended: set[str] = set()
         self.connected = asyncio.Event()
+        # told of each order pinewire did not place once it has filled (a square-off by the
+        # broker, a trader's order by hand): the account may no longer hold what pinewire thinks
+        self.on_untagged: Callable[[OrderState], None] | None = None
 
     def stream(self) -> AsyncIterator[OrderState]:
         raise NotImplementedError
@@ -82,6 +85,9 @@ class OrderUpdates:
     async def handle(self, order: OrderState) -> None:
         if not order.order_id or order.order_id in self.ended:
             return
+        if self.on_untagged and order.status == "complete" and order.filled > 0 and \
+                not PIPELINE_TAG.match(order.tag):
+            self.on_untagged(order)
         fills, self.seen[order.order_id] = new_fills(order, self.seen.get(order.order_id, (0, 0)),
                                                      int(time.time() * 1000))
         for fill in fills:

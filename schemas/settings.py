@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     orders_in_flight: int = Field(4, ge=1, le=32, description="orders of one broker account "
                                   "at its broker at once (a position's own orders one at a "
                                   "time, exits first; the broker's rate limits still hold)")
+    reconcile_every_s: float = Field(60.0, gt=0, description="each live account's positions "
+                                     "at the broker compared with pinewire's this often "
+                                     "during the session (and at once when an order pinewire "
+                                     "did not place fills)")
+    reconcile_hours: str = Field("09:15-15:30", pattern=r"^\d\d:\d\d-\d\d:\d\d$",
+                                 description="IST window of those comparisons")
     exit_retry_first_s: float = Field(2.0, gt=0, description="a rejected exit is sent again "
                                       "(a new order) after this, then after twice as long "
                                       "each time, up to exit_retry_max_s")
