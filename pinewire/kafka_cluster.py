@@ -90,7 +90,9 @@ def _properties(node: int, brokers: int, base_port: int, data: Path) -> str:
         f"offsets.topic.replication.factor={replicas}",
         f"transaction.state.log.replication.factor={replicas}",
         f"transaction.state.log.min.isr={in_sync}",
-        "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=false", ""])
+        "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=false",
+        # a dead replica leaves the in-sync set in 10 s (not 30): writes go on on the others
+        "replica.lag.time.max.ms=10000", ""])
 
 
 @dataclass
@@ -195,11 +197,29 @@ async def until_all_brokers(cluster: Cluster, timeout_s: float) -> None:
                            f"{timeout_s:.0f}s; see {cluster.data}/node-*/server.log")
 
 
+def recorded_pids(data: Path) -> list[int]:
+    """The nodes' pids a running `kafka up` on this data directory keeps, by node."""
+    path = data / "pids"
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def request_restart(data: Path, node: int) -> None:
+    (data / f"restart-{node}").touch()
+
+
+def restart_requests(data: Path) -> list[int]:
+    """Nodes asked to start again (by `pinewire kafka restart`), each request taken once."""
+    nodes = []
+    for request in data.glob("restart-*"):
+        request.unlink(missing_ok=True)
+        nodes.append(int(request.name.removeprefix("restart-")))
+    return sorted(nodes)
+
+
 def stop_recorded(data: Path) -> int:
     """Stop the nodes a `kafka up` on this data directory started (from its pids file)."""
-    pids = (data / "pids").read_text().split() if (data / "pids").exists() else []
     stopped = 0
-    for pid in map(int, pids):
+    for pid in recorded_pids(data):
         try:
             os.killpg(pid, signal.SIGTERM)
             stopped += 1

@@ -29,19 +29,24 @@ def spawn(args: list[str], log_path: Path, env: dict | None = None) -> subproces
 
 def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> int | None:
     """SIGTERM the child's process group, wait, SIGKILL what is left. Returns the exit code."""
-    if proc.poll() is not None:
-        return proc.returncode
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return proc.poll()
+    return stop_all([proc], grace_s)[0]
+
+
+def stop_all(procs: list[subprocess.Popen], grace_s: float = 10.0) -> list[int | None]:
+    """Stop these together: SIGTERM every one's process group at once, wait at most grace_s
+    for them all, SIGKILL what is left. Their exit codes."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
+    while time.monotonic() < deadline and any(p.poll() is None for p in procs):
         time.sleep(0.05)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
-    except ProcessLookupError:
-        pass
-    return proc.wait()
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+    return [proc.wait() for proc in procs]

@@ -139,9 +139,9 @@ def run(settings: Settings, workers: int = 1) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        for name, proc in reversed(children):
-            if name != "kafka":
-                processes.stop(proc)
+        # together, within one grace period; the embedded broker last, once they have let go
+        processes.stop_all([proc for name, proc in children if name not in ("kafka", "broker")])
+        processes.stop_all([proc for name, proc in children if name == "broker"])
         if cluster is not None:
             cluster.stop()     # a clean shutdown: the next start reads its logs at once
         if children:

@@ -20,11 +20,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _round_trip(bootstrap: str, topic: str, value: bytes | None) -> list[bytes]:
-    """Produce `value` (acks=all) unless None; every record of the topic."""
+def _round_trip(bootstrap: str, topic: str, value: bytes | None,
+                create: bool = True) -> list[bytes]:
+    """Produce `value` (acks=all) unless None, to a new topic unless not `create`; every
+    record of the topic."""
     async def go():
         if value is not None:
-            await kafka.create_topic(bootstrap, topic, 3)
+            if create:
+                await kafka.create_topic(bootstrap, topic, 3)
             async with kafka.producing(bootstrap, acks="all") as producer:
                 await producer.send_and_wait(topic, value, key=b"k")
         return [v async for _, _, _, v in kafka.read_topic(bootstrap, topic)]
@@ -102,3 +105,39 @@ def test_three_brokers_form_one_cluster(tmp_path):
     finally:
         cluster.stop()
     assert not any(_alive(p) for p in pids)
+
+
+def test_a_node_of_three_killed_leaves_the_others_serving_and_restarts_on_request(tmp_path):
+    """kill -9 of one node of `pinewire kafka up --brokers 3`: the other two go on serving
+    (writes need two in sync), and `pinewire kafka restart N` brings the node back into the
+    cluster."""
+    port, data = free_ports(6), tmp_path / "kafka3"
+    log = tmp_path / "up.log"
+    up = subprocess.Popen([sys.executable, "-m", "pinewire.cli", "kafka", "up", "--brokers",
+                           "3", "--data", str(data), "--port", str(port)],
+                          stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                          start_new_session=True)
+    try:
+        wait_until(lambda: up.poll() is not None or "Kafka ready" in log.read_text(), 600,
+                   "pinewire kafka up --brokers 3")
+        assert up.poll() is None, log.read_text()
+        bootstrap = ",".join(f"127.0.0.1:{port + 2 * i}" for i in range(3))
+        asyncio.run(kafka.create_topic(bootstrap, "kept", 3, replication=3))
+        assert _round_trip(bootstrap, "kept", b'{"n": 1}', create=False) == [{"n": 1}]
+        pids = kafka_cluster.recorded_pids(data)
+        os.kill(pids[1], signal.SIGKILL)
+        wait_until(lambda: "Kafka node 1 exited" in log.read_text(), 30, "the node's death")
+        assert up.poll() is None and _alive(pids[0]) and _alive(pids[2]), log.read_text()
+        survivors = f"127.0.0.1:{port},127.0.0.1:{port + 4}"
+        assert _round_trip(survivors, "kept", b'{"n": 2}', create=False) == [{"n": 1}, {"n": 2}]
+        again = subprocess.run([sys.executable, "-m", "pinewire.cli", "kafka", "restart", "1",
+                                "--data", str(data)], capture_output=True, text=True,
+                               timeout=90)
+        assert again.returncode == 0 and "node 1 started again" in again.stdout, again.stderr
+        cluster = kafka_cluster.Cluster(data, 3, port)
+        asyncio.run(kafka_cluster.until_all_brokers(cluster, 90))
+        assert _round_trip(bootstrap, "kept", None) == [{"n": 1}, {"n": 2}]
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        up.wait(timeout=90)
+        kafka_cluster.stop_recorded(data)
