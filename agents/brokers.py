@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from agents import account_check, rule_watch
 from connectors import credentials
 from connectors.live import LiveAccount, open_account
+from connectors.order_updates import OrderUpdates
 from connectors.paper.broker import PaperBroker
 from connectors.placement import PlacingBroker
 from schemas.settings import Settings
@@ -41,6 +42,11 @@ class Brokers:
         if not intent.account_id:
             raise credentials.AccountError("live order without a broker account")
         return await self.account(intent.account_id)
+
+    async def updates_of(self, account_id: str) -> OrderUpdates:
+        """The account's order updates (its order book, normalized)."""
+        await self.account(account_id)
+        return self.live[account_id][1].updates
 
     async def account(self, account_id: str) -> PlacingBroker:
         version = (self.config_of(account_id) or {}).get("version")

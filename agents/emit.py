@@ -124,7 +124,12 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
                     rule_id=pos.rule_id)
     else:
         coid, side, quantity = pos.exit_order_id, exit_side(pos), pos.exit_order_qty
-        rest = dict(reason=pos.exit_reason, cancel_rule_id=pos.rule_to_cancel,
+        fired = pos.rule_fired_at_ms is not None     # its rule's order is cancelled instead
+        rest = dict(reason=pos.exit_reason,
+                    cancel_rule_id=None if fired else pos.rule_to_cancel,
+                    cancel_rule_order=pos.rule_id if fired else None,
+                    rule_filled_counted=pos.order_fills.get(
+                        ids.client_order_id(pos.id, "BROKER_STOP"), (0, 0))[0],
                     cancel_client_order_id=pos.entry_order_id if pos.entry_open else None)
     entry = purpose == "ENTRY"
     intent = OrderIntent(

@@ -105,6 +105,8 @@ def order_status(quantity: int, fills: list) -> tuple[str, int, str | None]:
     ended_short = any(f.status == "REJECTED" for f in fills)
     if any(f.status == "PROTECTED" for f in fills):     # a broker-side stop rule in place
         return "PROTECTED", 0, None
+    if any(f.status == "RULE_FIRED" for f in fills):    # not placed: the rule's order exits
+        return "RULE_FIRED", 0, "the broker's stop rule fired first"
     text = next((f.text for f in sorted(fills, key=lambda f: f.at_ms, reverse=True) if f.text),
                 None)
     if filled >= quantity:

@@ -2,12 +2,14 @@
 write state, emit. concurrency=1 everywhere: scale by partitions and processes (DESIGN.md)."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 
 from faust import current_event
 
-from agents import app as A, broker_stops, emit, faults, metrics, positions, risk, signals
+from agents import (app as A, broker_stops, emit, faults, metrics, positions, risk,
+                    rule_watch, signals)
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
 from agents.lanes import OrderLanes
@@ -15,6 +17,7 @@ from agents.memory import WorkerMemory
 from agents.notify import BROKER_STOP_RULE
 from agents.positions import Position
 from connectors.broker import rejection
+from connectors.placement import Rejected, Retry, backoff_s
 from connectors.credentials import AccountError
 from schemas import ids, sql
 from schemas.records import Alert, Command, Fill, OrderIntent
@@ -22,7 +25,8 @@ from schemas.records import Alert, Command, Fill, OrderIntent
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
 EXIT_RETRY = positions.ExitRetry(int(A.S.exit_retry_first_s * 1000),
-                                 int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after)
+                                 int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after,
+                                 int(A.S.broker_stop_fill_wait_s * 1000))
 
 
 @functools.cache
@@ -258,6 +262,24 @@ async def _placing(client_order_id: str) -> None:
                                       marker)
 
 
+async def _after_the_rule(intent: OrderIntent) -> OrderIntent:
+    """An exit taking over from a fired broker rule's order: that order cancelled first, and
+    the exit for what it did not fill (0: it filled, and its fill closes the position)."""
+    if not intent.cancel_rule_order or intent.paper:
+        return intent
+    for attempt in range(8):
+        try:
+            quantity = await rule_watch.take_over(await brokers.account(intent.account_id),
+                                                  await brokers.updates_of(intent.account_id),
+                                                  intent)
+            return OrderIntent(**{**intent.asdict(), "quantity": quantity,
+                                  "cancel_rule_order": None})
+        except Retry:
+            await asyncio.sleep(backoff_s(attempt))
+    raise Rejected(f"the fired broker stop rule {intent.cancel_rule_order}'s order could not "
+                   "be cancelled; pinewire places no exit of its own (two could sell)")
+
+
 def _rule_resolved(intent: OrderIntent) -> OrderIntent:
     """An exit names the rule to cancel by its PROTECT order while its position has not heard
     the rule's id: that order was executed here first (one account's orders go one at a time,
@@ -288,8 +310,12 @@ async def execute(intent: OrderIntent) -> None:
         try:
             broker = await brokers.for_intent(intent)
             price = memory.fresh_price(intent.token, A.S.paper_price_max_age_ms, now)
-            fills = await broker.execute(intent, price, now, maybe_placed=done is not None)
+            intent = await _after_the_rule(intent)
+            fills = [] if intent.quantity == 0 else \
+                await broker.execute(intent, price, now, maybe_placed=done is not None)
         except AccountError as exc:
+            fills = [rejection(intent, str(exc), now)]
+        except Rejected as exc:
             fills = [rejection(intent, str(exc), now)]
         faults.crash_point("order_placed")
         # fills that come later (the live order stream, the paper book) are not kept here;

@@ -15,7 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from agents import badticks, exits
-from connectors.broker import RULE_STILL_ACTIVE
+from connectors.broker import RULE_FIRED, RULE_STILL_ACTIVE
 from schemas import ids
 from schemas.money import fraction_str, pct
 
@@ -108,6 +108,7 @@ class Position:
     rule_qty: int = 0
     rule_attempt: int = 0           # PROTECT orders sent (placement, then each move)
     rule_sent_ms: int | None = None
+    rule_fired_at_ms: int | None = None   # pinewire's exit found the rule fired: its order exits
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -173,11 +174,13 @@ class Position:
 @dataclass(frozen=True)
 class ExitRetry:
     """When a rejected exit is sent again: first_ms after the first rejection, doubling up to
-    max_ms; flagged failing after `failing_after` rejections (0: never). The settings give
-    the figures (exit_retry_*); without them a rejected exit is sent again at once."""
+    max_ms; flagged failing after `failing_after` rejections (0: never). And when pinewire's
+    own exit takes over from a fired broker rule whose order has not filled. The settings give
+    the figures (exit_retry_*, broker_stop_fill_wait_s); without them, at once."""
     first_ms: int = 0
     max_ms: int = 0
     failing_after: int = 0
+    rule_fill_wait_ms: int = 0     # how long a fired broker rule's order may take to fill
 
     def delay_ms(self, failures: int) -> int:
         return min(self.max_ms, self.first_ms * 2 ** min(failures - 1, 30))
@@ -374,6 +377,15 @@ def _entry_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> P
 
 def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms,
                retry: ExitRetry) -> Position:
+    if status == RULE_FIRED:
+        # Nothing placed: the rule's order exits. pinewire's own goes (a new order, which
+        # cancels the rule's first) if that has not filled by then, or at once if it ends
+        # unfilled (_broker_stop_fill).
+        wait = retry.rule_fill_wait_ms
+        return replace(pos, exit_attempt=pos.exit_attempt + 1, intent_at_ms=None,
+                       rule_fired_at_ms=now_ms, retry_at_ms=now_ms + wait,
+                       note=f"the broker's stop rule fired first: its order exits; pinewire's "
+                            f"own exit goes in {wait / 1000:g} s if it has not filled")
     if status == "REJECTED":
         # The exit stands: sent again (a new client order id, for what is still held) after a
         # growing delay, never on every tick. A reverse waiting for this exit is dropped:
@@ -421,11 +433,16 @@ def _rule_answer(pos: Position, status, rule_id, text) -> Position:
 
 def _broker_stop_fill(pos: Position, status, quantity, price_paise, text, now_ms) -> Position:
     """The order the broker's rule placed when it triggered."""
-    if pos.state == CLOSED:       # pinewire's own exit filled too: never by design
+    if pos.state == CLOSED:
+        if status == "REJECTED":  # the rule's order ended unfilled after pinewire's exit
+            return pos
         return replace(pos, note=f"a broker stop order filled {quantity} @ {price_paise} after "
                                  "the position closed: check the account at the broker")
     if status == "REJECTED":
-        return replace(pos, **_NO_RULE, note=f"broker stop order rejected: {text}")
+        handed_back = pos.state == EXITING and pos.rule_fired_at_ms is not None
+        return replace(pos, **_NO_RULE, note=f"broker stop order ended unfilled: {text}" + (
+            "; pinewire's own exit goes now" if handed_back else ""),
+            **({"retry_at_ms": now_ms} if handed_back else {}))
     pos = replace(pos, exit_qty=pos.exit_qty + quantity, exit_reason="BROKER_STOP",
                   exit_value_paise=pos.exit_value_paise + quantity * price_paise,
                   exit_trigger_paise=price_paise, state=EXITING)
@@ -547,4 +564,9 @@ def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:
 
 
 def resent(pos: Position, now_ms: int) -> Position:
-    return _bump(pos, intent_at_ms=now_ms, retry_at_ms=None)
+    """The outstanding intent sent again, or a retried exit (a new order) sent: for what is
+    held now (a fired rule's order may have filled part meanwhile)."""
+    if pos.retry_at_ms is None:
+        return _bump(pos, intent_at_ms=now_ms)
+    return _bump(pos, intent_at_ms=now_ms, retry_at_ms=None, exit_base_qty=pos.exit_qty,
+                 exit_order_qty=pos.entry_qty - pos.exit_qty)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 
 from connectors.order_updates import (ENDED_SHORT, PIPELINE_TAG, OrderState, OrderUpdates,
                                       new_fills)
-from connectors.placement import PlacingBroker, RuleState
+from connectors.placement import ENDED, PlacingBroker, Rejected, Retry, RuleState, order_id_of
 from schemas import ids, sql
 
 log = logging.getLogger(__name__)
@@ -118,3 +118,44 @@ async def _emit(order: OrderState, position_id: str, emit_fill) -> None:
         log.info("position %s: its broker stop rule's order %s %s %d @ %d", position_id,
                  order.order_id, fill.status, fill.quantity, fill.price_paise)
         await emit_fill(fill)
+
+
+def fired_rule_order(state: RuleState, token: str, side: str, quantity: int,
+                     book: list[OrderState]) -> OrderState | None:
+    """The order a fired rule placed: the one it names, else the newest untagged order in the
+    book on its instrument, side and quantity (as rule_orders finds an ended one)."""
+    if state.order_id:
+        return next((o for o in book if o.order_id == state.order_id), None)
+    newest_first = sorted(book, key=lambda o: (len(o.order_id), o.order_id), reverse=True)
+    return next((o for o in newest_first if not PIPELINE_TAG.match(o.tag) and o.token == token
+                 and o.side == side and o.quantity == quantity), None)
+
+
+async def take_over(broker: PlacingBroker, updates: OrderUpdates, intent) -> int:
+    """Before pinewire's own exit replaces a fired rule's order that has not filled in time:
+    that order cancelled if it is still open. The quantity pinewire's exit must then sell:
+    what the rule's order did not fill (0 when it filled in full: its fill closes the
+    position). Rejected when the order cannot be found: placing another could sell twice."""
+    state = await broker.rule_state(intent.cancel_rule_order)
+    expected = intent.quantity + intent.rule_filled_counted       # what the rule was to sell
+    order = fired_rule_order(state, intent.token, intent.side, expected, await updates.book())
+    if order is None:
+        raise Rejected(f"the order of the fired broker stop rule {intent.cancel_rule_order} is "
+                       "not in today's order book: pinewire places no exit of its own (two "
+                       "could sell); check the account at the broker")
+    if order.status not in ENDED:
+        row = next((r for r in await broker._book() if order_id_of(r) == order.order_id), None)
+        if row is not None:
+            log.info("position %s: cancelling the fired rule's unfilled order %s",
+                     intent.position_id, order.order_id)
+            try:
+                await broker._cancel(row)
+            except Rejected:
+                pass                 # it may have filled meanwhile: the book tells
+        order = next((o for o in await updates.book() if o.order_id == order.order_id), order)
+        if order.status not in ENDED:
+            raise Retry(f"the fired rule's order {order.order_id} is still {order.status}",
+                        maybe_placed=False)
+    if order.status == "complete" and order.filled >= expected:
+        return 0
+    return max(0, intent.quantity - max(0, order.filled - intent.rule_filled_counted))

@@ -27,6 +27,18 @@ def protected(intent: OrderIntent, rule_id: str, now_ms: int) -> Fill:
                 quantity=0, price_paise=0, broker_order_id=rule_id)
 
 
+# the answer to an exit whose position's broker-side rule fired first: its order exits
+RULE_FIRED = "RULE_FIRED"
+
+
+def rule_fired(intent: OrderIntent, now_ms: int) -> Fill:
+    """The exit was not placed: the position's broker-side rule fired first."""
+    return Fill(fill_id=ids.fill_id(intent.client_order_id, "rule-fired"),
+                position_id=intent.position_id, client_order_id=intent.client_order_id,
+                token=intent.token, side=intent.side, at_ms=now_ms, status=RULE_FIRED,
+                quantity=0, price_paise=0, broker_order_id=intent.cancel_rule_id)
+
+
 def rejection(intent: OrderIntent, text: str, now_ms: int) -> Fill:
     """The answer to an order that will not be placed or was refused: nothing filled."""
     return Fill(fill_id=ids.fill_id(intent.client_order_id, "rejected"),

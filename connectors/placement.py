@@ -15,7 +15,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from connectors.broker import RULE_STILL_ACTIVE, protected, rejection
+from connectors.broker import RULE_STILL_ACTIVE, protected, rejection, rule_fired
 from schemas.records import Fill, OrderIntent
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class PlacingBroker:
                 if await self.cancel_rule(intent.cancel_rule_id) == "triggered":
                     log.info("%s: the broker's stop rule %s fired first; its order exits",
                              intent.client_order_id, intent.cancel_rule_id)
-                    return []
+                    return [rule_fired(intent, now_ms)]
             except Rejected as rejected:
                 return [rejection(intent, str(rejected), now_ms)]
         if intent.cancel_client_order_id:

@@ -70,6 +70,11 @@ class OrderIntent(_Record):
     target_paise: Optional[int] = None
     rule_id: Optional[str] = None
     cancel_rule_id: Optional[str] = None
+    # An EXIT that takes over from a fired rule whose order has not filled: that order is
+    # cancelled first (what it filled meanwhile, beyond the rule_filled_counted the position
+    # knew of, is not sold again); the exit is placed only if it did not fill in full.
+    cancel_rule_order: Optional[str] = None
+    rule_filled_counted: int = 0
 
 
 class Fill(_Record):
@@ -79,7 +84,7 @@ class Fill(_Record):
     position_id: str
     token: str
     side: str
-    status: str                  # FILLED | REJECTED
+    status: str                  # FILLED | REJECTED | PROTECTED | RULE_FIRED
     quantity: int
     price_paise: int
     at_ms: int

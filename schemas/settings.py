@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     broker_stop_every_s: float = Field(10.0, gt=0, description="a broker-side stop rule (a "
                                        "link's --broker-stop) moves with the trailing stop at "
                                        "most this often")
+    broker_stop_fill_wait_s: float = Field(15.0, gt=0, description="a broker-side stop rule "
+                                           "that fired before pinewire's exit: if its order "
+                                           "has not filled by then, pinewire cancels it and "
+                                           "exits itself (at once if it ended unfilled)")
     kite_root: str = "https://api.kite.trade"
     kite_ws_url: str = "wss://ws.kite.trade"
     kite_login_url: str = "https://kite.zerodha.com/connect/login"

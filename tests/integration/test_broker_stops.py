@@ -18,7 +18,7 @@ TOKEN, SYMBOL = "1394", "HINDUNILVR"
 @pytest.fixture(scope="module", params=["kite", "smartapi", "upstox"])
 def pipeline(request, kafka_url, tmp_path_factory):
     with started(request.param, request, kafka_url, tmp_path_factory,
-                 PINEWIRE_BROKER_STOP_EVERY_S="1") as live:
+                 PINEWIRE_BROKER_STOP_EVERY_S="1", PINEWIRE_BROKER_STOP_FILL_WAIT_S="1") as live:
         yield live
 
 
@@ -113,3 +113,28 @@ def test_the_rule_follows_the_trailing_stop(pipeline):
     live.p.alert(link, "EXIT", "SBIN")               # the strategy's own exit: the rule goes
     assert live.p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] != "BROKER_STOP"
     assert _rule(live, rule_id)[0] == "cancelled"
+
+
+def test_a_fired_rule_whose_order_does_not_fill_hands_the_exit_back_to_pinewire(pipeline):
+    """The price gaps through the stop beyond the rule's limit (1 % past its trigger): the rule
+    fires and its order rests unfilled. pinewire's own stop exit finds the rule fired, waits
+    PINEWIRE_BROKER_STOP_FILL_WAIT_S (1 s here), cancels the rule's order and places its own:
+    the position closes on one filled exit, and nothing is left working at the broker."""
+    live = pipeline
+    since = len(live.sim.orders())
+    link, pid, rule_id = _open_protected(live, "AXISBANK", "5900", "1180", sl_pct="1",
+                                         target_pct=None)                  # stop 1168.20
+    prices = iter(["1150", "1149.95"] * 200)        # below the rule's limit, 1156.50
+
+    def closed():
+        live.sim.price("5900", next(prices))
+        return live.p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] == "CLOSED"
+    wait_until(closed, 60, "pinewire's own exit after the rule's order did not fill",
+               interval_s=0.3)
+    assert _rule(live, rule_id)[0] == "fired"
+    pos = live.p.position(pid, "CLOSED")
+    assert pos["exit_qty"] == 10 and pos["exit_reason"] == "SL"
+    sells = _sells(live, "5900", since)
+    assert [status for tag, status in sells if not tag] == ["CANCELLED"], sells
+    assert [status for tag, status in sells if tag] == ["COMPLETE"], \
+        "one exit of pinewire's, filled"

@@ -9,7 +9,7 @@ import pytest
 from agents import broker_stops as S, positions as P
 from agents.rule_watch import Protected, rule_orders
 from agents.exits import LONG, SHORT
-from connectors.broker import RULE_STILL_ACTIVE
+from connectors.broker import RULE_FIRED, RULE_STILL_ACTIVE
 from connectors.kite.broker import rule_legs, rule_state
 from connectors.order_updates import OrderState
 from connectors.placement import Rejected, RuleState
@@ -111,6 +111,44 @@ def test_an_exit_refused_after_its_rule_was_cancelled_places_the_rule_again():
     assert not S.protection_due(retried, 7000, EVERY), "not while the retry is at the broker"
     kept = answer(exiting, "X", "REJECTED", text=f"{RULE_STILL_ACTIVE} (rule R1)", seq=1)
     assert kept.rule_id == "R1"
+
+
+WAIT = P.ExitRetry(rule_fill_wait_ms=15_000)
+
+
+def fired_first():
+    """pinewire's stop exit found the rule fired: nothing placed, its order exits."""
+    pos = answer(S.protection_sent(opened(), 5000), "P", "PROTECTED")
+    exiting, _, _ = P.on_tick(pos, 98000, now_ms=6000)
+    return P.apply_fill(exiting, fill_id="x0-fired", client_order_id=exiting.exit_order_id,
+                        status=RULE_FIRED, quantity=0, price_paise=0, text=None, now_ms=7000,
+                        exit_retry=WAIT)
+
+
+def test_a_fired_rule_gets_its_time_then_pinewires_exit_takes_over_for_what_is_left():
+    pos = fired_first()
+    assert (pos.state, pos.rule_fired_at_ms, pos.retry_at_ms) == (P.EXITING, 7000, 22000)
+    assert P.stale_intent(pos, 21_999, after_ms=10_000) is None
+    assert P.stale_intent(pos, 22_000, after_ms=10_000) == "EXIT"
+    part = answer(pos, "B", "FILLED", qty=4, price=97500)        # the rule's order, in part
+    again = P.resent(part, 22_000)
+    assert (again.exit_order_id, again.exit_order_qty, again.exit_base_qty) == \
+        (f"{pos.id}X1", 6, 4)
+
+
+def test_a_fired_rules_order_ended_unfilled_hands_the_exit_back_at_once():
+    pos = answer(fired_first(), "B", "REJECTED", text="cancelled")
+    assert pos.retry_at_ms == 3000 and pos.rule_id is None and "own exit goes now" in pos.note
+    assert P.stale_intent(pos, 3000, after_ms=10_000) == "EXIT"
+    open_one = answer(answer(S.protection_sent(opened(), 5000), "P", "PROTECTED"), "B",
+                      "REJECTED", text="cancelled")
+    assert open_one.state == P.OPEN and open_one.retry_at_ms is None, \
+        "not exiting: pinewire's own rules decide"
+
+
+def test_a_fired_rules_order_that_fills_closes_the_position():
+    closed = answer(fired_first(), "B", "FILLED", qty=10, price=97500)
+    assert (closed.state, closed.exit_reason, closed.exit_qty) == (P.CLOSED, "BROKER_STOP", 10)
 
 
 def _protect(**change) -> OrderIntent:
