@@ -1,7 +1,7 @@
 """A live account against its broker: what pinewire holds on it (the ledger's live positions)
 against the broker's net positions, holdings and order book, decided by reconciliation.decide.
 At `pinewire up` (pinewire/reconcile.py), and during the session by the worker that holds the
-account's session: every PINEWIRE_RECONCILE_EVERY_S within PINEWIRE_RECONCILE_HOURS, and at once
+account's session: every PINEWIRE_RECONCILE_EVERY_S within PINEWIRE_MARKET_HOURS, and at once
 when an order pinewire did not place completes on the account (the broker's own square-off, a
 trader closing by hand). What the broker shows flat is closed (a RECONCILE command, decided by
 the position's owner, which closes only an OPEN position with no order of its own out); what

@@ -35,6 +35,7 @@ class Brokers:
         self.paper = PaperBroker(paper_book, int(settings.paper_fill_timeout_s * 1000))
         self.live: dict[str, tuple[int | None, LiveAccount]] = {}
         self.listeners: dict[str, asyncio.Task] = {}
+        self.quoting: dict[str, tuple[int | None, PlacingBroker]] = {}
 
     async def for_intent(self, intent):
         if intent.paper:
@@ -42,6 +43,21 @@ class Brokers:
         if not intent.account_id:
             raise credentials.AccountError("live order without a broker account")
         return await self.account(intent.account_id)
+
+    async def quotes(self, account_id: str) -> PlacingBroker:
+        """The account's broker for price quotes: its session here if this worker holds it,
+        else one opened for quotes only (no order listeners), kept for the account's version."""
+        if account_id in self.live:
+            return self.live[account_id][1].broker
+        version = (self.config_of(account_id) or {}).get("version")
+        held = self.quoting.get(account_id)
+        if held is None or held[0] != version:
+            creds = await asyncio.to_thread(credentials.load, self.engine(),
+                                            self.settings.secret_key, account_id)
+            held = self.quoting[account_id] = (version, open_account(
+                creds, self.settings, self.emit_fill, self._health,
+                (self.config_of(account_id) or {}).get("name")).broker)
+        return held[1]
 
     async def updates_of(self, account_id: str) -> OrderUpdates:
         """The account's order updates (its order book, normalized)."""
@@ -75,7 +91,7 @@ class Brokers:
                 self.engine(), {"id": account_id, "name": account.get("name") or account_id,
                                 "user_id": account.get("user_id")},
                 live.broker, live.updates, self.send_command, self.settings.reconcile_every_s,
-                self.settings.reconcile_hours), name=f"account-check:{account_id}"))
+                self.settings.market_hours), name=f"account-check:{account_id}"))
 
     def _health(self, account_id: str, problem: str | None) -> None:
         asyncio.get_running_loop().create_task(self.on_health(account_id, problem))

@@ -157,11 +157,12 @@ class WorkerMemory:
         return len(self.index.get(token, ()))
 
     # -- prices ----------------------------------------------------------------------------
-    def saw_ticks(self, ticks, first_seq: int, now_ms: int, resting):
+    def saw_ticks(self, ticks, first_seq: int, now_ms: int, resting, from_feed: bool = True):
         """Record each tick of a batch as the last of its instrument, one at a time, and yield
         (token, price, sequence number) of each that is not quiet or whose instrument has
         paper orders `resting`, for the caller to act on before the next tick is recorded:
-        what the other agents read meanwhile is exact."""
+        what the other agents read meanwhile is exact. A price fetched over REST (not
+        from_feed) leaves the instrument's feed as stale as it was."""
         last_price, last_seq, seen_at, quiet = (self.last_price, self.last_seq, self.seen_at_ms,
                                                 self.quiet)
         self.last_tick_ms = now_ms
@@ -170,7 +171,8 @@ class WorkerMemory:
             last_price[token] = (price, ts_ms)
             if seq > last_seq.get(token, -1):
                 last_seq[token] = seq
-            seen_at[token] = now_ms
+            if from_feed:
+                seen_at[token] = now_ms
             band = quiet.get(token)
             if (band is not None and not band[0] <= price <= band[1]) or token in resting:
                 yield token, price, seq

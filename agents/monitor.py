@@ -35,7 +35,8 @@ async def watch(event) -> None:
     try:
         for token, price, seq in memory.saw_ticks(event.value.ticks,
                                                   event.message.offset * TICKS_PER_RECORD,
-                                                  emit.now_ms(), book):
+                                                  emit.now_ms(), book,
+                                                  from_feed=event.value.source != "rest"):
             if not memory.is_quiet(token, price):
                 for pid in list(memory.index.get(token, ())):
                     await _apply(pid, token, price, seq, unwritten)

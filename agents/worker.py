@@ -14,7 +14,7 @@ import uvloop
 from agents import app as A
 from agents import (candle_agent, control, eod, metrics, monitor, notify, pipeline,
                     strategy_agent)
-from agents import emit, state_dir
+from agents import emit, stalled, state_dir
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from schemas.records import Command, WorkerHeartbeat
@@ -95,6 +95,15 @@ async def _watch_workers() -> None:
 @A.app.timer(interval=1.0)
 async def best_prices() -> None:
     await monitor.report_moves()
+
+
+_stalled = stalled.StalledTicks(memory, pipeline.brokers.quotes)
+
+
+@A.app.timer(interval=1.0)
+async def stalled_ticks() -> None:
+    """Instruments of live positions whose feed went silent: priced over REST."""
+    await _stalled.check(now_ms())
 
 
 _swept: set[tuple[str, str]] = set()      # (kind, day) this worker has sent

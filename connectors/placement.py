@@ -84,6 +84,10 @@ class PlacingBroker:
         """Cancel this open order of the book; what the broker answered, in a word."""
         raise NotImplementedError
 
+    async def last_price(self, token: str, symbol: str, exchange: str) -> int | None:
+        """The instrument's last traded price over REST, in paise (None: the broker has none)."""
+        raise NotImplementedError
+
     async def net_positions(self) -> dict[str, int]:
         """Today's net quantity per instrument token at the broker (long +, short -)."""
         raise NotImplementedError

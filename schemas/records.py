@@ -150,6 +150,7 @@ class Ticks(_Record):
     feed gives any."""
     ticks: list
     volumes: Optional[list] = None
+    source: Optional[str] = None   # "rest": priced over REST by a worker while ticks stalled
 
 
 class Candle(_Record):

@@ -45,8 +45,14 @@ class Settings(BaseSettings):
                                      "at the broker compared with pinewire's this often "
                                      "during the session (and at once when an order pinewire "
                                      "did not place fills)")
-    reconcile_hours: str = Field("09:15-15:30", pattern=r"^\d\d:\d\d-\d\d:\d\d$",
-                                 description="IST window of those comparisons")
+    market_hours: str = Field("09:15-15:30", pattern=r"^\d\d:\d\d-\d\d:\d\d$",
+                              description="IST window in which live accounts are compared "
+                                          "with their brokers and stalled ticks are priced "
+                                          "over REST")
+    stale_tick_s: float = Field(10.0, gt=0, description="an instrument with a live open "
+                                "position and no tick for this long in market hours is priced "
+                                "over REST (its broker's quote), and the rules run on that "
+                                "price, as often while it lasts")
     exit_retry_first_s: float = Field(2.0, gt=0, description="a rejected exit is sent again "
                                       "(a new order) after this, then after twice as long "
                                       "each time, up to exit_retry_max_s")

@@ -129,6 +129,10 @@ def delete_history(eng: Engine, user_id: str, **filters) -> int:
 LEVELS = {"info": 0, "warning": 1, "error": 2}
 
 
+WARNINGS = {"BREAKER_TRIPPED": "error", "EXIT_FAILING": "error",
+            "PRICED_OVER_REST": "warning"}   # position events above "info" in the logs
+
+
 def logs(eng: Engine, user_id: str, level: str = "info", link_id: str | None = None,
          limit: int = 300) -> list[dict]:
     """The user's own system log: alerts taken or ignored (and why), webhook rejections,
@@ -158,11 +162,12 @@ def logs(eng: Engine, user_id: str, level: str = "info", link_id: str | None = N
         e = sql.position_events.c
         q = select(sql.position_events).where(
             e.user_id == user_id, e.kind.in_(("BREAKER_TRIPPED", "REVERSE_SKIPPED",
-                                              "TICK_HELD", "TICK_DISCARDED", "DASHBOARD")))
+                                              "TICK_HELD", "TICK_DISCARDED", "DASHBOARD",
+                                              "EXIT_FAILING", "PRICED_OVER_REST")))
         for r in conn.execute((q.where(e.link_id == link_id) if link_id else q)
                               .order_by(desc(e.at_ms)).limit(limit)):
-            entries.append({"at_ms": r.at_ms, "level": "error" if r.kind == "BREAKER_TRIPPED"
-                            else "info", "link_id": r.link_id,
+            entries.append({"at_ms": r.at_ms, "level": WARNINGS.get(r.kind, "info"),
+                            "link_id": r.link_id,
                             "text": f"{r.kind.replace('_', ' ').lower()}: {r.reason}"})
         if not link_id:
             for r in conn.execute(select(sql.accounts).where(

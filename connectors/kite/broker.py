@@ -14,6 +14,7 @@ from kiteconnect import exceptions as kex
 from connectors.kite.master import Master
 from connectors.kite.session import KiteSession
 from connectors.placement import PlacingBroker, Rejected, Retry, RuleState, rule_limit_paise
+from schemas.money import rupees_to_paise
 from schemas.records import OrderIntent
 
 PRODUCTS = {"INTRADAY": "MIS", "DELIVERY": "CNC", "CARRYFORWARD": "NRML", "MARGIN": "NRML"}
@@ -75,6 +76,14 @@ class KiteBroker(PlacingBroker):
                         maybe_placed=True) from None
         except (kex.InputException, kex.OrderException, kex.PermissionException) as exc:
             raise Rejected(str(exc)) from None
+
+    async def last_price(self, token: str, symbol: str, exchange: str) -> int | None:
+        name = await self.master.tradingsymbol(exchange, token, symbol)
+        if name is None:
+            return None
+        quote = (await self._call("quote", "ltp", [f"{exchange}:{name}"])).get(
+            f"{exchange}:{name}")
+        return rupees_to_paise(str(quote["last_price"])) if quote else None
 
     async def _place(self, intent: OrderIntent) -> str:
         symbol = await self.master.tradingsymbol(intent.exchange, intent.token, intent.symbol)

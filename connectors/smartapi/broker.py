@@ -16,6 +16,7 @@ import requests
 from connectors.placement import PlacingBroker, Rejected, Retry, RuleState, rule_limit_paise
 from connectors.smartapi.sdk import sdk
 from connectors.smartapi.session import Session, error_code
+from schemas.money import rupees_to_paise
 from schemas.records import OrderIntent
 
 RETRY_LATER = {"AB1004", "AB2001"}
@@ -70,6 +71,11 @@ class SmartApiBroker(PlacingBroker):
             limited = "exceeding rate limit" in str(exc)
             raise Retry("rate limited" if limited else "answer was not JSON (5xx?)",
                         maybe_placed=not limited) from None
+
+    async def last_price(self, token: str, symbol: str, exchange: str) -> int | None:
+        answer = await self._call("ltp", "ltpData", exchange, symbol, token)
+        data = (answer or {}).get("data") or {}
+        return rupees_to_paise(str(data["ltp"])) if data.get("ltp") is not None else None
 
     async def _place(self, intent: OrderIntent) -> str:
         response = await self._call("order", "placeOrderFullResponse", order_params(intent))

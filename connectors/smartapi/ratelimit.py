@@ -8,6 +8,7 @@ LIMITS = {
     "token": ((1, 1.0),),
     "profile": ((3, 1.0),),
     "candles": ((3, 1.0), (180, 60.0)),                   # getCandleData
+    "ltp": ((10, 1.0),),    # getLtpData
     "rules": ((1, 1.0),),   # GTT ruleDetails, ruleList: not documented; kept as the books'
 }
 LIMITER = RateLimiter(LIMITS)   # one per process: every session of a client code shares it

@@ -22,6 +22,7 @@ from urllib3.exceptions import HTTPError
 from connectors.placement import PlacingBroker, Rejected, Retry, RuleState
 from connectors.upstox.master import Master
 from connectors.upstox.session import API_VERSION, UpstoxSession, error_text
+from schemas.money import rupees_to_paise
 from schemas.records import OrderIntent
 
 PRODUCTS = {"INTRADAY": "I", "DELIVERY": "D", "CARRYFORWARD": "D", "MARGIN": "D"}
@@ -76,6 +77,16 @@ class UpstoxBroker(PlacingBroker):
             if exc.status is None or exc.status >= 500:
                 raise Retry(f"broker error (HTTP {exc.status})", maybe_placed=True) from None
             raise Rejected(error_text(exc)) from None
+
+    async def last_price(self, token: str, symbol: str, exchange: str) -> int | None:
+        inst = await self.master.instrument(exchange, token, symbol)
+        if inst is None:
+            return None
+        answer = await self._call("other", upstox_client.MarketQuoteV3Api, "get_ltp",
+                                  instrument_key=inst.instrument_key)
+        quote = next((q for q in (answer.data or {}).values()
+                      if q.instrument_token == inst.instrument_key), None)
+        return rupees_to_paise(str(quote.last_price)) if quote and quote.last_price else None
 
     async def _place(self, intent: OrderIntent) -> str:
         inst = await self.master.instrument(intent.exchange, intent.token, intent.symbol)

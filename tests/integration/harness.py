@@ -117,8 +117,9 @@ class Pipeline:
                     "PINEWIRE_WEB_PORT": str(free_port()),
                     "PINEWIRE_FEED": "none",
                     "PINEWIRE_LOG_LEVEL": "INFO",
-                    # the in-session broker check at any hour: the same run whenever CI runs
-                    "PINEWIRE_RECONCILE_HOURS": "00:00-23:59",
+                    # in-session checks (brokers, stalled ticks) at any hour: the same run
+                    # whenever CI runs
+                    "PINEWIRE_MARKET_HOURS": "00:00-23:59",
                     **{k: str(v) for k, v in env.items()}}
         if bootstrap:
             self.env["PINEWIRE_KAFKA_URL"] = bootstrap

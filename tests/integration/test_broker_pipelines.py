@@ -120,7 +120,8 @@ def started(kind: str, request, kafka_url, tmp_path_factory, **env):
 def live(request, kafka_url, tmp_path_factory):
     with started(request.param, request, kafka_url, tmp_path_factory,
                  **{f"PINEWIRE_{request.param.upper()}_TIMEOUT_S": "2"},
-                 PINEWIRE_EXIT_RETRY_FIRST_S="0.5", PINEWIRE_EXIT_RETRY_MAX_S="1") as live:
+                 PINEWIRE_EXIT_RETRY_FIRST_S="0.5", PINEWIRE_EXIT_RETRY_MAX_S="1",
+                 PINEWIRE_STALE_TICK_S="3") as live:
         yield live
 
 
@@ -277,6 +278,29 @@ def test_a_rejected_exit_is_retried_at_its_pace_flagged_failing_and_then_fills(l
     failing = p.rows_when(sql.position_events, sql.position_events.c.position_id == pid,
                           sql.position_events.c.kind == "EXIT_FAILING", count=1)
     assert "exit failing (3 tries)" in failing[0]["reason"]
+
+
+def test_with_the_feed_silent_a_live_position_is_priced_over_rest_and_its_stop_exits(live):
+    """The broker's sockets drop and refuse to come back: no tick reaches pinewire while the
+    price falls through the stop. After PINEWIRE_STALE_TICK_S (3 s here) the worker prices
+    the instrument over REST, its rules run on that price, the stop exits; the trader is told
+    why."""
+    p, sim = live.p, live.sim
+    sim.price("2475", "240")
+    link = p.add_link(sl_pct="1", target_pct=None, paper=False, account_id=live.account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "ONGC", price="240"))["position_id"]
+    assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
+    sim.faults(refuse_streams=True)
+    try:
+        assert sim.drop_streams() >= 1
+        sim.price("2475", "236")                              # stop 237.60
+        closed = p.position(pid, "CLOSED", timeout_s=60)
+        assert (closed["exit_reason"], closed["exit_trigger_paise"]) == ("SL", 23600)
+        [told] = p.rows_when(sql.position_events, sql.position_events.c.position_id == pid,
+                             sql.position_events.c.kind == "PRICED_OVER_REST", count=1)
+        assert "priced over REST at ₹236.00" in told["reason"]
+    finally:
+        sim.faults(refuse_streams=False)
 
 
 def test_an_expired_session_refuses_orders_until_the_next_login(live):

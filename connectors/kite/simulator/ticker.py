@@ -47,7 +47,8 @@ def _query(connection: ServerConnection) -> dict:
 def process_request(sim: KiteSim):
     def check(connection: ServerConnection, request):
         q = _query(connection)
-        if sim.user_of(q.get("api_key", ""), q.get("access_token", "")) is None:
+        if sim.user_of(q.get("api_key", ""), q.get("access_token", "")) is None or \
+                sim.exchange.faults.refuse_streams:
             return connection.respond(HTTPStatus.FORBIDDEN, "Invalid access token\n")
         return None
     return check

@@ -56,7 +56,7 @@ class Faults:
     expire_sessions: bool = False      # every live access token now answers AG8001
     expiry_shape: str = "alternate"    # 'alternate' {"success":false,...} or 'envelope'
     drop_streams: int = 0              # market-data sockets to drop
-    refuse_streams: bool = False       # Upstox: feeds refuse new connections (403)
+    refuse_streams: bool = False       # Kite, Upstox: sockets refuse new connections (403)
 
     def take(self, name: str) -> bool:
         value = getattr(self, name)

@@ -186,6 +186,21 @@ async def instrument_file(request: Request):
     return Response(gzip.compress(json.dumps(rows).encode()), media_type="application/gzip")
 
 
+async def ltp(request: Request):
+    """v3 LTP quotes of the comma-separated instrument keys, keyed by segment:symbol."""
+    account, refused = _admitted(request, "other")
+    if refused:
+        return refused
+    sim, data = _sim(request), {}
+    for key in request.query_params.get("instrument_key", "").split(","):
+        inst, price = sim.instruments.get(key), sim.prices.get(key)
+        if inst is not None and price is not None:
+            data[f"{inst.segment}:{inst.trading_symbol}"] = {
+                "last_price": price / 100, "instrument_token": key, "ltq": 1,
+                "volume": sim.volumes.get(key, 0), "cp": price / 100}
+    return ok(data)
+
+
 # -- scripting the simulator -------------------------------------------------------------------
 async def sim_price(request: Request):
     """{"instrument_key": "NSE_EQ|...", "ltp_paise": P}"""
@@ -220,6 +235,7 @@ def create_app(sim: UpstoxSim, ws_root: str) -> Starlette:
         Route("/v3/feed/market-data-feed/authorize", _feed_authorize("market"),
               methods=["GET"]),
         Route("/instruments/complete.json.gz", instrument_file, methods=["GET"]),
+        Route("/v3/market-quote/ltp", ltp, methods=["GET"]),
         Route("/sim/price", sim_price, methods=["POST"]),
         *scripting_routes(lambda request: _sim(request).exchange, _rows, _tokens),
         *gtt.routes(),
