@@ -5,11 +5,14 @@ instrument's partition, so a worker owns a position, its alerts, fills and ticks
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from pathlib import Path
 
 import faust
+from aiokafka.errors import KafkaError
+from faust.exceptions import PartitionsMismatch
 
 from agents import faust_fixes, metrics, state_dir
 from schemas import records, topics as registry
@@ -92,19 +95,36 @@ async def consume(stream, handler, on_error=None, *, events: bool = False) -> No
         await handle(event, handler, on_error, events=events)
 
 
+# what passes: the broker or its metadata not ready yet (a new cluster, a rebalance)
+TRANSIENT = (KafkaError, PartitionsMismatch, ConnectionError, asyncio.TimeoutError)
+TRANSIENT_TRIES, TRANSIENT_FIRST_S = 6, 0.5     # 0.5 + 1 + 2 + 4 + 8 s between them
+
+
 async def handle(event, handler, on_error=None, *, events: bool = False) -> None:
-    """One record of consume()."""
+    """One record of consume(). A transient failure is tried again (the same record: every
+    handler is idempotent under replay); what still fails is logged, handed to on_error and
+    dead-lettered."""
     record = event if events else event.value
-    try:
-        result = handler(record)
-        if inspect.isawaitable(result):
-            await result
-    except Exception as exc:  # noqa: BLE001
-        name = getattr(handler, "__name__", str(handler))
-        log.exception("%s failed on %r", name, event.value)
-        if on_error is not None:
-            await on_error(record, exc)
-        await dead_letter(name, event, exc)
+    name = getattr(handler, "__name__", str(handler))
+    for attempt in range(TRANSIENT_TRIES):
+        try:
+            result = handler(record)
+            if inspect.isawaitable(result):
+                await result
+            return
+        except TRANSIENT as exc:
+            if attempt + 1 == TRANSIENT_TRIES:
+                failed = exc
+                break
+            log.warning("%s: %s (%s); trying again", name, type(exc).__name__, exc)
+            await asyncio.sleep(TRANSIENT_FIRST_S * 2 ** attempt)
+        except Exception as exc:  # noqa: BLE001
+            failed = exc
+            break
+    log.error("%s failed on %r", name, event.value, exc_info=failed)
+    if on_error is not None:
+        await on_error(record, failed)
+    await dead_letter(name, event, failed)
 
 
 async def dead_letter(agent: str, event, exc: Exception) -> None:

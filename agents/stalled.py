@@ -24,10 +24,12 @@ def stalled(memory: WorkerMemory, now_ms: int, after_ms: int) -> dict[str, list[
     after_ms (or never spoke since they were held here)."""
     out: dict[str, list[Position]] = {}
     for token, pids in memory.index.items():
+        seen = memory.seen_at_ms.get(token)
+        if seen is not None and now_ms - seen < after_ms:
+            continue                      # most instruments, most of the time: no load
         held = [p for pid in pids if (p := emit.load(pid)) is not None and not p.paper
                 and p.account_id and p.state in LIVE_STATES]
-        seen = memory.seen_at_ms.get(token)
-        if held and (seen is None or now_ms - seen >= after_ms):
+        if held:
             out[token] = held
     return out
 

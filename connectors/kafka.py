@@ -61,11 +61,10 @@ async def create_topics(bootstrap: str, namespace: str, partitions: int,
     try:
         existing = set(await admin.list_topics())
         wanted = []
-        for spec in registry.ALL:
-            name = registry.topic_name(namespace, spec)
+        for name, compacted in all_topics(namespace):
             if name in existing:
                 continue
-            configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+            configs = {"cleanup.policy": "compact"} if compacted else {}
             # Equal partition counts everywhere: Faust co-partitions by partition number.
             wanted.append(NewTopic(name, partitions, replication, topic_configs=configs))
         for topic in wanted:
@@ -76,6 +75,39 @@ async def create_topics(bootstrap: str, namespace: str, partitions: int,
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+def all_topics(namespace: str) -> list[tuple[str, bool]]:
+    """(name, compacted) of every topic the pipeline uses: the registry's, and the changelogs
+    of the workers' tables (made here, not by the first worker that starts: workers started
+    together on a new cluster raced to make them, and some served partitions without them)."""
+    return [(registry.topic_name(namespace, spec), spec.compacted) for spec in registry.ALL] + \
+        [(registry.changelog_name(namespace, table), True) for table in registry.TABLES]
+
+
+async def until_topics_complete(bootstrap: str, namespace: str, partitions: int,
+                                timeout_s: float = 60) -> None:
+    """Until this client's metadata shows every pipeline topic with all its partitions, each
+    with a leader (a worker joins its group only then). KafkaUnavailable after timeout_s."""
+    names = [name for name, _ in all_topics(namespace)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            await consumer._client.force_metadata_update()
+            cluster = consumer._client.cluster
+            missing = [n for n in names if len(cluster.partitions_for_topic(n) or ()) != partitions
+                       or any(cluster.leader_for_partition(TopicPartition(n, p)) in (None, -1)
+                              for p in range(partitions))]
+            if not missing:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise KafkaUnavailable(f"{len(missing)} topic(s) without all {partitions} "
+                                       f"partitions after {timeout_s:.0f} s: {missing[:3]}")
+            await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int, replication: int = 1) -> None:

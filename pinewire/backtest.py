@@ -127,6 +127,7 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
     worker, done = None, False
     try:
         asyncio.run(kafka.create_topics(bootstrap, namespace, settings.partitions, 1))
+        asyncio.run(kafka.until_topics_complete(bootstrap, namespace, settings.partitions))
         paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
         attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
                       "timeframe": timeframe, "tokens": tokens,

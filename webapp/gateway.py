@@ -66,9 +66,13 @@ async def _record(request: Request, status: int, reason: str, link: dict | None)
         client=client, user_id=link["user_id"] if link else None))
 
 
+RETRY_AFTER_S = "5"     # a 503 (Kafka unreachable): when a client that retries should
+
+
 async def _reject(request: Request, status: int, reason: str, link: dict | None) -> JSONResponse:
     await _record(request, status, reason, link)
-    return JSONResponse({"error": reason}, status_code=status)
+    return JSONResponse({"error": reason}, status_code=status,
+                        headers={"Retry-After": RETRY_AFTER_S} if status == 503 else None)
 
 
 async def _lookup(state, token: str) -> tuple[dict | None, int, int]:

@@ -18,11 +18,13 @@ def engine():
 
 
 def ensure_topics() -> None:
-    """Every long-running part creates the registry's topics if they are missing (idempotent)."""
+    """Every long-running part creates the pipeline's topics (the changelogs too) if they are
+    missing (idempotent), and starts only once its metadata shows them all whole."""
     s = settings()
     asyncio.run(kafka.wait_for_broker(s.bootstrap, 60))
     asyncio.run(kafka.create_topics(s.bootstrap, s.namespace, s.partitions,
                                     s.replication_factor))
+    asyncio.run(kafka.until_topics_complete(s.bootstrap, s.namespace, s.partitions))
 
 
 def publish(what: str, **records) -> None:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from agents.rule_watch import Protected, rule_orders
+from connectors.broker import RULE_FIRED
 from connectors.credentials import Credentials
 from connectors.live import open_account
 from connectors.ratelimit import RateLimiter
@@ -140,7 +141,8 @@ def test_a_fired_rule_is_told_its_order_found_and_the_exit_places_nothing(rules_
         return state, fills, await live.updates.book()
     state, fills, book = asyncio.run(scenario())
     assert state.status == "triggered"
-    assert fills == [] and [o for o in sim.orders() if _tag(o) == exit_.client_order_id] == [], \
+    assert [f.status for f in fills] == [RULE_FIRED] and \
+        [o for o in sim.orders() if _tag(o) == exit_.client_order_id] == [], \
         "the rule's order exits, not pinewire"
     [rule_order] = _untagged_sells(sim)[before:]
     rule_order_id = rule_order.get("orderid") or rule_order["order_id"]

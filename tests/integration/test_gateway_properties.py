@@ -51,3 +51,47 @@ def test_no_request_gets_a_5xx_and_every_rejection_is_recorded(pipeline):
         assert _rejections(pipeline) == before + (response.status_code != 200)
 
     check()
+
+
+def test_a_kept_alive_connection_is_answered_after_the_web_app_stalled(pipeline):
+    """A client sends its next alert on a kept-alive connection while the web app is stalled
+    (stopped here for 7 s, longer than its 5 s keep-alive, as a loaded host can stall it):
+    when it runs again it answers the request, never closes the connection unanswered
+    (TradingView does not retry: that alert would be lost)."""
+    import os
+    import signal
+    import socket
+    import time as clock
+
+    link = pipeline.add_link(strategy="st")
+    host, port = pipeline.settings.web_host, pipeline.settings.web_port
+    request = (f"POST /hook/{link['token']} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n"
+               "Content-Type: application/json\r\n\r\n{}").encode()
+    with socket.create_connection((host, port), timeout=30) as conn:
+        answers = conn.makefile("rb")
+        conn.sendall(request)
+        first = _response(answers)
+        assert first.startswith(b"HTTP/1.1 422"), first[:80]
+        os.kill(pipeline.web.pid, signal.SIGSTOP)
+        try:
+            conn.sendall(request)                     # queued in the socket while it is stopped
+            stalled_until = clock.monotonic() + 7
+            while clock.monotonic() < stalled_until:  # the stall itself, not a wait for a state
+                clock.sleep(0.1)
+        finally:
+            os.kill(pipeline.web.pid, signal.SIGCONT)
+        second = _response(answers)
+    assert second.startswith(b"HTTP/1.1 422"), f"closed without an answer: {second[:80]!r}"
+
+
+def _response(answers) -> bytes:
+    """One whole HTTP/1.1 response read from the connection (b"" when it was closed)."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = answers.readline()
+        if not line:
+            return head
+        head += line
+    length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                   if h.lower().startswith(b"content-length:")), 0)
+    return head + answers.read(length)

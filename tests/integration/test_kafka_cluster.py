@@ -77,7 +77,7 @@ async def _replicas(bootstrap: str, replication: int) -> set[tuple[int, str]]:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     created = await kafka.create_topics(bootstrap, "rf", 4, replication)
-    assert len(created) == len(registry.ALL)
+    assert len(created) == len(registry.ALL) + len(registry.TABLES)   # the changelogs too
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

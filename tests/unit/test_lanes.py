@@ -1,6 +1,7 @@
 """Order lanes: accounts side by side, one account's orders one at a time with exits first, and a
 position's own orders never reordered."""
 import asyncio
+import functools
 
 import pytest
 
@@ -66,19 +67,24 @@ def test_next_turn_skips_positions_with_an_order_running(running, waiting, chose
         chosen
 
 
+def logged(log: list, name: str, gate: asyncio.Event | None = None, done=None):
+    """Work that logs its start and end, waiting for `gate` between them."""
+    async def run():
+        log.append(f"start {name}")
+        if gate:
+            await gate.wait()
+        log.append(f"end {name}")
+        if done is not None:
+            done.set()
+    return run
+
+
 def test_a_hung_order_holds_only_its_own_position():
     """Two in flight: p's entry hangs; q's exit and r's entry go meanwhile, p's exit waits for
     p's entry."""
     async def scenario():
         lanes, log, hang = OrderLanes(limit=10, in_flight=2), [], asyncio.Event()
-
-        def work(name, gate=None):
-            async def run():
-                log.append(f"start {name}")
-                if gate:
-                    await gate.wait()
-                log.append(f"end {name}")
-            return run
+        work = functools.partial(logged, log)
         await lanes.submit("A", intent("p", "ENTRY"), work("p entry", hang))
         await lanes.submit("A", intent("p", "EXIT"), work("p exit"))
         await lanes.submit("A", intent("q", "EXIT"), work("q exit"))
@@ -101,19 +107,9 @@ def test_accounts_run_side_by_side_and_an_account_waits_for_its_own():
         release_a = asyncio.Event()
 
         b1_ended = asyncio.Event()
-
-        def work(name, gate=None):
-            async def run():
-                log.append(f"start {name}")
-                if gate:
-                    await gate.wait()
-                log.append(f"end {name}")
-                if name == "b1":
-                    b1_ended.set()
-            return run
-        await lanes.submit("A", intent("a1", "ENTRY"), work("a1", release_a))
-        await lanes.submit("A", intent("a2", "EXIT"), work("a2"))
-        await lanes.submit("B", intent("b1", "EXIT"), work("b1"))
+        await lanes.submit("A", intent("a1", "ENTRY"), logged(log, "a1", release_a))
+        await lanes.submit("A", intent("a2", "EXIT"), logged(log, "a2"))
+        await lanes.submit("B", intent("b1", "EXIT"), logged(log, "b1", done=b1_ended))
         await asyncio.wait_for(b1_ended.wait(), 5)
         assert "start a2" not in log            # A's second order waits for its first
         release_a.set()
