@@ -180,6 +180,7 @@ def test_a_replayed_fill_announces_its_closed_position_again(pipeline):
                 if e["state"] == "CLOSED"]) == 1
 
 
+@pytest.mark.one_kafka_broker      # the worker's own steps are tested: any broker shows them
 def test_a_worker_killed_as_it_decides_an_alert_decides_it_once_after_the_restart(kafka_url,
                                                                                   tmp_path):
     """The worker dies (SIGKILL) right after writing an alert's decision, before its order and
