@@ -17,8 +17,8 @@ from agents.memory import WorkerMemory
 from agents.notify import BROKER_STOP_RULE
 from agents.positions import Position
 from connectors.broker import rejection
-from connectors.placement import Rejected, Retry, backoff_s
 from connectors.credentials import AccountError
+from connectors.placement import Rejected, Retry, backoff_s
 from schemas import ids, sql
 from schemas.records import Alert, Command, Fill, OrderIntent
 
