@@ -396,10 +396,9 @@ def _exit_fill(pos: Position, status, quantity, price_paise, text, now_ms,
         failures = pos.exit_failures + 1
         delay = retry.delay_ms(failures)
         failing = pos.exit_failing or retry.failing(failures)
-        return replace(pos, exit_attempt=pos.exit_attempt + 1, exit_failures=failures,
-                       retry_at_ms=now_ms + delay, exit_failing=failing, intent_at_ms=None,
-                       exit_order_qty=pos.entry_qty - pos.exit_qty, exit_base_qty=pos.exit_qty,
-                       then_open=None,
+        return replace(_exit_order(pos, now_ms), exit_attempt=pos.exit_attempt + 1,
+                       exit_failures=failures, retry_at_ms=now_ms + delay,
+                       exit_failing=failing, intent_at_ms=None, then_open=None,
                        note=f"exit {'failing' if failing else 'rejected'} ({failures} "
                             f"{'try' if failures == 1 else 'tries'}): "
                             f"{text or 'no reason given'}; sent again in {delay / 1000:g} s",
@@ -568,5 +567,4 @@ def resent(pos: Position, now_ms: int) -> Position:
     held now (a fired rule's order may have filled part meanwhile)."""
     if pos.retry_at_ms is None:
         return _bump(pos, intent_at_ms=now_ms)
-    return _bump(pos, intent_at_ms=now_ms, retry_at_ms=None, exit_base_qty=pos.exit_qty,
-                 exit_order_qty=pos.entry_qty - pos.exit_qty)
+    return _bump(_exit_order(pos, now_ms), retry_at_ms=None)

@@ -39,8 +39,8 @@ RULES = [dict(sl_pct=sl, target_pct=target, trail_pct=trail, trail_activation_pc
 
 
 def _post_until_taken(p, link: dict, symbol: str, tries: int = 5):
-    """Post an alert as a client that honours a 503's Retry-After would (the gateway answers
-    every request: 200, or 503 with Retry-After when Kafka is slower than its 2.5 s; never a
+    """Post an alert as a client that posts again after a 503 (the gateway answers every
+    request: 200, or 503 with Retry-After when Kafka is slower than its 2.5 s; never a
     connection closed without an answer, which raises here). (answer, tries it took)."""
     body = json.dumps({"strategy": "st", "symbol": symbol, "action": "BUY", "price": "1000"})
     for attempt in range(1, tries + 1):
@@ -48,7 +48,6 @@ def _post_until_taken(p, link: dict, symbol: str, tries: int = 5):
         if answer.status_code != 503 or attempt == tries:
             return answer, attempt
         assert answer.headers.get("retry-after"), "a 503 without Retry-After"
-        time.sleep(1)      # the client's pause before posting again, not a wait for a state
 
 
 def _token(i: int) -> str:

@@ -84,13 +84,13 @@ def test_a_hung_order_holds_only_its_own_position():
     p's entry."""
     async def scenario():
         lanes, log, hang = OrderLanes(limit=10, in_flight=2), [], asyncio.Event()
+        r_done = asyncio.Event()
         work = functools.partial(logged, log)
         await lanes.submit("A", intent("p", "ENTRY"), work("p entry", hang))
         await lanes.submit("A", intent("p", "EXIT"), work("p exit"))
         await lanes.submit("A", intent("q", "EXIT"), work("q exit"))
-        await lanes.submit("A", intent("r", "ENTRY"), work("r entry"))
-        for _ in range(20):
-            await asyncio.sleep(0)
+        await lanes.submit("A", intent("r", "ENTRY"), work("r entry", done=r_done))
+        await asyncio.wait_for(r_done.wait(), 5)
         before = list(log)
         hang.set()
         await asyncio.wait_for(asyncio.gather(*lanes.tasks), 5)
