@@ -34,10 +34,6 @@ class Settings(BaseSettings):
                               "next free one when taken); 0: off")
     web_workers: int = Field(1, ge=1, description="web app processes (all serve the same port "
                              "and produce to the same topics)")
-    web_keep_alive_s: int = Field(75, ge=1, description="an idle kept-alive connection is "
-                                  "closed after this: longer than a client's or a proxy's own "
-                                  "idle time (nginx keeps upstream connections 60 s), so that "
-                                  "none sends a request on a connection closing under it")
     public_url: str | None = Field(None, description="base of webhook URLs shown to traders")
     dedupe_window_s: int = Field(10, ge=0, description="duplicate window for alerts without an id")
     own_id_dedupe_window_s: int = Field(86_400, ge=0)

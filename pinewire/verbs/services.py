@@ -48,8 +48,7 @@ def cmd_web(a) -> int:
     # uvicorn[standard]: httptools and uvloop; several processes take turns on one socket
     app = "webapp.app:create_app" if s.web_workers > 1 else create_app(s)
     uvicorn.run(app, factory=s.web_workers > 1, workers=s.web_workers, host=s.web_host,
-                port=s.web_port, access_log=False, log_level=s.log_level.lower(),
-                timeout_keep_alive=s.web_keep_alive_s)
+                port=s.web_port, access_log=False, log_level=s.log_level.lower())
     return 0
 
 
