@@ -17,6 +17,7 @@ from agents import (candle_agent, control, eod, metrics, monitor, notify, pipeli
 from agents import emit, stalled, state_dir
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
+from connectors import live
 from schemas.records import Command, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ def main() -> None:
             A.S.log_level.upper())))
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     directory = A.prepare_worker()
+    live.count_calls_in(pipeline.engine)     # the brokers' limits, with every other process
     try:
         A.app.main()
     except SystemExit as stop:

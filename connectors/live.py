@@ -4,6 +4,9 @@ that knows which broker kinds exist; an account's credentials say which it is.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import Engine
 
 from connectors.credentials import Credentials, AppCredentials
 from connectors.order_updates import OrderUpdates
@@ -47,6 +50,18 @@ def open_account(creds: Credentials | AppCredentials, settings: Settings, emit_f
                       on_health=on_health)
     return LiveAccount(session, SmartApiBroker(session),
                        SmartApiOrderUpdates(session, settings.smartapi_order_ws_url, emit_fill))
+
+
+def count_calls_in(engine: Callable[[], Engine]) -> None:
+    """This process's broker sessions count their calls in SQL with every other process's
+    (connectors.call_log): the brokers' limits hold across workers and restarts."""
+    from connectors.call_log import CallsInSql
+    from connectors.kite import ratelimit as kite
+    from connectors.smartapi import ratelimit as smartapi
+    from connectors.upstox import ratelimit as upstox
+    for broker, module in (("smartapi", smartapi), ("kite", kite), ("upstox", upstox)):
+        longest = max(window for windows in module.LIMITS.values() for _, window in windows)
+        module.LIMITER.calls = CallsInSql(engine, broker, longest)
 
 
 async def probe(creds: Credentials | AppCredentials, settings: Settings) -> tuple[bool, str]:

@@ -12,6 +12,7 @@ reported; a report per account in the ledger and on the status page.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 from agents import account_check
 from agents.ledger import open_positions
 from connectors import credentials, kafka
-from connectors.live import open_account
+from connectors.live import count_calls_in, open_account
 from schemas import ids, sql, topics as registry
 from schemas.records import Command
 from schemas.settings import Settings
@@ -62,6 +63,7 @@ async def reconcile_brokers(eng: Engine, settings: Settings) -> list[dict]:
     """Reconcile every account that has open live positions or a live link; the reports."""
     from webapp.accounts import account_rows
     from webapp.links import list_links
+    count_calls_in(lambda: eng)          # within each broker's limits, with the workers' calls
     live = [r for r in open_positions(eng) if r["account_id"] and not r["snapshot"]["paper"]]
     wanted = {r["account_id"] for r in live} | {
         link["account_id"] for link in list_links(eng) if not link["paper"] and link["account_id"]}
@@ -77,7 +79,8 @@ async def _reconcile_account(eng: Engine, settings: Settings, account: dict,
                              live: list[dict]) -> dict:
     now = int(time.time() * 1000)
     try:
-        creds = credentials.load(eng, settings.secret_key, account["id"])
+        creds = await asyncio.to_thread(credentials.load, eng, settings.secret_key,
+                                        account["id"])
         adapter = open_account(creds, settings, emit_fill=None, on_health=lambda *a: None,
                                account_name=account["name"])
         report = await account_check.compare(adapter.broker, adapter.updates, live)

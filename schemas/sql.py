@@ -269,6 +269,18 @@ eod_reports = Table(
     _owner(),
 )
 
+# each call to a broker's API, for its rate limits across processes and restarts
+# (connectors/call_log.py); rows older than the longest window are pruned
+broker_calls = Table(
+    "broker_calls", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("broker", String(16), nullable=False),
+    Column("client", String(40), nullable=False),          # client code, or the broker's user id
+    Column("kind", String(16), nullable=False),            # order, book, ... (its limits)
+    Column("at_ms", BigInteger, nullable=False),
+    Index("ix_broker_calls_key", "broker", "client", "kind", "at_ms"),
+)
+
 Index("ix_positions_token_state", positions.c.token, positions.c.state)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
