@@ -234,13 +234,12 @@ async def read_topic(bootstrap: str, name: str, *, follow: bool = False, idle_s:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while True:
+        # read to the end offsets, not for idle_s past them (an empty topic answers at once)
+        while follow or not all([await consumer.position(tp) >= ends[tp] for tp in tps]):
             batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
             for tp, records in batch.items():
                 for r in records:
                     yield tp.partition, r.offset, (r.key or b"").decode(errors="replace"), \
                         (json.loads(r.value) if r.value else None)
-            if not follow and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
-                return
     finally:
         await consumer.stop()

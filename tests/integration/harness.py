@@ -92,6 +92,7 @@ def instrument_master(path: Path, count: int, prefix: str, first_token: int) -> 
     return [f"{prefix}{i:03d}" for i in range(count)]
 
 
+WEB_IDLE_S = 4.0                   # under uvicorn's 5 s keep-alive (README, "What can go wrong")
 PIPELINES: list["Pipeline"] = []   # every pipeline of the run, for the secrets audit
 SECRETS: set[str] = set()          # passwords, API and session tokens the tests used, likewise
 
@@ -134,7 +135,11 @@ class Pipeline:
         self.web: subprocess.Popen | None = None
         self.token = users.new_token(self.engine, self.user["id"], "tests")   # the admin's
         SECRETS.update((self.password, self.token))
+        # a client that keeps connections alive lets an idle one go before the web app's 5 s
+        # keep-alive does (as nginx does, 4 s): one sent on a connection the web app is
+        # closing at that moment ends without an answer, and a POST is not sent again
         self.http = httpx.Client(base_url=self.settings.base_url, timeout=10,
+                                 limits=httpx.Limits(keepalive_expiry=WEB_IDLE_S),
                                  headers={"Authorization": f"Bearer {self.token}"})
 
     # -- processes ----------------------------------------------------------------------

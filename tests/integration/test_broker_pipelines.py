@@ -5,7 +5,9 @@ account) drives the stop → the exit order; the fault matrix on the way (a 502,
 lost after the broker accepted, dropped sockets, an RMS rejection, a partial fill), each with
 exactly one order per intent; an expired session refuses orders with the way to log in again
 until the next login; startup reconciliation closes what the broker shows flat and reports
-what it holds beyond pinewire.
+what it holds beyond pinewire. What a failure can do to a trader's money — fills counted again
+after a restart, a rejected exit, a square-off at the broker, a crash after the broker accepted
+— is tried on Angel One too.
 
 On one Kafka broker only: these check the broker adapters, which do not depend on the Kafka
 broker (SmartAPI's live pipeline runs on both: test_live_pipeline.py)."""
@@ -23,6 +25,9 @@ from webapp import accounts
 
 TOKEN, SYMBOL = "1394", "HINDUNILVR"
 pytestmark = pytest.mark.one_kafka_broker
+# what Angel One's own tests cover already (test_live_pipeline.py), or what it lacks (a daily
+# login through a redirect, sockets that refuse to reconnect)
+KITE_AND_UPSTOX = pytest.mark.parametrize("live", ["kite", "upstox"], indirect=True)
 
 
 @dataclass
@@ -49,11 +54,26 @@ class Live:
                               text=True, timeout=60)
 
     def order(self, tag: str) -> dict | None:
-        return next((o for o in self.sim.orders() if o["tag"] == tag), None)
+        return next((o for o in self.sim.orders() if _tag(o) == tag), None)
+
+    def tags(self, prefix: str) -> list[str]:
+        """The tags of the broker's orders that start with `prefix`, in the order placed."""
+        return [_tag(o) for o in self.sim.orders() if _tag(o).startswith(prefix)]
 
     def by_hand(self, symbol: str, side: str, qty: int) -> None:
         """The trader places an order in the broker's own app."""
-        if self.kind == "kite":
+        if self.kind == "smartapi":
+            from connectors.smartapi.sdk import sdk
+            from tests.integration.test_smartapi_sdk import _login
+            client = sdk().SmartConnect(api_key=self.sim_account.api_key, root=self.sim.root)
+            wait_until(lambda: _login(client, self.sim_account), 5, "a login within 1/s")
+            from schemas.instruments import lookup
+            client.placeOrder({
+                "variety": "NORMAL", "tradingsymbol": f"{symbol}-EQ", "exchange": "NSE",
+                "symboltoken": lookup(symbol).token, "transactiontype": side,
+                "ordertype": "MARKET", "producttype": "DELIVERY", "duration": "DAY",
+                "price": "0", "quantity": str(qty)})
+        elif self.kind == "kite":
             from kiteconnect import KiteConnect
             client = KiteConnect(api_key=self.sim_account.api_key, root=self.sim.root)
             client.generate_session(self.sim.request_token(self.sim_account.api_key),
@@ -74,6 +94,11 @@ class Live:
                     instrument_token=instrument_key(lookup(symbol).token), order_type="MARKET",
                     transaction_type=side, disclosed_quantity=0, trigger_price=0,
                     is_amo=False), "2.0")
+
+
+def _tag(order: dict) -> str:
+    """An order's tag in any broker's shape (Angel One calls it ordertag)."""
+    return order.get("tag") or order.get("ordertag") or ""
 
 
 @contextlib.contextmanager
@@ -116,7 +141,7 @@ def started(kind: str, request, kafka_url, tmp_path_factory, **env):
         p.stop()
 
 
-@pytest.fixture(scope="module", params=["kite", "upstox"])
+@pytest.fixture(scope="module", params=["smartapi", "kite", "upstox"])
 def live(request, kafka_url, tmp_path_factory):
     with started(request.param, request, kafka_url, tmp_path_factory,
                  **{f"PINEWIRE_{request.param.upper()}_TIMEOUT_S": "2"},
@@ -125,6 +150,7 @@ def live(request, kafka_url, tmp_path_factory):
         yield live
 
 
+@KITE_AND_UPSTOX
 def test_the_login_command_stores_the_days_session_and_prints_no_secret(live):
     assert "logged in as SIMULATED TRADER" in live.login.stdout
     assert "the session lasts until " + ("06:00" if live.kind == "kite" else "03:30") + \
@@ -140,6 +166,7 @@ def test_the_login_command_stores_the_days_session_and_prints_no_secret(live):
     assert shown["session"].startswith(f"session until {ends} IST on")
 
 
+@KITE_AND_UPSTOX
 def test_a_login_as_another_user_is_refused(live):
     other = accounts.add_account(
         live.p.engine, live.p.env["PINEWIRE_SECRET_KEY"], name=f"other-{live.kind}",
@@ -153,6 +180,7 @@ def test_a_login_as_another_user_is_refused(live):
     assert live.p.rows(sql.accounts, sql.accounts.c.id == other["id"])[0]["session"] is None
 
 
+@KITE_AND_UPSTOX
 def test_a_live_link_end_to_end(live):
     p, sim = live.p, live.sim
     sim.price(TOKEN, "2420")
@@ -186,16 +214,17 @@ def test_a_live_link_end_to_end(live):
         assert (fill["broker_order_id"], fill["price_paise"], order["filled_qty"]) == \
             (at_broker["order_id"], round(at_broker["average_price"] * 100),
              at_broker["filled_quantity"])
-    assert len([o for o in sim.orders() if (o["tag"] or "").startswith(pid)]) == 2
+    assert len(live.tags(pid)) == 2
 
 
+@KITE_AND_UPSTOX
 def test_faults_on_the_way_still_give_one_order_and_a_rejection_opens_nothing(live):
     p, sim = live.p, live.sim
     link = p.add_link(paper=False, account_id=live.account["id"])
     sim.faults(place_5xx=1, rate_limit=1)          # the gateway's 502, then a 429: retried
     pid = p.alert_row(p.alert(link, "BUY", "WIPRO", price="245"))["position_id"]
     assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
-    assert [o["tag"] for o in sim.orders() if (o["tag"] or "").startswith(pid)] == [f"{pid}E0"]
+    assert live.tags(pid) == [f"{pid}E0"]
     sim.faults(reject=1)                           # the broker's RMS refuses the next one
     pid = p.alert_row(p.alert(link, "BUY", "ULTRACEMCO", price="11800"))["position_id"]
     snapshot = p.position(pid, "REJECTED", timeout_s=30)["snapshot"]
@@ -205,6 +234,7 @@ def test_faults_on_the_way_still_give_one_order_and_a_rejection_opens_nothing(li
     assert order["text"].startswith("Insufficient funds")
 
 
+@KITE_AND_UPSTOX
 def test_a_lost_answer_and_dropped_sockets_still_give_one_entry_and_one_exit(live):
     """The broker accepts the entry but its answer comes after the SDK's timeout: the order
     book shows it placed, so it is not placed again. Then every socket of the broker drops
@@ -226,10 +256,11 @@ def test_a_lost_answer_and_dropped_sockets_still_give_one_entry_and_one_exit(liv
                interval_s=0.3)
     closed = p.position(pid, "CLOSED", timeout_s=30)
     assert (closed["exit_reason"], closed["exit_qty"]) == ("SL", 10)
-    assert sorted(o["tag"] for o in sim.orders() if (o["tag"] or "").startswith(pid)) == \
+    assert sorted(live.tags(pid)) == \
         [f"{pid}E0", f"{pid}X0"], "one entry and one exit at the broker"
 
 
+@KITE_AND_UPSTOX
 def test_a_partial_fill_holds_what_filled_and_its_exit_sells_only_that(live):
     p, sim = live.p, live.sim
     sim.faults(partial_qty=4, partial_count=1)     # 4 fill, the rest is cancelled
@@ -244,6 +275,34 @@ def test_a_partial_fill_holds_what_filled_and_its_exit_sells_only_that(live):
     p.alert(link, "EXIT", "POWERGRID")
     assert p.position(pid, "CLOSED", timeout_s=30)["exit_qty"] == 4
     assert live.order(f"{pid}X0")["quantity"] == 4
+
+
+def test_fills_counted_before_a_restart_are_not_counted_again_from_the_brokers_totals(live):
+    """The entry fills 4 of 10; the worker is killed (SIGKILL) and started again, so whatever
+    it held in memory about that order is gone; then the other 6 fill. The broker reports the
+    order's totals (10 filled): the position holds 10, not 14, and its exit sells 10."""
+    p, sim = live.p, live.sim
+    sim.price("1660", "420")                                           # ITC
+    sim.faults(partial_qty=4, partial_later_count=1)
+    link = p.add_link(paper=False, account_id=live.account["id"])
+    pid = p.alert_row(p.alert(link, "BUY", "ITC", price="420"))["position_id"]
+    wait_until(lambda: p.rows(sql.positions, sql.positions.c.id == pid)[0]["entry_qty"] == 4,
+               30, "the first 4 to fill")
+    p.worker.kill()
+    p.worker.wait()
+    p.start_worker()
+    sim.price("1660", "421")                                           # the other 6 fill
+
+    def all_counted():
+        row = p.rows(sql.positions, sql.positions.c.id == pid)[0]
+        return row["entry_qty"] != 4 and row
+    pos = wait_until(all_counted, 30, "the rest of the entry to be counted")
+    assert (pos["entry_qty"], pos["entry_value_paise"]) == (10, 4 * 42000 + 6 * 42100)
+    p.alert(link, "EXIT", "ITC")
+    closed = p.position(pid, "CLOSED", timeout_s=30)
+    assert closed["exit_qty"] == 10
+    assert int(live.order(f"{pid}X0")["quantity"]) == 10
+    assert live.tags(pid) == [f"{pid}E0", f"{pid}X0"]
 
 
 def test_a_rejected_exit_is_retried_at_its_pace_flagged_failing_and_then_fills(live):
@@ -264,8 +323,8 @@ def test_a_rejected_exit_is_retried_at_its_pace_flagged_failing_and_then_fills(l
         sim.price("10604", "1580" if ticks % 2 else "1579.95")      # stop 1584.00
         return p.rows(sql.positions, sql.positions.c.id == pid)[0]["state"] == "CLOSED"
     wait_until(closed, 60, "the exit to fill at its fourth try", interval_s=0.05)
-    exits = [o for o in sim.orders() if (o["tag"] or "").startswith(f"{pid}X")]
-    assert [o["tag"] for o in exits] == [f"{pid}X{n}" for n in range(4)], \
+    exits = [o for o in sim.orders() if _tag(o).startswith(f"{pid}X")]
+    assert [_tag(o) for o in exits] == [f"{pid}X{n}" for n in range(4)], \
         f"one order per retry, whatever the {ticks} prices set meanwhile"
     assert [o["status"].lower() for o in exits] == ["rejected"] * 3 + ["complete"]
     assert ticks > 20
@@ -280,6 +339,7 @@ def test_a_rejected_exit_is_retried_at_its_pace_flagged_failing_and_then_fills(l
     assert "exit failing (3 tries)" in failing[0]["reason"]
 
 
+@KITE_AND_UPSTOX
 def test_with_the_feed_silent_a_live_position_is_priced_over_rest_and_its_stop_exits(live):
     """The broker's sockets drop and refuse to come back: no tick reaches pinewire while the
     price falls through the stop. After PINEWIRE_STALE_TICK_S (3 s here) the worker prices
@@ -303,6 +363,7 @@ def test_with_the_feed_silent_a_live_position_is_priced_over_rest_and_its_stop_e
         sim.faults(refuse_streams=False)
 
 
+@KITE_AND_UPSTOX
 def test_an_expired_session_refuses_orders_until_the_next_login(live):
     p, sim = live.p, live.sim
     link = p.add_link(paper=False, account_id=live.account["id"])
@@ -344,7 +405,7 @@ def test_a_square_off_at_the_broker_closes_the_position_in_session_and_the_rest_
     assert (closed["exit_reason"], closed["exit_trigger_paise"], closed["exit_qty"]) == \
         ("RECONCILED", 165250, pos["entry_qty"])
     assert closed["realized_pnl_paise"] == pos["entry_qty"] * 165250 - pos["entry_value_paise"]
-    assert not [o for o in sim.orders() if (o["tag"] or "").startswith(f"{pid}X")], \
+    assert not live.tags(f"{pid}X"), \
         "reconciliation never sends an order"
     placed_before = len(sim.orders())
     live.by_hand("INFY", "BUY", 7)
@@ -378,5 +439,4 @@ def test_a_worker_killed_after_the_broker_accepted_is_taken_over_without_a_secon
         wait_until(lambda: p.worker.poll() is not None, 30, "the worker to die at its point")
         p.start_worker()
         assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
-        tags = [o.get("tag") or o.get("ordertag") for o in sim.orders()]
-        assert tags.count(f"{pid}E0") == 1, "one order at the broker"
+        assert live.tags(pid) == [f"{pid}E0"], "one order at the broker"

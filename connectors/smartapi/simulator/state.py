@@ -53,6 +53,7 @@ class Faults:
     partial_qty: int = 0               # next orders fill only this many, the rest is cancelled
     partial_count: int = 0
     partial_open_count: int = 0        # ... or the rest stays open until cancelled
+    partial_later_count: int = 0       # ... or the rest fills at the instrument's next price
     expire_sessions: bool = False      # every live access token now answers AG8001
     expiry_shape: str = "alternate"    # 'alternate' {"success":false,...} or 'envelope'
     drop_streams: int = 0              # market-data sockets to drop
@@ -77,7 +78,7 @@ class Order:
     averageprice: float = 0.0
     text: str = ""
     updatetime: str = ""
-    fate: str = "fill"            # decided at placement: fill | reject | partial | partial_open
+    fate: str = "fill"   # decided at placement: fill | reject | partial | partial_open | partial_later
     fill_qty: int = 0
 
     def row(self) -> dict:
@@ -233,9 +234,12 @@ class SimState:
             order.fate = "reject"
         elif self.faults.take("partial_count"):
             order.fate, order.fill_qty = "partial", min(self.faults.partial_qty, order.fill_qty)
-        elif self.faults.take("partial_open_count"):
-            order.fate, order.fill_qty = "partial_open", min(self.faults.partial_qty,
-                                                             order.fill_qty)
+        else:
+            for fate in ("partial_open", "partial_later"):
+                if self.faults.take(f"{fate}_count"):
+                    order.fate, order.fill_qty = fate, min(self.faults.partial_qty,
+                                                           order.fill_qty)
+                    break
         self.orders[order.orderid] = order
         return order
 
@@ -258,15 +262,29 @@ class SimState:
         elif price is None:
             order.status, order.text = "rejected", f"No price for token {token}"
         else:
-            fill = order.fill_qty
-            order.filledshares, order.averageprice = fill, price / 100
-            self.trades.append(Trade(order.orderid, f"{len(self.trades) + 1:08d}", fill,
-                                     price / 100, _now(), order.params))
-            order.status = "complete" if fill == qty else \
-                "open" if order.fate == "partial_open" else "cancelled"
+            self._trade(order, order.fill_qty, price)
+            order.status = "complete" if order.filledshares == qty else \
+                "open" if order.fate in ("partial_open", "partial_later") else "cancelled"
         order.updatetime = _now()
         states.append(_copy(order))
         return states
+
+    def _trade(self, order: Order, qty: int, paise: int) -> None:
+        """`qty` more of the order fill at `paise`: a trade, and the order's running totals."""
+        value = order.averageprice * order.filledshares + qty * paise / 100
+        order.filledshares += qty
+        order.averageprice = round(value / order.filledshares, 2)
+        self.trades.append(Trade(order.orderid, f"{len(self.trades) + 1:08d}", qty, paise / 100,
+                                 _now(), order.params))
+
+    def _fill_rest(self, token: str, paise: int) -> None:
+        """A partial_later order's rest fills at its instrument's next price."""
+        for order in list(self.orders.values()):
+            if order.fate == "partial_later" and order.status == "open" and \
+                    order.params.get("symboltoken") == token:
+                self._trade(order, int(order.params["quantity"]) - order.filledshares, paise)
+                order.status, order.updatetime = "complete", _now()
+                self.publish_order(_copy(order))
 
     def work_soon(self, order: Order) -> None:
         """A new order: announced, and worked against the price a moment later."""
@@ -287,6 +305,7 @@ class SimState:
     # -- prices -----------------------------------------------------------------------------
     def set_price(self, token: str, paise: int) -> None:
         self.prices[token] = paise
+        self._fill_rest(token, paise)
         for q in self.tick_listeners:
             q.put_nowait((token, paise, int(time.time() * 1000)))
         for rule in list(self.stop_rules.values()):
