@@ -1,5 +1,6 @@
 """A local Apache Kafka cluster from Maven Central: `pinewire kafka up` in the foreground until
-Ctrl-C, its data kept across runs; three brokers with every one in the cluster's metadata."""
+Ctrl-C, its data kept across runs; three brokers, one of them killed and started again. (Three
+brokers forming one cluster that replicates pinewire's topics: test_cold_start.py.)"""
 import asyncio
 import os
 import signal
@@ -9,7 +10,6 @@ from pathlib import Path
 
 from connectors import kafka
 from pinewire import kafka_cluster
-from schemas import topics as registry
 from tests.integration.harness import free_ports, wait_until
 
 
@@ -72,18 +72,16 @@ def test_kafka_up_serves_until_ctrl_c_and_keeps_its_data(tmp_path):
         kafka_cluster.stop_recorded(data)
 
 
-async def _replicas(bootstrap: str, replication: int) -> set[tuple[int, str]]:
-    """Create pinewire's topics; (replicas, min.insync.replicas) of each of their partitions."""
+async def replication(bootstrap: str, names: list[str]) -> set[tuple[int, str]]:
+    """(replicas, min.insync.replicas) of every partition of these topics."""
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-    created = await kafka.create_topics(bootstrap, "rf", 4, replication)
-    assert len(created) == len(registry.ALL) + len(registry.TABLES)   # the changelogs too
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics(created)
+        described = await admin.describe_topics(names)
         configs = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name) for name in created])
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
     finally:
         await admin.close()
     in_sync = {topic: value for response in configs
@@ -92,19 +90,6 @@ async def _replicas(bootstrap: str, replication: int) -> set[tuple[int, str]]:
     assert in_sync, "no topic's min.insync.replicas came back"
     return {(len(p["replicas"]), in_sync.get(t["topic"], "2")) for t in described
             for p in t["partitions"]}
-
-
-def test_three_brokers_form_one_cluster(tmp_path):
-    cluster = kafka_cluster.start(tmp_path / "kafka3", brokers=3, base_port=free_ports(6))
-    try:
-        assert len(cluster.bootstrap.split(",")) == 3
-        assert _round_trip(cluster.bootstrap, "replicated", b'{"n": 3}') == [{"n": 3}]
-        # pinewire's topics: every partition on all three brokers, two in sync for a write
-        assert asyncio.run(_replicas(cluster.bootstrap, 3)) == {(3, "2")}
-        pids = [p.pid for p in cluster.procs]
-    finally:
-        cluster.stop()
-    assert not any(_alive(p) for p in pids)
 
 
 def test_a_node_of_three_killed_leaves_the_others_serving_and_restarts_on_request(tmp_path):
