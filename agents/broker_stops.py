@@ -27,10 +27,12 @@ def rule_levels(pos: Position) -> tuple[int | None, int | None]:
 
 def protection_due(pos: Position, now_ms: int, every_ms: int) -> bool:
     """A PROTECT order is due: the position is protected, OPEN (or waiting to retry a rejected
-    exit, which cancels the rule first again) with all its entry filled, and its rule is
-    missing or no longer at its levels and quantity — moved at most every `every_ms`, never
-    while the first placement's answer is awaited."""
-    waiting = pos.state == EXITING and pos.retry_at_ms is not None
+    exit, which cancels the rule first again — not when the retry is due now, nor while a
+    fired rule's order is working) with all its entry filled, and its rule is missing or no
+    longer at its levels and quantity — moved at most every `every_ms`, never while the first
+    placement's answer is awaited."""
+    waiting = pos.state == EXITING and pos.retry_at_ms is not None and \
+        pos.retry_at_ms > now_ms and pos.rule_fired_at_ms is None
     if not pos.broker_stop or not (pos.state == OPEN or waiting) or pos.entry_open or \
             pos.entry_qty <= pos.exit_qty or pos.best_paise is None:
         return False

@@ -438,10 +438,13 @@ def _broker_stop_fill(pos: Position, status, quantity, price_paise, text, now_ms
         return replace(pos, note=f"a broker stop order filled {quantity} @ {price_paise} after "
                                  "the position closed: check the account at the broker")
     if status == "REJECTED":
+        # the fired rule is over: the next exit is pinewire's own, which cancels whatever
+        # rule is at the broker by then (one placed again meanwhile), not the fired one's order
         handed_back = pos.state == EXITING and pos.rule_fired_at_ms is not None
-        return replace(pos, **_NO_RULE, note=f"broker stop order ended unfilled: {text}" + (
-            "; pinewire's own exit goes now" if handed_back else ""),
-            **({"retry_at_ms": now_ms} if handed_back else {}))
+        return replace(pos, **_NO_RULE, rule_fired_at_ms=None,
+                       note=f"broker stop order ended unfilled: {text}" + (
+                           "; pinewire's own exit goes now" if handed_back else ""),
+                       **({"retry_at_ms": now_ms} if handed_back else {}))
     pos = replace(pos, exit_qty=pos.exit_qty + quantity, exit_reason="BROKER_STOP",
                   exit_value_paise=pos.exit_value_paise + quantity * price_paise,
                   exit_trigger_paise=price_paise, state=EXITING)

@@ -53,13 +53,14 @@ def new_fills(order: OrderState, seen: tuple[int, int],
     fills = []
     if order.filled > seen[0]:
         qty = order.filled - seen[0]
-        fills.append(Fill(fill_id=ids.fill_id(order.order_id, order.filled), status="FILLED",
-                          quantity=qty, price_paise=round((value - seen[1]) / qty),
+        fills.append(Fill(fill_id=ids.fill_id(order.tag, order.order_id, order.filled),
+                          status="FILLED", quantity=qty, price_paise=round((value - seen[1]) / qty),
                           order_filled=order.filled, order_value_paise=value, **common))
         seen = (order.filled, value)
     if order.status in ENDED_SHORT and order.filled < order.quantity:
-        fills.append(Fill(fill_id=ids.fill_id(order.order_id, order.status), status="REJECTED",
-                          quantity=0, price_paise=0, text=order.text or order.status, **common))
+        fills.append(Fill(fill_id=ids.fill_id(order.tag, order.order_id, order.status),
+                          status="REJECTED", quantity=0, price_paise=0,
+                          text=order.text or order.status, **common))
     return fills, seen
 
 

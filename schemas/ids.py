@@ -44,8 +44,10 @@ def client_order_id(position: str, purpose: str, attempt: int = 0) -> str:
     return f"{position}{_PURPOSE_LETTER[purpose]}{attempt}"
 
 
-def fill_id(client_order: str, sequence: int = 0) -> str:
-    return digest("fill", client_order, sequence)
+def fill_id(client_order: str, *what: object) -> str:
+    """A fill's id: its order's client order id (unique to the intent, where the brokers'
+    own order ids are not: two brokers can number an order alike) and what sets it apart."""
+    return digest("fill", client_order, *what)
 
 
 def event_id(*parts: object) -> str:

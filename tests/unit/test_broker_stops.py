@@ -106,7 +106,9 @@ def test_an_exit_refused_after_its_rule_was_cancelled_places_the_rule_again():
     exiting = P.begin_exit(pos, "SIGNAL", 6000)
     refused = answer(exiting, "X", "REJECTED", text="RMS: blocked")
     assert refused.state == P.EXITING and refused.rule_id is None
-    assert S.protection_due(refused, 7000, EVERY), "protected while the retry waits"
+    assert S.protection_due(refused, refused.retry_at_ms - 1, EVERY), \
+        "protected while the retry waits"
+    assert not S.protection_due(refused, refused.retry_at_ms, EVERY), "the retry is due: not now"
     retried = P.resent(refused, refused.retry_at_ms)
     assert not S.protection_due(retried, 7000, EVERY), "not while the retry is at the broker"
     kept = answer(exiting, "X", "REJECTED", text=f"{RULE_STILL_ACTIVE} (rule R1)", seq=1)
@@ -144,6 +146,23 @@ def test_a_fired_rules_order_ended_unfilled_hands_the_exit_back_at_once():
                       "REJECTED", text="cancelled")
     assert open_one.state == P.OPEN and open_one.retry_at_ms is None, \
         "not exiting: pinewire's own rules decide"
+
+
+def test_after_a_fired_rules_order_ended_unfilled_the_exit_cancels_the_rule_placed_since():
+    """The fired rule is over once its order ended unfilled: no rule is placed again for an
+    exit due now, and an exit retried later (a rule placed again while it waited) cancels
+    that new rule first, as any exit does — never the fired rule's order, which would leave
+    the new rule active at the broker after pinewire's own exit sold."""
+    back = answer(fired_first(), "B", "REJECTED", text="RMS: margin")
+    assert back.rule_fired_at_ms is None
+    assert not S.protection_due(back, 3000, EVERY), "the exit goes now: no rule first"
+    assert not S.protection_due(fired_first(), 8000, EVERY), "the fired rule's order works"
+    refused = answer(P.resent(back, 3000), "X", "REJECTED", text="RMS: margin", seq=1)
+    assert S.protection_due(refused, refused.retry_at_ms - 1, EVERY), \
+        "protected while the retry waits"
+    again = S.protection_sent(refused, refused.retry_at_ms - 1)
+    retried = P.resent(again, again.retry_at_ms)
+    assert retried.rule_fired_at_ms is None and retried.rule_to_cancel == again.protect_order_id
 
 
 def test_a_fired_rules_order_that_fills_closes_the_position():

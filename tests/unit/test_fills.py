@@ -83,3 +83,13 @@ def test_increments_without_cumulative_figures_still_add_up():
                        quantity=6, price_paise=100_010, text=None, now_ms=3)
     assert pos.entry_qty == 10 and pos.order_fills[pos.entry_order_id] == [10, 1_000_060]
     assert P.Position.from_dict(pos.to_dict()) == pos
+
+
+def test_two_brokers_orders_numbered_alike_are_two_fills():
+    """Angel One and Kite can give two orders the same number: their fills are still two (the
+    ledger keeps one row per fill id)."""
+    first = state(opened(), "E", 10, "1000")
+    second = OrderState(**{**first.__dict__, "tag": "00000000000000aaE0"})
+    [a], _ = new_fills(first, (0, 0), 1)
+    [b], _ = new_fills(second, (0, 0), 1)
+    assert first.order_id == second.order_id and a.fill_id != b.fill_id

@@ -18,6 +18,8 @@ def test_order_ids_are_deterministic_and_short():
         assert len(coid) <= 20 and coid == ids.client_order_id(pid, purpose, 99)
     assert ids.client_order_id(pid, "ENTRY") != ids.client_order_id(pid, "EXIT")
     assert ids.fill_id("c", 0) != ids.fill_id("c", 1)
+    # two brokers' orders numbered alike are two fills: the client order id tells them apart
+    assert ids.fill_id("p1E0", "2611", 10) != ids.fill_id("p2E0", "2611", 10)
 
 
 def test_instrument_partition_matches_kafka_default_partitioner():
