@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from connectors import kafka
 from schemas import topics as registry
 from schemas.records import AccountConfig, BotState, LinkConfig
+from schemas.settings import Settings
 from webapp import bots
 from webapp.accounts import account_rows
 from webapp.links import DEFAULTS, list_links
@@ -51,6 +52,15 @@ async def publish(bootstrap: str, namespace: str, *, links: list[dict] = (),
             await send(registry.BOT, row.get("user_id") or GLOBAL_BOT_KEY, bot_record(row))
         for row in strategies:
             await send(registry.STRATEGIES, row["id"], strategy_record(row))
+
+
+async def publish_settings(settings: Settings, **records) -> None:
+    """publish() from the CLI or the dashboard, the pipeline's topics made first when missing:
+    a settings topic made by the first record sent to it would take the broker's defaults
+    (another partition count, not compacted), and no worker would start on it."""
+    await kafka.create_topics(settings.bootstrap, settings.namespace, settings.partitions,
+                              settings.replication_factor)
+    await publish(settings.bootstrap, settings.namespace, **records)
 
 
 async def publish_everything(eng: Engine, bootstrap: str, namespace: str) -> None:

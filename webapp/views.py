@@ -14,7 +14,7 @@ from connectors.credentials import LOGIN_PAGE_BROKERS
 from schemas.market_time import IST
 from schemas.money import paise_to_rupees
 from webapp import accounts, bots, links, users
-from webapp.publish import publish
+from webapp.publish import publish_settings
 
 log = logging.getLogger("pinewire.web")
 RUPEE_SETTINGS = ("capital_paise", "daily_loss_paise")   # entered in rupees
@@ -29,8 +29,7 @@ async def _publish(state, **records) -> str | None:
     waits for the next `pinewire up`."""
     state.directory.apply(**{k: v for k, v in records.items() if k in ("links", "bots")})
     try:
-        await asyncio.wait_for(publish(state.settings.bootstrap, state.settings.namespace,
-                                       **records), 5)
+        await asyncio.wait_for(publish_settings(state.settings, **records), 5)
         return None
     except Exception as exc:  # noqa: BLE001
         log.warning("could not publish a change (%s); it is saved", type(exc).__name__)

@@ -9,7 +9,7 @@ from connectors import kafka
 from schemas import sql
 from schemas.settings import settings
 from webapp import users
-from webapp.publish import publish as publish_records
+from webapp.publish import publish_settings
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,7 +32,7 @@ def publish(what: str, **records) -> None:
     the change waits for the next `pinewire up`, which publishes everything."""
     s = settings()
     try:
-        asyncio.run(asyncio.wait_for(publish_records(s.bootstrap, s.namespace, **records), 10))
+        asyncio.run(asyncio.wait_for(publish_settings(s, **records), 10))
     except Exception:  # noqa: BLE001
         print(f"note: Kafka at {s.bootstrap} is not reachable; {what} is saved and reaches "
               "the workers when the pipeline starts", file=sys.stderr)

@@ -1,10 +1,15 @@
 """The link settings from the terminal: add with every flag, show, set (same token, new version),
-list without 'None%', one validation with clear messages; account limits; pnl; replay header."""
+list without 'None%', one validation with clear messages; account limits; pnl; replay header;
+a link added before the pipeline ever ran."""
+import asyncio
 import subprocess
 
 import pytest
 
+from connectors import kafka
+from schemas import topics as registry
 from schemas.settings import webhook_token_key
+from tests.integration.harness import Pipeline
 from webapp import links
 
 
@@ -106,3 +111,21 @@ def test_replay_says_what_it_reads_and_streams_every_instrument(pipeline):
     path.write_text("ts_ms,token,ltp_paise\n1000,2475,24100\n2000,2475,24110\n")
     out = run(pipeline, "feed", "--replay", str(path), "--speed", "0").stdout
     assert "price from 'ltp_paise' in paise" in out and "replayed 2 ticks" in out
+
+
+def test_a_link_added_before_the_pipeline_ever_ran_makes_its_topics_whole(kafka_url, tmp_path):
+    """`pinewire link add` on a broker where pinewire never ran: the settings topic it writes
+    is made with the pipeline's partition count (with every other topic), not the broker's
+    default by its first record, so the workers start on it."""
+    fresh = Pipeline(tmp_path, kafka_url)
+    try:
+        run(fresh, "link", "add", "--name", "first", "--strategy", "st", "--qty", "1")
+        s = fresh.settings
+        names = [name for name, _ in kafka.all_topics(s.namespace)]
+        made = asyncio.run(kafka.topic_offsets(s.bootstrap, names))
+        assert {name: len(parts) for name, parts in made.items()} == \
+            {name: s.partitions for name in names}
+        links_topic = registry.topic_name(s.namespace, registry.LINKS)
+        assert sum(made[links_topic].values()) >= 1, "the link was published"
+    finally:
+        fresh.stop()
