@@ -101,6 +101,21 @@ def _tag(order: dict) -> str:
     return order.get("tag") or order.get("ordertag") or ""
 
 
+def add_account(p: Pipeline, key: str, kind: str, sim_account) -> dict:
+    """The simulator's account as pinewire's account named after its broker."""
+    if kind == "smartapi":
+        return accounts.add_account(
+            p.engine, key, name=kind, user_id=p.user["id"], client_code=sim_account.client_code,
+            api_key=sim_account.api_key, pin=sim_account.pin,
+            totp_secret=sim_account.totp_secret)
+    SECRETS.add(sim_account.api_secret)
+    return accounts.add_account(
+        p.engine, key, name=kind, user_id=p.user["id"], broker=kind,
+        client_code=sim_account.user_id, api_key=sim_account.api_key,
+        api_secret=sim_account.api_secret,
+        redirect_uri=getattr(sim_account, "redirect_uri", "") if kind == "upstox" else "")
+
+
 @contextlib.contextmanager
 def started(kind: str, request, kafka_url, tmp_path_factory, **env):
     """A pipeline with an account of this broker — Kite's and Upstox's logged in for the day by
@@ -112,18 +127,7 @@ def started(kind: str, request, kafka_url, tmp_path_factory, **env):
     p = Pipeline(tmp_path_factory.mktemp(f"{kind}-live"), kafka_url, PINEWIRE_SECRET_KEY=key,
                  PINEWIRE_FEED=kind, PINEWIRE_FEED_ACCOUNT=kind, PINEWIRE_FEED_WATCHLIST="",
                  **sim.env(), **env)
-    if kind == "smartapi":
-        account = accounts.add_account(
-            p.engine, key, name=kind, user_id=p.user["id"], client_code=sim_account.client_code,
-            api_key=sim_account.api_key, pin=sim_account.pin,
-            totp_secret=sim_account.totp_secret)
-    else:
-        SECRETS.add(sim_account.api_secret)
-        account = accounts.add_account(
-            p.engine, key, name=kind, user_id=p.user["id"], broker=kind,
-            client_code=sim_account.user_id, api_key=sim_account.api_key,
-            api_secret=sim_account.api_secret,
-            redirect_uri=getattr(sim_account, "redirect_uri", "") if kind == "upstox" else "")
+    account = add_account(p, key, kind, sim_account)
     feed = None
     try:
         p.prepare_topics()
