@@ -104,8 +104,10 @@ def test_live_accounts_under_broker_faults_and_worker_kills_end_flat_and_agree(
             processes.stop(proc)
         if feed is not None:
             processes.stop(feed)
-        for sim in sims.values():
+        for sim in sims.values():                  # the simulators as the next test expects
             sim.faults(**{k: 0 for k in ENTRY_FAULTS if k not in ("timeout_s",)})
+        for s in SYMBOLS:
+            _price(sims, s, instruments.lookup(s).reference_paise)
         p.stop()
 
 
