@@ -16,6 +16,7 @@ from agents.lanes import OrderLanes
 from agents.memory import WorkerMemory
 from agents.notify import BROKER_STOP_RULE
 from agents.positions import Position
+from connectors import ratelimit
 from connectors.broker import rejection
 from connectors.credentials import AccountError
 from connectors.placement import Rejected, Retry, backoff_s
@@ -248,7 +249,8 @@ async def on_order(stream):
             continue
         event.message.incref()          # the stream's own ack no longer completes it
 
-        async def execute_then_ack(event=event) -> None:
+        async def execute_then_ack(event=event, intent=intent) -> None:
+            ratelimit.URGENT.set(intent.purpose == "EXIT")      # this task's calls only
             await A.handle(event, execute)
             event.ack()
         await order_lanes.submit(intent.account_id, intent, execute_then_ack)
