@@ -43,7 +43,7 @@ test: $(STAMP) services
 
 # The chaos tests alone (also in `make test`): workers and a broker killed under load, exact
 # exits required; live accounts under broker faults; cold starts of a 3-node Kafka cluster, 10
-# of them here, 2 in `make test` (README, "Chaos").
+# of them here, 1 in `make test` (README, "Chaos").
 chaos: $(STAMP) services
 	PINEWIRE_TEST_COLD_STARTS=10 $(BIN)/python -m pytest -q -ra -s -m chaos tests
 

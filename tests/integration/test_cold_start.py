@@ -4,7 +4,7 @@ it, which create the pipeline's topics between them. Every alert answered 200 is
 yet in a worker's metadata); one worker is then killed with SIGKILL and the others take its
 partitions over with their state: every position it held exits once at its stop.
 
-Repeated on a new cluster each round: PINEWIRE_TEST_COLD_STARTS rounds (2 under `make test`,
+Repeated on a new cluster each round: PINEWIRE_TEST_COLD_STARTS rounds (1 under `make test`,
 10 under `make chaos`). Prints each round's times."""
 import asyncio
 import os
@@ -21,7 +21,7 @@ from tests.integration.harness import (Pipeline, free_ports, static_members, sym
                                        wait_until)
 from tests.integration.test_kafka_cluster import _alive, replication
 
-ROUNDS = int(os.environ.get("PINEWIRE_TEST_COLD_STARTS", "2"))
+ROUNDS = int(os.environ.get("PINEWIRE_TEST_COLD_STARTS", "1"))
 WORKERS, SYMBOLS = 3, 12
 
 
