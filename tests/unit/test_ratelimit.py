@@ -6,6 +6,15 @@ import asyncio
 from connectors.ratelimit import URGENT, RateLimiter
 
 LIMITS = {"order": ((1, 0.2),)}          # one call in any 0.2 s
+KEY = ("A1", "order")
+
+
+async def _until_waiting(limiter: RateLimiter, count: int) -> None:
+    """Until `count` callers wait for the turn (one more holds it)."""
+    async def waiting():
+        while len([t for *_, t in limiter.waiting.get(KEY, []) if not t.done()]) < count:
+            await asyncio.sleep(0.001)
+    await asyncio.wait_for(waiting(), 5)
 
 
 def test_an_exits_call_goes_before_entries_that_waited_longer():
@@ -17,11 +26,11 @@ def test_an_exits_call_goes_before_entries_that_waited_longer():
             await limiter.acquire("A1", "order")
             order.append(name)
         first = asyncio.create_task(call("entry-1", False))
-        await asyncio.sleep(0.01)       # entry-1 has called; entry-2 holds the turn, waiting
-        # for the window, entry-3 waits for the turn
+        await asyncio.wait_for(first, 5)          # entry-1 has called
+        # entry-2 holds the turn, waiting for the window; entry-3 waits for the turn
         waiting = [asyncio.create_task(call("entry-2", False)),
                    asyncio.create_task(call("entry-3", False))]
-        await asyncio.sleep(0.01)
+        await _until_waiting(limiter, 1)
         waiting.append(asyncio.create_task(call("exit", True)))
         await asyncio.wait_for(asyncio.gather(first, *waiting), 5)
         return order
@@ -35,11 +44,11 @@ def test_a_caller_cancelled_while_waiting_does_not_block_the_next():
         async def call(name: str):
             await limiter.acquire("A1", "order")
             done.append(name)
-        first = asyncio.create_task(call("first"))
-        await asyncio.sleep(0.01)
+        await call("first")                       # its call fills the window a while
+        held = asyncio.create_task(call("held"))  # holds the turn, waiting for the window
         gone, last = asyncio.create_task(call("gone")), asyncio.create_task(call("last"))
-        await asyncio.sleep(0.01)
+        await _until_waiting(limiter, 2)
         gone.cancel()
-        await asyncio.wait_for(asyncio.gather(first, last), 5)
+        await asyncio.wait_for(asyncio.gather(held, last), 5)
         return done
-    assert asyncio.run(run()) == ["first", "last"]
+    assert asyncio.run(run()) == ["first", "held", "last"]
