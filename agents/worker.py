@@ -115,6 +115,8 @@ _expiring: set[str] = set()               # paper orders whose timeout this work
 async def end_of_day() -> None:
     """At 15:15 and 15:29 IST on trading days, one sweep command per partition. Every worker
     sends them; each partition's owner sweeps once per day whatever it receives."""
+    if not A.S.eod_on_time:
+        return
     now = now_ms()
     kind = eod.sweep_at(datetime.fromtimestamp(now / 1000, IST), A.S.mis_squareoff, A.S.eod_time)
     day = ist_day(now).isoformat()

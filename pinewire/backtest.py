@@ -122,7 +122,8 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
            "PINEWIRE_DATA_DIR": str(work), "PINEWIRE_DATABASE_URL": f"sqlite:///{work}/bt.db",
            "PINEWIRE_FEED": "none", "PINEWIRE_METRICS_PORT": "0",
            "PINEWIRE_WORKER_NAME": "backtest", "PINEWIRE_STATIC_MEMBERSHIP": "false",
-           "PINEWIRE_CANDLES_ON_TIME": "false", "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(10**12),
+           "PINEWIRE_CANDLES_ON_TIME": "false", "PINEWIRE_EOD_ON_TIME": "false",
+           "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(10**12),
            "PINEWIRE_LOG_LEVEL": "WARNING", "PINEWIRE_COMMIT_INTERVAL_S": "0.2"}
     worker, done = None, False
     try:

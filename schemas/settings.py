@@ -125,6 +125,9 @@ class Settings(BaseSettings):
                                         "tick by then fills at the alert's price or is rejected")
     mis_squareoff: time = Field(time(15, 15), description="IST time intraday positions close")
     eod_time: time = Field(time(15, 29), description="IST time of the end-of-day routine")
+    eod_on_time: bool = Field(True, description="the workers sweep at MIS_SQUAREOFF and "
+                              "EOD_TIME by the clock; off for replays of the past (backtests) "
+                              "and test runs, which send sweeps with `pinewire eod run --at`")
     extra_holidays: str = Field("", description="YYYY-MM-DD dates, comma-separated, that are "
                                 "not trading days besides the NSE calendar")
     registration: str = Field("closed", pattern="^(open|closed)$",

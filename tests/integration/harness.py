@@ -121,6 +121,9 @@ class Pipeline:
                     # in-session checks (brokers, stalled ticks) at any hour: the same run
                     # whenever CI runs
                     "PINEWIRE_MARKET_HOURS": "00:00-23:59",
+                    # end-of-day sweeps only when a test sends them (`eod run --at`), not
+                    # when CI happens to run at 15:15 or 15:29 IST
+                    "PINEWIRE_EOD_ON_TIME": "false",
                     **{k: str(v) for k, v in env.items()}}
         if bootstrap:
             self.env["PINEWIRE_KAFKA_URL"] = bootstrap
