@@ -44,11 +44,13 @@ def cmd_ledger(a) -> int:
 def cmd_web(a) -> int:
     import uvicorn
     from webapp.app import create_app
+    from webapp.keepalive import SERVER_OPTIONS
     s = settings()  # no Kafka needed to start: the gateway answers 503 until it is back
-    # uvicorn[standard]: httptools and uvloop; several processes take turns on one socket
+    # several processes take turns on one socket
     app = "webapp.app:create_app" if s.web_workers > 1 else create_app(s)
     uvicorn.run(app, factory=s.web_workers > 1, workers=s.web_workers, host=s.web_host,
-                port=s.web_port, access_log=False, log_level=s.log_level.lower())
+                port=s.web_port, access_log=False, log_level=s.log_level.lower(),
+                **SERVER_OPTIONS)
     return 0
 
 

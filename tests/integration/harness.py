@@ -92,7 +92,7 @@ def instrument_master(path: Path, count: int, prefix: str, first_token: int) -> 
     return [f"{prefix}{i:03d}" for i in range(count)]
 
 
-WEB_IDLE_S = 4.0                   # under uvicorn's 5 s keep-alive (README, "What can go wrong")
+WEB_IDLE_S = 4.0                   # under the web app's 5 s keep-alive (README, "What can go wrong")
 PIPELINES: list["Pipeline"] = []   # every pipeline of the run, for the secrets audit
 SECRETS: set[str] = set()          # passwords, API and session tokens the tests used, likewise
 

@@ -1,12 +1,20 @@
 """No body, header set or token of any shape makes the gateway answer 5xx, and every answer
 but 200 is a rejection recorded in the ledger (over real HTTP, seeded: the same cases each run)."""
 import json
+import os
+import signal
+import socket
 import string
+import time
+
+import pytest
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from schemas import sql
+from tests.integration.harness import wait_until
+from webapp.keepalive import KEEP_ALIVE_S
 
 TOKEN_CHARS = string.ascii_letters + string.digits + "-_.~"
 json_values = st.recursive(
@@ -53,16 +61,15 @@ def test_no_request_gets_a_5xx_and_every_rejection_is_recorded(pipeline):
     check()
 
 
-def test_a_kept_alive_connection_is_answered_after_the_web_app_stalled(pipeline):
-    """A client sends its next alert on a kept-alive connection while the web app is stalled
-    (stopped here for 7 s, longer than its 5 s keep-alive, as a loaded host can stall it):
-    when it runs again it answers the request, never closes the connection unanswered
-    (TradingView does not retry: that alert would be lost)."""
-    import os
-    import signal
-    import socket
-    import time as clock
+ROUNDS = 3      # uvicorn's own protocol is reset in about half of them: three show it
 
+
+@pytest.mark.one_kafka_broker          # the web app's connections, whatever the broker
+def test_a_kept_alive_connection_is_answered_after_the_web_app_stalled(pipeline):
+    """A client sends its next alert on a kept-alive connection while the web app is stopped
+    past its keep-alive (as `docker pause` or a paused host stops it): when it runs again it
+    answers the request, never resets the connection unanswered (nginx would answer 502 and
+    TradingView does not retry: the alert would be lost). Three rounds on one connection."""
     link = pipeline.add_link(strategy="st")
     host, port = pipeline.settings.web_host, pipeline.settings.web_port
     request = (f"POST /hook/{link['token']} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n"
@@ -70,18 +77,33 @@ def test_a_kept_alive_connection_is_answered_after_the_web_app_stalled(pipeline)
     with socket.create_connection((host, port), timeout=30) as conn:
         answers = conn.makefile("rb")
         conn.sendall(request)
-        first = _response(answers)
-        assert first.startswith(b"HTTP/1.1 422"), first[:80]
-        os.kill(pipeline.web.pid, signal.SIGSTOP)
-        try:
-            conn.sendall(request)                     # queued in the socket while it is stopped
-            stalled_until = clock.monotonic() + 7
-            while clock.monotonic() < stalled_until:  # the stall itself, not a wait for a state
-                clock.sleep(0.1)
-        finally:
-            os.kill(pipeline.web.pid, signal.SIGCONT)
-        second = _response(answers)
-    assert second.startswith(b"HTTP/1.1 422"), f"closed without an answer: {second[:80]!r}"
+        for round_ in range(ROUNDS):
+            answer = _response(answers)
+            assert answer.startswith(b"HTTP/1.1 422"), \
+                f"round {round_}: closed without an answer: {answer[:80]!r}"
+            answered = time.monotonic()
+            _hold_until(answered + KEEP_ALIVE_S - 1)   # idle, still kept alive
+            os.kill(pipeline.web.pid, signal.SIGSTOP)
+            try:
+                wait_until(lambda: _state(pipeline.web.pid) == "T", 10, "the web app stopped")
+                conn.sendall(request)                  # queued in the socket while it is stopped
+                _hold_until(answered + KEEP_ALIVE_S + 1)
+            finally:
+                os.kill(pipeline.web.pid, signal.SIGCONT)
+        answer = _response(answers)
+    assert answer.startswith(b"HTTP/1.1 422"), f"closed without an answer: {answer[:80]!r}"
+
+
+def _hold_until(moment: float) -> None:
+    """The stall itself (a span of time the test is about, not a wait for a state)."""
+    while time.monotonic() < moment:
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    """The process's state letter in /proc (T: stopped)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
 
 
 def _response(answers) -> bytes:
