@@ -5,6 +5,8 @@ position row is only replaced by a newer version of itself.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from sqlalchemy import Connection, Engine, select, update
 
 from schemas import sql
@@ -135,6 +137,27 @@ def open_positions(eng: Engine) -> list[dict]:
             sql.positions.c.state.in_(("PENDING", "OPEN", "EXITING")))
             .order_by(sql.positions.c.created_at_ms))
         return [dict(r._mapping) for r in rows]
+
+
+def versions(eng: Engine, also: Iterable[str] = ()) -> list[tuple[str, str, int]]:
+    """(id, token, version) of every live position in the ledger, and of the positions named
+    in `also` whatever their state."""
+    p, also = sql.positions.c, sorted(set(also))
+    columns = select(p.id, p.token, p.version)
+    with eng.connect() as conn:
+        rows = {r.id: tuple(r) for r in conn.execute(columns.where(
+            p.state.in_(("PENDING", "OPEN", "EXITING"))))}
+        for start in range(0, len(also), 500):
+            rows.update((r.id, tuple(r)) for r in conn.execute(columns.where(
+                p.id.in_(also[start:start + 500]))))
+    return list(rows.values())
+
+
+def snapshots(eng: Engine, ids: Iterable[str]) -> list[dict]:
+    """The ledger's rows (with snapshots) of these positions."""
+    with eng.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(sql.positions).where(
+            sql.positions.c.id.in_(sorted(set(ids)))))]
 
 
 def day_positions(eng: Engine, start_ms: int, end_ms: int, link_id: str | None = None,

@@ -14,10 +14,11 @@ import uvloop
 from agents import app as A
 from agents import (candle_agent, control, eod, metrics, monitor, notify, pipeline,
                     strategy_agent)
-from agents import emit, stalled, state_dir
+from agents import emit, ledger, ledger_check, stalled, state_dir
 from agents.emit import now_ms, partition_of
 from agents.risk import IST, ist_day
 from connectors import live
+from schemas import ids
 from schemas.records import Command, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,13 @@ async def _own_accounts() -> None:
     await pipeline.brokers.own({a for a in live if emit.account_partition(a) in actives})
 
 
+_recovered_ms = 0     # when this worker's tables were last recovered
+
+
 @A.positions.on_recover
 async def _rebuild_index() -> None:
+    global _recovered_ms
+    _recovered_ms = now_ms()
     actives = set(_owned(A.app.assignor.assigned_actives()))
     emit.forget_decoded()
     count = memory.rebuild([emit.load(pid) for pid, value in list(A.positions.items())
@@ -96,6 +102,31 @@ async def _watch_workers() -> None:
 @A.app.timer(interval=1.0)
 async def best_prices() -> None:
     await monitor.report_moves()
+
+
+@A.app.timer(interval=A.S.ledger_check_s or 3600.0)
+async def check_against_the_ledger() -> None:
+    """Restore what this worker's table lost in a handover (agents/ledger_check.py)."""
+    every_ms = int(A.S.ledger_check_s * 1000)
+    if not every_ms or A.app.rebalancing or now_ms() - _recovered_ms < every_ms:
+        return
+    actives = set(_owned(A.app.assignor.assigned_actives()))
+    held = {pid for pids in memory.index.values() for pid in pids}
+    rows = await asyncio.to_thread(ledger.versions, pipeline.engine(), held)
+    lost = ledger_check.behind(rows, emit.load, partition_of, actives)
+    if not lost:
+        return
+    now = now_ms()
+    for row in await asyncio.to_thread(ledger.snapshots, pipeline.engine(), lost):
+        mine = emit.load(row["id"])
+        log.warning("position %s (%s) is behind the ledger here (table version %s, ledger %d): "
+                    "restored", row["id"], row["symbol"], mine.version if mine else "none",
+                    row["version"])
+        await A.commands_topic.send(key=row["id"], partition=partition_of(row["token"]),
+                                    value=Command(command_id=ids.event_id("restore", row["id"],
+                                                                          row["version"]),
+                                                  kind="RESTORE", position_id=row["id"],
+                                                  at_ms=now, position=row["snapshot"]))
 
 
 _stalled = stalled.StalledTicks(memory, pipeline.brokers.quotes)

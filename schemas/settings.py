@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     fault_point: str | None = Field(None, description="rehearsals only: a worker reaching "
                                     "this named point (agents/faults.py) kills itself once")
     heartbeat_s: float = Field(2.0, gt=0)
+    ledger_check_s: float = Field(30.0, ge=0, description="each worker compares the live "
+                                  "positions of its partitions with the ledger this often and "
+                                  "restores one its table lost in a handover (0: never)")
     worker_name: str | None = Field(None, description="a worker's stable name: its heartbeat's "
                                     "id, its state directory and, with static_membership, its "
                                     "Kafka group.instance.id; unset: host:pid")

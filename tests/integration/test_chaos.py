@@ -110,7 +110,10 @@ def test_chaos(kind, tmp_path, capsys):
     instrument_master(tmp_path / "master.json", INSTRUMENTS, "CH", 910_000)
     p = Pipeline(tmp_path, brokers.bootstrap, PINEWIRE_INSTRUMENT_MASTER=tmp_path / "master.json",
                  PINEWIRE_REPLICATION_FACTOR=3 if kind == "kafka" else 1,
-                 PINEWIRE_PAPER_PRICE_MAX_AGE_MS=600_000, PINEWIRE_LOG_LEVEL="WARNING")
+                 PINEWIRE_PAPER_PRICE_MAX_AGE_MS=600_000, PINEWIRE_LOG_LEVEL="WARNING",
+                 # a handover that lost a position's last writes is healed from the ledger
+                 # within the replay (the default 30 s would leave it to the next ticks)
+                 PINEWIRE_LEDGER_CHECK_S="5")
     rng = random.Random(7)
     workers: dict[str, object] = {}
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import sql, topics as registry
+from schemas import ids, sql, topics as registry
 from tests.integration.harness import Pipeline, free_ports, wait_until
 
 
@@ -203,3 +203,34 @@ def test_a_worker_killed_as_it_decides_an_alert_decides_it_once_after_the_restar
         fills = {r[3]["fill_id"] for r in p.topic_records(registry.FILLS)
                  if r[3]["position_id"] == alert["position_id"]}
         assert len(fills) == 1
+
+
+@pytest.mark.one_kafka_broker      # the worker's own steps are tested: any broker shows them
+def test_what_a_handover_lost_from_the_table_is_restored_from_the_ledger(kafka_url, tmp_path):
+    """As when a partition changes hands while its old owner's last writes are on the way: the
+    ledger holds a live position the owner's table lacks — restored, and its stop exits it —
+    and a closed version of one the table still holds open — closed there, never sold twice."""
+    with Pipeline(tmp_path, kafka_url, PINEWIRE_LEDGER_CHECK_S="1").running() as p:
+        link = p.add_link(sl_pct="1", target_pct=None)
+        kept = p.alert_row(p.alert(link, "BUY", "ULTRACEMCO", price="11800"))["position_id"]
+        closed_elsewhere = p.alert_row(p.alert(link, "BUY", "BHARTIARTL",
+                                               price="1950"))["position_id"]
+        row, gone = p.position(kept, "OPEN"), p.position(closed_elsewhere, "OPEN")
+        lost = ids.position_id(f"lost-{time.time_ns()}")
+        with p.engine.begin() as conn:
+            sql.upsert(conn, sql.positions, {**row, "id": lost, "version": 7,
+                                             "snapshot": {**row["snapshot"], "id": lost,
+                                                          "version": 7}}, ["id"])
+            sql.upsert(conn, sql.positions, {**gone, "state": "CLOSED", "version": 9,
+                                             "snapshot": {**gone["snapshot"], "state": "CLOSED",
+                                                          "version": 9}}, ["id"])
+        for pid in (lost, closed_elsewhere):
+            p.rows_when(sql.position_events, sql.position_events.c.position_id == pid,
+                        sql.position_events.c.kind == "RESTORED", count=1, timeout_s=30)
+        p.ticks("ULTRACEMCO", ["11682"])                   # the stop: 11800 x 0.99
+        assert p.position(lost, "CLOSED")["exit_reason"] == "SL"
+        p.ticks("BHARTIARTL", ["1930"])                    # through its stop: nothing is sold
+        assert p.position(kept, "CLOSED")["exit_reason"] == "SL"
+        exits = [r for r in p.topic_records(registry.ORDERS)
+                 if r[3]["position_id"] == closed_elsewhere and r[3]["purpose"] == "EXIT"]
+        assert exits == []
