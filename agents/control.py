@@ -1,13 +1,14 @@
 """Commands to a partition's owner: a position restored from the ledger, one the broker shows
 flat (startup reconciliation), the end-of-day sweeps (one record per partition, idempotent by
-trading day), a paper order that waited too long, the candles whose window has ended."""
+trading day), a paper order that waited too long, the candles whose window has ended, and a
+trader's close and adjust (trader_commands.py)."""
 from __future__ import annotations
 
 import logging
 import re
 
 from agents import app as A
-from agents import candle_agent, emit, eod, positions, risk
+from agents import candle_agent, emit, eod, positions, risk, trader_commands
 from agents.pipeline import brokers, memory, send_fill
 from agents.positions import Position
 from schemas.money import paise_to_rupees
@@ -33,6 +34,9 @@ async def handle(command: Command) -> None:
         await sweep(command)
     elif command.kind == "CANDLES" and command.partition is not None:
         await candle_agent.close_due(command)
+    elif command.kind in ("CLOSE", "ADJUST") and command.position_id or \
+            command.kind == "CLOSE_ALL" and command.partition is not None:
+        await trader_commands.handle(command)
     elif command.kind == "PAPER_TIMEOUT" and command.client_order_id and command.token:
         for fill in brokers.paper.expire(command.token or "", command.client_order_id,
                                          emit.now_ms()):
@@ -52,7 +56,8 @@ async def restore(command: Command) -> None:
     await emit.event("RESTORED", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason="restored from the ledger")
     await emit.subscription(memory, pos)
-    outstanding = {positions.PENDING: "ENTRY", positions.EXITING: "EXIT"}.get(pos.state)
+    outstanding = "EXIT" if pos.state == positions.EXITING else \
+        "ENTRY" if pos.state == positions.PENDING and positions.entry_outstanding(pos) else None
     if outstanding:
         await emit.order(pos, outstanding)
 

@@ -11,7 +11,7 @@ from faust import current_event
 
 from agents import app as A
 from agents.memory import WorkerMemory
-from agents.positions import LIVE_STATES, Position, entry_side, exit_side
+from agents.positions import LIVE_STATES, MANUAL, Position, entry_side, exit_side
 from schemas import ids
 from schemas.records import Event, Exposure, OrderIntent, Subscription
 from schemas.topics import instrument_partition
@@ -115,9 +115,14 @@ def write(pos: Position) -> None:
 
 
 async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> None:
-    """ENTRY, EXIT, or PROTECT: the broker-side stop rule at the levels last asked of it."""
+    """ENTRY, EXIT, PROTECT: the broker-side stop rule at the levels last asked of it, or
+    CANCEL: the entry, cancelled at the trader's word."""
     if purpose == "ENTRY":
         coid, side, quantity, rest = pos.entry_order_id, entry_side(pos), pos.open_entry_qty, {}
+    elif purpose == "CANCEL":
+        coid, side, quantity = ids.client_order_id(pos.id, "CANCEL", pos.entry_attempt), \
+            entry_side(pos), 0
+        rest = dict(reason=MANUAL, cancel_client_order_id=pos.entry_order_id)
     elif purpose == "PROTECT":
         coid, side, quantity = pos.protect_order_id, exit_side(pos), pos.rule_qty
         rest = dict(stop_paise=pos.rule_stop_paise, target_paise=pos.rule_target_paise,

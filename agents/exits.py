@@ -6,6 +6,9 @@ For a LONG (a SHORT is the mirror image):
   best x (1 - trail%); the effective stop is the higher of the two, so it never moves down and
   never sits below the initial stop;
 - a tick at or through a level triggers; the reason is TRAIL when the raised stop was binding.
+A trader may set levels by price on an open position (`stop_at`, `target_at`: they replace the
+percentage levels) and start trailing from a price (`activation_at`: the trailing stop is active
+once the best price is at or beyond it; "trail from now" is the last price).
 """
 from __future__ import annotations
 
@@ -26,14 +29,20 @@ class ExitRules:
     target: Fraction | None = None
     trail: Fraction | None = None
     activation: Fraction | None = None
+    stop_at: int | None = None          # paise: replaces sl
+    target_at: int | None = None        # paise: replaces target
+    activation_at: int | None = None    # paise: replaces activation
 
     @staticmethod
     @lru_cache(maxsize=4096)
     def from_pcts(sl: str | None, target: str | None, trail: str | None,
-                  activation: str | None) -> "ExitRules":
+                  activation: str | None, stop_at: int | None = None,
+                  target_at: int | None = None, activation_at: int | None = None
+                  ) -> "ExitRules":
         trail_f = pct(trail)
         activation_f = pct(activation) if activation not in (None, "") else trail_f
-        return ExitRules(pct(sl), pct(target), trail_f, activation_f if trail_f else None)
+        return ExitRules(pct(sl), pct(target), trail_f, activation_f if trail_f else None,
+                         stop_at, target_at, activation_at if trail_f else None)
 
 
 @dataclass(frozen=True)
@@ -63,11 +72,14 @@ class ExitDecision:
 @lru_cache(maxsize=1 << 16)   # the tick path asks again for the levels it just computed
 def levels(side: str, entry: Fraction, best: int, rules: ExitRules) -> Levels:
     sign = 1 if side == LONG else -1
-    initial = entry * (1 - sign * rules.sl) if rules.sl is not None else None
-    target = entry * (1 + sign * rules.target) if rules.target is not None else None
+    initial = Fraction(rules.stop_at) if rules.stop_at is not None else \
+        entry * (1 - sign * rules.sl) if rules.sl is not None else None
+    target = Fraction(rules.target_at) if rules.target_at is not None else \
+        entry * (1 + sign * rules.target) if rules.target is not None else None
     trail_stop = None
     if rules.trail is not None:
-        activation = entry * (1 + sign * (rules.activation or 0))
+        activation = rules.activation_at if rules.activation_at is not None else \
+            entry * (1 + sign * (rules.activation or 0))
         if (best >= activation) if side == LONG else (best <= activation):
             trail_stop = best * (1 - sign * rules.trail)
     return Levels(side == LONG, initial, trail_stop, target)

@@ -19,7 +19,7 @@ def next_turn(waiting: Sequence[OrderIntent], running: frozenset[str] = frozense
     ahead, first = set(running), None
     for index, intent in enumerate(waiting):
         if intent.position_id not in ahead:
-            if intent.purpose == "EXIT":
+            if intent.closing:
                 return index
             first = index if first is None else first
         ahead.add(intent.position_id)

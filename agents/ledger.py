@@ -5,6 +5,7 @@ position row is only replaced by a newer version of itself.
 """
 from __future__ import annotations
 
+import json
 from typing import Iterable
 
 from sqlalchemy import Connection, Engine, select, update
@@ -65,6 +66,14 @@ def record_event(conn: Connection, ev: Event) -> None:
                      .where((sql.accounts.c.health_at_ms.is_(None)) |
                             (sql.accounts.c.health_at_ms <= ev.at_ms))
                      .values(health=ev.detail["problem"], health_at_ms=ev.at_ms))
+    if ev.kind == "COMMAND" and ev.detail:
+        answered = ev.detail["positions"]
+        sql.upsert(conn, sql.command_results, dict(
+            command_id=ev.detail["command_id"], partition=ev.detail["partition"], at_ms=ev.at_ms,
+            outcome=answered[0]["outcome"] if len(answered) == 1 else "DONE",
+            reason=ev.reason, detail=json.dumps(answered), user_id=ev.user_id),
+            ["command_id", "partition"], update=[])      # a replay's answer changes nothing
+        return
     if ev.kind == "EOD_REPORT" and ev.detail:
         for r in ev.detail["rows"]:
             sql.upsert(conn, sql.eod_reports, dict(
@@ -82,6 +91,8 @@ def record_event(conn: Connection, ev: Event) -> None:
 
 
 def record_order(conn: Connection, o: OrderIntent) -> None:
+    if o.purpose == "CANCEL":    # not an order: the entry's row shows the cancellation
+        return
     row = dict(client_order_id=o.client_order_id, position_id=o.position_id, link_id=o.link_id,
                purpose=o.purpose, side=o.side, quantity=o.quantity, token=o.token,
                symbol=o.symbol, exchange=o.exchange, paper=o.paper, order_type=o.order_type,

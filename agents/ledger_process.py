@@ -6,7 +6,8 @@ poll (up to 500) are written in one transaction, in a thread, in offset order; t
 committed after the write. A record that cannot be decoded or written goes to the dead-letter
 topic with its error; the others are written. The ledger converges whatever order the topics
 are read in (ledger.py), and replays write the same rows again. The events it reads also go
-to the notifier (Telegram messages, agents/notifier.py).
+to the notifier (Telegram messages, agents/notifier.py); the traders' Telegram commands are
+read beside it (`pinewire ledger` runs webapp/telegram_commands.py).
 """
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ assert set(WRITERS) == set(registry.LEDGER)
 
 
 class LedgerProcess:
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, beside=None):
+        """beside(engine, settings, outbox): a coroutine run alongside until the ledger stops
+        (the traders' Telegram commands, replying through the notifier's outbox)."""
+        self.settings, self.beside = settings, beside
         self.engine = sql.engine(settings.sql_url)
         self.writers = {registry.topic_name(settings.namespace, spec): writer
                         for spec, writer in WRITERS.items()}
@@ -50,6 +53,9 @@ class LedgerProcess:
             heartbeat_interval_ms=int(max(0.5, self.settings.session_timeout_s / 6) * 1000))
         self.notifier = Notifier(self.engine, self.settings.secret_key,
                                  self.settings.telegram_api, self.settings.partitions)
+        beside = asyncio.get_running_loop().create_task(
+            self.beside(self.engine, self.settings, self.notifier.outbox)) \
+            if self.beside else None
         async with kafka.producing(self.settings.bootstrap) as producer:
             await consumer.start()
             log.info("ledger following %s as group %s", sorted(self.writers),
@@ -62,6 +68,9 @@ class LedgerProcess:
                     if polled:
                         await consumer.commit()
             finally:
+                if beside is not None:
+                    beside.cancel()
+                    await asyncio.gather(beside, return_exceptions=True)
                 await consumer.stop()
                 await self.notifier.close()
 
@@ -96,8 +105,8 @@ class LedgerProcess:
             value if isinstance(value, dict) else {"raw": value}, exc)), key=agent.encode())
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings, beside=None) -> None:
     import uvloop
     if settings.ledger_nice:
         os.nice(settings.ledger_nice)
-    uvloop.run(LedgerProcess(settings).run())
+    uvloop.run(LedgerProcess(settings, beside).run())

@@ -224,7 +224,7 @@ async def _send_again(pos: Position, alert: Alert, common: dict) -> None:
     """What an alert decided before a crash sent, or was about to: its order (the executor
     knows it by its id) and its event (the same id: the ledger keeps one)."""
     purpose = "EXIT" if pos.state == positions.EXITING else \
-        "ENTRY" if pos.state in positions.LIVE_STATES and pos.entry_open else None
+        "ENTRY" if positions.entry_outstanding(pos) else None
     await emit.subscription(memory, pos)
     if purpose is not None:
         await emit.order(pos, purpose, alert_id=alert.id)
@@ -250,7 +250,7 @@ async def on_order(stream):
         event.message.incref()          # the stream's own ack no longer completes it
 
         async def execute_then_ack(event=event, intent=intent) -> None:
-            ratelimit.URGENT.set(intent.purpose == "EXIT")      # this task's calls only
+            ratelimit.URGENT.set(intent.closing)      # this task's calls only
             await A.handle(event, execute)
             event.ack()
         await order_lanes.submit(intent.account_id, intent, execute_then_ack)
@@ -313,7 +313,7 @@ async def execute(intent: OrderIntent) -> None:
             broker = await brokers.for_intent(intent)
             price = memory.fresh_price(intent.token, A.S.paper_price_max_age_ms, now)
             intent = await _after_the_rule(intent)
-            fills = [] if intent.quantity == 0 else \
+            fills = [] if intent.quantity == 0 and intent.purpose != "CANCEL" else \
                 await broker.execute(intent, price, now, maybe_placed=done is not None)
         except AccountError as exc:
             fills = [rejection(intent, str(exc), now)]
@@ -366,6 +366,10 @@ async def apply_fill(fill: Fill) -> None:
                          reason=pos.note)
     if (before.state in positions.LIVE_STATES) != (pos.state in positions.LIVE_STATES):
         await emit.subscription(memory, pos)
+    if positions.close_due(pos):
+        await close_now(pos, "closed at once: its entry filled before the trader's "
+                             "cancellation reached it")
+        return
     if positions.exit_resent(before, pos):
         await emit.order(pos, "EXIT")
     if positions.closed_now(before, pos):
@@ -373,10 +377,26 @@ async def apply_fill(fill: Fill) -> None:
     await protect_if_due(pos)
 
 
-async def protect_if_due(pos: Position) -> None:
-    """Place or move the position's broker-side stop rule when it is due."""
+async def close_now(pos: Position, reason: str) -> Position:
+    """A trader's close of an OPEN position: everything held, at market (paper: at the last
+    price); what rests of a paper entry is cancelled first, as on a triggered exit."""
     now = emit.now_ms()
-    if broker_stops.protection_due(pos, now, int(A.S.broker_stop_every_s * 1000)):
+    closing = positions.begin_exit(pos, positions.MANUAL, now, price_paise=memory.price(pos.token))
+    await emit.store(memory, closing, pos)
+    if closing.paper and closing.entry_open:
+        for fill in brokers.paper.cancel(pos.token, closing.entry_order_id, now):
+            await send_fill(fill)
+    await emit.order(closing, "EXIT")
+    await emit.event("MANUAL", link_id=pos.link_id, token=pos.token, pos=closing, reason=reason)
+    return closing
+
+
+async def protect_if_due(pos: Position, every_ms: int | None = None) -> None:
+    """Place or move the position's broker-side stop rule when it is due (a trader's own
+    change moves it at once: every_ms 0)."""
+    now = emit.now_ms()
+    pace = int(A.S.broker_stop_every_s * 1000) if every_ms is None else every_ms
+    if broker_stops.protection_due(pos, now, pace):
         sent = broker_stops.protection_sent(pos, now)
         await emit.store(memory, sent, pos)
         await emit.order(sent, "PROTECT")

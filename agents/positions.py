@@ -22,6 +22,7 @@ from schemas.money import fraction_str, pct
 PENDING, OPEN, EXITING, CLOSED, REJECTED = "PENDING", "OPEN", "EXITING", "CLOSED", "REJECTED"
 LIVE_STATES = (PENDING, OPEN, EXITING)
 SIGNAL = "SIGNAL"  # exit reason when an alert closed the position
+MANUAL = "MANUAL"  # exit reason when the trader closed it (agents/manual.py)
 FNO_EXCHANGES = ("NFO", "BFO", "MCX", "CDS", "BCD")
 
 
@@ -109,6 +110,14 @@ class Position:
     rule_attempt: int = 0           # PROTECT orders sent (placement, then each move)
     rule_sent_ms: int | None = None
     rule_fired_at_ms: int | None = None   # pinewire's exit found the rule fired: its order exits
+    # -- levels the trader set on the open position (agents/manual.py), in paise: they replace
+    # the link's percentages (exits.ExitRules)
+    stop_at_paise: int | None = None
+    target_at_paise: int | None = None
+    trail_from_paise: int | None = None   # trailing is active once the best price passes it
+    # the trader closed it while its entry was pending: the entry is cancelled, and whatever
+    # fills before the cancellation is closed at once
+    close_asked_ms: int | None = None
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -122,7 +131,8 @@ class Position:
     @property
     def rules(self) -> exits.ExitRules:
         return exits.ExitRules.from_pcts(self.sl_pct, self.target_pct, self.trail_pct,
-                                         self.trail_activation_pct)
+                                         self.trail_activation_pct, self.stop_at_paise,
+                                         self.target_at_paise, self.trail_from_paise)
 
     @property
     def entry_order_id(self) -> str:
@@ -277,6 +287,28 @@ def _with_levels(pos: Position, best: int, lv: exits.Levels | None = None) -> Po
     lv = lv or exits.levels(pos.side, pos.entry_price, best, pos.rules)
     return replace(pos, best_paise=best, stop=fraction_str(lv.stop),
                    target=fraction_str(lv.target), trail_active=lv.trail_stop is not None)
+
+
+def close_asked(pos: Position, now_ms: int) -> Position:
+    """A trader's close of a position whose entry has not filled: its entry is cancelled."""
+    return _bump(pos, close_asked_ms=now_ms)
+
+
+def entry_outstanding(pos: Position) -> bool:
+    """Its entry order may still fill and is sent again when unanswered — never once the
+    trader asked to cancel it."""
+    return pos.state in (PENDING, OPEN) and pos.entry_open and pos.close_asked_ms is None
+
+
+def close_due(pos: Position) -> bool:
+    """Something filled on an entry the trader asked to cancel: it is closed now."""
+    return pos.close_asked_ms is not None and pos.state == OPEN
+
+
+def relevel(pos: Position, **changes) -> Position:
+    """The position with changed rules (a trader's adjustment), its levels computed again."""
+    changed = replace(pos, **changes)
+    return _bump(_with_levels(changed, changed.best_paise))
 
 
 def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str,
@@ -562,7 +594,7 @@ def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:
         return None
     if pos.state == EXITING:
         return "EXIT"
-    return "ENTRY" if pos.state in (PENDING, OPEN) and pos.entry_open else None
+    return "ENTRY" if entry_outstanding(pos) else None
 
 
 def resent(pos: Position, now_ms: int) -> Position:

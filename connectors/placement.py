@@ -186,6 +186,9 @@ class PlacingBroker:
         check_first = maybe_placed or now_ms - intent.created_at_ms > REDELIVERY_AGE_MS
         if intent.purpose == "PROTECT":
             return await self._protect(intent, now_ms, check_first)
+        if intent.purpose == "CANCEL":      # its outcome comes on the order stream
+            await self.cancel_rest(intent.cancel_client_order_id)
+            return []
         if intent.cancel_rule_id:
             try:
                 if await self.cancel_rule(intent.cancel_rule_id) == "triggered":

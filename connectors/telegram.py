@@ -1,5 +1,6 @@
 """Telegram messages through the Bot API (`POST {base}/bot{token}/sendMessage`), held to its
-limits: about one message a second per chat and thirty a second in all.
+limits: about one message a second per chat and thirty a second in all; and the messages a
+bot receives (`getUpdates`, long polling), for the trader's commands.
 
 `Outbox.post` never waits: it queues the message and returns, so trading never waits on
 Telegram. Each chat's messages go out in order. A 429 is retried after the `retry_after` Telegram
@@ -58,6 +59,28 @@ async def send(client: httpx.AsyncClient, base_url: str, chat: Chat, text: str) 
         return float((body.get("parameters") or {}).get("retry_after") or 1)
     raise _error(f"Telegram answered {response.status_code}: {description}",
                  retry=response.status_code >= 500)
+
+
+async def updates(client: httpx.AsyncClient, base_url: str, bot_token: str, offset: int,
+                  wait_s: float) -> list[dict]:
+    """The bot's new updates (long polling: Telegram answers when one comes, or after
+    wait_s with none); `offset` confirms the ones before it. TelegramError when it refuses."""
+    try:
+        response = await client.post(f"{base_url.rstrip('/')}/bot{bot_token}/getUpdates",
+                                     json={"offset": offset, "timeout": int(wait_s),
+                                           "allowed_updates": ["message"]},
+                                     timeout=wait_s + 10)
+    except httpx.HTTPError as exc:
+        raise _error(f"Telegram unreachable: {type(exc).__name__}", retry=True) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or not body.get("ok"):
+        description = str(body.get("description") or response.reason_phrase)[:200]
+        raise _error(f"Telegram answered {response.status_code}: {description}",
+                     retry=response.status_code >= 500 or response.status_code == 429)
+    return list(body.get("result") or [])
 
 
 def _error(message: str, *, retry: bool) -> TelegramError:
@@ -135,6 +158,48 @@ class Outbox:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.client.aclose()
+
+
+class Inbox:
+    """Long-polls getUpdates for each bot token it follows; each message goes to
+    on_message(bot_token, message). A refusal (a wrong token) or an outage is logged, never
+    with the token, and polled again after RETRY_S."""
+    RETRY_S = 5.0
+
+    def __init__(self, base_url: str, on_message, wait_s: float = 25.0):
+        self.base_url, self.on_message, self.wait_s = base_url, on_message, wait_s
+        self.client = httpx.AsyncClient()
+        self.polls: dict[str, asyncio.Task] = {}
+
+    def follow(self, bot_tokens: set[str]) -> None:
+        """Poll these bots from now on, and no others."""
+        for token in set(self.polls) - bot_tokens:
+            self.polls.pop(token).cancel()
+        for token in bot_tokens - set(self.polls):
+            self.polls[token] = asyncio.get_running_loop().create_task(self._poll(token))
+
+    async def _poll(self, token: str) -> None:
+        offset = 0
+        while True:
+            try:
+                batch = await updates(self.client, self.base_url, token, offset, self.wait_s)
+            except TelegramError as exc:
+                log.warning("reading a bot's messages: %s; again in %.0f s", exc, self.RETRY_S)
+                await asyncio.sleep(self.RETRY_S)   # Telegram's outage or refusal: a pace
+                continue
+            for update in batch:
+                offset = max(offset, int(update["update_id"]) + 1)
+                if update.get("message"):
+                    try:
+                        await self.on_message(token, update["message"])
+                    except Exception:  # noqa: BLE001 - one bad message stops nothing
+                        log.exception("a Telegram message could not be answered")
+
+    async def close(self) -> None:
+        for task in self.polls.values():
+            task.cancel()
+        await asyncio.gather(*self.polls.values(), return_exceptions=True)
         await self.client.aclose()
 
 

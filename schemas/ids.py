@@ -32,7 +32,7 @@ def position_id(alert: str) -> str:
 
 # E, X: pinewire's orders; P: a broker-side stop rule placed or moved; B: the order that rule
 # placed when it triggered
-_PURPOSE_LETTER = {"ENTRY": "E", "EXIT": "X", "PROTECT": "P", "BROKER_STOP": "B"}
+_PURPOSE_LETTER = {"ENTRY": "E", "EXIT": "X", "PROTECT": "P", "BROKER_STOP": "B", "CANCEL": "C"}
 
 
 def is_client_order_id(text: str) -> bool:

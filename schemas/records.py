@@ -44,7 +44,7 @@ class OrderIntent(_Record):
     client_order_id: str         # deterministic, <= 20 chars (usable as SmartAPI ordertag)
     position_id: str
     link_id: str
-    purpose: str                 # ENTRY | EXIT
+    purpose: str                 # ENTRY | EXIT | PROTECT | CANCEL (the entry, by a trader)
     side: str                    # BUY | SELL
     quantity: int
     token: str
@@ -75,6 +75,11 @@ class OrderIntent(_Record):
     # knew of, is not sold again); the exit is placed only if it did not fill in full.
     cancel_rule_order: Optional[str] = None
     rule_filled_counted: int = 0
+
+    @property
+    def closing(self) -> bool:
+        """An exit, or a trader's cancellation of an entry: first in its account's turn."""
+        return self.purpose in ("EXIT", "CANCEL")
 
 
 class Fill(_Record):
@@ -126,6 +131,11 @@ class Command(_Record):
     PAPER_TIMEOUT: a resting paper order waited too long for a tick (key: client order id,
     on the instrument's partition).
     CANDLES: close the candles of the partition whose window ended by `at_ms`.
+    A trader's commands (agents/manual.py; `by`: who, from where; user_id: whose positions):
+    CLOSE: close the position now, or cancel its entry if nothing filled (key: position id,
+    on its instrument's partition). ADJUST: set its levels (`levels`: manual.Levels). CLOSE_ALL:
+    close every live position of the user on the partition, of one link or account if `scope`
+    says so ({"link_id"} or {"account_id"}; one record per partition).
     """
     command_id: str
     kind: str
@@ -135,6 +145,10 @@ class Command(_Record):
     partition: Optional[int] = None
     client_order_id: Optional[str] = None
     token: Optional[str] = None
+    user_id: Optional[str] = None
+    by: Optional[str] = None
+    levels: Optional[dict] = None
+    scope: Optional[dict] = None
 
 
 TICKS_PER_RECORD = 1000   # the most ticks one Ticks record carries

@@ -281,6 +281,33 @@ broker_calls = Table(
     Index("ix_broker_calls_key", "broker", "client", "kind", "at_ms"),
 )
 
+# a trader's command on positions (close, close all, adjust) and who gave it from where; each
+# partition's owner answers in command_results (webapp/commands.py, agents/trader_commands.py)
+commands = Table(
+    "commands", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),           # CLOSE | CLOSE_ALL | ADJUST
+    Column("position_id", String(32)),
+    Column("scope", Text),                                 # CLOSE_ALL: {"link_id"|"account_id"}
+    Column("levels", Text),                                # ADJUST: manual.Levels as JSON
+    Column("origin", String(16), nullable=False),          # dashboard | api | cli | telegram
+    Column("actor", String(64), nullable=False),           # the username
+    Column("at_ms", BigInteger, nullable=False),
+    Column("answers", Integer, nullable=False),            # partitions that answer it
+    _owner(),
+)
+
+command_results = Table(
+    "command_results", metadata,
+    Column("command_id", String(32), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("outcome", String(12), nullable=False),
+    Column("reason", Text),
+    Column("detail", Text),                                # JSON: one entry per position
+    _owner(),
+)
+
 Index("ix_positions_token_state", positions.c.token, positions.c.state)
 MIGRATIONS = Path(__file__).parent / "migrations"
 

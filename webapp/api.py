@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from connectors.credentials import AccountError
-from webapp import links, queries, users, views
+from webapp import commands, links, queries, users, views
 from webapp.auth import bearer, client_address, current_user, login_throttled, signed_in
 from webapp.live import last_prices, position_view
 from webapp.pages import order_filters, orders_csv
@@ -154,6 +154,68 @@ async def positions(request: Request) -> Response:
     return JSONResponse([position_view(r, prices) for r in rows])
 
 
+def answered(found: dict) -> Response:
+    """A command's answer: 200 once every partition answered, 202 while some have not, 422
+    when the one position it was about refused it (the reason in "error")."""
+    body = {**found, "summary": commands.summary(found)}
+    refused = [p for p in found["positions"] if p["outcome"] == "REFUSED"]
+    if found["done"] and found["position_id"] and refused:
+        return JSONResponse({"error": refused[0]["reason"], **body}, status_code=422)
+    return JSONResponse(body, status_code=200 if found["done"] else 202)
+
+
+async def command(request: Request, kind: str, **what) -> Response:
+    state, user = request.app.state, await current_user(request)
+    try:
+        return answered(await commands.run(state, user, kind, origin="api", **what))
+    except commands.NotSent as exc:
+        return error(str(exc), 503)
+
+
+@signed_in
+@handles_errors
+async def position_item(request: Request) -> Response:
+    """GET: one position; PATCH {"stop", "target", "trail", "trail_from_now"}: its levels."""
+    state, user = request.app.state, await current_user(request)
+    position_id = request.path_params["position_id"]
+    if request.method == "PATCH":
+        return await command(request, "ADJUST", position_id=position_id,
+                             levels=commands.levels_from(await body(request)))
+    row = await views.db(queries.position, state.engine, user["id"], position_id)
+    if row is None:
+        raise views.NotFound("no such position")
+    return JSONResponse(position_view(row, last_prices(state)))
+
+
+@signed_in
+@handles_errors
+async def position_close(request: Request) -> Response:
+    return await command(request, "CLOSE", position_id=request.path_params["position_id"])
+
+
+@signed_in
+@handles_errors
+async def positions_close(request: Request) -> Response:
+    """{"link_id"} or {"account_id"}: close all of that one; {"all": true}: every position."""
+    data = await body(request)
+    scope = {k: str(data[k]) for k in ("link_id", "account_id") if data.get(k)}
+    if not scope and data.get("all") is not True:
+        return error('give {"all": true} to close every open position, or a link_id or an '
+                     'account_id', 422)
+    return await command(request, "CLOSE_ALL", scope=scope)
+
+
+@signed_in
+@handles_errors
+async def command_item(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    found = await views.db(commands.answer, state.engine, user["id"],
+                           request.path_params["command_id"])
+    if found is None:
+        raise views.NotFound("no such command")
+    return JSONResponse({**found, "summary": commands.summary(found)})
+
+
 @signed_in
 @handles_errors
 async def orders(request: Request) -> Response:
@@ -218,6 +280,14 @@ OPENAPI = {
         "/api/v1/accounts": _path("broker accounts (masked); POST adds one", "get", "post"),
         "/api/v1/accounts/{id}/test": _path("log in and fetch the profile", "post"),
         "/api/v1/positions": _path("?state=open|closed", "get"),
+        "/api/v1/positions/{id}": _path('one position; PATCH {"stop", "target" (rupees or '
+                                        '"off"), "trail" (percent or "off"), '
+                                        '"trail_from_now"} sets its levels', "get", "patch"),
+        "/api/v1/positions/{id}/close": _path("close it now at market (a pending entry is "
+                                              "cancelled)", "post"),
+        "/api/v1/positions/close": _path('close all: {"link_id"}, {"account_id"} or '
+                                         '{"all": true}', "post"),
+        "/api/v1/commands/{id}": _path("a close or adjust command and its answers", "get"),
         "/api/v1/orders": _path("orders (?format=csv); DELETE ?before=DATE deletes closed "
                                 "history", "get", "delete"),
         "/api/v1/bot": _path('{"running": bool}', "get", "put"),

@@ -19,7 +19,7 @@ from connectors.follower import TopicFollower
 from schemas import sql, topics as registry
 from schemas.settings import Settings, session_secret, settings as load_settings, \
     webhook_token_key
-from webapp import api, gateway, live, metrics, pages, status
+from webapp import api, gateway, live, metrics, pages, position_actions, status
 from webapp.auth import Throttle, signed_in
 from webapp.catalog import DailyMaster, catalog
 from webapp.directory import LinkDirectory
@@ -127,6 +127,9 @@ ROUTES = [
     Route("/live", pages.live_page),
     Route("/live/events", signed_in(live.stream)),
     Route("/positions/{position_id}", pages.position_page),
+    Route("/positions/{position_id}/close", position_actions.close, methods=["POST"]),
+    Route("/positions/{position_id}/levels", position_actions.set_levels, methods=["POST"]),
+    Route("/live/close-all", position_actions.close_all, methods=["POST"]),
     Route("/orders", pages.orders_page),
     Route("/orders.csv", pages.orders_page),
     Route("/orders/delete", pages.orders_delete, methods=["POST"]),
@@ -141,6 +144,10 @@ ROUTES = [
     Route("/api/v1/accounts/{account_id}/test", api.account_test, methods=["POST"]),
     Route("/api/v1/accounts/{account_id}/login", api.account_login, methods=["GET", "POST"]),
     Route("/api/v1/positions", api.positions),
+    Route("/api/v1/positions/close", api.positions_close, methods=["POST"]),
+    Route("/api/v1/positions/{position_id}", api.position_item, methods=["GET", "PATCH"]),
+    Route("/api/v1/positions/{position_id}/close", api.position_close, methods=["POST"]),
+    Route("/api/v1/commands/{command_id}", api.command_item),
     Route("/api/v1/orders", api.orders, methods=["GET", "DELETE"]),
     Route("/api/v1/bot", api.bot, methods=["GET", "PUT"]),
     Route("/api/v1/logs", api.logs),

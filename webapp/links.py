@@ -78,6 +78,11 @@ def _off(value) -> bool:
     return value is None or str(value).strip().lower() in OFF
 
 
+def plain(d: Decimal) -> str:
+    """A decimal as a person writes it: 10, 1.5, 0.25 (never 1E+1, 1.50)."""
+    return format(d.normalize(), "f")
+
+
 def _percent(name: str, value, *, zero_is_off: bool = True) -> str | None:
     """A percentage as a normalized decimal string; 0 switches a rule off, except where 0
     means something (a trailing stop active from the entry)."""
@@ -91,7 +96,7 @@ def _percent(name: str, value, *, zero_is_off: bool = True) -> str | None:
         raise LinkError(f"{name} must be between 0 and 100 percent, not {value!r}")
     if d == 0:
         return None if zero_is_off else "0"
-    return str(d.normalize()) if d == d.to_integral() else str(d)
+    return plain(d)
 
 
 def _whole(name: str, value, *, minimum: int, optional: bool = False) -> int | None:
@@ -146,7 +151,7 @@ def _paper_fill(value) -> str:
     if not text.startswith("partial:") or not f.is_finite() or not 0 < f < 1:
         raise LinkError(f"--paper-fill must be 'full' or 'partial:F' with 0 < F < 1, "
                         f"not {value!r}")
-    return f"partial:{f.normalize()}"
+    return f"partial:{plain(f)}"
 
 
 _CONVERT = dict(

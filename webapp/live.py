@@ -101,6 +101,7 @@ def position_view(row: dict, prices: dict[str, int]) -> dict:
             "last": None if last is None else paise_to_rupees(last),
             "stop": level(row.get("stop")), "target": level(row.get("target")),
             "trailing": bool(snapshot.get("trail_active")),
+            "trail_pct": snapshot.get("trail_pct"),
             "unrealized": None if unrealized is None else signed_rupees(unrealized),
             "realized": None if row.get("realized_pnl_paise") is None
             else signed_rupees(row["realized_pnl_paise"]),
@@ -108,6 +109,16 @@ def position_view(row: dict, prices: dict[str, int]) -> dict:
             # its exit rejected time and again (positions.ExitRetry): still retried
             "exit_failing": bool(snapshot.get("exit_failing")),
             "exit_problem": snapshot.get("note") if snapshot.get("exit_failing") else None}
+
+
+async def _prices(request: Request, user: dict) -> dict:
+    """The last prices of the user's open instruments, and each open position's unrealized
+    P&L at them (exact, as position_view gives it)."""
+    rows = await asyncio.to_thread(queries.positions, request.app.state.engine, user["id"])
+    prices = last_prices(request.app.state)
+    views = [position_view(r, prices) for r in rows]
+    return {"prices": {v["token"]: v["last"] for v in views if v["last"]},
+            "pnl": {v["id"]: v["unrealized"] for v in views if v["unrealized"]}}
 
 
 async def stream(request: Request) -> StreamingResponse:
@@ -131,11 +142,7 @@ async def stream(request: Request) -> StreamingResponse:
                             {**pos, "snapshot": pos}, last_prices(request.app.state))
                     yield f"event: pinewire\ndata: {json.dumps(payload)}\n\n"
                 except asyncio.TimeoutError:
-                    mine = await asyncio.to_thread(queries.open_tokens,
-                                                   request.app.state.engine, user["id"])
-                    prices = {t: paise_to_rupees(p) for t, p in
-                              last_prices(request.app.state).items() if t in mine}
-                    yield f"event: prices\ndata: {json.dumps(prices)}\n\n"
+                    yield f"event: prices\ndata: {json.dumps(await _prices(request, user))}\n\n"
                 if await request.is_disconnected():
                     return
         finally:

@@ -303,7 +303,7 @@ async def live_page(request: Request) -> Response:
     prices = last_prices(state)
     recent = await views.db(queries.logs, state.engine, user["id"], "warning", None, 10)
     return await render(request, "live.html", positions=[position_view(r, prices) for r in rows],
-                        recent=recent)
+                        recent=recent, message=request.query_params.get("message"))
 
 
 @signed_in
@@ -315,7 +315,7 @@ async def position_page(request: Request) -> Response:
         return Response("No such position.", 404)
     steps = await views.db(queries.timeline, state.engine, user["id"], pid)
     return await render(request, "position.html", position=position_view(row, last_prices(state)),
-                        steps=steps)
+                        steps=steps, message=request.query_params.get("message"))
 
 
 def order_filters(params) -> dict:

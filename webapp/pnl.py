@@ -32,19 +32,25 @@ def newest_prices(beats: Iterable[dict | None]) -> dict[str, int]:
     return prices
 
 
-def last_prices(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
-    """token -> last price, from the workers' heartbeats; {} when Kafka cannot be read."""
-    async def read() -> dict[str, int]:
+def heartbeats(settings: Settings, timeout_s: float = 5.0) -> list[dict]:
+    """The workers' last heartbeats (their last prices and ticks); [] when Kafka cannot be
+    read. Blocking: call it in a thread."""
+    async def read() -> list[dict]:
         name = registry.topic_name(settings.namespace, registry.WORKERS)
-        return newest_prices([beat async for _, _, _, beat in
-                              kafka.read_topic(settings.bootstrap, name)])
+        return [beat async for _, _, _, beat in kafka.read_topic(settings.bootstrap, name)
+                if beat]
     try:
         return asyncio.run(asyncio.wait_for(read(), timeout_s))
-    except Exception:  # noqa: BLE001 - unrealized P&L is then unknown, said so by the caller
-        return {}
+    except Exception:  # noqa: BLE001 - unknown, said so by the caller
+        return []
 
 
-def _today() -> date:
+def last_prices(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
+    """token -> last price, from the workers' heartbeats; {} when Kafka cannot be read."""
+    return newest_prices(heartbeats(settings, timeout_s))
+
+
+def today() -> date:
     return datetime.now(risk.IST).date()
 
 
@@ -55,7 +61,7 @@ def _scope(name: str, limits: dict, rows: list[dict], day: date, prices: dict) -
 
 
 def link_today(eng: Engine, settings: Settings, link: dict) -> risk.Scope:
-    day = _today()
+    day = today()
     return _scope(f"link {link['name']}", link,
                   day_positions(eng, *day_bounds(day), link_id=link["id"]), day,
                   last_prices(settings))
@@ -63,7 +69,7 @@ def link_today(eng: Engine, settings: Settings, link: dict) -> risk.Scope:
 
 def limited_scopes(eng: Engine, prices: dict) -> list[risk.Scope]:
     """Every link and account with a risk limit, as the workers see it today."""
-    day = _today()
+    day = today()
     rows = day_positions(eng, *day_bounds(day))
     scopes = [_scope(f"link {link['name']}", link, [r for r in rows if r["link_id"] == link["id"]],
                      day, prices)

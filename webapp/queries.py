@@ -26,13 +26,6 @@ def positions(eng: Engine, user_id: str, state: str = "open") -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
-def open_tokens(eng: Engine, user_id: str) -> set[str]:
-    p = sql.positions.c
-    with eng.connect() as conn:
-        return {r.token for r in conn.execute(select(p.token).where(
-            p.user_id == user_id, p.state.in_(("PENDING", "OPEN", "EXITING"))))}
-
-
 def position(eng: Engine, user_id: str, position_id: str) -> dict | None:
     with eng.connect() as conn:
         row = conn.execute(select(sql.positions).where(
@@ -60,7 +53,8 @@ def timeline(eng: Engine, user_id: str, position_id: str) -> list[dict]:
                                     + (f" — {f.text}" if f.text else "")})
         for e in conn.execute(select(sql.position_events).where(
                 sql.position_events.c.position_id == position_id,
-                sql.position_events.c.kind.like("TICK_%"))):
+                sql.position_events.c.kind.like("TICK_%") |
+                (sql.position_events.c.kind == "MANUAL"))):
             steps.append({"at_ms": e.at_ms, "what": e.kind.lower(), "detail": e.reason or ""})
     return sorted(steps, key=lambda s: s["at_ms"])
 
@@ -163,13 +157,20 @@ def logs(eng: Engine, user_id: str, level: str = "info", link_id: str | None = N
         q = select(sql.position_events).where(
             e.user_id == user_id, e.kind.in_(("BREAKER_TRIPPED", "REVERSE_SKIPPED",
                                               "TICK_HELD", "TICK_DISCARDED", "DASHBOARD",
-                                              "EXIT_FAILING", "PRICED_OVER_REST")))
+                                              "EXIT_FAILING", "PRICED_OVER_REST",
+                                              "MANUAL")))
         for r in conn.execute((q.where(e.link_id == link_id) if link_id else q)
                               .order_by(desc(e.at_ms)).limit(limit)):
             entries.append({"at_ms": r.at_ms, "level": WARNINGS.get(r.kind, "info"),
                             "link_id": r.link_id,
                             "text": f"{r.kind.replace('_', ' ').lower()}: {r.reason}"})
         if not link_id:
+            c = sql.command_results.c
+            for r in conn.execute(select(sql.command_results).where(
+                    c.user_id == user_id, c.outcome == "REFUSED")
+                    .order_by(desc(c.at_ms)).limit(limit)):
+                entries.append({"at_ms": r.at_ms, "level": "warning", "link_id": None,
+                                "text": f"command refused: {r.reason}"})
             for r in conn.execute(select(sql.accounts).where(
                     sql.accounts.c.user_id == user_id, sql.accounts.c.health.is_not(None))):
                 entries.append({"at_ms": r.health_at_ms or 0, "level": "error", "link_id": None,

@@ -56,6 +56,9 @@ class PaperBroker:
     async def execute(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int,
                       maybe_placed: bool = False) -> list[Fill]:
         """last_price_paise: the instrument's last tick if fresh, else None."""
+        if intent.purpose == "CANCEL":
+            return self.cancel(intent.token, intent.cancel_client_order_id, now_ms,
+                               "cancelled by the trader")
         if intent.quantity <= 0:
             return [rejection(intent, "nothing to fill", now_ms)]
         fills = self.cancel(intent.token, intent.cancel_client_order_id, now_ms)
@@ -99,15 +102,16 @@ class PaperBroker:
         return [rejection(OrderIntent(**order), f"no tick within {waited_s:g}s and the alert "
                                                 "carried no price", now_ms)]
 
-    def cancel(self, token: str, client_order_id: str | None, now_ms: int) -> list[Fill]:
-        """Cancel what rests of an order (an entry whose exit triggered): its rejection."""
+    def cancel(self, token: str, client_order_id: str | None, now_ms: int,
+               why: str = "cancelled: the exit was sent before the rest filled") -> list[Fill]:
+        """Cancel what rests of an order (an entry whose exit triggered, or that the trader
+        cancelled): its rejection."""
         resting = self.book.get(token) or []
         mine = next((r for r in resting if r["order"]["client_order_id"] == client_order_id), None)
         if mine is None:
             return []
         self._remove(token, client_order_id)
-        return [rejection(OrderIntent(**mine["order"]), "cancelled: the exit was sent before "
-                                                        "the rest filled", now_ms)]
+        return [rejection(OrderIntent(**mine["order"]), why, now_ms)]
 
     def _rest(self, token: str, entry: dict) -> None:
         resting = [r for r in self.book.get(token) or ()

@@ -37,7 +37,8 @@ def cmd_worker(a) -> int:
 def cmd_ledger(a) -> int:
     ensure_topics()
     from agents import ledger_process
-    ledger_process.main(settings())
+    from webapp.telegram_commands import TelegramCommands
+    ledger_process.main(settings(), lambda eng, s, outbox: TelegramCommands(eng, s, outbox).run())
     return 0
 
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from connectors import credentials
+from schemas import sql
 from tests.conftest import BROKERS
 from tests.integration.harness import ROOT, SECRETS, Pipeline, wait_until
 
@@ -49,10 +50,14 @@ def browser():
         chromium.close()
 
 
-def ticks(site, symbol: str, prices: list[str]) -> None:
-    """The harness's replay uses asyncio.run, which cannot run inside Playwright's loop."""
+def off_loop(fn, *args, **kwargs):
+    """The harness's Kafka calls use asyncio.run, which cannot run inside Playwright's loop."""
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(site.ticks, symbol, prices).result()
+        return pool.submit(fn, *args, **kwargs).result()
+
+
+def ticks(site, symbol: str, prices: list[str]) -> None:
+    off_loop(site.ticks, symbol, prices)
 
 
 def shot(page, name: str) -> None:
@@ -208,3 +213,63 @@ def test_a_kite_account_added_and_logged_in_for_the_day_in_the_browser(site, bro
     for secret in [kite_account.api_secret, kite_account.api_key] + kite_sim.tokens():
         assert secret not in page_text
     shot(k, "accounts-kite")
+
+
+def test_a_trader_moves_a_stop_closes_one_and_flattens_everything(site, browser):
+    """On a position's page a stop above the price is refused in words, a stop moved to
+    ₹2,410 fires there on replayed ticks; on Live one row's Close closes it at market, and
+    Flatten closes the rest only once FLATTEN is typed; a row drawn live has its Close and its
+    unrealized P&L follows the price."""
+    page = register(browser, site, "erin")
+    erin = site.rows(sql.users, sql.users.c.username == "erin")[0]
+    link = off_loop(site.add_link, user_id=erin["id"], quantity=10, sl_pct="1", target_pct="5")
+    opened = {symbol: site.alert_row(off_loop(site.alert, link, "BUY", symbol,
+                                              price=price))["position_id"]
+              for symbol, price in (("HINDUNILVR", "2420"), ("HCLTECH", "1480"),
+                                    ("ONGC", "242"), ("NTPC", "335"))}
+    for pid in opened.values():
+        site.position(pid, "OPEN")
+
+    pid = opened["HINDUNILVR"]
+    page.goto(f"/positions/{pid}")
+    page.fill("#levels input[name=stop]", "2430")
+    page.click("#levels button")
+    assert "a stop at ₹2430.00 is at or above the last price ₹2420.00" in \
+        page.inner_text("#message")
+    page.fill("#levels input[name=stop]", "2410")
+    page.click("#levels button")
+    assert "stop ₹2410.00" in page.inner_text("#message") and \
+        "(erin from the dashboard)" in page.inner_text("#message")
+    shot(page, "position-levels")
+    ticks(site, "HINDUNILVR", ["2411", "2410"])
+    closed = site.position(pid, "CLOSED")
+    assert (closed["exit_reason"], closed["exit_trigger_paise"]) == ("SL", 241000)
+
+    page.goto("/live")
+    page.click(f"#live-positions tr[data-id='{opened['HCLTECH']}'] button.close")
+    assert "LONG HCLTECH-EQ: closing 10 at market (erin from the dashboard)" in \
+        page.inner_text("#message")
+    assert site.position(opened["HCLTECH"], "CLOSED")["exit_reason"] == "MANUAL"
+
+    page.goto("/live")
+    page.fill("#flatten input[name=confirm]", "yes")
+    page.click("#flatten button")
+    assert "nothing closed: type FLATTEN" in page.inner_text("#message")
+    assert site.rows(sql.positions, sql.positions.c.id == opened["ONGC"])[0]["state"] == "OPEN"
+    page.fill("#flatten input[name=confirm]", "FLATTEN")
+    page.click("#flatten button")
+    assert "closing 10 at market" in page.inner_text("#message")
+    for symbol in ("ONGC", "NTPC"):
+        assert site.position(opened[symbol], "CLOSED")["exit_reason"] == "MANUAL"
+    page.wait_for_selector("#live-positions tr.empty", timeout=20_000)
+    shot(page, "live-flattened")
+
+    # a position that opens while the page is open: drawn with its Close, its P&L follows
+    pid = site.alert_row(off_loop(site.alert, link, "BUY", "POWERGRID", price="288"))[
+        "position_id"]
+    row = f"#live-positions tr[data-id='{pid}']"
+    page.wait_for_selector(f"{row} button.close", timeout=20_000)
+    ticks(site, "POWERGRID", ["290.50"])
+    page.wait_for_selector(f"{row} td.pnl >> text=25.00", timeout=20_000)   # 2.50 x 10
+    page.click(f"{row} button.close")
+    assert site.position(pid, "CLOSED")["exit_reason"] == "MANUAL"

@@ -464,3 +464,29 @@ def test_a_worker_killed_after_the_broker_accepted_is_taken_over_without_a_secon
         p.start_worker()
         assert p.position(pid, "OPEN", timeout_s=30)["entry_qty"] == 10
         assert live.tags(pid) == [f"{pid}E0"], "one order at the broker"
+
+
+def test_a_trader_cancels_a_resting_entry_and_closes_a_part_filled_one(live):
+    """Nothing filled: the close cancels the entry at the broker and places nothing. 4 of 10
+    filled, the rest open: the close cancels the rest and sells the 4."""
+    p, sim = live.p, live.sim
+    link = p.add_link(paper=False, account_id=live.account["id"], quantity=10)
+    sim.faults(partial_qty=0, partial_open_count=1)
+    resting = p.alert_row(p.alert(link, "BUY", "TATASTEEL", price="165"))["position_id"]
+    wait_until(lambda: (o := live.order(f"{resting}E0")) and o["status"].lower() == "open", 30,
+               "the entry resting at the broker")
+    answer = p.http.post(f"/api/v1/positions/{resting}/close")
+    assert answer.json()["positions"][0]["outcome"] == "CANCELLING", answer.text
+    assert p.position(resting, "REJECTED", timeout_s=30)["entry_qty"] == 0
+    assert live.order(f"{resting}E0")["status"].lower() == "cancelled"
+    assert live.tags(resting) == [f"{resting}E0"]               # nothing else placed
+
+    sim.faults(partial_qty=4, partial_open_count=1)
+    part = p.alert_row(p.alert(link, "BUY", "AXISBANK", price="1180"))["position_id"]
+    wait_until(lambda: (rows := p.rows(sql.positions, sql.positions.c.id == part)) and
+               rows[0]["entry_qty"] == 4, 30, "4 of the entry filled")
+    answer = p.http.post(f"/api/v1/positions/{part}/close")
+    assert answer.json()["positions"][0]["outcome"] == "CLOSING", answer.text
+    closed = p.position(part, "CLOSED", timeout_s=30)
+    assert (closed["exit_reason"], closed["exit_qty"]) == ("MANUAL", 4)
+    assert net(o for o in book(sim) if o["tag"].startswith(part)) == {"AXISBANK": 0}

@@ -138,3 +138,18 @@ def test_a_fired_rule_whose_order_does_not_fill_hands_the_exit_back_to_pinewire(
     assert [status for tag, status in sells if not tag] == ["CANCELLED"], sells
     assert [status for tag, status in sells if tag] == ["COMPLETE"], \
         "one exit of pinewire's, filled"
+
+
+def test_the_rule_follows_a_stop_the_trader_moves(pipeline):
+    live = pipeline
+    link, pid, rule_id = _open_protected(live, "LT", "11483", "3620", sl_pct="1",
+                                         target_pct=None)
+    assert _rule(live, rule_id)[1] == [3583.8]
+    moved = live.p.http.patch(f"/api/v1/positions/{pid}", json={"stop": "3600"})
+    assert moved.status_code == 200, moved.text
+    wait_until(lambda: _rule(live, rule_id)[1] == [3600.0], 20, "the rule at the new stop",
+               interval_s=0.3)
+    assert _rule(live, rule_id)[0] == "active"
+    live.p.http.post(f"/api/v1/positions/{pid}/close")      # the trader's close: the rule goes
+    assert live.p.position(pid, "CLOSED", timeout_s=30)["exit_reason"] == "MANUAL"
+    assert _rule(live, rule_id)[0] == "cancelled"

@@ -40,14 +40,28 @@ if (table && window.EventSource) {
       if (key === "state" && p.exit_failing) value += " — exit failing";
       tr.appendChild(cell(value, CLASSES[key]));
     });
+    tr.appendChild(closeCell(p));
     return tr;
+  };
+  var csrf = document.querySelector("input[name=csrf]");
+  var closeCell = function (p) {   // as the page draws it: Close, or Cancel while pending
+    var td = document.createElement("td");
+    if (p.state === "EXITING" || !csrf) return td;
+    var form = document.createElement("form");
+    form.method = "post"; form.action = "/positions/" + p.id + "/close"; form.className = "inline";
+    var token = document.createElement("input");
+    token.type = "hidden"; token.name = "csrf"; token.value = csrf.value;
+    var button = document.createElement("button");
+    button.className = "close"; button.textContent = p.state === "PENDING" ? "Cancel" : "Close";
+    form.appendChild(token); form.appendChild(button); td.appendChild(form);
+    return td;
   };
   var showEmpty = function () {
     var empty = body.querySelector("tr.empty");
     var any = body.querySelector("tr[data-id]");
     if (!any && !empty) {
       var tr = document.createElement("tr"); tr.className = "empty";
-      var td = cell("No open positions."); td.colSpan = 10; tr.appendChild(td); body.appendChild(tr);
+      var td = cell("No open positions."); td.colSpan = 11; tr.appendChild(td); body.appendChild(tr);
     } else if (any && empty) {
       empty.remove();
     }
@@ -72,10 +86,11 @@ if (table && window.EventSource) {
     showEmpty();
   });
   source.addEventListener("prices", function (e) {
-    var prices = JSON.parse(e.data);
+    var update = JSON.parse(e.data);   // {prices: {token: last}, pnl: {position id: P&L}}
     body.querySelectorAll("tr[data-token]").forEach(function (tr) {
-      var last = prices[tr.dataset.token];
+      var last = update.prices[tr.dataset.token], pnl = update.pnl[tr.dataset.id];
       if (last) tr.querySelector(".last").textContent = last;
+      if (pnl) tr.querySelector(".pnl").textContent = pnl;
     });
   });
   document.getElementById("live-status").textContent = "Live.";

@@ -270,7 +270,10 @@ class SimState:
         return states
 
     def _trade(self, order: Order, qty: int, paise: int) -> None:
-        """`qty` more of the order fill at `paise`: a trade, and the order's running totals."""
+        """`qty` more of the order fill at `paise`: a trade, and the order's running totals
+        (none when qty is 0: a partial_open order with nothing filled rests whole)."""
+        if qty == 0:
+            return
         value = order.averageprice * order.filledshares + qty * paise / 100
         order.filledshares += qty
         order.averageprice = round(value / order.filledshares, 2)
