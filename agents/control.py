@@ -97,7 +97,7 @@ async def sweep(command: Command) -> None:
         return
     A.sweeps[done_key] = day.isoformat()
     rows = []
-    for pid in sorted({p for ids in memory.index.values() for p in ids}):
+    for pid in memory.live_ids():
         pos = emit.load(pid)
         if pos.partition != command.partition or pos.state != positions.OPEN:
             continue

@@ -153,6 +153,10 @@ class WorkerMemory:
         self.announced = {token for token, ids in self.index.items() if ids}
         return sum(len(v) for v in self.index.values())
 
+    def live_ids(self) -> list[str]:
+        """Every live position of this worker's active partitions, in id order."""
+        return sorted({pid for pids in self.index.values() for pid in pids})
+
     def live_on(self, token: str) -> int:
         return len(self.index.get(token, ()))
 

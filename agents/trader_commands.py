@@ -28,7 +28,7 @@ async def handle(command: Command) -> None:
 
 
 def _live_here(partition: int | None) -> list[Position]:
-    found = (emit.load(pid) for pid in sorted({p for ids in memory.index.values() for p in ids}))
+    found = (emit.load(pid) for pid in memory.live_ids())
     return [p for p in found if p is not None and p.partition == partition and
             p.state in LIVE_STATES]
 

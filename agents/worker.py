@@ -111,8 +111,7 @@ async def check_against_the_ledger() -> None:
     if not every_ms or A.app.rebalancing or now_ms() - _recovered_ms < every_ms:
         return
     actives = set(_owned(A.app.assignor.assigned_actives()))
-    held = {pid for pids in memory.index.values() for pid in pids}
-    rows = await asyncio.to_thread(ledger.versions, pipeline.engine(), held)
+    rows = await asyncio.to_thread(ledger.versions, pipeline.engine(), memory.live_ids())
     lost = ledger_check.behind(rows, emit.load, partition_of, actives)
     if not lost:
         return

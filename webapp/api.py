@@ -167,7 +167,8 @@ def answered(found: dict) -> Response:
 async def command(request: Request, kind: str, **what) -> Response:
     state, user = request.app.state, await current_user(request)
     try:
-        return answered(await commands.run(state, user, kind, origin="api", **what))
+        return answered(await commands.run(state.engine, state.settings, user, kind,
+                                           origin="api", deliver=state.producer.send, **what))
     except commands.NotSent as exc:
         return error(str(exc), 503)
 

@@ -135,13 +135,18 @@ class NotSent(Exception):
     """Recorded, but Kafka did not take it: nothing will act on it."""
 
 
-async def run(state, user: dict, kind: str, *, origin: str, **what) -> dict:
-    """prepare(), send() through the web app's producer, wait() for the answers."""
-    command_id, records = await asyncio.to_thread(prepare, state.engine, state.settings, user,
-                                                  kind, origin=origin, **what)
+async def run(eng: Engine, settings: Settings, user: dict, kind: str, *, origin: str,
+              deliver=None, **what) -> dict:
+    """prepare(), send() (through `deliver`, the web app's producer, or a producer of its
+    own), wait() for the answers."""
+    command_id, records = await asyncio.to_thread(prepare, eng, settings, user, kind,
+                                                  origin=origin, **what)
     try:
-        await send(state.settings.namespace, records, state.producer.send)
+        if deliver is None:
+            await send_once(settings.bootstrap, settings.namespace, records)
+        else:
+            await send(settings.namespace, records, deliver)
     except Exception as exc:  # noqa: BLE001 - Kafka unreachable, timed out, ...
         raise NotSent(f"Kafka did not take the command ({type(exc).__name__}): nothing was "
                       "done; try again") from exc
-    return await wait(state.engine, user["id"], command_id)
+    return await wait(eng, user["id"], command_id)

@@ -16,7 +16,8 @@ FLATTEN_WORD = "FLATTEN"     # typed into the Live page's form to close every po
 async def _run(request: Request, page: str, kind: str, **what) -> Response:
     state, user = request.app.state, await current_user(request)
     try:
-        found = await commands.run(state, user, kind, origin="dashboard", **what)
+        found = await commands.run(state.engine, state.settings, user, kind,
+                                   origin="dashboard", deliver=state.producer.send, **what)
     except views.NotFound:
         return Response("No such position.", 404)
     except commands.NotSent as exc:

@@ -183,13 +183,11 @@ class TelegramCommands:
         return await self._run(user, "CLOSE_ALL", scope={})
 
     async def _run(self, user: dict, kind: str, **what) -> str:
-        command_id, records = await asyncio.to_thread(
-            commands.prepare, self.engine, self.settings, user, kind, origin="telegram", **what)
         try:
-            await commands.send_once(self.settings.bootstrap, self.settings.namespace, records)
-        except Exception as exc:  # noqa: BLE001 - Kafka unreachable, said in words
-            return f"Not sent: Kafka did not take it ({type(exc).__name__}). Nothing was done."
-        return commands.summary(await commands.wait(self.engine, user["id"], command_id))
+            return commands.summary(await commands.run(self.engine, self.settings, user, kind,
+                                                       origin="telegram", **what))
+        except commands.NotSent as exc:
+            return f"Not sent: {exc}."
 
     async def _bot(self, user: dict, running: bool) -> str:
         row = await asyncio.to_thread(bots.set_user_bot, self.engine, user["id"], running)

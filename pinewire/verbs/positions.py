@@ -51,12 +51,10 @@ def cmd_position_set(a) -> int:
 
 
 def _run(a, kind: str, **what) -> int:
-    s, user = settings(), me(a)
-    command_id, records = commands.prepare(engine(), s, user, kind, origin="cli", **what)
+    user = me(a)
     ensure_topics()
-    asyncio.run(commands.send_once(s.bootstrap, s.namespace, records))
-    found = asyncio.run(commands.wait(engine(), user["id"], command_id))
-    print(f"command {command_id}: {commands.summary(found)}")
+    found = asyncio.run(commands.run(engine(), settings(), user, kind, origin="cli", **what))
+    print(f"command {found['command_id']}: {commands.summary(found)}")
     refused = any(p["outcome"] == "REFUSED" for p in found["positions"])
     return 1 if refused or not found["done"] else 0
 
