@@ -8,7 +8,7 @@ import logging
 import re
 
 from agents import app as A
-from agents import candle_agent, emit, eod, positions, risk, trader_commands
+from agents import candle_agent, emit, eod, monitor, positions, risk, trader_commands
 from agents.pipeline import brokers, memory, send_fill
 from agents.positions import Position
 from schemas.money import paise_to_rupees
@@ -26,7 +26,7 @@ async def on_command(stream):
 
 
 async def handle(command: Command) -> None:
-    if command.kind == "RESTORE" and command.position:
+    if command.kind in ("RESTORE", "RESTORE_LOST") and command.position:
         await restore(command)
     elif command.kind == "RECONCILE" and command.position_id and command.position:
         await reconcile(command)
@@ -46,19 +46,26 @@ async def handle(command: Command) -> None:
 
 
 async def restore(command: Command) -> None:
-    """A position from the ledger after the broker lost its topics."""
+    """A position from the ledger: after the broker lost its topics (RESTORE), or after a
+    handover lost it from this worker's table (RESTORE_LOST: the ticks that passed it by
+    meanwhile are applied again, monitor.catch_up)."""
     current = emit.load(command.position_id)
     snapshot = Position.from_dict(command.position)
     if current and current.version >= snapshot.version:
         return
-    pos = positions.restored(snapshot, emit.now_ms())
-    await emit.store(memory, pos, current)
-    await emit.event("RESTORED", link_id=pos.link_id, token=pos.token, pos=pos,
+    lost = command.kind == "RESTORE_LOST"
+    pos = positions.restored(snapshot, emit.now_ms(), same_ticks=lost)
+    emit.save(memory, pos)
+    if lost and pos.state == positions.OPEN:
+        await monitor.catch_up(pos)
+    now = emit.load(pos.id) or pos
+    await emit.store(memory, now, current)
+    await emit.event("RESTORED", link_id=now.link_id, token=now.token, pos=now,
                      reason="restored from the ledger")
-    await emit.subscription(memory, pos)
+    await emit.subscription(memory, now)
     outstanding = "EXIT" if pos.state == positions.EXITING else \
         "ENTRY" if pos.state == positions.PENDING and positions.entry_outstanding(pos) else None
-    if outstanding:
+    if outstanding:      # (an exit the catch-up decided was sent as it was decided)
         await emit.order(pos, outstanding)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 
 from agents import risk
 from agents.positions import LIVE_STATES, Position, quiet_range
@@ -15,6 +16,9 @@ from schemas import topics as registry
 
 
 NEVER_QUIET = (1, 0)   # no price is in it
+# ticks of each instrument kept, newest last: a position restored after a handover lost it
+# has the ticks that passed it by applied again (a few minutes of a busy instrument)
+RECENT_TICKS = 256
 
 
 class WorkerMemory:
@@ -45,6 +49,7 @@ class WorkerMemory:
         self.last_price: dict[str, tuple[int, int]] = {}
         self.seen_at_ms: dict[str, int] = {}
         self.last_seq: dict[str, int] = {}
+        self.recent: dict[str, deque] = {}   # token -> (sequence number, price) of its last ticks
         self.last_tick_ms: int | None = None
         self.exposures: dict[str, dict] = {}
 
@@ -167,19 +172,27 @@ class WorkerMemory:
         paper orders `resting`, for the caller to act on before the next tick is recorded:
         what the other agents read meanwhile is exact. A price fetched over REST (not
         from_feed) leaves the instrument's feed as stale as it was."""
-        last_price, last_seq, seen_at, quiet = (self.last_price, self.last_seq, self.seen_at_ms,
-                                                self.quiet)
+        last_price, last_seq, seen_at, quiet, recent = (self.last_price, self.last_seq,
+                                                        self.seen_at_ms, self.quiet, self.recent)
         self.last_tick_ms = now_ms
         for index, (token, price, ts_ms) in enumerate(ticks):
             seq = first_seq + index
             last_price[token] = (price, ts_ms)
             if seq > last_seq.get(token, -1):
                 last_seq[token] = seq
+                kept = recent.get(token)
+                if kept is None:
+                    kept = recent[token] = deque(maxlen=RECENT_TICKS)
+                kept.append((seq, price))
             if from_feed:
                 seen_at[token] = now_ms
             band = quiet.get(token)
             if (band is not None and not band[0] <= price <= band[1]) or token in resting:
                 yield token, price, seq
+
+    def ticks_since(self, token: str, seq: int) -> list[tuple[int, int]]:
+        """(sequence number, price) of the instrument's kept ticks numbered after `seq`."""
+        return [tick for tick in self.recent.get(token, ()) if tick[0] > seq]
 
     def price(self, token: str) -> int | None:
         """The last price of any instrument: this worker's ticks, else another worker's

@@ -106,6 +106,21 @@ async def _apply(pid: str, token: str, price: int, seq: int,
         memory.moved[changed.id] = token
 
 
+async def catch_up(pos: positions.Position) -> None:
+    """Apply to a position just restored the ticks of its instrument this worker has kept
+    since the position's last one: those that passed it by while a handover had lost it. A
+    tick numbered later than those cannot come between: nothing here waits until a tick
+    decides something."""
+    if pos.tick_offset is None:
+        return         # which ticks came after it is not known
+    unwritten: dict[str, positions.Position] = {}
+    try:
+        for seq, price in memory.ticks_since(pos.token, pos.tick_offset):
+            await _apply(pos.id, pos.token, price, seq, unwritten)
+    finally:
+        _write(unwritten)
+
+
 async def report_moves() -> None:
     """One POSITION event per position whose trailing stop moved since the last report, with
     its state now: a trending instrument would otherwise send one per tick. (A new best price

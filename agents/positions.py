@@ -577,11 +577,13 @@ def reconciled(pos: Position, price_paise: int, now_ms: int, note: str) -> Posit
                  realized_pnl_paise=sign * (exit_value - pos.entry_value_paise))
 
 
-def restored(pos: Position, now_ms: int) -> Position:
+def restored(pos: Position, now_ms: int, same_ticks: bool = False) -> Position:
     """A position brought back from the ledger: an outstanding intent is sent again. The tick
-    offset is forgotten: the broker that lost the topics numbers its ticks from 0 again."""
+    offset is kept when the instrument's ticks go on being numbered as before (`same_ticks`: a
+    handover lost the position), forgotten when the broker lost the topics (it numbers its
+    ticks from 0 again)."""
     return _bump(pos, intent_at_ms=now_ms if pos.state in (PENDING, EXITING) else None,
-                 tick_offset=None)
+                 tick_offset=pos.tick_offset if same_ticks else None)
 
 
 def stale_intent(pos: Position, now_ms: int, after_ms: int) -> str | None:

@@ -124,7 +124,7 @@ async def check_against_the_ledger() -> None:
         await A.commands_topic.send(key=row["id"], partition=partition_of(row["token"]),
                                     value=Command(command_id=ids.event_id("restore", row["id"],
                                                                           row["version"]),
-                                                  kind="RESTORE", position_id=row["id"],
+                                                  kind="RESTORE_LOST", position_id=row["id"],
                                                   at_ms=now, position=row["snapshot"]))
 
 

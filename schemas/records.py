@@ -124,6 +124,8 @@ class Command(_Record):
     """An instruction to a partition's owner. Topic: commands.
 
     RESTORE: a position from the ledger (key: position id, on its instrument's partition).
+    RESTORE_LOST: the same, for a position its owner's table lost in a handover (the ledger
+    check): the ticks since its last are applied again.
     RECONCILE: the broker shows the position's instrument flat: close it (key: position id,
     on its instrument's partition; position: {"price_paise", "broker_order_id", "note"}).
     EOD, MIS_SQUAREOFF: the end-of-day sweep of one partition (one record per partition,

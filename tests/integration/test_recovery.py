@@ -209,9 +209,27 @@ def test_a_worker_killed_as_it_decides_an_alert_decides_it_once_after_the_restar
 def test_what_a_handover_lost_from_the_table_is_restored_from_the_ledger(kafka_url, tmp_path):
     """As when a partition changes hands while its old owner's last writes are on the way: the
     ledger holds a live position the owner's table lacks — restored, and its stop exits it —
-    and a closed version of one the table still holds open — closed there, never sold twice."""
+    and a closed version of one the table still holds open — closed there, never sold twice.
+    A lost position whose stop ticks passed while it was lost exits at the first of them."""
     with Pipeline(tmp_path, kafka_url, PINEWIRE_LEDGER_CHECK_S="1").running() as p:
         link = p.add_link(sl_pct="1", target_pct=None)
+        p.ticks("SBIN", ["800"])
+        ticked = p.position(p.alert_row(p.alert(link, "BUY", "SBIN", price="800"))["position_id"],
+                            "OPEN")
+        assert ticked["snapshot"]["tick_offset"] is not None
+        p.ticks("SBIN", ["795", "791.5", "790"])           # the stop: 792; 791.5 passes it
+        assert p.position(ticked["id"], "CLOSED")["exit_trigger_paise"] == 79150
+        passed = ids.position_id(f"passed-{time.time_ns()}")
+        with p.engine.begin() as conn:
+            sql.upsert(conn, sql.positions, {**ticked, "id": passed, "version": 7,
+                                             "snapshot": {**ticked["snapshot"], "id": passed,
+                                                          "version": 7}}, ["id"])
+        p.rows_when(sql.position_events, sql.position_events.c.position_id == passed,
+                    sql.position_events.c.kind == "RESTORED", count=1, timeout_s=30)
+        p.ticks("SBIN", ["780"])
+        caught_up = p.position(passed, "CLOSED")
+        assert (caught_up["exit_reason"], caught_up["exit_trigger_paise"],
+                caught_up["exit_value_paise"]) == ("SL", 79150, 79150 * caught_up["exit_qty"])
         kept = p.alert_row(p.alert(link, "BUY", "ULTRACEMCO", price="11800"))["position_id"]
         closed_elsewhere = p.alert_row(p.alert(link, "BUY", "BHARTIARTL",
                                                price="1950"))["position_id"]

@@ -136,11 +136,12 @@ def test_replayed_ticks_at_or_below_the_applied_offset_change_nothing():
     assert decision.reason == "TRAIL"
 
 
-def test_ticks_before_the_entry_fill_are_stale_and_a_restore_forgets_offsets():
+def test_ticks_before_the_entry_fill_are_stale_and_a_restore_keeps_offsets_only_if_asked():
     pos = P.apply_fill(new(), fill_id="f", client_order_id=new().entry_order_id, status="FILLED",
                        quantity=10, price_paise=100000, text=None, now_ms=1, tick_offset=41)
     assert P.on_tick(pos, 98000, now_ms=2, offset=41) == (None, None, None)
     assert P.restored(pos, now_ms=3).tick_offset is None
+    assert P.restored(pos, now_ms=3, same_ticks=True).tick_offset == 41
 
 
 # -- pyramiding, partial fills, fees, product, reverse, bad ticks ---------------------------
