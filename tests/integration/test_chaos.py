@@ -234,6 +234,18 @@ def _still_open(p, link_ids: list[str]) -> str:
             f"{len(set(exit_orders.values()))}, exit fills for {len(filled)}; workers now {owners}")
 
 
+def _whereabouts(p, positions: list[dict], wrong_ids: list[str]) -> str:
+    """Where the positions exited wrongly were: their partitions, and how many the ledger
+    check restored (what a failed run leaves to look at)."""
+    tokens = {row["id"]: row["token"] for row in positions}
+    parts = sorted({registry.instrument_partition(tokens[pid], p.settings.partitions)
+                    for pid in wrong_ids})
+    restored = {r["position_id"] for r in p.rows(sql.position_events,
+                                                 sql.position_events.c.kind == "RESTORED")}
+    return (f"on partitions {parts}; restored from the ledger: "
+            f"{len(restored & set(wrong_ids))} of them")
+
+
 def _check(p, links, paths, started: float, killed: list[str], kind: str) -> str:
     """Every outcome exact, or an assertion naming what is not; the figures to print."""
     by_link = {link["id"]: RULES[k] for k, link in enumerate(links)}
@@ -250,7 +262,8 @@ def _check(p, links, paths, started: float, killed: list[str], kind: str) -> str
                row["exit_value_paise"])
         if got != ("CLOSED", reason, price, price):
             wrong.append((row["id"], got, (reason, price)))
-    assert wrong[:20] == [], f"{len(wrong)} of {len(positions)} exits not as the rules give"
+    assert wrong[:20] == [], (f"{len(wrong)} of {len(positions)} exits not as the rules give; "
+                              f"{_whereabouts(p, positions, [w[0] for w in wrong])}")
     exit_orders = {}
     for i in intents:
         if i["purpose"] == "EXIT":
