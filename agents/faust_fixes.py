@@ -9,6 +9,7 @@ import logging
 
 import faust
 from aiokafka import TopicPartition
+from faust.tables import recovery as faust_recovery
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -205,6 +206,43 @@ class ExactHighwaters:
                                             await cls.highwaters(consumer, *partitions))
 
 
+class StuckRecovery:
+    """A worker taking partitions over recovers their tables from the changelogs before any
+    of its agents runs again. Recovery of a changelog partition that received nothing for
+    `after_s` while records remain to read is sought back to where it stands, with what the
+    consumer showed logged (found by the cold-start test: after a kill -9 the taking-over
+    worker's recovery of two changelog partitions received nothing for over two minutes,
+    and the killed worker's positions went unwatched). Faust checks recovery every 5 s."""
+
+    after_s = 10.0
+    verify = faust_recovery.Recovery._verify_remaining
+
+    @classmethod
+    async def verify_then_unstick(cls, recovery, now: float, stats) -> None:
+        await cls.verify(recovery, now, stats)
+        started = recovery._recovery_started_at
+        if started is None or not recovery.in_recovery:
+            return
+        received = recovery._active_events_received_at
+        stuck = [tp for tp in stats if now - received.get(tp, started) >= cls.after_s]
+        if not stuck:
+            return
+        consumer = recovery.app.consumer
+        states = consumer._thread._ensure_consumer()._fetcher._subscriptions
+        assignment = states.subscription and states.subscription.assignment
+        for tp in stuck:
+            state = assignment and assignment.state_value(TopicPartition(tp.topic, tp.partition))
+            log.warning("recovery of %s: nothing received for %.0f s; read to %s of %s, fetch "
+                        "position %s, paused %s here and %s in Faust: reading from %s again",
+                        tp, now - received.get(tp, started), recovery.active_offsets.get(tp),
+                        recovery.active_highwaters.get(tp), state and state._position,
+                        state and state.paused, tp in consumer._paused_partitions,
+                        max(recovery.active_offsets.get(tp, 0), 0))
+        received.update({tp: now for tp in stuck})     # sought back: wait again before the next
+        await consumer.seek_wait({tp: max(recovery.active_offsets.get(tp, 0), 0)
+                                  for tp in stuck})
+
+
 class ProducerBuffer(faust_producer.ProducerBuffer):
     """Table writes wait in this buffer until its task hands them to the Kafka producer.
     Before committing offsets Faust flushes it, but its flush gives up when no message was
@@ -249,3 +287,5 @@ def apply(settings: Settings) -> None:
     consumer.ack = lambda c, message: StaleAcks.ack_current(c, message)
     consumer.highwaters = lambda c, *partitions: ExactHighwaters.exact(c, *partitions)
     faust_producer.ProducerBuffer = ProducerBuffer   # what Faust's Producer builds its buffer of
+    faust_recovery.Recovery._verify_remaining = \
+        lambda recovery, now, stats: StuckRecovery.verify_then_unstick(recovery, now, stats)
