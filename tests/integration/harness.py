@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -28,18 +29,23 @@ from webapp.publish import publish
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Servers of the tests listen below the kernel's ephemeral range (32768-60999 here), where no
+# outgoing connection takes a port between its choice and the server's bind (a Kafka node of a
+# cold start failed to bind: its port was taken by then).
+PORTS = (20_000, 32_000)
+_PICK = random.SystemRandom()     # unmoved by a test that seeds `random`
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)
 
 
 def free_ports(count: int) -> int:
     """A free port on loopback whose `count - 1` successors are free too (a local Kafka
     cluster's node i listens on base + 2i and base + 2i + 1)."""
-    for _ in range(50):
-        base = free_port()
-        if base + count < 65535 and all(_free(base + k) for k in range(count)):
+    for _ in range(200):
+        base = _PICK.randrange(PORTS[0], PORTS[1] - count)
+        if all(_free(base + k) for k in range(count)):
             return base
     raise AssertionError("no run of free ports")
 
