@@ -61,11 +61,7 @@ def record_event(conn: Connection, ev: Event) -> None:
         row["snapshot"] = p
         sql.upsert(conn, sql.positions, row, ["id"], only_if_newer="version")
     if ev.kind == "ACCOUNT_HEALTH" and ev.detail:
-        conn.execute(update(sql.accounts)
-                     .where(sql.accounts.c.id == ev.detail["account_id"])
-                     .where((sql.accounts.c.health_at_ms.is_(None)) |
-                            (sql.accounts.c.health_at_ms <= ev.at_ms))
-                     .values(health=ev.detail["problem"], health_at_ms=ev.at_ms))
+        sql.record_health(conn, ev.detail["account_id"], ev.detail["problem"], ev.at_ms)
     if ev.kind == "COMMAND" and ev.detail:
         answered = ev.detail["positions"]
         sql.upsert(conn, sql.command_results, dict(

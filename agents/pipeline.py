@@ -434,7 +434,7 @@ async def reverse_after_close(closed: Position, exit_price: int) -> None:
     why = why or size_why
     if why:
         await emit.event("REVERSE_SKIPPED", link_id=closed.link_id, token=closed.token,
-                         pos=closed, reason=f"no reverse of {closed.id}: {why}")
+                         pos=closed, reason=f"no reverse of the {closed.side} {closed.symbol} position: {why}")
         return
     pos = _new_position(link, alert_id=plan.get("alert_id"), token=closed.token,
                         symbol=closed.symbol, exchange=closed.exchange, side=plan["side"],
@@ -444,4 +444,5 @@ async def reverse_after_close(closed: Position, exit_price: int) -> None:
     await emit.subscription(memory, pos)
     await emit.order(pos, "ENTRY", alert_id=plan.get("alert_id"))
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
-                     reason=f"reverses {closed.id} ({closed.exit_reason})")
+                     reason=f"reverses the {closed.side} {closed.symbol} position "
+                            f"({closed.exit_reason})")

@@ -75,18 +75,38 @@ def _fernet(secret_key: str | None) -> Fernet:
                            "(`pinewire secret-key` makes one)") from None
 
 
+TOTP_MIN_BITS = 112      # what pyotp accepts (RFC 4226 asks for 128 at least)
+
+
+def totp_problem(seed: str) -> str | None:
+    """What is wrong with a TOTP seed (base32, spaces removed, upper case), in words that never
+    repeat it; None when it makes codes."""
+    if not seed:
+        return "the TOTP secret is empty"
+    if not re.fullmatch(r"[A-Z2-7]+=*", seed):
+        return ("the TOTP secret has characters base32 does not use: only the letters A-Z and "
+                "the digits 2-7")
+    bits = len(seed.rstrip("=")) * 5
+    if bits < TOTP_MIN_BITS:
+        return (f"the TOTP secret is {len(seed.rstrip('='))} characters ({bits} bits); a seed "
+                f"needs at least {-(-TOTP_MIN_BITS // 5)} ({TOTP_MIN_BITS} bits): copy the whole "
+                "key the broker showed")
+    try:
+        pyotp.TOTP(seed).now()
+    except Exception:  # noqa: BLE001 - any failure means the seed is unusable
+        return "the TOTP secret is not a valid base32 seed"
+    return None
+
+
 def seal(secret_key: str | None, api_key: str, pin: str, totp_secret: str) -> str:
     """The credentials, checked and encrypted."""
     fernet = _fernet(secret_key)
     if not api_key or not pin:
         raise AccountError("API key and PIN are required")
     totp_secret = totp_secret.replace(" ", "").upper()
-    try:
-        pyotp.TOTP(totp_secret).now()
-    except Exception:  # noqa: BLE001 - any failure means the seed is unusable
-        raise AccountError("the TOTP secret is not a valid base32 seed") from None
-    if len(totp_secret) < 16:
-        raise AccountError("the TOTP secret is too short to be a real seed")
+    problem = totp_problem(totp_secret)
+    if problem:
+        raise AccountError(problem)
     return fernet.encrypt(json.dumps({"api_key": api_key, "pin": pin,
                                       "totp_secret": totp_secret}).encode()).decode()
 

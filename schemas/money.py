@@ -54,3 +54,18 @@ def fraction_str(value: Fraction | None) -> str | None:
 def signed_rupees(paise: int) -> str:
     """-1250 -> '-12.50': P&L, where the sign matters."""
     return ("-" if paise < 0 else "") + paise_to_rupees(abs(paise))
+
+
+def inr(rupees: str | None) -> str:
+    """A rupee amount as a trader reads it, to the paisa: '1234567.5' -> '₹12,34,567.50'
+    (Indian grouping), '-12.50' -> '-₹12.50', a level of '1222.1550' -> '₹1,222.16' (half
+    up); None -> '—'."""
+    if rupees is None or rupees == "":
+        return "—"
+    amount = Decimal(str(rupees)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) + 0
+    sign, text = ("-", str(-amount)) if amount < 0 else ("", str(amount))
+    whole, decimals = text.split(".")
+    head, groups = whole[:-3], [whole[-3:]]
+    while len(head) > 2:
+        head, groups = head[:-2], [head[-2:]] + groups
+    return f"{sign}₹{','.join(([head] if head else []) + groups)}.{decimals}"

@@ -348,6 +348,14 @@ def upgrade(eng: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def record_health(conn, account_id: str, problem: str | None, at_ms: int) -> None:
+    """An account login's outcome (problem None: it worked), unless a later one is recorded."""
+    c = accounts.c
+    conn.execute(accounts.update().where(c.id == account_id)
+                 .where(c.health_at_ms.is_(None) | (c.health_at_ms <= at_ms))
+                 .values(health=problem, health_at_ms=at_ms))
+
+
 def upsert(conn, table: Table, row: dict, keys: list[str], *, only_if_newer: str | None = None,
            update: list[str] | None = None) -> None:
     """Insert, or update the given columns (default: all but the keys) of the existing row.

@@ -67,6 +67,11 @@ def account_rows(eng: Engine, user_id: str | None = None) -> list[dict]:
             select(*_PUBLIC).where(_mine(user_id)).order_by(sql.accounts.c.name))]
 
 
+def record_health(eng: Engine, account_id: str, problem: str | None, at_ms: int) -> None:
+    with eng.begin() as conn:
+        sql.record_health(conn, account_id, problem, at_ms)
+
+
 def account_by_id(eng: Engine, account_id: str, user_id: str | None = None) -> dict | None:
     with eng.connect() as conn:
         row = conn.execute(select(*_PUBLIC).where(sql.accounts.c.id == account_id,

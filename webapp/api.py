@@ -39,7 +39,10 @@ def handles_errors(handler):
             return error(str(exc), 404)
         except PermissionError as exc:
             return error(str(exc), 403)
-        except (links.LinkError, AccountError, users.UserError) as exc:
+        except links.LinkError as exc:     # the settings called by the API's field names
+            return JSONResponse({"error": exc.said({}), "field": exc.setting},
+                                409 if "already exists" in exc.template else 422)
+        except (AccountError, users.UserError) as exc:
             return error(str(exc), 409 if "already exists" in str(exc) or "taken" in str(exc)
                          else 422)
         except ValueError as exc:
@@ -275,7 +278,8 @@ OPENAPI = {
         "/api/v1/tokens": _path("a bearer token for a username and password; DELETE revokes",
                                 "post", "delete"),
         "/api/v1/links": _path("the user's webhook links; POST creates one", "get", "post"),
-        "/api/v1/links/{id}": _path("one link: read, change settings, delete", "get", "patch",
+        "/api/v1/links/{id}": _path("one link: read, change settings, delete (a setting "
+                                    'refused: 422 {"error", "field"})', "get", "patch",
                                     "delete"),
         "/api/v1/links/{id}/rotate": _path("a new webhook token", "post"),
         "/api/v1/accounts": _path("broker accounts (masked); POST adds one", "get", "post"),

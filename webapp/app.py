@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from connectors.follower import TopicFollower
-from schemas import sql, topics as registry
+from schemas import money, sql, topics as registry
 from schemas.settings import Settings, session_secret, settings as load_settings, \
     webhook_token_key
 from webapp import api, gateway, live, metrics, pages, position_actions, status
@@ -177,7 +177,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.directory.stop()
             await state.producer.stop()
 
-    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    app = Starlette(routes=ROUTES, lifespan=lifespan,
+                    exception_handlers={404: pages.not_found, 405: pages.not_found})
     app.state.settings = settings
     app.state.engine = sql.engine(settings.sql_url)
     app.state.token_key = webhook_token_key(settings)     # read once, off the request path
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.directory = LinkDirectory(settings.bootstrap, settings.namespace)
     app.state.throttle = Throttle()
     app.state.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    app.state.templates.env.filters["inr"] = money.inr
     app.add_middleware(SessionMiddleware, secret_key=session_secret(settings),
                        session_cookie="pinewire_session", same_site="lax",
                        https_only=settings.base_url.startswith("https://"))

@@ -101,6 +101,11 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+async def _problem(request: Request, status: int, words: str) -> Response:
+    from webapp.pages import problem      # (the pages are built on this module)
+    return await problem(request, status, words)
+
+
 def signed_in(handler=None, *, admin: bool = False):
     """A page or endpoint for signed-in users (the admin only, with admin=True)."""
     if handler is None:
@@ -116,12 +121,13 @@ def signed_in(handler=None, *, admin: bool = False):
         if admin and not user["is_admin"]:
             if wants_json(request) or request.url.path.endswith(".json"):
                 return JSONResponse({"error": "only the admin may see this"}, 403)
-            return Response("Only the admin may see this page.", 403)
+            return await _problem(request, 403, "Only the admin may see this page.")
         if request.method not in ("GET", "HEAD"):
             form = None if wants_json(request) else await request.form()
             if not csrf_ok(request, form):
                 return (JSONResponse({"error": "missing or wrong CSRF token"}, 403)
                         if wants_json(request) else
-                        Response("The form expired; go back, reload and try again.", 403))
+                        await _problem(request, 403,
+                                       "The form expired; go back, reload and try again."))
         return await handler(request)
     return guarded

@@ -17,7 +17,16 @@ from schemas.money import rupees_to_paise
 
 
 class LinkError(ValueError):
-    pass
+    """A link setting refused. The message names settings as "{sl_pct}"; each place says them
+    as its user knows them (`said`): the CLI its flags (the default, FLAGS), the dashboard its
+    form's labels, the API its field names. `setting`: the one it is about, if one."""
+
+    def __init__(self, template: str, setting: str | None = None, **values):
+        self.template, self.setting, self.values = template, setting, values
+        super().__init__(self.said(FLAGS))
+
+    def said(self, names: dict[str, str]) -> str:
+        return self.template.format(**{k: names.get(k, k) for k in DEFAULTS}, **self.values)
 
 
 def now_ms() -> int:
@@ -74,6 +83,20 @@ FLAGS = dict(quantity="--qty", sl_pct="--sl", target_pct="--target", trail_pct="
              broker_stop="--broker-stop")
 
 
+# ... and as the dashboard's link form calls them
+LABELS = dict(quantity="Quantity per entry (lots for options)", sl_pct="Stop-loss %",
+              target_pct="Target %", trail_pct="Trailing stop %",
+              trail_activation_pct="Trailing starts at % profit",
+              risk_pct="Size by risk: % of capital", capital_paise="Capital (₹) for risk sizing",
+              max_entries="Max entries (pyramiding)", max_open="Max open positions",
+              daily_loss_paise="Daily loss limit (₹)", tick_band_pct="Bad-tick band %",
+              paper_fill="Paper fills", slippage_bps="Paper slippage (bps)",
+              fee_paise="Charges per order (₹)", entry_window="Entry window (IST)",
+              side="Trade side", product="Product", eod="End of day", kind="Signals from",
+              scan_action="ChartInk action", broker_stop="Broker-side stop (live)",
+              account_id="Broker account")
+
+
 def _off(value) -> bool:
     return value is None or str(value).strip().lower() in OFF
 
@@ -83,7 +106,7 @@ def plain(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
-def _percent(name: str, value, *, zero_is_off: bool = True) -> str | None:
+def _percent(setting: str, value, *, zero_is_off: bool = True) -> str | None:
     """A percentage as a normalized decimal string; 0 switches a rule off, except where 0
     means something (a trailing stop active from the entry)."""
     if _off(value):
@@ -91,41 +114,47 @@ def _percent(name: str, value, *, zero_is_off: bool = True) -> str | None:
     try:
         d = Decimal(str(value).strip())
     except InvalidOperation:
-        raise LinkError(f"{name} must be a number of percent, not {value!r}") from None
+        raise LinkError("{%s} must be a number of percent, not {value!r}" % setting, setting,
+                        value=value) from None
     if not d.is_finite() or d < 0 or d >= 100:
-        raise LinkError(f"{name} must be between 0 and 100 percent, not {value!r}")
+        raise LinkError("{%s} must be between 0 and 100 percent, not {value!r}" % setting,
+                        setting, value=value)
     if d == 0:
         return None if zero_is_off else "0"
     return plain(d)
 
 
-def _whole(name: str, value, *, minimum: int, optional: bool = False) -> int | None:
+def _whole(setting: str, value, *, minimum: int, optional: bool = False) -> int | None:
     if optional and _off(value):
         return None
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, AttributeError):
-        raise LinkError(f"{name} must be a whole number, not {value!r}") from None
+        raise LinkError("{%s} must be a whole number, not {value!r}" % setting, setting,
+                        value=value) from None
     if not number.is_finite() or number != number.to_integral_value() or number < minimum:
-        raise LinkError(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+        raise LinkError("{%s} must be a whole number of at least {minimum}, not {value!r}"
+                        % setting, setting, minimum=minimum, value=value)
     if number >= 2**31:
-        raise LinkError(f"{name} {value!r} is too large")
+        raise LinkError("{%s} {value!r} is too large" % setting, setting, value=value)
     return int(number)
 
 
-def _rupees(name: str, value) -> int | None:
+def _rupees(setting: str, value) -> int | None:
     if _off(value):
         return None
     try:
         return rupees_to_paise(value)
     except ValueError:
-        raise LinkError(f"{name} must be a positive amount of rupees, not {value!r}") from None
+        raise LinkError("{%s} must be a positive amount of rupees, not {value!r}" % setting,
+                        setting, value=value) from None
 
 
-def _choice(name: str, value, choices: tuple[str, ...]) -> str:
+def _choice(setting: str, value, choices: tuple[str, ...]) -> str:
     choice = str(value).strip().lower()
     if choice not in choices:
-        raise LinkError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        raise LinkError("{%s} must be one of {choices}, not {value!r}" % setting, setting,
+                        choices=", ".join(choices), value=value)
     return choice
 
 
@@ -135,7 +164,7 @@ def _entry_window(value) -> str | None:
     try:
         start, end = market_time.parse_window(str(value))
     except ValueError as exc:
-        raise LinkError(f"--entry-window: {exc}") from None
+        raise LinkError("{entry_window}: {why}", "entry_window", why=str(exc)) from None
     return f"{start:%H:%M}-{end:%H:%M}"
 
 
@@ -149,35 +178,35 @@ def _paper_fill(value) -> str:
     except InvalidOperation:
         f = Decimal(-1)
     if not text.startswith("partial:") or not f.is_finite() or not 0 < f < 1:
-        raise LinkError(f"--paper-fill must be 'full' or 'partial:F' with 0 < F < 1, "
-                        f"not {value!r}")
+        raise LinkError("{paper_fill} must be 'full' or 'partial:F' with 0 < F < 1, "
+                        "not {value!r}", "paper_fill", value=value)
     return f"partial:{plain(f)}"
 
 
 _CONVERT = dict(
-    quantity=lambda v: _whole("--qty", v, minimum=1),
-    sl_pct=lambda v: _percent("--sl", v),
-    target_pct=lambda v: _percent("--target", v),
-    trail_pct=lambda v: _percent("--trail", v),
-    trail_activation_pct=lambda v: _percent("--trail-activation", v, zero_is_off=False),
-    slippage_bps=lambda v: _whole("--slippage-bps", v, minimum=0),
+    quantity=lambda v: _whole("quantity", v, minimum=1),
+    sl_pct=lambda v: _percent("sl_pct", v),
+    target_pct=lambda v: _percent("target_pct", v),
+    trail_pct=lambda v: _percent("trail_pct", v),
+    trail_activation_pct=lambda v: _percent("trail_activation_pct", v, zero_is_off=False),
+    slippage_bps=lambda v: _whole("slippage_bps", v, minimum=0),
     paper=bool, enabled=bool, reverse=bool, reverse_on_sl=bool, option_shorts=bool,
     account_id=lambda v: None if _off(v) else str(v),
-    side=lambda v: _choice("--side", v, SIDES),
-    max_entries=lambda v: _whole("--max-entries", v, minimum=1),
-    risk_pct=lambda v: _percent("--risk-pct", v),
-    capital_paise=lambda v: _rupees("--capital", v),
-    max_open=lambda v: _whole("--max-open", v, minimum=1, optional=True),
-    daily_loss_paise=lambda v: _rupees("--daily-loss", v),
-    product=lambda v: _choice("--product", v, PRODUCTS),
+    side=lambda v: _choice("side", v, SIDES),
+    max_entries=lambda v: _whole("max_entries", v, minimum=1),
+    risk_pct=lambda v: _percent("risk_pct", v),
+    capital_paise=lambda v: _rupees("capital_paise", v),
+    max_open=lambda v: _whole("max_open", v, minimum=1, optional=True),
+    daily_loss_paise=lambda v: _rupees("daily_loss_paise", v),
+    product=lambda v: _choice("product", v, PRODUCTS),
     paper_fill=_paper_fill,
-    tick_band_pct=lambda v: _percent("--tick-band", v),
-    eod=lambda v: _choice("--eod", v, EOD_POLICIES),
-    fee_paise=lambda v: _whole("--fee-paise", v, minimum=0),
-    kind=lambda v: _choice("--kind", v, KINDS),
-    scan_action=lambda v: None if _off(v) else _choice("--action", v, SCAN_ACTIONS).upper(),
+    tick_band_pct=lambda v: _percent("tick_band_pct", v),
+    eod=lambda v: _choice("eod", v, EOD_POLICIES),
+    fee_paise=lambda v: _whole("fee_paise", v, minimum=0),
+    kind=lambda v: _choice("kind", v, KINDS),
+    scan_action=lambda v: None if _off(v) else _choice("scan_action", v, SCAN_ACTIONS).upper(),
     entry_window=_entry_window,
-    broker_stop=lambda v: _choice("--broker-stop", v, BROKER_STOPS),
+    broker_stop=lambda v: _choice("broker_stop", v, BROKER_STOPS),
 )
 
 
@@ -191,28 +220,30 @@ def validate(changes: dict, current: dict | None = None) -> dict:
     over `current` (a stored link, or the defaults). Returns the settings to store."""
     unknown = set(changes) - set(_CONVERT)
     if unknown:
-        raise LinkError(f"unknown link setting(s): {', '.join(sorted(unknown))}")
+        raise LinkError("unknown link setting(s): {unknown}", unknown=", ".join(sorted(unknown)))
     merged = {k: (current or DEFAULTS).get(k, DEFAULTS[k]) for k in DEFAULTS}
     merged.update({k: _CONVERT[k](v) for k, v in changes.items()})
     if merged["quantity"] is None:
-        raise LinkError("--qty is required: the quantity (lots for options) traded per entry")
+        raise LinkError("{quantity} is required: the quantity (lots for options) traded per "
+                        "entry", "quantity")
     if merged["risk_pct"] is not None:
         if merged["capital_paise"] is None:
-            raise LinkError("--risk-pct needs --capital: quantity = capital x risk % / stop "
-                            "distance")
+            raise LinkError("{risk_pct} needs {capital_paise}: quantity = capital x risk % / "
+                            "stop distance", "capital_paise")
         if merged["sl_pct"] is None:
-            raise LinkError("--risk-pct needs --sl: the stop distance sizes the position")
+            raise LinkError("{risk_pct} needs {sl_pct}: the stop distance sizes the position",
+                            "sl_pct")
     if merged["kind"] == "chartink" and merged["scan_action"] is None:
-        raise LinkError("a chartink link needs --action BUY or SELL: a scan names stocks, "
-                        "not what to do with them")
+        raise LinkError("a chartink link needs {scan_action} BUY or SELL: a scan names stocks, "
+                        "not what to do with them", "scan_action")
     if merged["kind"] != "chartink" and merged["scan_action"] is not None:
-        raise LinkError("--action is for chartink links; a TradingView alert names its own "
-                        "action")
+        raise LinkError("{scan_action} is for chartink links; a TradingView alert names its "
+                        "own action", "scan_action")
     if not merged["paper"] and not merged["account_id"]:
-        raise LinkError("a live link needs a broker account (--account NAME)")
+        raise LinkError("a live link needs a broker account ({account_id} NAME)", "account_id")
     if merged["broker_stop"] != "none" and merged["paper"]:
-        raise LinkError("--broker-stop is for live links: a paper position has no broker to "
-                        "hold a rule")
+        raise LinkError("{broker_stop} is for live links: a paper position has no broker to "
+                        "hold a rule", "broker_stop")
     return merged
 
 
@@ -236,7 +267,7 @@ def add_link(eng: Engine, *, name: str, strategy: str, token_key: bytes,
     with eng.begin() as conn:
         if conn.execute(select(sql.links.c.id).where(sql.links.c.name == name,
                                                      _mine(user_id))).first():
-            raise LinkError(f"a link named {name!r} already exists")
+            raise LinkError("a link named {name!r} already exists", name=name)
         conn.execute(sql.links.insert().values(**row))
     return {**row, "token": token["token"]}
 

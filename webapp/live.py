@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import logging
 from fractions import Fraction
 
@@ -112,13 +113,17 @@ def position_view(row: dict, prices: dict[str, int]) -> dict:
 
 
 async def _prices(request: Request, user: dict) -> dict:
-    """The last prices of the user's open instruments, and each open position's unrealized
-    P&L at them (exact, as position_view gives it)."""
+    """The last prices of the user's open instruments, each open position's unrealized P&L at
+    them (exact, as position_view gives it), and which positions the ledger holds live at
+    `at_ms`: a row the page drew before that and the ledger no longer holds live closed
+    while no event could reach the page (between its drawing and the stream's start)."""
+    at_ms = int(time.time() * 1000)
     rows = await asyncio.to_thread(queries.positions, request.app.state.engine, user["id"])
     prices = last_prices(request.app.state)
     views = [position_view(r, prices) for r in rows]
     return {"prices": {v["token"]: v["last"] for v in views if v["last"]},
-            "pnl": {v["id"]: v["unrealized"] for v in views if v["unrealized"]}}
+            "pnl": {v["id"]: v["unrealized"] for v in views if v["unrealized"]},
+            "live": [v["id"] for v in views], "at_ms": at_ms}
 
 
 async def stream(request: Request) -> StreamingResponse:
@@ -131,6 +136,7 @@ async def stream(request: Request) -> StreamingResponse:
         queue = hub.subscribe(user["id"])
         try:
             yield "retry: 2000\n\n"
+            yield f"event: prices\ndata: {json.dumps(await _prices(request, user))}\n\n"
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)

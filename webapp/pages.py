@@ -6,18 +6,25 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 from datetime import date, datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from agents.risk import IST
 from connectors.credentials import AccountError
+from schemas.money import signed_rupees
 from webapp import links, queries, users, views
 from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
                          sign_in, signed_in)
 from webapp.live import last_prices, position_view
+
+
+def rupees(paise: int | None) -> str | None:
+    """Paise as rupees with two decimals (the templates' `inr` adds ₹ and the grouping)."""
+    return None if paise is None else signed_rupees(paise)
 
 
 def ist(ms: int | None) -> str:
@@ -29,7 +36,25 @@ async def render(request: Request, template: str, status: int = 200, **context) 
     bot = await views.bot_view(request.app.state, user) if user else None
     return request.app.state.templates.TemplateResponse(
         request, template, {"user": user, "bot": bot, "csrf": csrf_token(request), "ist": ist,
+                            "rupees": rupees,
                             "path": request.url.path, **context}, status_code=status)
+
+
+PROBLEMS = {403: "Not allowed", 404: "Not found", 405: "Not found"}
+
+
+async def problem(request: Request, status: int, words: str) -> Response:
+    """A refusal in the site's layout, with its navigation: 404 (not there, or not yours —
+    the same answer), 403."""
+    return await render(request, "problem.html", status,
+                        title=PROBLEMS.get(status, "Something went wrong"), words=words)
+
+
+async def not_found(request: Request, exc) -> Response:
+    """Starlette's 404 and 405 (no such page) as the site's page, or JSON to the API."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "no such endpoint"}, exc.status_code)
+    return await problem(request, exc.status_code, "There is no such page.")
 
 
 def back(path: str, **message) -> RedirectResponse:
@@ -79,16 +104,17 @@ async def register(request: Request) -> Response:
     allowed = count == 0 or state.settings.registration == "open" or (me and me["is_admin"])
     if not allowed:
         return await render(request, "register.html", 403, closed=True)
+    page = dict(first=count == 0, adding=me is not None)     # the page's title and words
     if request.method == "GET":
-        return await render(request, "register.html", first=count == 0,
+        return await render(request, "register.html", **page,
                             values={"code": request.query_params.get("code", "")})
     form = await request.form()
     if not csrf_ok(request, form):
         return await render(request, "register.html", 403, error="The form expired; try again.")
     fields = {k: str(form.get(k, "")) for k in ("username", "first_name", "last_name", "code")}
-    first = count == 0
+    first = page["first"]
     if form.get("password") != form.get("password2"):
-        return await render(request, "register.html", 422, values=fields, first=first,
+        return await render(request, "register.html", 422, values=fields, **page,
                             errors={"password2": "The two passwords differ."})
     names = dict(first_name=fields["first_name"], last_name=fields["last_name"])
     try:
@@ -100,11 +126,11 @@ async def register(request: Request) -> Response:
             user = await asyncio.to_thread(users.add_user, state.engine, fields["username"],
                                            str(form.get("password", "")), **names)
     except users.SetupCodeError as exc:
-        return await render(request, "register.html", 403, values=fields, first=first,
+        return await render(request, "register.html", 403, values=fields, **page,
                             errors={"code": str(exc)})
     except users.UserError as exc:
         field = "password" if "password" in str(exc) else "username"
-        return await render(request, "register.html", 422, values=fields, first=first,
+        return await render(request, "register.html", 422, values=fields, **page,
                             errors={field: str(exc)})
     if me is None:
         sign_in(request, user)
@@ -140,7 +166,7 @@ async def bot(request: Request) -> Response:
     try:
         await views.set_bot(request.app.state, user, form.get("running") == "1", everyone=everyone)
     except PermissionError as exc:
-        return Response(str(exc), 403)
+        return await problem(request, 403, str(exc))
     return back(str(form.get("back") or "/live"))
 
 
@@ -162,19 +188,16 @@ async def links_page(request: Request) -> Response:
                         message=request.query_params.get("message"))
 
 
-def _field_of(error: str | None) -> str | None:
-    """Which field an error from links.validate is about (it names the CLI flag)."""
-    if not error:
-        return None
-    named = [(error.find(flag), setting) for setting, flag in links.FLAGS.items()
-             if f"{flag} " in error]
-    return min(named)[1] if named else ("name" if error.startswith("name") else None)
-
-
-async def _link_form(request: Request, row: dict | None, status=200, **context) -> Response:
+async def _link_form(request: Request, row: dict | None, status=200,
+                     refused: links.LinkError | ValueError | None = None, **context) -> Response:
+    """The link form; after a refusal, its words with the form's names of the settings, beside
+    the field it is about."""
     state, user = request.app.state, await current_user(request)
-    context.setdefault("error_field", _field_of(context.get("error")))
-    return await render(request, "link_form.html", status, link=row,
+    if isinstance(refused, links.LinkError):
+        context.update(error=refused.said(links.LABELS), error_field=refused.setting)
+    elif refused is not None:
+        context.update(error=str(refused))
+    return await render(request, "link_form.html", status, link=row, labels=links.LABELS,
                         accounts=await views.my_accounts(state, user), defaults=links.DEFAULTS,
                         choices={"side": links.SIDES, "product": links.PRODUCTS,
                                  "broker_stop": links.BROKER_STOPS,
@@ -191,7 +214,7 @@ async def link_new(request: Request) -> Response:
     try:
         row = await views.create_link(request.app.state, user, name, strategy, settings)
     except (links.LinkError, ValueError) as exc:
-        return await _link_form(request, None, 422, values=dict(form), error=str(exc))
+        return await _link_form(request, None, 422, exc, values=dict(form))
     return back("/links", message=f"link {row['name']} created")
 
 
@@ -201,15 +224,15 @@ async def link_edit(request: Request) -> Response:
     try:
         row = await views.my_link(state, user, request.path_params["link_id"])
     except views.NotFound:
-        return Response("No such link.", 404)
+        return await problem(request, 404, "No such link.")
     if request.method == "GET":
-        return await _link_form(request, row, values=row)
+        return await _link_form(request, row, values=views.form_values(row))
     form = await request.form()
     settings, _, strategy = _form_settings(form)
     try:
         await views.update_link(state, user, row["id"], settings, strategy=strategy)
     except (links.LinkError, ValueError) as exc:
-        return await _link_form(request, row, 422, values=dict(form), error=str(exc))
+        return await _link_form(request, row, 422, exc, values=dict(form))
     return back("/links", message=f"link {row['name']} saved")
 
 
@@ -226,9 +249,9 @@ async def link_action(request: Request) -> Response:
         elif action == "delete":
             await views.delete_link(state, user, link_id)
         else:
-            return Response("Unknown action.", 404)
+            return await problem(request, 404, "Unknown action.")
     except views.NotFound:
-        return Response("No such link.", 404)
+        return await problem(request, 404, "No such link.")
     except links.LinkError as exc:
         return back("/links", message=str(exc))
     return back("/links", message=f"done: {action}")
@@ -259,7 +282,7 @@ async def broker_login_page(request: Request) -> Response:
     try:
         url = await views.broker_login_page(state, user, request.path_params["account_id"])
     except views.NotFound:
-        return Response("No such account.", 404)
+        return await problem(request, 404, "No such account.")
     except AccountError as exc:
         return back("/accounts", message=str(exc))
     return RedirectResponse(url, status_code=302)
@@ -289,21 +312,23 @@ async def account_action(request: Request) -> Response:
             return back("/accounts", message=f"logged in; the session lasts until "
                                              f"{done['session_ends']}")
     except views.NotFound:
-        return Response("No such account.", 404)
+        return await problem(request, 404, "No such account.")
     except (AccountError, links.LinkError) as exc:
         return back("/accounts", message=str(exc))
-    return Response("Unknown action.", 404)
+    return await problem(request, 404, "Unknown action.")
 
 
 # -- live, history, logs -------------------------------------------------------------------
 @signed_in
 async def live_page(request: Request) -> Response:
     state, user = request.app.state, await current_user(request)
+    drawn_ms = int(time.time() * 1000)    # the rows are the ledger's as of this time or later
     rows = await views.db(queries.positions, state.engine, user["id"], "open")
     prices = last_prices(state)
     recent = await views.db(queries.logs, state.engine, user["id"], "warning", None, 10)
     return await render(request, "live.html", positions=[position_view(r, prices) for r in rows],
-                        recent=recent, message=request.query_params.get("message"))
+                        recent=recent, drawn_ms=drawn_ms,
+                        message=request.query_params.get("message"))
 
 
 @signed_in
@@ -312,7 +337,7 @@ async def position_page(request: Request) -> Response:
     pid = request.path_params["position_id"]
     row = await views.db(queries.position, state.engine, user["id"], pid)
     if row is None:
-        return Response("No such position.", 404)
+        return await problem(request, 404, "No such position.")
     steps = await views.db(queries.timeline, state.engine, user["id"], pid)
     return await render(request, "position.html", position=position_view(row, last_prices(state)),
                         steps=steps, message=request.query_params.get("message"))
@@ -329,21 +354,29 @@ def order_filters(params) -> dict:
 
 
 CSV_COLUMNS = ("created_at", "client_order_id", "position_id", "link_id", "symbol", "purpose",
-               "side", "quantity", "filled_qty", "status", "paper", "reason", "text",
-               "position_state", "realized_pnl")
+               "side", "quantity", "order_price", "filled_qty", "fill_price", "status", "paper",
+               "reason", "text", "position_state", "realized_pnl")
+
+
+def iso_ist(ms: int) -> str:
+    """ISO 8601 with the zone: 2026-12-07T09:15:02.250+05:30."""
+    return datetime.fromtimestamp(ms / 1000, IST).isoformat(timespec="milliseconds")
 
 
 def orders_csv(rows: list[dict]) -> str:
+    """Prices and P&L in rupees with two decimals (no symbol: a spreadsheet reads them)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([ist(r["created_at_ms"]), r["client_order_id"], r["position_id"],
+        writer.writerow([iso_ist(r["created_at_ms"]), r["client_order_id"], r["position_id"],
                          r["link_id"], r["symbol"], r["purpose"], r["side"], r["quantity"],
-                         r["filled_qty"], r["status"], "paper" if r["paper"] else "live",
+                         rupees(r["reference_price_paise"]) or "", r["filled_qty"],
+                         rupees(r["fill_price_paise"]) or "", r["status"],
+                         "paper" if r["paper"] else "live",
                          r["reason"] or "", r["text"] or "", r["position_state"] or "",
-                         "" if r["realized_pnl_paise"] is None or r["purpose"] != "EXIT"
-                         else f"{r['realized_pnl_paise'] / 100:.2f}"])
+                         rupees(r["realized_pnl_paise"] if r["purpose"] == "EXIT" else None)
+                         or ""])
     return out.getvalue()
 
 
@@ -395,4 +428,9 @@ async def admin_page(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return back("/live" if await current_user(request) else "/login")
+    """Live for a trader signed in; on a new install (no user yet) the first user's setup."""
+    if await current_user(request):
+        return back("/live")
+    if await asyncio.to_thread(users.user_count, request.app.state.engine) == 0:
+        return back("/register")
+    return back("/login")

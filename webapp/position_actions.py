@@ -6,9 +6,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from webapp import commands, views
+from webapp import commands, pages, views
 from webapp.auth import current_user, signed_in
-from webapp.pages import back
+
 
 FLATTEN_WORD = "FLATTEN"     # typed into the Live page's form to close every position
 
@@ -19,10 +19,10 @@ async def _run(request: Request, page: str, kind: str, **what) -> Response:
         found = await commands.run(state.engine, state.settings, user, kind,
                                    origin="dashboard", deliver=state.producer.send, **what)
     except views.NotFound:
-        return Response("No such position.", 404)
+        return await pages.problem(request, 404, "No such position.")
     except commands.NotSent as exc:
-        return back(page, message=str(exc))
-    return back(page, message=commands.summary(found))
+        return pages.back(page, message=str(exc))
+    return pages.back(page, message=commands.summary(found))
 
 
 @signed_in
@@ -39,7 +39,7 @@ async def set_levels(request: Request) -> Response:
         levels = commands.levels_from({k: form.get(k) for k in ("stop", "target", "trail")} |
                                       {"trail_from_now": form.get("trail_from_now") == "on"})
     except ValueError as exc:
-        return back(f"/positions/{pid}", message=str(exc))
+        return pages.back(f"/positions/{pid}", message=str(exc))
     return await _run(request, f"/positions/{pid}", "ADJUST", position_id=pid, levels=levels)
 
 
@@ -47,6 +47,6 @@ async def set_levels(request: Request) -> Response:
 async def close_all(request: Request) -> Response:
     form = await request.form()
     if str(form.get("confirm", "")).strip().upper() != FLATTEN_WORD:
-        return back("/live", message=f"nothing closed: type {FLATTEN_WORD} to close every "
+        return pages.back("/live", message=f"nothing closed: type {FLATTEN_WORD} to close every "
                                      "open position")
     return await _run(request, "/live", "CLOSE_ALL", scope={})

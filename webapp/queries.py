@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from time import time_ns
 
-from sqlalchemy import Engine, and_, delete, desc, select
+from sqlalchemy import Engine, and_, delete, desc, func, select
 
 from agents.risk import IST
 from schemas import sql
@@ -77,16 +77,30 @@ def _order_filters(user_id: str, *, day_from: date | None, day_to: date | None,
 
 
 def orders(eng: Engine, user_id: str, **filters) -> list[dict]:
-    """The user's orders, newest first, each with its position's outcome."""
+    """The user's orders, newest first, each with its position's outcome and what it filled
+    at: fill_value_paise / filled_qty (the fills' own count) is its average fill price."""
+    f = sql.fills.c
+    filled = (select(f.client_order_id, func.sum(f.quantity * f.price_paise).label("value"),
+                     func.sum(f.quantity).label("qty"))
+              .where(f.quantity > 0).group_by(f.client_order_id).subquery())
     with eng.connect() as conn:
         rows = conn.execute(
             select(sql.orders, sql.positions.c.state.label("position_state"),
                    sql.positions.c.realized_pnl_paise, sql.positions.c.closed_at_ms,
-                   sql.positions.c.side.label("position_side"))
+                   sql.positions.c.side.label("position_side"),
+                   filled.c.value.label("fill_value_paise"), filled.c.qty.label("fills_qty"))
             .join(sql.positions, sql.positions.c.id == sql.orders.c.position_id, isouter=True)
+            .join(filled, filled.c.client_order_id == sql.orders.c.client_order_id,
+                  isouter=True)
             .where(_order_filters(user_id, **filters))
             .order_by(desc(sql.orders.c.created_at_ms)).limit(5000))
-        return [dict(r._mapping) for r in rows]
+        return [{**r._mapping, "fill_price_paise": _average(r.fill_value_paise, r.fills_qty)}
+                for r in rows]
+
+
+def _average(value: int | None, quantity: int | None) -> int | None:
+    """An average price in whole paise, rounded half up."""
+    return (2 * value + quantity) // (2 * quantity) if value and quantity else None
 
 
 def realized_by_day(eng: Engine, user_id: str) -> list[tuple[str, int]]:
@@ -146,13 +160,15 @@ def logs(eng: Engine, user_id: str, level: str = "info", link_id: str | None = N
             entries.append({"at_ms": r.at_ms, "level": "warning", "link_id": r.link_id,
                             "text": f"webhook rejected ({r.status_code}): {r.reason}"})
         f, o = sql.fills.c, sql.orders.c
-        q = (select(sql.fills, sql.orders.c.link_id, sql.orders.c.symbol)
+        q = (select(sql.fills, o.link_id, o.symbol, o.purpose, o.quantity.label("order_qty"))
              .join(sql.orders, o.client_order_id == f.client_order_id)
              .where(o.user_id == user_id, f.status == "REJECTED"))
         for r in conn.execute((q.where(o.link_id == link_id) if link_id else q)
                               .order_by(desc(f.at_ms)).limit(limit)):
             entries.append({"at_ms": r.at_ms, "level": "warning", "link_id": r.link_id,
-                            "text": f"order {r.client_order_id} on {r.symbol} rejected: {r.text}"})
+                            "position_id": r.position_id,
+                            "text": f"{r.purpose.lower()} order {r.side} {r.order_qty} {r.symbol} "
+                                    f"rejected: {r.text}"})
         e = sql.position_events.c
         q = select(sql.position_events).where(
             e.user_id == user_id, e.kind.in_(("BREAKER_TRIPPED", "REVERSE_SKIPPED",
@@ -162,7 +178,7 @@ def logs(eng: Engine, user_id: str, level: str = "info", link_id: str | None = N
         for r in conn.execute((q.where(e.link_id == link_id) if link_id else q)
                               .order_by(desc(e.at_ms)).limit(limit)):
             entries.append({"at_ms": r.at_ms, "level": WARNINGS.get(r.kind, "info"),
-                            "link_id": r.link_id,
+                            "link_id": r.link_id, "position_id": r.position_id,
                             "text": f"{r.kind.replace('_', ' ').lower()}: {r.reason}"})
         if not link_id:
             c = sql.command_results.c

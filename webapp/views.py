@@ -17,7 +17,9 @@ from webapp import accounts, bots, links, users
 from webapp.publish import publish_settings
 
 log = logging.getLogger("pinewire.web")
-RUPEE_SETTINGS = ("capital_paise", "daily_loss_paise")   # entered in rupees
+NEVER_LOGGED_IN = "never logged in"     # an account's health before its first login
+RUPEE_SETTINGS = ("capital_paise", "daily_loss_paise")   # validated in rupees (the CLI's)
+FORM_RUPEES = RUPEE_SETTINGS + ("fee_paise",)              # the form shows and takes rupees
 
 
 class NotFound(LookupError):
@@ -67,14 +69,34 @@ def link_view(state, row: dict, *, with_secrets: bool = True) -> dict:
 def settings_from(data: dict, *, rupees_given: bool) -> dict:
     """Raw link settings from a form (rupees) or the API (paise) for links.validate."""
     out = {k: v for k, v in data.items() if k in links.DEFAULTS}
-    if not rupees_given:
-        for key in RUPEE_SETTINGS:
-            if out.get(key) not in (None, ""):
-                try:
-                    out[key] = str(Decimal(str(out[key])) / 100)
-                except ArithmeticError:
-                    raise links.LinkError(f"{key} must be a whole number of paise") from None
+    if rupees_given:       # the charges too, which links.validate takes in paise
+        if str(out.get("fee_paise") or "").strip():
+            out["fee_paise"] = _fee_paise(out["fee_paise"])
+        return out
+    for key in RUPEE_SETTINGS:
+        if out.get(key) not in (None, ""):
+            try:
+                out[key] = str(Decimal(str(out[key])) / 100)
+            except ArithmeticError:
+                raise links.LinkError("{%s} must be a whole number of paise" % key,
+                                      key) from None
     return out
+
+
+def _fee_paise(rupees) -> int:
+    try:
+        amount = Decimal(str(rupees).strip())
+    except ArithmeticError:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise links.LinkError("{fee_paise} must be an amount of rupees (0 or more, at most two "
+                              "decimals), not {value!r}", "fee_paise", value=rupees)
+    return int(amount * 100)
+
+
+def form_values(row: dict) -> dict:
+    """A stored link as its form shows it: amounts in rupees."""
+    return {**row, **{k: paise_to_rupees(row[k]) for k in FORM_RUPEES if row.get(k) is not None}}
 
 
 def db(fn, *args, **kwargs):
@@ -146,7 +168,8 @@ def account_view(row: dict, session_ends_ms: int | None = None) -> dict:
             "max_open": row["max_open"], "daily_loss_paise": row["daily_loss_paise"],
             "daily_loss": paise_to_rupees(row["daily_loss_paise"])
             if row["daily_loss_paise"] else None,
-            "health": row["health"] or "ok", "version": row["version"]}
+            "health": row["health"] or ("ok" if row["health_at_ms"] else NEVER_LOGGED_IN),
+            "version": row["version"]}
 
 
 def _session_words(ends_ms: int | None) -> str:
@@ -231,6 +254,8 @@ async def test_account(state, user: dict, account_id: str) -> dict:
     creds = await asyncio.to_thread(credentials.load, state.engine, state.settings.secret_key,
                                     account_id)
     ok, words = await probe(creds, state.settings)
+    await db(accounts.record_health, state.engine, account_id, None if ok else words,
+             int(time.time() * 1000))
     return {"ok": ok, "message": words}
 
 

@@ -51,7 +51,7 @@ def _account_id(name: str, user_id: str) -> str | None:
 def my_link(a, name: str) -> dict:
     row = links.link_by_name(engine(), name, me(a)["id"])
     if row is None:
-        raise links.LinkError(f"no link named {name!r} (see: pinewire link list)")
+        raise links.LinkError("no link named {name!r} (see: pinewire link list)", name=name)
     return row
 
 

@@ -6,80 +6,19 @@ ignored in Logs; B sees none of it. A screenshot of every page goes to the run's
 import csv
 import io
 import json
-import os
-import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from connectors import credentials
 from schemas import sql
 from tests.conftest import BROKERS
-from tests.integration.harness import ROOT, SECRETS, Pipeline, wait_until
+from tests.e2e.browser import off_loop, register, shot, ticks
+from tests.integration.harness import wait_until
 
 # The browser's side does not change with the broker; the pipeline under it runs on both in
 # tests/integration. Here: the first of the session's brokers only.
 pytestmark = pytest.mark.parametrize("kafka_url", BROKERS[:1], indirect=True)
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("PINEWIRE_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "e2e"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def site(kafka_url, smartapi_sim, kite_sim, tmp_path_factory):
-    with Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url,
-                  PINEWIRE_SECRET_KEY=credentials.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
-                  PINEWIRE_REGISTRATION="open",           # the traders register themselves
-                  **smartapi_sim.env(), **kite_sim.env()).running() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium not found: `make test` installs Debian's chromium package")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-def off_loop(fn, *args, **kwargs):
-    """The harness's Kafka calls use asyncio.run, which cannot run inside Playwright's loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
-
-
-def ticks(site, symbol: str, prices: list[str]) -> None:
-    off_loop(site.ticks, symbol, prices)
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def register(browser, site, username: str):
-    context = browser.new_context(base_url=site.settings.base_url, accept_downloads=True)
-    context.grant_permissions(["clipboard-read", "clipboard-write"],
-                              origin=site.settings.base_url)
-    page = context.new_page()
-    page.goto("/register")
-    shot(page, "register")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=first_name]", username.title())
-    page.fill("input[name=password]", f"{username}-password")
-    page.fill("input[name=password2]", f"{username}-password")
-    page.click("#register")
-    page.wait_for_url("**/live?**")
-    SECRETS.add(f"{username}-password")
-    SECRETS.update(c["value"] for c in context.cookies())   # the session, for the audit
-    return page
 
 
 def test_two_traders_in_the_dashboard(site, browser, sim_account, smartapi_sim):
@@ -127,8 +66,8 @@ def test_two_traders_in_the_dashboard(site, browser, sim_account, smartapi_sim):
     shot(a, "live-open")
     pid = a.get_attribute("#live-positions tr[data-id]", "data-id")
     stop = a.inner_text("#live-positions tr[data-id] td:nth-child(7)")
-    assert stop == "1390.95", stop                              # 1 % under the 1405 entry
-    ticks(site, "RELIANCE", ["1400", stop])
+    assert stop == "₹1,390.95", stop                            # 1 % under the 1405 entry
+    ticks(site, "RELIANCE", ["1400", "1390.95"])
     a.wait_for_selector("#live-positions tr.empty", timeout=20_000)   # closed, no reload
 
     a.goto(f"/positions/{pid}")

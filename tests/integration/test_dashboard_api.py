@@ -54,7 +54,8 @@ def test_links_are_per_user_and_named_as_in_the_link_record(dash):
     changed = a.patch(f"/api/v1/links/{link['id']}", json={"max_entries": 3, "sl_pct": "2"})
     assert changed.status_code == 200 and changed.json()["max_entries"] == 3
     bad = a.patch(f"/api/v1/links/{link['id']}", json={"side": "sideways"})
-    assert bad.status_code == 422 and bad.json()["error"].startswith("--side must be one of")
+    assert bad.status_code == 422 and bad.json()["error"].startswith("side must be one of") and \
+        bad.json()["field"] == "side"
     assert a.post("/api/v1/links", json={"name": "trend", "strategy": "st",
                                          "quantity": 1}).status_code == 409
     rotated = a.post(f"/api/v1/links/{link['id']}/rotate").json()

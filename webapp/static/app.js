@@ -1,4 +1,4 @@
-// Copy buttons, the account form's fields for the chosen broker, and live updates of the open
+// Copy buttons, the account and link forms' fields shown for their choices, and live updates of the open
 // positions (Server-Sent Events).
 document.querySelectorAll("button.copy").forEach(function (button) {
   button.addEventListener("click", function () {
@@ -19,25 +19,51 @@ if (broker) {
   fields();
 }
 
+// The link form: the ChartInk action only for a ChartInk link (a TradingView alert names its own)
+var kind = document.getElementById("f-kind");
+if (kind) {
+  var scanAction = function () {
+    document.getElementById("row-scan_action").hidden = kind.value !== "chartink";
+  };
+  kind.addEventListener("change", scanAction);
+  scanAction();
+}
+
+// A rupee amount as the pages show it (schemas/money.py inr): "-1234567.5" -> "-₹12,34,567.50"
+var inr = function (text) {
+  if (text === null || text === undefined || text === "") return "—";
+  var value = Number(text), cents = Math.round(Math.abs(value) * 100 + 1e-6);
+  var sign = value < 0 && cents > 0 ? "-" : "", parts = (cents / 100).toFixed(2).split(".");
+  var head = parts[0].slice(0, -3), groups = [parts[0].slice(-3)];
+  while (head.length > 2) { groups.unshift(head.slice(-2)); head = head.slice(0, -2); }
+  if (head) groups.unshift(head);
+  return sign + "₹" + groups.join(",") + "." + parts[1];
+};
+
 var table = document.getElementById("live-positions");
 if (table && window.EventSource) {
   var body = table.querySelector("tbody");
   var COLUMNS = ["side", "state", "quantity", "entry", "last", "stop", "target", "trailing", "unrealized"];
   var CLASSES = {state: "state", last: "last", unrealized: "pnl"};
+  var MONEY = {entry: true, last: true, stop: true, target: true, unrealized: true};
   var cell = function (text, cls) {
     var td = document.createElement("td");
     td.textContent = text === null || text === undefined ? "—" : text;
     if (cls) td.className = cls;
     return td;
   };
-  var row = function (p) {
+  // A row drawn from an event is the ledger's a few seconds later (SETTLE_MS): a snapshot of
+  // the ledger older than that does not remove it.
+  var SETTLE_MS = 5000;
+  var row = function (p, atMs) {
     var tr = document.createElement("tr");
-    tr.dataset.id = p.id; tr.dataset.token = p.token;
+    tr.dataset.id = p.id; tr.dataset.token = p.token; tr.dataset.settled = atMs + SETTLE_MS;
     var link = document.createElement("a"); link.href = "/positions/" + p.id; link.textContent = p.symbol;
     var first = document.createElement("td"); first.appendChild(link); tr.appendChild(first);
     COLUMNS.forEach(function (key) {
       var value = key === "trailing" ? (p.trailing ? "yes" : "no") : p[key];
       if (key === "state" && p.exit_failing) value += " — exit failing";
+      if (MONEY[key]) value = inr(value);
       tr.appendChild(cell(value, CLASSES[key]));
     });
     tr.appendChild(closeCell(p));
@@ -81,16 +107,22 @@ if (table && window.EventSource) {
     var current = body.querySelector('tr[data-id="' + p.id + '"]');
     var live = ["PENDING", "OPEN", "EXITING"].indexOf(p.state) >= 0;
     if (current && !live) current.remove();
-    else if (current) current.replaceWith(row(p));
-    else if (live) body.insertBefore(row(p), body.firstChild);
+    else if (current) current.replaceWith(row(p, event.at_ms));
+    else if (live) body.insertBefore(row(p, event.at_ms), body.firstChild);
     showEmpty();
   });
   source.addEventListener("prices", function (e) {
-    var update = JSON.parse(e.data);   // {prices: {token: last}, pnl: {position id: P&L}}
+    // {prices: {token: last}, pnl: {position id: P&L}, live: [position ids], at_ms}
+    var update = JSON.parse(e.data), held = {};
+    update.live.forEach(function (id) { held[id] = true; });
+    body.querySelectorAll("tr[data-id]").forEach(function (tr) {   // closed while unseen
+      if (!held[tr.dataset.id] && Number(tr.dataset.settled) <= update.at_ms) tr.remove();
+    });
+    showEmpty();
     body.querySelectorAll("tr[data-token]").forEach(function (tr) {
       var last = update.prices[tr.dataset.token], pnl = update.pnl[tr.dataset.id];
-      if (last) tr.querySelector(".last").textContent = last;
-      if (pnl) tr.querySelector(".pnl").textContent = pnl;
+      if (last) tr.querySelector(".last").textContent = inr(last);
+      if (pnl) tr.querySelector(".pnl").textContent = inr(pnl);
     });
   });
   document.getElementById("live-status").textContent = "Live.";
