@@ -1,6 +1,7 @@
 """The JSON API and the dashboard's rules over real HTTP: bearer tokens, per-user data (another
 user's objects are 404, never listed, never streamed), CSRF on cookie sessions, login throttling,
-security headers, the admin-only status page."""
+security headers, the admin-only status page. On one Kafka broker: the web app's rules are what
+is tested (the pipeline under them runs on both elsewhere)."""
 import json
 import threading
 
@@ -11,6 +12,8 @@ from connectors import credentials
 from schemas import sql
 from tests.integration.harness import SECRETS, Pipeline, wait_until
 from webapp import users
+
+pytestmark = pytest.mark.one_kafka_broker
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The link settings from the terminal: add with every flag, show, set (same token, new version),
 list without 'None%', one validation with clear messages; account limits; pnl; replay header;
-a link added before the pipeline ever ran."""
+a link added before the pipeline ever ran. On one Kafka broker: the CLI's rules are what is
+tested (the pipeline under them runs on both elsewhere)."""
 import asyncio
 import subprocess
 
@@ -11,6 +12,8 @@ from schemas import topics as registry
 from schemas.settings import webhook_token_key
 from tests.integration.harness import Pipeline
 from webapp import links
+
+pytestmark = pytest.mark.one_kafka_broker
 
 
 def run(pipeline, *args, ok=True):

@@ -1,16 +1,20 @@
 """Users from the terminal and per-user trading: the first user is the admin and owns what was
 there before; passwords hashed; API tokens hashed; every user's own bot, and the admin's switch
-that stops them all."""
+that stops them all. On one Kafka broker: the web app's and the CLI's rules are what is tested
+(the pipeline under them runs on both elsewhere)."""
 import re
 import subprocess
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from schemas import sql
 from tests.integration.harness import SECRETS, Pipeline
 from webapp import links, users
+
+pytestmark = pytest.mark.one_kafka_broker
 
 
 def run(p, *args, stdin=None, ok=True):
