@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from agents.risk import IST
 from connectors.credentials import AccountError
 from schemas.money import signed_rupees
-from webapp import links, queries, users, views
+from webapp import links, pnl, queries, users, views
 from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
                          sign_in, signed_in)
 from webapp.live import last_prices, position_view
@@ -326,8 +326,10 @@ async def live_page(request: Request) -> Response:
     rows = await views.db(queries.positions, state.engine, user["id"], "open")
     prices = last_prices(state)
     recent = await views.db(queries.logs, state.engine, user["id"], "warning", None, 10)
+    today = await views.db(pnl.report, state.engine, state.settings, pnl.today(), user["id"],
+                           prices=prices)
     return await render(request, "live.html", positions=[position_view(r, prices) for r in rows],
-                        recent=recent, drawn_ms=drawn_ms,
+                        recent=recent, drawn_ms=drawn_ms, today=today,
                         message=request.query_params.get("message"))
 
 

@@ -80,14 +80,37 @@ def limited_scopes(eng: Engine, prices: dict) -> list[risk.Scope]:
     return scopes
 
 
+def max_drawdown(realized_in_order: Iterable[int]) -> int:
+    """The largest fall, in paise, of a running total from its highest (the day starts at 0)."""
+    total = high = worst = 0
+    for pnl in realized_in_order:
+        total += pnl
+        high, worst = max(high, total), max(worst, high - total)
+    return worst
+
+
+def _trades(totals: dict, closed: list[tuple[int, int]]) -> dict:
+    """A bucket's closed trades (close time, realized) into its count, win rate and max
+    drawdown."""
+    closed.sort()
+    wins = sum(1 for _, pnl in closed if pnl > 0)
+    return {**totals, "trades": len(closed), "wins": wins,
+            "win_rate_pct": round(100 * wins / len(closed)) if closed else None,
+            "max_drawdown_paise": max_drawdown(pnl for _, pnl in closed)}
+
+
 def report(eng: Engine, settings: Settings, day: date, user_id: str,
-           link_id: str | None = None) -> dict:
-    """The user's P&L of the day (one link's, with link_id)."""
-    prices = last_prices(settings)
+           link_id: str | None = None, prices: dict[str, int] | None = None) -> dict:
+    """The user's P&L of the day (one link's, with link_id): per position, and per link,
+    account and in total the realized and unrealized P&L, fees, positions open, trades closed,
+    their win rate and the realized P&L's max drawdown. `prices`: the last prices, when the
+    caller has them (else read from the workers' heartbeats)."""
+    prices = last_prices(settings) if prices is None else prices
     names = {r["id"]: r["name"] for r in links.list_links(eng, user_id)}
     account_names = {r["id"]: r["name"] for r in accounts.account_rows(eng, user_id)}
     positions, by_link, by_account = [], {}, {}
     zero = {"realized_paise": 0, "unrealized_paise": 0, "fees_paise": 0, "open": 0}
+    closed: dict[tuple[str, str], list] = {}     # (bucket, name) -> [(closed at, realized)]
     for row in day_positions(eng, *day_bounds(day), link_id=link_id, user_id=user_id):
         realized, unrealized = risk.pnl(row, prices.get(row["token"]))
         entry = {"id": row["id"], "link": names.get(row["link_id"], row["link_id"]),
@@ -96,13 +119,19 @@ def report(eng: Engine, settings: Settings, day: date, user_id: str,
                  "unrealized_paise": unrealized, "fees_paise": row.get("fees_paise") or 0,
                  "priced": row["state"] == "CLOSED" or row["token"] in prices}
         positions.append(entry)
-        for key, bucket in ((entry["link"], by_link),
-                            (account_names.get(row.get("account_id"), "(no account)"), by_account)):
+        account = account_names.get(row.get("account_id"), "(no account)")
+        for key, bucket in ((entry["link"], by_link), (account, by_account)):
             totals = bucket.setdefault(key, dict(zero))
             totals["realized_paise"] += realized
             totals["unrealized_paise"] += unrealized
             totals["fees_paise"] += entry["fees_paise"]
             totals["open"] += row["state"] in risk.LIVE_STATES
-    total = {k: sum(t[k] for t in by_link.values()) for k in zero}
+        if row["state"] == "CLOSED":
+            for where in (("link", entry["link"]), ("account", account), ("total", "")):
+                closed.setdefault(where, []).append((row["closed_at_ms"], realized))
+    total = _trades({k: sum(t[k] for t in by_link.values()) for k in zero},
+                    closed.get(("total", ""), []))
+    by_link = {k: _trades(t, closed.get(("link", k), [])) for k, t in by_link.items()}
+    by_account = {k: _trades(t, closed.get(("account", k), [])) for k, t in by_account.items()}
     return {"day": day.isoformat(), "positions": positions, "links": by_link,
             "accounts": by_account, "total": total, "prices_known": bool(prices)}

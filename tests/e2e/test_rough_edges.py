@@ -1,5 +1,5 @@
-"""What a trader notices at once on the pages, each in a real browser: money in rupees to the
-paisa, orders with their prices, forms that name their own fields, the charges in rupees, a
+"""What a trader notices at once on the pages, each in a real browser: the day's summary,
+money in rupees to the paisa, orders with their prices, forms that name their own fields, the charges in rupees, a
 link form without another source's settings, refusals in the site's layout, a new account that
 has never logged in, a TOTP seed refused saying why, logs that name positions rather than ids,
 a new install that opens on its setup, the admin's add-user page, and signing out."""
@@ -53,6 +53,32 @@ def test_money_is_in_rupees_to_the_paisa_and_orders_show_their_prices(site, brow
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30", r["created_at"])
                for r in rows), [r["created_at"] for r in rows]
     shot(page, "orders-prices")
+
+
+def test_the_days_summary_per_link_and_in_total(site, browser):
+    page = register(browser, site, "sara")
+    swing = _user_link(site, "sara", name="swing", sl_pct="1", target_pct="2")
+    hold = _user_link(site, "sara", name="hold", sl_pct="5", target_pct=None)
+    for symbol, price, path in (("TATASTEEL", "150", ["153"]),       # target: +30.00
+                                ("AXISBANK", "1000", ["990"])):      # stop: -100.00
+        pid = site.alert_row(off_loop(site.alert, swing, "BUY", symbol, price=price))[
+            "position_id"]
+        site.position(pid, "OPEN")
+        ticks(site, symbol, path)
+        site.position(pid, "CLOSED")
+    site.position(site.alert_row(off_loop(site.alert, hold, "BUY", "MARUTI", price="12000"))[
+        "position_id"], "OPEN")
+    ticks(site, "MARUTI", ["12010"])                                  # open: +100.00
+
+    def row(name: str) -> list[str]:
+        cells = page.locator(f"#today tr:has(td:text-is('{name}')) td")
+        return [cells.nth(n).inner_text() for n in range(1, 7)]
+    wait_until(lambda: (page.goto("/live"), row("hold")[1] == "₹100.00")[1], 30,
+               "the open position's P&L at the last price")
+    assert row("swing") == ["-₹70.00", "₹0.00", "2", "50 %", "₹100.00", "0"]
+    assert row("hold") == ["₹0.00", "₹100.00", "0", "—", "₹0.00", "1"]
+    assert row("Total") == ["-₹70.00", "₹100.00", "2", "50 %", "₹100.00", "1"]
+    shot(page, "live-today")
 
 
 def test_a_row_that_closed_while_the_page_was_not_listening_goes_away(site, browser):
