@@ -13,6 +13,7 @@ from agents import risk
 from agents.ledger import day_positions
 from connectors import kafka
 from schemas import topics as registry
+from schemas.money import signed_rupees
 from schemas.settings import Settings
 from webapp import accounts, links
 
@@ -97,6 +98,15 @@ def _trades(totals: dict, closed: list[tuple[int, int]]) -> dict:
     return {**totals, "trades": len(closed), "wins": wins,
             "win_rate_pct": round(100 * wins / len(closed)) if closed else None,
             "max_drawdown_paise": max_drawdown(pnl for _, pnl in closed)}
+
+
+def trades_words(t: dict) -> str:
+    """A summary's trades as a report says them: '2 trades closed, 50 % won, max drawdown
+    100.00'."""
+    if not t["trades"]:
+        return "no trade closed"
+    return (f"{t['trades']} trade(s) closed, {t['win_rate_pct']} % won, max drawdown "
+            f"{signed_rupees(t['max_drawdown_paise'])}")
 
 
 def report(eng: Engine, settings: Settings, day: date, user_id: str,

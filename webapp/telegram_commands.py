@@ -150,9 +150,10 @@ class TelegramCommands:
         lines = [f"P&L {day}: net {signed_rupees(net)} (realized "
                  f"{signed_rupees(t['realized_paise'])}, unrealized "
                  f"{signed_rupees(t['unrealized_paise'])}, fees {signed_rupees(t['fees_paise'])}"
-                 f"), {len(report['positions'])} position(s)"]
+                 f"), {len(report['positions'])} position(s); {pnl.trades_words(t)}"]
         lines += [f"{name}: realized {signed_rupees(x['realized_paise'])}, unrealized "
-                  f"{signed_rupees(x['unrealized_paise'])}" for name, x in report["links"].items()]
+                  f"{signed_rupees(x['unrealized_paise'])}; {pnl.trades_words(x)}"
+                  for name, x in report["links"].items()]
         return "\n".join(lines)
 
     async def _close(self, user: dict, which: str) -> str:

@@ -90,7 +90,7 @@ def cmd_pnl(a) -> int:
             net = t["realized_paise"] + t["unrealized_paise"] - t["fees_paise"]
             print(f"{title} {name}: realized {signed_rupees(t['realized_paise'])}, unrealized "
                   f"{signed_rupees(t['unrealized_paise'])}, fees {signed_rupees(t['fees_paise'])}"
-                  f", net {signed_rupees(net)}, open {t['open']}")
+                  f", net {signed_rupees(net)}, open {t['open']}; {pnl.trades_words(t)}")
     return 0
 
 

@@ -105,8 +105,8 @@ def test_pnl_per_position_link_and_day(pipeline):
     pos = pipeline.position(pid, "CLOSED")
     assert (pos["realized_pnl_paise"], pos["fees_paise"]) == (16800, 3000)
     out = run(pipeline, "pnl", "--link", link["name"]).stdout
-    assert f"link {link['name']}: realized 168.00, unrealized 0.00, fees 30.00, net 138.00" \
-        in out, out
+    assert f"link {link['name']}: realized 168.00, unrealized 0.00, fees 30.00, net 138.00, " \
+        "open 0; 1 trade(s) closed, 100 % won, max drawdown 0.00" in out, out
 
 
 def test_replay_says_what_it_reads_and_streams_every_instrument(pipeline):
