@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from agents.risk import IST
 from connectors.credentials import AccountError
 from schemas.money import signed_rupees
-from webapp import links, pnl, queries, users, views
+from webapp import charts, links, pnl, queries, users, views
 from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
                          sign_in, signed_in)
 from webapp.live import last_prices, position_view
@@ -382,6 +382,15 @@ def orders_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
+def _equity_chart(closes: list[tuple[int, str, int]]):
+    """Realized P&L added up over the closed positions, in close order."""
+    points, total = [], 0
+    for at_ms, symbol, realized in closes:
+        total += realized
+        points.append((f"{ist(at_ms)} {symbol}", total, signed_rupees(total)))
+    return charts.line("equity", "Equity: realized P&L added up, trade by trade", points)
+
+
 @signed_in
 async def orders_page(request: Request) -> Response:
     state, user = request.app.state, await current_user(request)
@@ -390,8 +399,12 @@ async def orders_page(request: Request) -> Response:
     if request.url.path.endswith(".csv"):
         return Response(orders_csv(rows), media_type="text/csv", headers={
             "Content-Disposition": 'attachment; filename="pinewire-orders.csv"'})
+    closes = await views.db(queries.realized_closes, state.engine, user["id"])
+    days = queries.realized_by_day(closes)
     return await render(request, "orders.html", orders=rows, query=request.url.query,
-                        days=await views.db(queries.realized_by_day, state.engine, user["id"]),
+                        days=days, equity=_equity_chart(closes), per_day=charts.bars(
+                            "pnl-per-day", "Realized P&L per day",
+                            [(day, paise, signed_rupees(paise)) for day, paise in reversed(days)]),
                         links=await views.my_links(state, user),
                         params=dict(request.query_params),
                         message=request.query_params.get("message"))

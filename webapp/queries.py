@@ -103,16 +103,21 @@ def _average(value: int | None, quantity: int | None) -> int | None:
     return (2 * value + quantity) // (2 * quantity) if value and quantity else None
 
 
-def realized_by_day(eng: Engine, user_id: str) -> list[tuple[str, int]]:
-    """Realized P&L of the user's closed positions per IST day, newest first."""
+def realized_closes(eng: Engine, user_id: str) -> list[tuple[int, str, int]]:
+    """(closed at, symbol, realized P&L) of the user's closed positions, oldest first."""
+    p = sql.positions.c
     with eng.connect() as conn:
-        rows = conn.execute(select(sql.positions.c.closed_at_ms,
-                                   sql.positions.c.realized_pnl_paise).where(
-            sql.positions.c.user_id == user_id, sql.positions.c.state == "CLOSED"))
-        totals: dict[str, int] = {}
-        for closed, pnl in rows:
-            day = datetime.fromtimestamp(closed / 1000, IST).date().isoformat()
-            totals[day] = totals.get(day, 0) + (pnl or 0)
+        return [(r.closed_at_ms, r.symbol, r.realized_pnl_paise or 0) for r in conn.execute(
+            select(p.closed_at_ms, p.symbol, p.realized_pnl_paise)
+            .where(p.user_id == user_id, p.state == "CLOSED").order_by(p.closed_at_ms))]
+
+
+def realized_by_day(closes: list[tuple[int, str, int]]) -> list[tuple[str, int]]:
+    """Realized P&L per IST day of realized_closes' positions, newest first."""
+    totals: dict[str, int] = {}
+    for closed, _, pnl in closes:
+        day = datetime.fromtimestamp(closed / 1000, IST).date().isoformat()
+        totals[day] = totals.get(day, 0) + pnl
     return sorted(totals.items(), reverse=True)
 
 
