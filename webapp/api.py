@@ -9,8 +9,11 @@ from datetime import date
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from agents.strategies.base import StrategyError
 from connectors.credentials import AccountError
+from connectors.telegram import TelegramError
 from webapp import commands, links, queries, users, views
+from webapp import settings_views as sv
 from webapp.auth import bearer, client_address, current_user, login_throttled, signed_in
 from webapp.live import last_prices, position_view
 from webapp.pages import order_filters, orders_csv
@@ -42,7 +45,7 @@ def handles_errors(handler):
         except links.LinkError as exc:     # the settings called by the API's field names
             return JSONResponse({"error": exc.said({}), "field": exc.setting},
                                 409 if "already exists" in exc.template else 422)
-        except (AccountError, users.UserError) as exc:
+        except (AccountError, users.UserError, StrategyError, TelegramError) as exc:
             return error(str(exc), 409 if "already exists" in str(exc) or "taken" in str(exc)
                          else 422)
         except ValueError as exc:
@@ -269,6 +272,71 @@ def _path(summary: str, *methods: str) -> dict:
             for m in methods}
 
 
+# -- strategies, universes, Telegram (webapp/settings_views.py) ------------------------------
+@signed_in
+@handles_errors
+async def strategies_collection(request: Request) -> Response:
+    """GET: the attached strategies; POST {"link_id", "name", "params", "symbols": [..] or
+    "universe"} attaches one (replacing the link's)."""
+    state, user = request.app.state, await current_user(request)
+    if request.method == "GET":
+        return JSONResponse(await sv.my_attachments(state, user))
+    data = await body(request)
+    symbols = data.get("symbols")
+    if symbols is not None and not (isinstance(symbols, list) and
+                                    all(isinstance(x, str) for x in symbols)):
+        return error("symbols must be a list of names such as [\"SBIN\", \"INFY\"]", 422)
+    return JSONResponse(await sv.attach(state, user, str(data.get("link_id", "")),
+                                        str(data.get("name", "")), data.get("params") or {},
+                                        symbols, data.get("universe")), status_code=201)
+
+
+@signed_in
+@handles_errors
+async def strategy_item(request: Request) -> Response:
+    """DELETE: detach the link's strategy."""
+    state, user = request.app.state, await current_user(request)
+    return JSONResponse(await sv.detach(state, user, request.path_params["link_id"]))
+
+
+@signed_in
+@handles_errors
+async def universes_collection(request: Request) -> Response:
+    """GET: the user's universes; POST {"name", "symbols": [..]} creates or replaces one."""
+    state, user = request.app.state, await current_user(request)
+    if request.method == "GET":
+        return JSONResponse(await sv.my_universes(state, user))
+    data = await body(request)
+    symbols = data.get("symbols")
+    if not (isinstance(symbols, list) and all(isinstance(x, str) for x in symbols)):
+        return error("symbols must be a list of names such as [\"SBIN\", \"INFY\"]", 422)
+    return JSONResponse(await sv.add_universe(state, user, str(data.get("name", "")), symbols),
+                        status_code=201)
+
+
+@signed_in
+@handles_errors
+async def telegram_setting(request: Request) -> Response:
+    """GET: {"chat_id", "alert_ignored"} or null (never the bot token); PUT {"bot_token",
+    "chat_id", "alert_ignored"} (both or neither of the first two); DELETE: no more messages."""
+    state, user = request.app.state, await current_user(request)
+    if request.method == "PUT":
+        data = await body(request)
+        return JSONResponse(await sv.set_telegram(state, user, data.get("bot_token"),
+                                                  data.get("chat_id"),
+                                                  bool(data.get("alert_ignored"))))
+    if request.method == "DELETE":
+        return JSONResponse({"off": await sv.telegram_off(state, user)})
+    return JSONResponse(await sv.telegram_view(state, user))
+
+
+@signed_in
+@handles_errors
+async def telegram_test(request: Request) -> Response:
+    state, user = request.app.state, await current_user(request)
+    return JSONResponse({"message": await sv.telegram_test(state, user)})
+
+
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "pinewire", "version": "1"},
@@ -296,6 +364,16 @@ OPENAPI = {
         "/api/v1/orders": _path("orders (?format=csv); DELETE ?before=DATE deletes closed "
                                 "history", "get", "delete"),
         "/api/v1/bot": _path('{"running": bool}', "get", "put"),
+        "/api/v1/strategies": _path('attached strategies; POST {"link_id", "name", "params", '
+                                    '"symbols": [..] or "universe"} attaches one', "get",
+                                    "post"),
+        "/api/v1/strategies/{link_id}": _path("detach the link's strategy", "delete"),
+        "/api/v1/universes": _path('universes; POST {"name", "symbols": [..]} creates or '
+                                   'replaces one', "get", "post"),
+        "/api/v1/telegram": _path('{"chat_id", "alert_ignored"} (never the bot token); PUT '
+                                  '{"bot_token", "chat_id", "alert_ignored"}; DELETE stops the '
+                                  'messages', "get", "put", "delete"),
+        "/api/v1/telegram/test": _path("send a test message now", "post"),
         "/api/v1/logs": _path("the user's log (?level=info|warning|error&link=ID)", "get"),
         "/api/v1/events": _path("Server-Sent Events: the user's events and prices", "get"),
     },

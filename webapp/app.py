@@ -19,7 +19,8 @@ from connectors.follower import TopicFollower
 from schemas import money, sql, topics as registry
 from schemas.settings import Settings, session_secret, settings as load_settings, \
     webhook_token_key
-from webapp import api, gateway, live, metrics, pages, position_actions, status
+from webapp import (api, gateway, live, metrics, pages, position_actions, settings_pages,
+                    status)
 from webapp.auth import Throttle, signed_in
 from webapp.catalog import DailyMaster, catalog
 from webapp.directory import LinkDirectory
@@ -130,6 +131,10 @@ ROUTES = [
     Route("/positions/{position_id}/close", position_actions.close, methods=["POST"]),
     Route("/positions/{position_id}/levels", position_actions.set_levels, methods=["POST"]),
     Route("/live/close-all", position_actions.close_all, methods=["POST"]),
+    Route("/strategies", settings_pages.strategies_page, methods=["GET", "POST"]),
+    Route("/strategies/{link_id}/detach", settings_pages.strategy_detach, methods=["POST"]),
+    Route("/universes", settings_pages.universe_add, methods=["POST"]),
+    Route("/telegram", settings_pages.telegram_page, methods=["GET", "POST"]),
     Route("/orders", pages.orders_page),
     Route("/orders.csv", pages.orders_page),
     Route("/orders/delete", pages.orders_delete, methods=["POST"]),
@@ -150,6 +155,11 @@ ROUTES = [
     Route("/api/v1/commands/{command_id}", api.command_item),
     Route("/api/v1/orders", api.orders, methods=["GET", "DELETE"]),
     Route("/api/v1/bot", api.bot, methods=["GET", "PUT"]),
+    Route("/api/v1/strategies", api.strategies_collection, methods=["GET", "POST"]),
+    Route("/api/v1/strategies/{link_id}", api.strategy_item, methods=["DELETE"]),
+    Route("/api/v1/universes", api.universes_collection, methods=["GET", "POST"]),
+    Route("/api/v1/telegram", api.telegram_setting, methods=["GET", "PUT", "DELETE"]),
+    Route("/api/v1/telegram/test", api.telegram_test, methods=["POST"]),
     Route("/api/v1/logs", api.logs),
     Route("/api/v1/events", signed_in(live.stream)),
     Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),

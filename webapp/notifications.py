@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 from sqlalchemy import Engine, select
 
-from connectors import credentials
+from connectors import credentials, telegram
 from schemas import sql
+from schemas.settings import Settings
 
 
 def set_telegram(eng: Engine, secret_key: str | None, user_id: str, *, bot_token: str,
@@ -42,3 +44,15 @@ def telegram_of(eng: Engine, secret_key: str | None, user_id: str) -> tuple[str,
     if row is None:
         return None
     return (*credentials.open_telegram(secret_key, row.telegram), row.alert_ignored)
+
+
+async def send_test(settings: Settings, user: dict, found: tuple[str, str, bool]) -> str:
+    """A test message to the user's chat now (`found`: telegram_of's answer); what happened,
+    in words, or TelegramError."""
+    token, chat_id, _ = found
+    async with httpx.AsyncClient(timeout=10) as client:
+        wait = await telegram.send(client, settings.telegram_api, telegram.Chat(token, chat_id),
+                                   f"pinewire: test message for {user['username']}")
+    if wait is not None:
+        raise telegram.TelegramError(f"Telegram asks to wait {wait:.0f} s (too many messages)")
+    return f"sent to chat {chat_id}"

@@ -39,7 +39,7 @@ def resolve(catalog, symbols: list[str]) -> tuple[list[str], list[str]]:
     if unknown:
         raise StrategyError(f"unknown symbol(s): {', '.join(unknown)}")
     if not tokens:
-        raise StrategyError("no instruments: give --symbols or --universe")
+        raise StrategyError("no instruments: give symbols or a universe")
     if len(tokens) > MAX_INSTRUMENTS:
         raise StrategyError(f"{len(tokens)} instruments; at most {MAX_INSTRUMENTS}")
     return names, tokens
@@ -111,9 +111,9 @@ def attach(eng: Engine, catalog, link: dict, *, name: str, params: dict,
            symbols: list[str] | None = None, universe_name: str | None = None) -> dict:
     """Attach (or re-attach) a strategy to a link: every parameter and symbol checked."""
     if (symbols is None) == (universe_name is None):
-        raise StrategyError("give the instruments: --symbols A,B or --universe NAME")
+        raise StrategyError("give the instruments: symbols (A,B) or a universe, not both")
     if not isinstance(params, dict):
-        raise StrategyError("--params must be a JSON object such as {\"fast\": 20}")
+        raise StrategyError("the parameters must be a JSON object such as {\"fast\": 20}")
     strategy = make(name, "0", params)         # checks the name and the parameters
     if universe_name is not None:
         found = universe(eng, universe_name, link["user_id"])

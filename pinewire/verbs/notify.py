@@ -5,8 +5,6 @@ import argparse
 import asyncio
 import getpass
 
-import httpx
-
 from connectors import telegram
 from pinewire.verbs.common import engine, me, user_flag
 from schemas.settings import settings
@@ -55,17 +53,7 @@ def cmd_notify_test(a) -> int:
     found = notifications.telegram_of(engine(), settings().secret_key, user["id"])
     if found is None:
         raise telegram.TelegramError("no Telegram chat set: pinewire notify set --chat-id ID")
-    token, chat_id, _ = found
-
-    async def once() -> float | None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            return await telegram.send(client, settings().telegram_api,
-                                       telegram.Chat(token, chat_id),
-                                       f"pinewire: test message for {user['username']}")
-    wait = asyncio.run(once())
-    if wait is not None:
-        raise telegram.TelegramError(f"Telegram asks to wait {wait:.0f} s (too many messages)")
-    print(f"sent to chat {chat_id}")
+    print(asyncio.run(notifications.send_test(settings(), user, found)))
     return 0
 
 

@@ -9,9 +9,10 @@ from tests.integration.harness import Pipeline
 
 
 @pytest.fixture(scope="package")
-def site(kafka_url, smartapi_sim, kite_sim, tmp_path_factory):
+def site(kafka_url, smartapi_sim, kite_sim, fake_telegram, tmp_path_factory):
     with Pipeline(tmp_path_factory.mktemp("e2e"), kafka_url,
                   PINEWIRE_SECRET_KEY=credentials.new_key(), PINEWIRE_PAPER_FILL_TIMEOUT_S="10",
+                  PINEWIRE_TELEGRAM_API=fake_telegram.url,
                   PINEWIRE_REGISTRATION="open",           # the traders register themselves
                   **smartapi_sim.env(), **kite_sim.env()).running() as p:
         yield p
