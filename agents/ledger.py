@@ -79,10 +79,11 @@ def record_event(conn: Connection, ev: Event) -> None:
                 last_paise=r["last_paise"], pnl_paise=r["pnl_paise"],
                 decision=r["decision"], at_ms=ev.at_ms, user_id=r.get("user_id")),
                 ["day", "position_id"], update=[])
+    levels = {k: (ev.position or {}).get(k) for k in ("state", "stop", "target", "best_paise")}
     sql.upsert(conn, sql.position_events,
                dict(event_id=ev.event_id, position_id=ev.position_id, link_id=ev.link_id,
                     kind=ev.kind, at_ms=ev.at_ms, reason=ev.reason, user_id=ev.user_id,
-                    state=ev.position.get("state") if ev.position else None),
+                    **levels),
                ["event_id"], update=[])
 
 

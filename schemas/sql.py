@@ -241,6 +241,8 @@ position_events = Table(
     Column("kind", String(20), nullable=False),
     Column("at_ms", BigInteger, nullable=False),
     Column("state", String(10)), Column("reason", Text),
+    # the position's levels at the event (its chart): stop and target exact, as stored
+    Column("stop", String(60)), Column("target", String(60)), Column("best_paise", BigInteger),
     _owner(),
 )
 

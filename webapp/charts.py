@@ -61,3 +61,47 @@ def bars(chart_id: str, title: str, values: list[tuple[str, int, str]]) -> Marku
                  f'fill="{"#2e7d32" if value >= 0 else "#c62828"}" data-x="{escape(label)}" '
                  f'data-y="{escape(shown)}"><title>{escape(label)}: {escape(shown)}</title></rect>')
     return _box(chart_id, title, body, low, high)
+
+
+def over_time(chart_id: str, title: str, series: dict[str, list[tuple[int, float, str, str]]],
+              marks: list[tuple[str, int, float, str, str]]) -> Markup:
+    """Prices over time: each series (name -> (at, value, time as shown, value as shown)) a
+    step line, each holding until its next point; each mark (name, at, value, time, value as
+    shown) a ring. Not from zero: the prices' own range."""
+    values = [v for points in series.values() for _, v, _, _ in points] + \
+        [v for _, _, v, _, _ in marks]
+    times = [t for points in series.values() for t, _, _, _ in points] + \
+        [t for _, t, _, _, _ in marks]
+    if not values:
+        return Markup("")
+    low, high = min(values), max(values)
+    low, high = low - (high - low or high) * 0.05, high + (high - low or high) * 0.05
+    start, span = min(times), (max(times) - min(times)) or 1
+
+    def x(t: int) -> float:
+        return round(PAD + (t - start) * (WIDTH - 2 * PAD) / span, 1)
+
+    def y(v: float) -> float:
+        return round(PAD + (high - v) * (HEIGHT - 2 * PAD) / (high - low), 1)
+    colours = {"stop": "#c62828", "target": "#2e7d32", "best": "#1565c0"}
+    body, end = "", max(times)
+    for name, points in series.items():
+        steps = []
+        for k, (t, v, _, _) in enumerate(points):
+            until = points[k + 1][0] if k + 1 < len(points) else end
+            steps += [f"{x(t)},{y(v)}", f"{x(until)},{y(v)}"]
+        body += (f'<polyline class="{escape(name)}" fill="none" stroke-width="2" '
+                 f'stroke="{colours.get(name, "#555")}" points="{" ".join(steps)}"/>')
+        body += "".join(
+            f'<circle class="point {escape(name)}" cx="{x(t)}" cy="{y(v)}" r="2.5" '
+            f'fill="{colours.get(name, "#555")}" data-x="{escape(when)}" data-y="{escape(shown)}">'
+            f'<title>{escape(name)} {escape(shown)} at {escape(when)}</title></circle>'
+            for t, v, when, shown in points)
+    body += "".join(
+        f'<circle class="mark {escape(name)}" cx="{x(t)}" cy="{y(v)}" r="5" fill="none" '
+        f'stroke="#000" stroke-width="2" data-x="{escape(when)}" data-y="{escape(shown)}">'
+        f'<title>{escape(name)} {escape(shown)} at {escape(when)}</title></circle>'
+        for name, t, v, when, shown in marks)
+    return Markup(f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+                  f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'
+                  f'<title>{escape(title)}</title>{body}</svg>')

@@ -8,6 +8,7 @@ import csv
 import io
 import time
 from datetime import date, datetime
+from fractions import Fraction
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from agents.risk import IST
 from connectors.credentials import AccountError
-from schemas.money import signed_rupees
+from schemas.money import paise_to_rupees, signed_rupees
 from webapp import charts, links, pnl, queries, users, views
 from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
                          sign_in, signed_in)
@@ -341,8 +342,28 @@ async def position_page(request: Request) -> Response:
     if row is None:
         return await problem(request, 404, "No such position.")
     steps = await views.db(queries.timeline, state.engine, user["id"], pid)
+    path = await views.db(queries.position_path, state.engine, user["id"], pid)
     return await render(request, "position.html", position=position_view(row, last_prices(state)),
-                        steps=steps, message=request.query_params.get("message"))
+                        steps=steps, chart=_position_chart(row, path),
+                        message=request.query_params.get("message"))
+
+
+def _position_chart(row: dict, path: dict):
+    """Stop, target and the best price (what a trailing stop follows) as they moved, event by
+    event; the entry and exit fills marked."""
+    def level(text):
+        return None if text is None else Fraction(text) if "/" in str(text) else Fraction(int(text))
+    series: dict[str, list] = {"stop": [], "target": [], "best": []}
+    for at_ms, stop, target, best in path["levels"]:
+        for name, value in (("stop", level(stop)), ("target", level(target)),
+                            ("best", None if best is None else Fraction(best))):
+            if value is not None and (not series[name] or series[name][-1][1] != value):
+                series[name].append((at_ms, value, ist(at_ms), paise_to_rupees(value)))
+    entry_side = "BUY" if row["side"] == "LONG" else "SELL"
+    marks = [("entry" if side == entry_side else "exit", at_ms, price, ist(at_ms),
+              paise_to_rupees(price)) for at_ms, side, price in path["fills"]]
+    return charts.over_time("position-chart", "Stop, target and best price as they moved; the "
+                            "fills marked", {k: v for k, v in series.items() if v}, marks)
 
 
 def order_filters(params) -> dict:

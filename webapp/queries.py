@@ -59,6 +59,24 @@ def timeline(eng: Engine, user_id: str, position_id: str) -> list[dict]:
     return sorted(steps, key=lambda s: s["at_ms"])
 
 
+def position_path(eng: Engine, user_id: str, position_id: str) -> dict:
+    """What a position's chart shows: its levels at each of its events ((at, stop, target,
+    best) in time order; the levels exact as stored) and its fills ((at, side, price))."""
+    e, f = sql.position_events.c, sql.fills.c
+    with eng.connect() as conn:
+        levels = [(r.at_ms, r.stop, r.target, r.best_paise) for r in conn.execute(
+            select(e.at_ms, e.stop, e.target, e.best_paise)
+            .where(e.position_id == position_id, e.user_id == user_id,
+                   e.stop.is_not(None) | e.target.is_not(None) | e.best_paise.is_not(None))
+            .order_by(e.at_ms))]
+        fills = [(r.at_ms, r.side, r.price_paise) for r in conn.execute(
+            select(f.at_ms, f.side, f.price_paise)
+            .join(sql.orders, sql.orders.c.client_order_id == f.client_order_id)
+            .where(f.position_id == position_id, f.quantity > 0,
+                   sql.orders.c.user_id == user_id).order_by(f.at_ms))]
+    return {"levels": levels, "fills": fills}
+
+
 def _order_filters(user_id: str, *, day_from: date | None, day_to: date | None,
                    link_id: str | None, symbol: str | None, status: str | None):
     o = sql.orders.c

@@ -28,3 +28,14 @@ def test_a_gain_stands_on_the_zero_line_and_a_loss_hangs_from_it():
 def test_no_data_no_chart_and_labels_are_escaped():
     assert str(charts.line("c", "t", [])) == ""
     assert "<b>" not in str(charts.bars("c", "t", [("<b>", 1, "x")]))
+
+
+def test_a_level_holds_until_it_moves_and_the_fills_are_rings_on_the_same_scale():
+    svg = str(charts.over_time("c", "t", {"stop": [(0, 990, "a", "990"), (10, 1000, "b", "1000")]},
+                               [("entry", 0, 1000, "a", "1000"), ("exit", 20, 995, "c", "995")]))
+    stop = re.search(r'<polyline class="stop"[^>]* points="([^"]+)"', svg).group(1).split()
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = [map(float, p.split(",")) for p in stop]
+    assert y0 == y1 and x1 == x2 and y2 == y3 < y0 and x3 == charts.WIDTH - charts.PAD
+    assert re.findall(r'class="mark (\w+)"', svg) == ["entry", "exit"]
+    entry_y = float(re.search(r'class="mark entry" cx="[^"]+" cy="([^"]+)"', svg).group(1))
+    assert entry_y == y2                        # 1000, on the scale of the stop's 1000
