@@ -273,6 +273,15 @@ def _path(summary: str, *methods: str) -> dict:
 
 
 # -- strategies, universes, Telegram (webapp/settings_views.py) ------------------------------
+def _symbols(data: dict, *, required: bool) -> list[str] | None:
+    symbols = data.get("symbols")
+    if symbols is None and not required:
+        return None
+    if not (isinstance(symbols, list) and all(isinstance(x, str) for x in symbols)):
+        raise StrategyError('symbols must be a list of names such as ["SBIN", "INFY"]')
+    return symbols
+
+
 @signed_in
 @handles_errors
 async def strategies_collection(request: Request) -> Response:
@@ -282,13 +291,10 @@ async def strategies_collection(request: Request) -> Response:
     if request.method == "GET":
         return JSONResponse(await sv.my_attachments(state, user))
     data = await body(request)
-    symbols = data.get("symbols")
-    if symbols is not None and not (isinstance(symbols, list) and
-                                    all(isinstance(x, str) for x in symbols)):
-        return error("symbols must be a list of names such as [\"SBIN\", \"INFY\"]", 422)
     return JSONResponse(await sv.attach(state, user, str(data.get("link_id", "")),
                                         str(data.get("name", "")), data.get("params") or {},
-                                        symbols, data.get("universe")), status_code=201)
+                                        _symbols(data, required=False), data.get("universe")),
+                        status_code=201)
 
 
 @signed_in
@@ -307,11 +313,8 @@ async def universes_collection(request: Request) -> Response:
     if request.method == "GET":
         return JSONResponse(await sv.my_universes(state, user))
     data = await body(request)
-    symbols = data.get("symbols")
-    if not (isinstance(symbols, list) and all(isinstance(x, str) for x in symbols)):
-        return error("symbols must be a list of names such as [\"SBIN\", \"INFY\"]", 422)
-    return JSONResponse(await sv.add_universe(state, user, str(data.get("name", "")), symbols),
-                        status_code=201)
+    return JSONResponse(await sv.add_universe(state, user, str(data.get("name", "")),
+                                              _symbols(data, required=True)), status_code=201)
 
 
 @signed_in
