@@ -27,6 +27,7 @@ from connectors.ticks.feed import TickSender
 from pinewire import broker, processes
 from schemas import instruments, topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
+from webapp.pnl import max_drawdown
 from webapp.publish import publish
 
 
@@ -91,16 +92,6 @@ def trades(rows: list[dict]) -> list[dict]:
                     "pnl_paise": net if p["state"] == "CLOSED" else None,
                     "opened_at_ms": p["created_at_ms"], "closed_at_ms": p.get("closed_at_ms")})
     return out
-
-
-def max_drawdown(closed_pnls: list[int]) -> int:
-    """The largest fall of cumulative P&L from a peak, in paise (0 when it never falls)."""
-    total = peak = worst = 0
-    for pnl in closed_pnls:
-        total += pnl
-        peak = max(peak, total)
-        worst = max(worst, peak - total)
-    return worst
 
 
 def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog) -> dict:
