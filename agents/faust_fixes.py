@@ -228,19 +228,28 @@ class StuckRecovery:
         if not stuck:
             return
         consumer = recovery.app.consumer
-        states = consumer._thread._ensure_consumer()._fetcher._subscriptions
-        assignment = states.subscription and states.subscription.assignment
         for tp in stuck:
-            state = assignment and assignment.state_value(TopicPartition(tp.topic, tp.partition))
-            log.warning("recovery of %s: nothing received for %.0f s; read to %s of %s, fetch "
-                        "position %s, paused %s here and %s in Faust: reading from %s again",
-                        tp, now - received.get(tp, started), recovery.active_offsets.get(tp),
-                        recovery.active_highwaters.get(tp), state and state._position,
-                        state and state.paused, tp in consumer._paused_partitions,
-                        max(recovery.active_offsets.get(tp, 0), 0))
+            log.warning("recovery of %s: nothing received for %.0f s; read to %s of %s, %s: "
+                        "reading from %s again", tp, now - received.get(tp, started),
+                        recovery.active_offsets.get(tp), recovery.active_highwaters.get(tp),
+                        cls._fetching(consumer, tp), max(recovery.active_offsets.get(tp, 0), 0))
         received.update({tp: now for tp in stuck})     # sought back: wait again before the next
         await consumer.seek_wait({tp: max(recovery.active_offsets.get(tp, 0), 0)
                                   for tp in stuck})
+
+
+    @staticmethod
+    def _fetching(consumer, tp) -> str:
+        """Where the Kafka consumer stands on a partition, in words (what a log reader needs;
+        never a reason to fail)."""
+        try:
+            states = consumer._thread._ensure_consumer()._fetcher._subscriptions
+            state = states.subscription.assignment.state_value(
+                TopicPartition(tp.topic, tp.partition))
+            return (f"fetch position {state and state._position}, paused "
+                    f"{state and state.paused} (in Faust {tp in consumer._paused_partitions})")
+        except Exception as exc:  # noqa: BLE001 - a description only
+            return f"fetch state unknown ({type(exc).__name__})"
 
 
 class ProducerBuffer(faust_producer.ProducerBuffer):
