@@ -1,11 +1,13 @@
-"""The worker's reading order on partitions whose offsets have no holes (agents.faust_fixes)."""
+"""The worker's reading order on partitions whose offsets have no holes, and a table recovery
+that receives nothing (agents.faust_fixes)."""
 import asyncio
 from types import SimpleNamespace
 
 import pytest
 from faust.types import TP
 
-from agents.faust_fixes import SEEKS_BACK, ContiguousReads, Read, StaleAcks, read_verdict
+from agents.faust_fixes import (SEEKS_BACK, ContiguousReads, Read, StaleAcks, StuckRecovery,
+                                read_verdict)
 
 
 def test_the_next_record_is_taken():
@@ -180,3 +182,28 @@ def test_a_record_counts_for_the_commit_only_when_processed_by_running_streams(
 class Message:
     def __init__(self, generation_id: int):
         self.generation_id, self.acked = generation_id, False
+
+
+# -- a table recovery that receives nothing (StuckRecovery) ------------------------------------
+def test_a_recovery_that_receives_nothing_for_a_while_is_sought_back_to_where_it_stands(
+        monkeypatch):
+    monkeypatch.setattr(StuckRecovery, "verify", lambda recovery, now, stats: nothing())
+    changelog = [TP("ns-positions-changelog", n) for n in range(3)]
+    sought = {}
+
+    async def seek_wait(offsets):
+        sought.update({t.partition: offset for t, offset in offsets.items()})
+    recovery = SimpleNamespace(
+        _recovery_started_at=100.0, in_recovery=True,
+        _active_events_received_at={changelog[1]: 108.0},     # partition 1: an event at 108
+        active_offsets={changelog[0]: 41, changelog[1]: 7, changelog[2]: -1},
+        active_highwaters={changelog[0]: 90, changelog[1]: 9, changelog[2]: 5},
+        app=SimpleNamespace(consumer=SimpleNamespace(seek_wait=seek_wait,
+                                                     _paused_partitions=set())))
+    stats = dict.fromkeys(changelog)
+    asyncio.run(StuckRecovery.verify_then_unstick(recovery, 105.0, stats))
+    assert sought == {}                                     # 5 s: not yet
+    asyncio.run(StuckRecovery.verify_then_unstick(recovery, 112.0, stats))
+    assert sought == {0: 41, 2: 0}        # nothing since the start; partition 1 had one at 108
+    asyncio.run(StuckRecovery.verify_then_unstick(recovery, 115.0, stats))
+    assert sought == {0: 41, 2: 0}        # sought back at 112: waited on again from there
