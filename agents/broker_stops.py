@@ -29,8 +29,9 @@ def protection_due(pos: Position, now_ms: int, every_ms: int) -> bool:
     """A PROTECT order is due: the position is protected, OPEN (or waiting to retry a rejected
     exit, which cancels the rule first again — not when the retry is due now, nor while a
     fired rule's order is working) with all its entry filled, and its rule is missing or no
-    longer at its levels and quantity — moved at most every `every_ms`, never while the first
-    placement's answer is awaited."""
+    longer at its levels and quantity — moved at most every `every_ms` (at once when the
+    trader moved the levels, also after a first placement answered meanwhile), never while the
+    first placement's answer is awaited."""
     waiting = pos.state == EXITING and pos.retry_at_ms is not None and \
         pos.retry_at_ms > now_ms and pos.rule_fired_at_ms is None
     if not pos.broker_stop or not (pos.state == OPEN or waiting) or pos.entry_open or \
@@ -43,11 +44,11 @@ def protection_due(pos: Position, now_ms: int, every_ms: int) -> bool:
     if (stop is None and target is None) or \
             (pos.rule_stop_paise, pos.rule_target_paise, pos.rule_qty) == wanted:
         return False
-    return pos.rule_sent_ms is None or now_ms - pos.rule_sent_ms >= every_ms
+    return pos.rule_due_now or pos.rule_sent_ms is None or now_ms - pos.rule_sent_ms >= every_ms
 
 
 def protection_sent(pos: Position, now_ms: int) -> Position:
     stop, target = rule_levels(pos)
     return _bump(pos, rule_stop_paise=stop, rule_target_paise=target,
                  rule_qty=pos.entry_qty - pos.exit_qty, rule_attempt=pos.rule_attempt + 1,
-                 rule_sent_ms=now_ms)
+                 rule_sent_ms=now_ms, rule_due_now=False)

@@ -8,7 +8,7 @@ already exiting or closed answers so and changes nothing, so a repeated command 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -134,7 +134,8 @@ def adjust(pos: Position | None, levels: Levels, last_paise: int | None, now_ms:
     if (after.stop, after.target, after.trail_pct) == (pos.stop, pos.target, pos.trail_pct) \
             and not levels.trail_from_now:
         return Answer(UNCHANGED, f"{_name(pos)}: {describe(after)} (unchanged)")
-    return Answer(ADJUSTED, f"{_name(pos)}: {describe(after)} ({by})", after)
+    return Answer(ADJUSTED, f"{_name(pos)}: {describe(after)} ({by})",
+                  replace(after, rule_due_now=after.broker_stop))
 
 
 def _check(levels: Levels, pos: Position, last: int, long_: bool) -> str | None:

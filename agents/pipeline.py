@@ -391,12 +391,11 @@ async def close_now(pos: Position, reason: str) -> Position:
     return closing
 
 
-async def protect_if_due(pos: Position, every_ms: int | None = None) -> None:
+async def protect_if_due(pos: Position) -> None:
     """Place or move the position's broker-side stop rule when it is due (a trader's own
-    change moves it at once: every_ms 0)."""
+    change moves it at once: broker_stops.protection_due)."""
     now = emit.now_ms()
-    pace = int(A.S.broker_stop_every_s * 1000) if every_ms is None else every_ms
-    if broker_stops.protection_due(pos, now, pace):
+    if broker_stops.protection_due(pos, now, int(A.S.broker_stop_every_s * 1000)):
         sent = broker_stops.protection_sent(pos, now)
         await emit.store(memory, sent, pos)
         await emit.order(sent, "PROTECT")

@@ -110,6 +110,7 @@ class Position:
     rule_attempt: int = 0           # PROTECT orders sent (placement, then each move)
     rule_sent_ms: int | None = None
     rule_fired_at_ms: int | None = None   # pinewire's exit found the rule fired: its order exits
+    rule_due_now: bool = False      # the trader moved the levels: the rule follows unpaced
     # -- levels the trader set on the open position (agents/manual.py), in paise: they replace
     # the link's percentages (exits.ExitRules)
     stop_at_paise: int | None = None

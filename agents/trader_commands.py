@@ -49,7 +49,7 @@ async def _one(command: Command, pos: Position | None) -> dict:
             await emit.store(memory, answer.position, pos)
             await emit.event("MANUAL", link_id=pos.link_id, token=pos.token,
                              pos=answer.position, reason=answer.reason)
-            await protect_if_due(answer.position, every_ms=0)   # its broker rule follows
+            await protect_if_due(answer.position)   # its broker rule follows at once
     else:
         answer = manual.close(pos, by)
         if answer.outcome == manual.CLOSING:

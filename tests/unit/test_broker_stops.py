@@ -239,3 +239,16 @@ def test_the_rule_watcher_takes_each_fired_rules_own_order_once():
     assert rule_orders([RuleState("r1", "triggered", "4")], protecting, book, set()) == \
         {"4": "p1"}
     assert rule_orders(fired[:1], protecting, [order("5", status="open")], set()) == {}
+
+
+def test_levels_the_trader_moves_while_the_first_placement_is_awaited_follow_its_answer():
+    from agents import manual
+    sent = S.protection_sent(opened(), 5000)
+    moved = manual.adjust(sent, manual.Levels(stop=99500), 100000, 5500, "erin").position
+    assert moved.stop_at_paise == 99500
+    assert not S.protection_due(moved, 5600, EVERY), "the first answer is still awaited"
+    placed = answer(moved, "P", "PROTECTED")                  # at the old levels, 0.1 s later
+    assert (placed.rule_stop_paise, placed.rule_id) == (99000, "R1")
+    assert S.protection_due(placed, 5600, EVERY), "unpaced: the trader moved the levels"
+    again = S.protection_sent(placed, 5600)
+    assert again.rule_stop_paise == 99500 and not S.protection_due(again, 5700, EVERY)
