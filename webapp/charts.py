@@ -3,7 +3,12 @@ bars, scaled into a fixed box with the zero line marked. Every point and bar car
 and value (data-x, data-y, a <title>) for a reader, a screen reader and a test."""
 from __future__ import annotations
 
+from fractions import Fraction
+from typing import Callable
+
 from markupsafe import Markup, escape
+
+from schemas.money import paise_to_rupees, signed_rupees
 
 WIDTH, HEIGHT, PAD = 640, 180, 12
 
@@ -105,3 +110,29 @@ def over_time(chart_id: str, title: str, series: dict[str, list[tuple[int, float
     return Markup(f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
                   f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'
                   f'<title>{escape(title)}</title>{body}</svg>')
+
+
+def equity(closes: list[tuple[int, str, int]], when: Callable[[int], str]) -> Markup:
+    """Realized P&L added up over the closed positions ((closed at, symbol, realized)), in
+    close order."""
+    points, total = [], 0
+    for at_ms, symbol, realized in closes:
+        total += realized
+        points.append((f"{when(at_ms)} {symbol}", total, signed_rupees(total)))
+    return line("equity", "Equity: realized P&L added up, trade by trade", points)
+
+
+def position(row: dict, path: dict, when: Callable[[int], str]) -> Markup:
+    """A position's stop, target and best price (what a trailing stop follows) as they moved,
+    event by event (queries.position_path); its entry and exit fills marked."""
+    series: dict[str, list] = {"stop": [], "target": [], "best": []}
+    for at_ms, *levels in path["levels"]:
+        for name, value in zip(series, levels):
+            value = None if value is None else Fraction(value)    # exact: "n/d" or paise
+            if value is not None and (not series[name] or series[name][-1][1] != value):
+                series[name].append((at_ms, value, when(at_ms), paise_to_rupees(value)))
+    entry_side = "BUY" if row["side"] == "LONG" else "SELL"
+    marks = [("entry" if side == entry_side else "exit", at_ms, price, when(at_ms),
+              paise_to_rupees(price)) for at_ms, side, price in path["fills"]]
+    return over_time("position-chart", "Stop, target and best price as they moved; the fills "
+                     "marked", {k: v for k, v in series.items() if v}, marks)

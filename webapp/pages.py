@@ -8,7 +8,6 @@ import csv
 import io
 import time
 from datetime import date, datetime
-from fractions import Fraction
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -16,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from agents.risk import IST
 from connectors.credentials import AccountError
-from schemas.money import paise_to_rupees, signed_rupees
+from schemas.money import signed_rupees
 from webapp import charts, links, pnl, queries, users, views
 from webapp.auth import (client_address, csrf_ok, csrf_token, current_user, login_throttled,
                          sign_in, signed_in)
@@ -344,26 +343,8 @@ async def position_page(request: Request) -> Response:
     steps = await views.db(queries.timeline, state.engine, user["id"], pid)
     path = await views.db(queries.position_path, state.engine, user["id"], pid)
     return await render(request, "position.html", position=position_view(row, last_prices(state)),
-                        steps=steps, chart=_position_chart(row, path),
+                        steps=steps, chart=charts.position(row, path, ist),
                         message=request.query_params.get("message"))
-
-
-def _position_chart(row: dict, path: dict):
-    """Stop, target and the best price (what a trailing stop follows) as they moved, event by
-    event; the entry and exit fills marked."""
-    def level(text):
-        return None if text is None else Fraction(text) if "/" in str(text) else Fraction(int(text))
-    series: dict[str, list] = {"stop": [], "target": [], "best": []}
-    for at_ms, stop, target, best in path["levels"]:
-        for name, value in (("stop", level(stop)), ("target", level(target)),
-                            ("best", None if best is None else Fraction(best))):
-            if value is not None and (not series[name] or series[name][-1][1] != value):
-                series[name].append((at_ms, value, ist(at_ms), paise_to_rupees(value)))
-    entry_side = "BUY" if row["side"] == "LONG" else "SELL"
-    marks = [("entry" if side == entry_side else "exit", at_ms, price, ist(at_ms),
-              paise_to_rupees(price)) for at_ms, side, price in path["fills"]]
-    return charts.over_time("position-chart", "Stop, target and best price as they moved; the "
-                            "fills marked", {k: v for k, v in series.items() if v}, marks)
 
 
 def order_filters(params) -> dict:
@@ -403,15 +384,6 @@ def orders_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def _equity_chart(closes: list[tuple[int, str, int]]):
-    """Realized P&L added up over the closed positions, in close order."""
-    points, total = [], 0
-    for at_ms, symbol, realized in closes:
-        total += realized
-        points.append((f"{ist(at_ms)} {symbol}", total, signed_rupees(total)))
-    return charts.line("equity", "Equity: realized P&L added up, trade by trade", points)
-
-
 @signed_in
 async def orders_page(request: Request) -> Response:
     state, user = request.app.state, await current_user(request)
@@ -423,7 +395,7 @@ async def orders_page(request: Request) -> Response:
     closes = await views.db(queries.realized_closes, state.engine, user["id"])
     days = queries.realized_by_day(closes)
     return await render(request, "orders.html", orders=rows, query=request.url.query,
-                        days=days, equity=_equity_chart(closes), per_day=charts.bars(
+                        days=days, equity=charts.equity(closes, ist), per_day=charts.bars(
                             "pnl-per-day", "Realized P&L per day",
                             [(day, paise, signed_rupees(paise)) for day, paise in reversed(days)]),
                         links=await views.my_links(state, user),

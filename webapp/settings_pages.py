@@ -21,7 +21,7 @@ REFUSED = (StrategyError, AccountError, TelegramError)
 
 def symbols_of(text: str) -> list[str]:
     """Symbols written one a line or separated by commas or spaces."""
-    return [s for s in text.replace(",", " ").split() if s]
+    return text.replace(",", " ").split()
 
 
 async def _strategies(request: Request, status: int = 200, **context) -> Response:
