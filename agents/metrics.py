@@ -1,6 +1,7 @@
-"""The worker's figures in Prometheus format, served on 127.0.0.1 (PINEWIRE_METRICS_PORT, or
-the next free port after it when another worker on the host has it: each worker logs its own).
-Consumer lag per topic is on the web app's /metrics (it counts what the broker holds)."""
+"""The worker's figures in Prometheus format, served on PINEWIRE_METRICS_HOST (127.0.0.1) at
+PINEWIRE_METRICS_PORT, or the next free port after it when another worker on the host has it:
+each worker logs its own. Consumer lag per topic is on the web app's /metrics (it counts what
+the broker holds)."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +17,9 @@ TICK_TO_DECISION = Histogram("pinewire_tick_to_exit_decision_seconds",
 ORDER_TO_FILL = Histogram("pinewire_order_to_fill_seconds",
                           "From an order intent to the fill the broker call returned",
                           ["purpose"], buckets=_LATENCY)
+ALERT_TO_FILL = Histogram("pinewire_alert_to_fill_seconds",
+                          "From a webhook alert's arrival at the gateway to its entry's first "
+                          "fill", buckets=_LATENCY)
 OPEN_POSITIONS = Gauge("pinewire_open_positions", "Live positions on this worker's partitions")
 CANDLES = Counter("pinewire_candles_total", "Candles the worker closed, by timeframe",
                   ["timeframe"])
@@ -24,12 +28,29 @@ LATE_TICKS = Counter("pinewire_late_ticks_total", "Ticks older than their instru
 DEAD_LETTERS = Counter("pinewire_dead_letters_total", "Records an agent could not handle",
                        ["agent"])
 
+_ARRIVALS: dict[str, int] = {}   # position id -> its entry alert's arrival at the gateway (ms)
+_ARRIVALS_KEPT = 50_000          # entries never filled (rejected, cancelled) go oldest first
 
-def serve(port: int, tries: int = 32) -> int | None:
+
+def entry_sent(position_id: str, alert_received_at_ms: int) -> None:
+    """An alert's entry order is on its way: its fill will be timed from the alert's arrival."""
+    _ARRIVALS[position_id] = alert_received_at_ms
+    if len(_ARRIVALS) > _ARRIVALS_KEPT:
+        del _ARRIVALS[next(iter(_ARRIVALS))]
+
+
+def filled(position_id: str, at_ms: int) -> None:
+    """A fill of the position: the first after an alert's entry observes alert → fill."""
+    arrived = _ARRIVALS.pop(position_id, None)
+    if arrived is not None:
+        ALERT_TO_FILL.observe(max(0, at_ms - arrived) / 1000)
+
+
+def serve(host: str, port: int, tries: int = 32) -> int | None:
     for candidate in range(port, port + tries):
         try:
-            start_http_server(candidate, addr="127.0.0.1")
-            log.info("metrics on http://127.0.0.1:%d/metrics", candidate)
+            start_http_server(candidate, addr=host)
+            log.info("metrics on http://%s:%d/metrics", host, candidate)
             return candidate
         except OSError:
             continue

@@ -210,6 +210,8 @@ async def handle_alert(alert: Alert) -> None:
     if decision.outcome == signals.OPEN:
         await emit.subscription(memory, pos)   # a paper entry may wait for the first tick
     await emit.order(pos, purpose, alert_id=alert.id)
+    if purpose == "ENTRY":
+        metrics.entry_sent(pos.id, alert.received_at_ms)
     await emit.event("ALERT_ACCEPTED", pos=pos, **common)
 
 
@@ -357,6 +359,8 @@ async def apply_fill(fill: Fill) -> None:
             await reverse_after_close(before, fill.price_paise)
         return
     await emit.store(memory, pos, before)
+    if fill.status == "FILLED":
+        metrics.filled(pos.id, fill.at_ms)
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason=_fill_reason(fill))
     if fill.status == "REJECTED":

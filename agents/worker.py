@@ -31,7 +31,7 @@ memory = pipeline.memory
 async def _follow_settings() -> None:
     log.info("worker %s on %s", WORKER_ID, type(asyncio.get_running_loop()).__module__)
     if A.S.metrics_port:
-        metrics.serve(A.S.metrics_port)
+        metrics.serve(A.S.metrics_host, A.S.metrics_port)
     memory.config.start()
     await _own_accounts()
 

@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite in data_dir")
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    metrics_port: int = Field(9464, ge=0, description="a worker's /metrics on 127.0.0.1 (the "
+    metrics_port: int = Field(9464, ge=0, description="a worker's /metrics on metrics_host (the "
                               "next free one when taken); 0: off")
+    metrics_host: str = Field("127.0.0.1", description="the address a worker's /metrics listens "
+                              "on: 0.0.0.0 where a scraper on another host or container reads it")
     web_workers: int = Field(1, ge=1, description="web app processes (all serve the same port "
                              "and produce to the same topics)")
     public_url: str | None = Field(None, description="base of webhook URLs shown to traders")

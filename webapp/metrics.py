@@ -18,7 +18,7 @@ ACK = Histogram("pinewire_webhook_ack_seconds", "From a webhook's arrival to its
 LAG = Gauge("pinewire_consumer_lag_records", "Records of a topic a consumer group has not "
             "consumed (group: workers or ledger)", ["topic", "group"])
 RECORDS = Gauge("pinewire_topic_records", "Records a topic holds", ["topic"])
-DEAD_LETTERS = Gauge("pinewire_dead_letters", "Records on the dead-letter topic")
+DEAD_LETTERS = Gauge("pinewire_dead_letter_records", "Records on the dead-letter topic")
 OPEN = Gauge("pinewire_workers_open_positions", "Live positions, from the workers' heartbeats")
 KAFKA_UP = Gauge("pinewire_kafka_reachable", "1 when the broker answered this scrape")
 

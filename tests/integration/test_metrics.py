@@ -43,3 +43,10 @@ def test_a_worker_serves_its_own_figures(pipeline):
                       (_value(t, "pinewire_ticks_total") or 0) >= 2 and t, 20,
                       "the ticks counted")
     assert _value(text, "pinewire_open_positions") is not None
+    before = _value(text, "pinewire_alert_to_fill_seconds_count") or 0
+    link = pipeline.add_link()
+    pipeline.alert(link, "BUY", "RELIANCE")   # fills at the last tick, 1401
+    text = wait_until(lambda: (t := httpx.get(url).text) and
+                      _value(t, "pinewire_alert_to_fill_seconds_count") == before + 1 and t, 20,
+                      "the entry's alert → fill observed")
+    assert 0 < _value(text, "pinewire_alert_to_fill_seconds_sum") < 20

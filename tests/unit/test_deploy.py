@@ -39,7 +39,7 @@ def commands() -> list[tuple[str, list[str]]]:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     for name, service in compose["services"].items():
         command = service.get("command")
-        if not command:
+        if not command or "build" not in service:   # not a pinewire image
             continue
         lines = command[2].split("&&") if command[:2] == ["sh", "-c"] else [shlex.join(command)]
         found += [(f"compose {name}", shlex.split(line)[1:]) for line in lines]
