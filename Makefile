@@ -57,11 +57,17 @@ integration: $(STAMP) services
 	$(BIN)/python -m pytest -q -ra tests/integration
 
 # Benchmarks (never part of `make test`): each starts its own broker, worker and web app on
-# loopback, prints a table and writes bench/results/<name>.json with its goals.
+# loopback, prints a table and writes bench/results/<name>.json (<name>_kafka.json on Apache
+# Kafka) with its goals and the same-run floors they were compared with. BENCH_BROKERS=tansu
+# runs on the embedded broker only.
+BENCH_BROKERS ?= tansu kafka
 bench: $(STAMP)
-	$(BIN)/python -m bench.webhook
-	$(BIN)/python -m bench.tick_path
-	$(BIN)/python -m bench.recovery
+	@case " $(BENCH_BROKERS) " in *" kafka "*) $(MAKE) --no-print-directory jdk;; esac
+	for broker in $(BENCH_BROKERS); do \
+	  for b in webhook exits tick_path recovery; do \
+	    $(BIN)/python -m bench.$$b --broker $$broker || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(VENV) .pinewire bench/results

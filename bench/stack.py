@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import tempfile
 import time
@@ -65,6 +66,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100), nearest rank."""
     ordered = sorted(values)
@@ -87,7 +94,7 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str,
 class Result:
     """A benchmark's figures and goals: printed as a table and written to
     bench/results/<name>.json (<name>_kafka.json on Apache Kafka), each goal as
-    {"metric", "value", "goal", "pass"}."""
+    {"metric", "value", "goal", "pass"} and, for a ratio, "floor": the figures it divides by."""
 
     def __init__(self, name: str, broker: str = "tansu", **setup):
         self.name = name if broker == "tansu" else f"{name}_{broker}"
@@ -100,10 +107,13 @@ class Result:
         self.data["figures"][key] = value
         print(f"  {key:<52} {value}", flush=True)
 
-    def goal(self, metric: str, value, goal: str, passed: bool) -> None:
+    def goal(self, metric: str, value, goal: str, passed: bool, **floor) -> None:
+        """A goal; `floor` names the same-run figures it was compared with."""
         self.data["goals"].append({"metric": metric, "value": value, "goal": goal,
-                                   "pass": bool(passed)})
-        print(f"  {'PASS' if passed else 'MISS'} {metric:<47} {value}  (goal {goal})", flush=True)
+                                   "pass": bool(passed), **({"floor": floor} if floor else {})})
+        against = f", floor {floor}" if floor else ""
+        print(f"  {'PASS' if passed else 'MISS'} {metric:<47} {value}  (goal {goal}{against})",
+              flush=True)
 
     def write(self) -> dict:
         RESULTS.mkdir(exist_ok=True)
@@ -112,5 +122,4 @@ class Result:
 
 
 def _cpus() -> int:
-    import os
     return len(os.sched_getaffinity(0))
