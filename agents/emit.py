@@ -102,9 +102,18 @@ def save(memory: WorkerMemory, pos: Position) -> None:
     memory.track(pos)
 
 
+_last_written: tuple[Position, object] | None = None   # the last position written, and its
+                                                      # changelog record's future
+
+
 def write(pos: Position) -> None:
     """The position and its slot into the tables (save() also updates the worker's memory)."""
-    A.positions[pos.id] = pos
+    global _last_written
+    # what the table's own assignment does, keeping its changelog record's future: an order
+    # that follows waits on that record rather than writing the position a second time
+    written = A.positions.send_changelog(current_event().message.partition, pos.id, pos)
+    A.positions.data[pos.id] = pos
+    _last_written = (pos, written)
     if ROCKSDB:
         _decoded[pos.id] = pos
     if pos.state in LIVE_STATES:
@@ -148,7 +157,9 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
     # (the table's own record of this write may still be in flight). A worker killed between
     # the two restores a position that knows its order, and resends it if unanswered; never an
     # order whose fill finds a position that forgot it. The stream goes on meanwhile.
-    written = A.positions.send_changelog(current_event().message.partition, pos.id, pos)
+    last = _last_written
+    written = last[1] if last is not None and last[0] is pos else \
+        A.positions.send_changelog(current_event().message.partition, pos.id, pos)
     written.add_done_callback(partial(_send_order, intent, order_partition(pos)))
 
 
