@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 
 import faust
+import orjson
 from aiokafka import TopicPartition
 from faust.tables import recovery as faust_recovery
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.utils import json as faust_json
 
 from connectors import kafka
 from schemas import topics as registry
@@ -280,7 +283,27 @@ class ProducerBuffer(faust_producer.ProducerBuffer):
                 continue        # still sending: wait on, never commit past it
 
 
+class Json:
+    """Faust's JSON codec, encoding with orjson (six times faster on a position) and decoding
+    with the standard library, whatever Faust chose at import: orjson decodes an integer
+    beyond 64 bits as a float, which would let an out-of-range quantity through as a number.
+    What orjson cannot encode (an integer beyond 64 bits) the standard library does."""
+
+    @staticmethod
+    def dumps(obj, **_ignored) -> bytes:
+        try:
+            return orjson.dumps(obj, default=faust_json.on_default,
+                                option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
+        except TypeError:
+            return json.dumps(obj, cls=faust_json.JSONEncoder, separators=(",", ":")).encode()
+
+    @staticmethod
+    def loads(s, **_ignored):
+        return json.loads(s)
+
+
 def apply(settings: Settings) -> None:
+    faust_json.dumps, faust_json.loads = Json.dumps, Json.loads   # what Faust's codec calls
     FetchWait.wait_ms = settings.fetch_wait_ms
     ContiguousReads.topics = {registry.topic_name(settings.namespace, spec)
                               for spec in registry.ALL if not spec.compacted}

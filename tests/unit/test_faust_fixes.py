@@ -1,6 +1,7 @@
 """The worker's reading order on partitions whose offsets have no holes, and a table recovery
-that receives nothing (agents.faust_fixes)."""
+that receives nothing, the JSON codec (agents.faust_fixes)."""
 import asyncio
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -207,3 +208,22 @@ def test_a_recovery_that_receives_nothing_for_a_while_is_sought_back_to_where_it
     assert sought == {0: 41, 2: 0}        # nothing since the start; partition 1 had one at 108
     asyncio.run(StuckRecovery.verify_then_unstick(recovery, 115.0, stats))
     assert sought == {0: 41, 2: 0}        # sought back at 112: waited on again from there
+
+
+def test_the_json_codec_encodes_fast_and_keeps_big_integers_exact():
+    from decimal import Decimal
+
+    from agents import positions
+    from agents.faust_fixes import Json
+    pos = positions.open_position(
+        alert_id="a1", link_id="l1", token="3045", symbol="SBIN-EQ", exchange="NSE",
+        side="LONG", quantity=2**40, paper=True, sl_pct="1", target_pct="2", trail_pct=None,
+        trail_activation_pct=None, slippage_bps=0, reference_price_paise=None, partition=3,
+        now_ms=1).to_dict()
+    assert json.loads(Json.dumps(pos)) == pos
+    huge = {"quantity": 2**70, "price": Decimal("1.5")}   # orjson refuses it: stdlib's turn
+    assert Json.loads(Json.dumps(huge)) == {"quantity": 2**70, "price": "1.5"}
+    # decoded by the standard library: an integer beyond 64 bits stays an integer (orjson
+    # would make it a float, which a range check on integers lets through)
+    assert Json.loads(b'{"quantity": 123456789012345678901234567890}') == \
+        {"quantity": 123456789012345678901234567890}
