@@ -3,7 +3,8 @@
 1. Webhook ack latency: 300 and 1,000 alerts/s for 10 s each, a new TCP connection per alert
    (bench/load.py, its own process), against pinewire's gateway (a worker and a tick feed run
    meanwhile, as in production) and, in the same run, against a bare Starlette app that only
-   produces the body with acks=all to the same broker (bench/bare_gateway.py).
+   produces the body with acks=all to the same broker (bench/bare_gateway.py); and against
+   pinewire's gateway alone, its worker and ledger paused as the bare app has no consumers.
    Goal at each rate: every alert answered 2xx, p99 ≤ 1.5 × the bare app's p99.
 2. Alert → paper fill: 100 alerts/s over 100 links for 10 s (a BUY and a SELL per link in
    turn); for each BUY, the fill's time on the fills topic minus the time the alert was sent.
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from bench.stack import BROKERS, Result, percentile, pipeline, wait_for
+from bench.tick_path import settled
 from connectors import kafka
 from pinewire import processes
 from schemas import ids, sql, topics as registry
@@ -91,8 +96,14 @@ def webhook(p, links, seconds: float, broker: str) -> dict:
         for rate in (300, 1000):
             base = load(bare_port, requests, rate, seconds)
             ours = load(p.settings.web_port, requests, rate, seconds)
-            for name, r in (("bare baseline", base), ("pinewire", ours)):
+            with paused(p.worker, p.ledger):
+                alone = load(p.settings.web_port, requests, rate, seconds)
+            wait_for(lambda: settled(p), 300, "the worker and ledger to catch up", 0.5)
+            for name, r in (("bare baseline", base), ("pinewire", ours),
+                            ("pinewire, worker and ledger paused", alone)):
                 res.figure(f"{rate}/s {name}", r)
+            res.figure(f"{rate}/s: p99 ÷ bare, the gateway alone (worker and ledger paused)",
+                       round(alone["p99_ms"] / base["p99_ms"], 2))
             ratio = ours["p99_ms"] / base["p99_ms"] if base["p99_ms"] else float("inf")
             res.goal(f"webhook ack p99 ÷ bare app's p99 at {rate:,}/s", round(ratio, 2),
                      "≤ 1.5, every alert 2xx", ratio <= 1.5 and ours["ok"] == ours["sent"],
@@ -101,6 +112,19 @@ def webhook(p, links, seconds: float, broker: str) -> dict:
     finally:
         processes.stop(bare)
     return res.write()
+
+
+@contextlib.contextmanager
+def paused(*procs):
+    """The gateway alone, as the bare app is: the processes that consume its alerts frozen
+    (SIGSTOP) meanwhile; they catch up after."""
+    for proc in procs:
+        os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for proc in procs:
+            os.kill(proc.pid, signal.SIGCONT)
 
 
 async def _paced_alerts(base_url: str, requests, rate: float, seconds: float) -> list:
