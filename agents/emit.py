@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
+from typing import Callable
 
 from faust import current_event
 
 from agents import app as A
+from agents import metrics
 from agents.memory import WorkerMemory
 from agents.positions import LIVE_STATES, MANUAL, Position, entry_side, exit_side
 from schemas import ids
-from schemas.records import Event, Exposure, OrderIntent, Subscription
+from schemas.records import Event, Exposure, Fill, OrderIntent, Subscription
 from schemas.topics import instrument_partition
 
 log = logging.getLogger("pinewire.emit")
@@ -157,19 +159,32 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
     # (the table's own record of this write may still be in flight). A worker killed between
     # the two restores a position that knows its order, and resends it if unanswered; never an
     # order whose fill finds a position that forgot it. The stream goes on meanwhile.
+    fill = paper_fill_at_once(intent) if intent.paper else None
+    intent.filled_at_once = fill is not None
     last = _last_written
     written = last[1] if last is not None and last[0] is pos else \
         A.positions.send_changelog(current_event().message.partition, pos.id, pos)
-    written.add_done_callback(partial(_send_order, intent, order_partition(pos)))
+    written.add_done_callback(partial(_send_order, intent, order_partition(pos), fill))
 
 
-def _send_order(intent: OrderIntent, partition: int, written) -> None:
+# agents/pipeline sets it: the paper broker's fill of an exit on a level, known at once
+paper_fill_at_once: Callable[[OrderIntent], Fill | None] = lambda intent: None
+
+
+def _send_order(intent: OrderIntent, partition: int, fill: Fill | None, written) -> None:
+    """The order, and a paper order's fill decided with it (the same write-ahead: both go
+    once the changelog holds the position that sent them)."""
     if written.cancelled() or written.exception() is not None:
         log.warning("order %s not sent: the changelog did not take its position (%r); the "
                     "position resends it", intent.client_order_id,
                     None if written.cancelled() else written.exception())
         return
     A.orders_topic.send_soon(key=intent.position_id, value=intent, partition=partition)
+    if fill is not None:
+        A.fills_topic.send_soon(key=fill.position_id, value=fill,
+                                partition=partition_of(fill.token))
+        metrics.ORDER_TO_FILL.labels(intent.purpose).observe(
+            max(0, fill.at_ms - intent.created_at_ms) / 1000)
 
 
 async def event(kind: str, *, link_id: str, token: str | None = None,

@@ -41,6 +41,9 @@ async def send_fill(fill: Fill) -> None:
                              partition=emit.partition_of(fill.token))
 
 
+emit.paper_fill_at_once = lambda intent: brokers.paper.fill_at_once(intent, emit.now_ms())
+
+
 async def account_health(account_id: str, problem: str | None) -> None:
     """Every login outcome of a live account, for the ledger (accounts.health) and the logs."""
     account = memory.account(account_id) or {}
@@ -246,6 +249,8 @@ order_lanes = OrderLanes(limit=1000, in_flight=A.S.orders_in_flight)
 async def on_order(stream):
     async for event in stream.events():
         intent = event.value
+        if intent.filled_at_once:
+            continue          # its fill went out with it (emit.order)
         if intent.paper:
             await A.handle(event, execute)
             continue

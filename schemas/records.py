@@ -60,6 +60,7 @@ class OrderIntent(_Record):
     account_id: Optional[str] = None   # which broker account places a live order
     product_type: str = "INTRADAY"
     paper_fill: str = "full"           # paper only: full | partial:F
+    filled_at_once: bool = False       # paper only: its fill went out with it (no executor)
     user_id: Optional[str] = None
     # an entry still partly unfilled when its exit is sent: cancel it at the broker first
     cancel_client_order_id: Optional[str] = None

@@ -37,6 +37,16 @@ def fill_now(quantity: int, paper_fill: str) -> int:
     return min(quantity, max(1, int(quantity * fraction)))
 
 
+def _triggered(intent: OrderIntent) -> bool:
+    """An exit on a level (stop, target, trail, end of day), not on a signal."""
+    return intent.purpose == "EXIT" and intent.reason != "SIGNAL"
+
+
+def _price(intent: OrderIntent, last_price_paise: int | None) -> int | None:
+    """An exit on a level fills at the tick that triggered it; the rest at the last tick."""
+    return (intent.reference_price_paise if _triggered(intent) else None) or last_price_paise
+
+
 def _fill(intent: dict, quantity: int, filled_after: int, price: int, now_ms: int,
           text: str | None = None) -> Fill:
     """A fill id per cumulative quantity: the same increment is the same fill on replay."""
@@ -63,14 +73,27 @@ class PaperBroker:
             return [rejection(intent, "nothing to fill", now_ms)]
         fills = self.cancel(intent.token, intent.cancel_client_order_id, now_ms)
         order = intent.asdict()
-        triggered = intent.purpose == "EXIT" and intent.reason != "SIGNAL"
-        price = (intent.reference_price_paise if triggered else None) or last_price_paise
+        price = _price(intent, last_price_paise)
         now_qty = fill_now(intent.quantity, intent.paper_fill) if price else 0
         if now_qty:
             fills.append(_fill(order, now_qty, now_qty, price, now_ms))
         if now_qty < intent.quantity:
             self._rest(intent.token, dict(order=order, filled=now_qty, placed_at_ms=now_ms))
         return fills
+
+    def fill_at_once(self, intent: OrderIntent, now_ms: int) -> Fill | None:
+        """The fill of an exit on a level that fills whole, with nothing of its entry resting
+        to cancel: what execute() would answer, whenever it ran (the triggering tick's price),
+        so it is decided where the exit is and goes out with the order, which no executor then
+        handles. None: execute() decides (an entry or a signal's exit fills at the last tick
+        when the executor takes it)."""
+        if not _triggered(intent) or intent.quantity <= 0 or \
+                self._resting(intent.token, intent.cancel_client_order_id):
+            return None
+        price = intent.reference_price_paise
+        if not price or fill_now(intent.quantity, intent.paper_fill) < intent.quantity:
+            return None
+        return _fill(intent.asdict(), intent.quantity, intent.quantity, price, now_ms)
 
     def on_tick(self, token: str, price_paise: int, now_ms: int) -> list[Fill]:
         """Fill every order resting on this instrument at this tick."""
@@ -88,8 +111,7 @@ class PaperBroker:
 
     def expire(self, token: str, client_order_id: str, now_ms: int) -> list[Fill]:
         """A resting order that got no tick in time: the alert's price, or a rejection."""
-        resting = self.book.get(token) or []
-        mine = next((r for r in resting if r["order"]["client_order_id"] == client_order_id), None)
+        mine = self._resting(token, client_order_id)
         if mine is None:
             return []   # filled or cancelled meanwhile
         self._remove(token, client_order_id)
@@ -106,12 +128,16 @@ class PaperBroker:
                why: str = "cancelled: the exit was sent before the rest filled") -> list[Fill]:
         """Cancel what rests of an order (an entry whose exit triggered, or that the trader
         cancelled): its rejection."""
-        resting = self.book.get(token) or []
-        mine = next((r for r in resting if r["order"]["client_order_id"] == client_order_id), None)
+        mine = self._resting(token, client_order_id)
         if mine is None:
             return []
         self._remove(token, client_order_id)
         return [rejection(OrderIntent(**mine["order"]), why, now_ms)]
+
+    def _resting(self, token: str, client_order_id: str | None) -> dict | None:
+        return next((r for r in self.book.get(token) or ()
+                     if r["order"]["client_order_id"] == client_order_id), None) \
+            if client_order_id else None
 
     def _rest(self, token: str, entry: dict) -> None:
         resting = [r for r in self.book.get(token) or ()

@@ -97,3 +97,28 @@ def test_an_exit_cancels_the_rest_of_its_entry_first():
 
 def test_same_intent_gives_the_same_fill_id():
     assert run(new(), intent(), 1, 1)[0].fill_id == run(new(), intent(), 2, 2)[0].fill_id
+
+
+@pytest.mark.parametrize("order,why", [
+    (intent(side="SELL", ref=99000, purpose="EXIT"), None),
+    (intent(ref=99000), "an entry fills at the last tick when the executor takes it"),
+    (intent(side="SELL", ref=None, purpose="EXIT"), "no trigger price: the last tick's"),
+    (intent(side="SELL", ref=99000, purpose="EXIT", fill="partial:0.5"), "a rest to rest"),
+])
+def test_an_exit_on_a_level_is_filled_at_once_as_execute_would(order, why):
+    at_once = new().fill_at_once(order, 7)
+    if why is None:
+        assert at_once == run(new(), order, 97000, 7)[0]
+        assert (at_once.price_paise, at_once.quantity) == (99000, 10)
+    else:
+        assert at_once is None, why
+
+
+def test_a_signal_exit_or_an_entry_resting_waits_for_execute():
+    signal_exit = OrderIntent(**{**intent(side="SELL", ref=99000, purpose="EXIT").asdict(),
+                                 "reason": "SIGNAL"})
+    assert new().fill_at_once(signal_exit, 1) is None       # the last tick's price, later
+    broker = new()
+    run(broker, intent(fill="partial:0.5"), 100000, 1)        # 5 of 10 rest
+    exit_ = intent(side="SELL", purpose="EXIT", ref=99000, qty=5, cancel=intent().client_order_id)
+    assert broker.fill_at_once(exit_, 2) is None and broker.book   # its cancel comes first
