@@ -52,8 +52,8 @@ class Brokers:
         version = (self.config_of(account_id) or {}).get("version")
         held = self.quoting.get(account_id)
         if held is None or held[0] != version:
-            creds = await asyncio.to_thread(credentials.load, self.engine(),
-                                            self.settings.secret_key, account_id)
+            creds = await asyncio.to_thread(lambda: credentials.load(
+                self.engine(), self.settings.secret_key, account_id))
             held = self.quoting[account_id] = (version, open_account(
                 creds, self.settings, self.emit_fill, self._health,
                 (self.config_of(account_id) or {}).get("name")).broker)
@@ -71,8 +71,8 @@ class Brokers:
             self.listeners.pop(account_id).cancel()
             del self.live[account_id]
         if account_id not in self.live:
-            creds = await asyncio.to_thread(credentials.load, self.engine(),
-                                            self.settings.secret_key, account_id)
+            creds = await asyncio.to_thread(lambda: credentials.load(
+                self.engine(), self.settings.secret_key, account_id))
             if account_id not in self.live:     # not opened meanwhile by own()
                 self._open(account_id, version, creds)
         return self.live[account_id][1].broker

@@ -33,6 +33,10 @@ async def _follow_settings() -> None:
     if A.S.metrics_port:
         metrics.serve(A.S.metrics_host, A.S.metrics_port)
     memory.config.start()
+    try:   # opening it imports and runs the migrations: never on the loop
+        await asyncio.to_thread(pipeline.engine)
+    except Exception as exc:  # noqa: BLE001 - each use opens it again, in its thread
+        log.warning("the ledger's database did not open: %s", exc)
     await _own_accounts()
 
 
@@ -111,12 +115,13 @@ async def check_against_the_ledger() -> None:
     if not every_ms or A.app.rebalancing or now_ms() - _recovered_ms < every_ms:
         return
     actives = set(_owned(A.app.assignor.assigned_actives()))
-    rows = await asyncio.to_thread(ledger.versions, pipeline.engine(), memory.live_ids())
+    live = memory.live_ids()
+    rows = await asyncio.to_thread(lambda: ledger.versions(pipeline.engine(), live))
     lost = ledger_check.behind(rows, emit.load, partition_of, actives)
     if not lost:
         return
     now = now_ms()
-    for row in await asyncio.to_thread(ledger.snapshots, pipeline.engine(), lost):
+    for row in await asyncio.to_thread(lambda: ledger.snapshots(pipeline.engine(), lost)):
         mine = emit.load(row["id"])
         log.warning("position %s (%s) is behind the ledger here (table version %s, ledger %d): "
                     "restored", row["id"], row["symbol"], mine.version if mine else "none",
