@@ -4,7 +4,8 @@
    (bench/load.py, its own process), against pinewire's gateway (a worker and a tick feed run
    meanwhile, as in production) and, in the same run, against a bare Starlette app that only
    produces the body with acks=all to the same broker (bench/bare_gateway.py); and against
-   pinewire's gateway alone, its worker and ledger paused as the bare app has no consumers.
+   pinewire's gateway alone, its worker and ledger paused as the bare app has no consumers;
+   then 1,000/s again with PINEWIRE_WEB_WORKERS=2.
    Goal at each rate: every alert answered 2xx, p99 ≤ 1.5 × the bare app's p99.
 2. Alert → paper fill: 100 alerts/s over 100 links for 10 s (a BUY and a SELL per link in
    turn); for each BUY, the fill's time on the fills topic minus the time the alert was sent.
@@ -109,6 +110,9 @@ def webhook(p, links, seconds: float, broker: str) -> dict:
                      "≤ 1.5, every alert 2xx", ratio <= 1.5 and ours["ok"] == ours["sent"],
                      bare_p99_ms=base["p99_ms"], pinewire_p99_ms=ours["p99_ms"],
                      answered_2xx=f"{ours['ok']} of {ours['sent']}")
+        two = two_web_processes(p, requests, seconds)
+        res.figure("1000/s pinewire, PINEWIRE_WEB_WORKERS=2", two)
+        res.figure("1000/s: p99 ÷ bare, 2 web processes", round(two["p99_ms"] / base["p99_ms"], 2))
     finally:
         processes.stop(bare)
     return res.write()
@@ -125,6 +129,15 @@ def paused(*procs):
     finally:
         for proc in procs:
             os.kill(proc.pid, signal.SIGCONT)
+
+
+def two_web_processes(p, requests, seconds: float) -> dict:
+    """The 1,000/s load again, on the web app restarted with two processes."""
+    processes.stop(p.web)
+    p.env["PINEWIRE_WEB_WORKERS"] = "2"
+    p.start_web()
+    wait_for(lambda: settled(p), 300, "the worker and ledger to catch up", 0.5)
+    return load(p.settings.web_port, requests, 1000, seconds)
 
 
 async def _paced_alerts(base_url: str, requests, rate: float, seconds: float) -> list:
