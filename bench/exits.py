@@ -23,9 +23,8 @@ import os
 import signal
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from bench.stack import BROKERS, Result, cpu_seconds, percentile, pipeline, wait_for
+from bench.stack import (BROKERS, Result, ages_seen, cpu_seconds, percentile, pipeline,
+                         wait_for)
 from bench.tick_path import (ENTRY, INSTRUMENTS, PER_INSTRUMENT, _position, _profile,
                              exit_intents, open_positions, produce, restore, settled,
                              token, walks, worker_beats)
@@ -38,34 +37,16 @@ RUN_TICKS: list[tuple[int, float]] = []   # the last run's (tick's time, its exi
 
 
 async def raw_ages(bootstrap: str, namespace: str, partitions: int, seconds: float) -> list:
-    """The floor under tick → exit: how old each tick is (ms) when a plain aiokafka consumer
-    (the worker's fetch wait) sees it, ticks paced at 10,000/s through the feed's batching."""
-    topic = registry.topic_name(namespace, registry.TICKS)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                fetch_max_wait_ms=20)
-    await consumer.start()
-    ages: list[float] = []
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
+    """The floor under tick → exit: how old each tick is (ms) when a plain consumer sees it,
+    ticks paced at 10,000/s through the feed's batching."""
+    n = int(10_000 * seconds)
 
-        async def read():
-            while True:
-                for records in (await consumer.getmany(timeout_ms=100)).values():
-                    now = time.time() * 1000
-                    ages.extend(now - ts for r in records
-                                for _tok, _price, ts in json.loads(r.value)["ticks"])
-        reader = asyncio.create_task(read())
-        n = int(10_000 * seconds)
+    async def send() -> int:
         await produce(bootstrap, namespace, partitions, walks(n, seed=4), rate=10_000)
-        deadline = time.monotonic() + 10
-        while len(ages) < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        reader.cancel()
-        return ages
-    finally:
-        await consumer.stop()
+        return n
+    return await ages_seen(bootstrap, registry.topic_name(namespace, registry.TICKS), partitions,
+                           lambda r: [ts for _tok, _price, ts in json.loads(r.value)["ticks"]],
+                           send)
 
 
 def run(p, seconds: float, every: int, first: int, cpu_of: tuple[int, ...] = (),

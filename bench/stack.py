@@ -3,6 +3,7 @@ harness as the integration tests), a process's resident memory, percentiles, and
 file with its goals."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -10,7 +11,9 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pinewire import broker, kafka_cluster, processes
 from tests.integration.harness import Pipeline, free_port, free_ports
@@ -57,6 +60,37 @@ def pipeline(bootstrap: str, *, web: bool = True, **env):
             yield p
         finally:
             p.stop()
+
+
+async def ages_seen(bootstrap: str, topic: str, partitions: int,
+                    sent_at: Callable[[object], list[float]],
+                    produce: Callable[[], Awaitable[int]]) -> list[float]:
+    """A floor: how old (ms) what a record carries is when a plain aiokafka consumer (the
+    worker's 20 ms fetch wait, no work) sees it, while `produce()` sends (it returns how many
+    items); `sent_at(record)` gives the send times of a record's items."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                fetch_max_wait_ms=20)
+    await consumer.start()
+    ages: list[float] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+
+        async def read():
+            while True:
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.time() * 1000
+                    ages.extend(now - sent for r in records for sent in sent_at(r))
+        reader = asyncio.create_task(read())
+        n = await produce()
+        deadline = time.monotonic() + 10
+        while len(ages) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        reader.cancel()
+        return ages
+    finally:
+        await consumer.stop()
 
 
 def rss_bytes(pid: int) -> int:

@@ -29,9 +29,8 @@ import time
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
-from bench.stack import BROKERS, Result, percentile, pipeline, wait_for
+from bench.stack import BROKERS, Result, ages_seen, percentile, pipeline, wait_for
 from bench.tick_path import settled
 from connectors import kafka
 from pinewire import processes
@@ -190,24 +189,11 @@ def ticking(p) -> bool:
 
 async def one_hop(bootstrap: str, topic: str, rate: float, seconds: float) -> list[float]:
     """The floor under alert → fill: ms from a send (acks=all, as the gateway) to a plain
-    consumer's receipt (the worker's fetch wait), `rate` records a second."""
+    consumer's receipt, `rate` records a second."""
     await kafka.create_topic(bootstrap, topic, 8)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                fetch_max_wait_ms=20, auto_offset_reset="latest")
-    await consumer.start()
-    latency: list[float] = []
-    try:
-        while not consumer.assignment():
-            await asyncio.sleep(0.05)
-        await consumer.seek_to_end()
+    n = int(rate * seconds)
 
-        async def read():
-            while True:
-                for records in (await consumer.getmany(timeout_ms=100)).values():
-                    now = time.time() * 1000
-                    latency.extend(now - float(r.value) for r in records)
-        reader = asyncio.create_task(read())
-        n = int(rate * seconds)
+    async def send() -> int:
         async with kafka.producing(bootstrap) as prod:
             start = time.perf_counter()
             for i in range(n):
@@ -215,13 +201,8 @@ async def one_hop(bootstrap: str, topic: str, rate: float, seconds: float) -> li
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await prod.send(topic, str(time.time() * 1000).encode(), partition=i % 8)
-        deadline = time.monotonic() + 10
-        while len(latency) < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        reader.cancel()
-        return latency
-    finally:
-        await consumer.stop()
+        return n
+    return await ages_seen(bootstrap, topic, 8, lambda r: [float(r.value)], send)
 
 
 def alert_fill(p, links, seconds: float, broker: str) -> dict:
