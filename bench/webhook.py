@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack import BROKERS, Result, ages_seen, percentile, pipeline, wait_for
+from bench.stack import BROKERS, RESULTS, Result, ages_seen, percentile, pipeline, wait_for
 from bench.tick_path import settled
 from connectors import kafka
 from pinewire import processes
@@ -230,6 +231,12 @@ def alert_fill(p, links, seconds: float, broker: str) -> dict:
     res.figure("alert → fill p50 (ms)", round(percentile(latency, 50), 1))
     p99 = round(percentile(latency, 99), 1)
     res.figure("alert → fill p99 (ms)", p99)
+    if accepted - set(fills):     # kept for a look: the benchmark's data dir goes with it
+        kept = RESULTS / f"{res.name}-unfilled"
+        shutil.copytree(p.data_dir / "logs", kept / "logs", dirs_exist_ok=True)
+        (kept / "positions.txt").write_text("\n".join(sorted(accepted - set(fills))) + "\n")
+        res.figure("accepted BUYs without a fill within 60 s (logs kept)",
+                   f"{len(accepted - set(fills))}: {kept}")
     res.goal("alert → paper fill p99 ÷ one hop's p99", round(p99 / floor, 2),
              "≤ 3, every accepted BUY filled", p99 <= 3 * floor and accepted <= set(fills),
              one_hop_p99_ms=floor, alert_to_fill_p99_ms=p99)
