@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Callable
 
 from faust import current_event
 
@@ -14,6 +13,7 @@ from agents import app as A
 from agents import metrics
 from agents.memory import WorkerMemory
 from agents.positions import LIVE_STATES, MANUAL, Position, entry_side, exit_side
+from connectors.paper import broker as paper
 from schemas import ids
 from schemas.records import Event, Exposure, Fill, OrderIntent, Subscription
 from schemas.topics import instrument_partition
@@ -159,16 +159,12 @@ async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> 
     # (the table's own record of this write may still be in flight). A worker killed between
     # the two restores a position that knows its order, and resends it if unanswered; never an
     # order whose fill finds a position that forgot it. The stream goes on meanwhile.
-    fill = paper_fill_at_once(intent) if intent.paper else None
+    fill = paper.fill_at_once(A.paper_book, intent, now_ms()) if intent.paper else None
     intent.filled_at_once = fill is not None
     last = _last_written
     written = last[1] if last is not None and last[0] is pos else \
         A.positions.send_changelog(current_event().message.partition, pos.id, pos)
     written.add_done_callback(partial(_send_order, intent, order_partition(pos), fill))
-
-
-# agents/pipeline sets it: the paper broker's fill of an exit on a level, known at once
-paper_fill_at_once: Callable[[OrderIntent], Fill | None] = lambda intent: None
 
 
 def _send_order(intent: OrderIntent, partition: int, fill: Fill | None, written) -> None:

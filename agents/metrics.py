@@ -39,11 +39,11 @@ def entry_sent(position_id: str, alert_received_at_ms: int) -> None:
         del _ARRIVALS[next(iter(_ARRIVALS))]
 
 
-def filled(position_id: str, at_ms: int) -> None:
-    """A fill of the position: the first after an alert's entry observes alert → fill."""
-    arrived = _ARRIVALS.pop(position_id, None)
+def filled(fill) -> None:
+    """A fill applied: the first FILLED one after an alert's entry observes alert → fill."""
+    arrived = _ARRIVALS.pop(fill.position_id, None) if fill.status == "FILLED" else None
     if arrived is not None:
-        ALERT_TO_FILL.observe(max(0, at_ms - arrived) / 1000)
+        ALERT_TO_FILL.observe(max(0, fill.at_ms - arrived) / 1000)
 
 
 def serve(host: str, port: int, tries: int = 32) -> int | None:

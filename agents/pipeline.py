@@ -41,9 +41,6 @@ async def send_fill(fill: Fill) -> None:
                              partition=emit.partition_of(fill.token))
 
 
-emit.paper_fill_at_once = lambda intent: brokers.paper.fill_at_once(intent, emit.now_ms())
-
-
 async def account_health(account_id: str, problem: str | None) -> None:
     """Every login outcome of a live account, for the ledger (accounts.health) and the logs."""
     account = memory.account(account_id) or {}
@@ -364,8 +361,7 @@ async def apply_fill(fill: Fill) -> None:
             await reverse_after_close(before, fill.price_paise)
         return
     await emit.store(memory, pos, before)
-    if fill.status == "FILLED":
-        metrics.filled(pos.id, fill.at_ms)
+    metrics.filled(fill)
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason=_fill_reason(fill))
     if fill.status == "REJECTED":

@@ -33,10 +33,6 @@ async def _follow_settings() -> None:
     if A.S.metrics_port:
         metrics.serve(A.S.metrics_host, A.S.metrics_port)
     memory.config.start()
-    try:   # opening it imports and runs the migrations: never on the loop
-        await asyncio.to_thread(pipeline.engine)
-    except Exception as exc:  # noqa: BLE001 - each use opens it again, in its thread
-        log.warning("the ledger's database did not open: %s", exc)
     await _own_accounts()
 
 
@@ -115,7 +111,7 @@ async def check_against_the_ledger() -> None:
     if not every_ms or A.app.rebalancing or now_ms() - _recovered_ms < every_ms:
         return
     actives = set(_owned(A.app.assignor.assigned_actives()))
-    live = memory.live_ids()
+    live = memory.live_ids()   # the database opens in the thread (alembic, migrations): ~1 s
     rows = await asyncio.to_thread(lambda: ledger.versions(pipeline.engine(), live))
     lost = ledger_check.behind(rows, emit.load, partition_of, actives)
     if not lost:

@@ -33,7 +33,6 @@ from schemas import topics as registry
 
 MISSING_MS = 120_000
 RUNS = ("steady", "rebalance", "takeover", "crash")
-RUN_TICKS: list[tuple[int, float]] = []   # the last run's (tick's time, its exits' latency)
 
 
 async def raw_ages(bootstrap: str, namespace: str, partitions: int, seconds: float) -> list:
@@ -50,10 +49,11 @@ async def raw_ages(bootstrap: str, namespace: str, partitions: int, seconds: flo
 
 
 def run(p, seconds: float, every: int, first: int, cpu_of: tuple[int, ...] = (),
-        profile: str | None = None) -> tuple[list[float], int, float]:
+        profile: str | None = None) -> tuple[list[float], int, float, list[tuple[int, float]]]:
     """Ticks paced at 10,000/s; every `every`-th takes an instrument not yet hit (from number
     `first` on) 1.5 % down, through the stop of its five positions. Each exit's latency (ms),
-    the exits wanted, and the CPU seconds the processes `cpu_of` used until all was settled."""
+    the exits wanted, the CPU seconds the processes `cpu_of` used until all was settled, and
+    (tick's time, latency) of each exit found, in tick order."""
     s = p.settings
     n = int(10_000 * seconds)
     ticks, hits = walks(n, seed=2), {}
@@ -76,11 +76,9 @@ def run(p, seconds: float, every: int, first: int, cpu_of: tuple[int, ...] = (),
     cpu = sum(cpu_seconds(pid) for pid in cpu_of) - cpu_before
     if profiler:
         profiler.wait()
-    RUN_TICKS.clear()
-    RUN_TICKS.extend(sorted((at[i["token"]], i["created_at_ms"] - at[i["token"]])
-                            for i in intents))
-    latency = [ms for _, ms in RUN_TICKS]
-    return latency + [MISSING_MS] * (wanted - len(latency)), wanted, cpu
+    timed = sorted((at[i["token"]], i["created_at_ms"] - at[i["token"]]) for i in intents)
+    latency = [ms for _, ms in timed] + [MISSING_MS] * (wanted - len(timed))
+    return latency, wanted, cpu, timed
 
 
 def report(res: Result, name: str, latency: list[float], wanted: int) -> float:
@@ -151,14 +149,14 @@ def main() -> dict:
                      p99 <= times * floor, plain_consumer_tick_age_p99_ms=round(floor))
 
         if "steady" in runs:
-            latency, wanted, _ = run(p, 10, 1000, 0)
+            latency, wanted, _, _ = run(p, 10, 1000, 0)
             goal("steady, 50 exits/s", latency, wanted, 1.5)
             live -= wanted
         if "rebalance" in runs:
             since = int(time.time() * 1000)
             processes.stop_all(join(p, 2, live, "joined"))
             alone_again(p, live, since)
-            latency, wanted, _ = run(p, 10, 1000, 100)
+            latency, wanted, _, _ = run(p, 10, 1000, 100)
             goal("right after 2 workers joined and left, 50 exits/s", latency, wanted, 2)
             live -= wanted
         if "takeover" in runs:
@@ -179,12 +177,12 @@ def takeover(p, res: Result, live: int, goal) -> int:
     alone_again(p, live, since)
     res.figure("kill -9 → the first worker serving every partition (s)",
                round(time.time() - since / 1000, 1))
-    latency, wanted, _ = run(p, 30, 1000, 200)
+    latency, wanted, _, timed = run(p, 30, 1000, 200)
     name = "the 30 s after a kill -9 takeover, 50 exits/s"
     goal(name, latency, wanted, 2)
-    start = RUN_TICKS[0][0] if RUN_TICKS else 0
+    start = timed[0][0] if timed else 0
     for second in range(0, 30, 5):
-        window = [ms for at, ms in RUN_TICKS if second <= (at - start) / 1000 < second + 5]
+        window = [ms for at, ms in timed if second <= (at - start) / 1000 < second + 5]
         if window:
             res.figure(f"{name}: {second}-{second + 5} s: p50 / p99 (ms)",
                        f"{percentile(window, 50):.0f} / {percentile(window, 99):.0f}")
@@ -197,8 +195,8 @@ def crash(p, res: Result, live: int, profile: str | None) -> None:
     try:
         pids = (p.worker.pid, second[0].pid)
         wait_for(lambda: settled(p), 300, "the workers to catch up", interval_s=0.5)
-        _, _, quiet = run(p, 10, 0, 0, cpu_of=pids)
-        latency, wanted, cpu = run(p, 10, 100, 500, cpu_of=pids, profile=profile)
+        _, _, quiet, _ = run(p, 10, 0, 0, cpu_of=pids)
+        latency, wanted, cpu, _ = run(p, 10, 100, 500, cpu_of=pids, profile=profile)
         name = "crash burst, 2 workers, 500 exits/s"
         p99 = report(res, name, latency, wanted)
         res.goal(f"{name}: p99 (ms)", p99, "≤ 1000", p99 <= 1000)

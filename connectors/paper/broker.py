@@ -16,7 +16,7 @@ The book is a mapping token -> resting orders that the caller keeps in a changel
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import MutableMapping
+from typing import Mapping, MutableMapping
 
 from connectors.broker import rejection
 from schemas import ids
@@ -45,6 +45,27 @@ def _triggered(intent: OrderIntent) -> bool:
 def _price(intent: OrderIntent, last_price_paise: int | None) -> int | None:
     """An exit on a level fills at the tick that triggered it; the rest at the last tick."""
     return (intent.reference_price_paise if _triggered(intent) else None) or last_price_paise
+
+
+def fill_at_once(book: Mapping, intent: OrderIntent, now_ms: int) -> Fill | None:
+    """The fill of an exit on a level that fills whole, with nothing of its entry resting in
+    `book` to cancel: what PaperBroker.execute() would answer, whenever it ran (the triggering
+    tick's price), so it is decided where the exit is and goes out with the order, which no
+    executor then handles. None: execute() decides (an entry or a signal's exit fills at the
+    last tick when the executor takes it)."""
+    if not _triggered(intent) or intent.quantity <= 0 or \
+            _resting(book, intent.token, intent.cancel_client_order_id):
+        return None
+    price = intent.reference_price_paise
+    if not price or fill_now(intent.quantity, intent.paper_fill) < intent.quantity:
+        return None
+    return _fill(intent.asdict(), intent.quantity, intent.quantity, price, now_ms)
+
+
+def _resting(book: Mapping, token: str, client_order_id: str | None) -> dict | None:
+    return next((r for r in book.get(token) or ()
+                 if r["order"]["client_order_id"] == client_order_id), None) \
+        if client_order_id else None
 
 
 def _fill(intent: dict, quantity: int, filled_after: int, price: int, now_ms: int,
@@ -81,20 +102,6 @@ class PaperBroker:
             self._rest(intent.token, dict(order=order, filled=now_qty, placed_at_ms=now_ms))
         return fills
 
-    def fill_at_once(self, intent: OrderIntent, now_ms: int) -> Fill | None:
-        """The fill of an exit on a level that fills whole, with nothing of its entry resting
-        to cancel: what execute() would answer, whenever it ran (the triggering tick's price),
-        so it is decided where the exit is and goes out with the order, which no executor then
-        handles. None: execute() decides (an entry or a signal's exit fills at the last tick
-        when the executor takes it)."""
-        if not _triggered(intent) or intent.quantity <= 0 or \
-                self._resting(intent.token, intent.cancel_client_order_id):
-            return None
-        price = intent.reference_price_paise
-        if not price or fill_now(intent.quantity, intent.paper_fill) < intent.quantity:
-            return None
-        return _fill(intent.asdict(), intent.quantity, intent.quantity, price, now_ms)
-
     def on_tick(self, token: str, price_paise: int, now_ms: int) -> list[Fill]:
         """Fill every order resting on this instrument at this tick."""
         resting = self.book.get(token)
@@ -111,7 +118,7 @@ class PaperBroker:
 
     def expire(self, token: str, client_order_id: str, now_ms: int) -> list[Fill]:
         """A resting order that got no tick in time: the alert's price, or a rejection."""
-        mine = self._resting(token, client_order_id)
+        mine = _resting(self.book, token, client_order_id)
         if mine is None:
             return []   # filled or cancelled meanwhile
         self._remove(token, client_order_id)
@@ -128,16 +135,11 @@ class PaperBroker:
                why: str = "cancelled: the exit was sent before the rest filled") -> list[Fill]:
         """Cancel what rests of an order (an entry whose exit triggered, or that the trader
         cancelled): its rejection."""
-        mine = self._resting(token, client_order_id)
+        mine = _resting(self.book, token, client_order_id)
         if mine is None:
             return []
         self._remove(token, client_order_id)
         return [rejection(OrderIntent(**mine["order"]), why, now_ms)]
-
-    def _resting(self, token: str, client_order_id: str | None) -> dict | None:
-        return next((r for r in self.book.get(token) or ()
-                     if r["order"]["client_order_id"] == client_order_id), None) \
-            if client_order_id else None
 
     def _rest(self, token: str, entry: dict) -> None:
         resting = [r for r in self.book.get(token) or ()

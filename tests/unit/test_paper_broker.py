@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from connectors.paper.broker import PaperBroker, fill_now, slipped
+from connectors.paper.broker import PaperBroker, fill_at_once, fill_now, slipped
 from schemas.records import OrderIntent
 
 
@@ -106,7 +106,7 @@ def test_same_intent_gives_the_same_fill_id():
     (intent(side="SELL", ref=99000, purpose="EXIT", fill="partial:0.5"), "a rest to rest"),
 ])
 def test_an_exit_on_a_level_is_filled_at_once_as_execute_would(order, why):
-    at_once = new().fill_at_once(order, 7)
+    at_once = fill_at_once({}, order, 7)
     if why is None:
         assert at_once == run(new(), order, 97000, 7)[0]
         assert (at_once.price_paise, at_once.quantity) == (99000, 10)
@@ -117,8 +117,8 @@ def test_an_exit_on_a_level_is_filled_at_once_as_execute_would(order, why):
 def test_a_signal_exit_or_an_entry_resting_waits_for_execute():
     signal_exit = OrderIntent(**{**intent(side="SELL", ref=99000, purpose="EXIT").asdict(),
                                  "reason": "SIGNAL"})
-    assert new().fill_at_once(signal_exit, 1) is None       # the last tick's price, later
+    assert fill_at_once({}, signal_exit, 1) is None       # the last tick's price, later
     broker = new()
     run(broker, intent(fill="partial:0.5"), 100000, 1)        # 5 of 10 rest
     exit_ = intent(side="SELL", purpose="EXIT", ref=99000, qty=5, cancel=intent().client_order_id)
-    assert broker.fill_at_once(exit_, 2) is None and broker.book   # its cancel comes first
+    assert fill_at_once(broker.book, exit_, 2) is None and broker.book   # its cancel comes first
