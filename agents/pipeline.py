@@ -3,8 +3,8 @@ write state, emit. concurrency=1 everywhere: scale by partitions and processes (
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import threading
 
 from faust import current_event
 
@@ -30,10 +30,17 @@ EXIT_RETRY = positions.ExitRetry(int(A.S.exit_retry_first_s * 1000),
                                  int(A.S.broker_stop_fill_wait_s * 1000))
 
 
-@functools.cache
+_engine: list = []
+_opening = threading.Lock()
+
+
 def engine():
-    """The ledger's database (account credentials, read in a thread), opened at first use."""
-    return sql.engine(A.S.sql_url)
+    """The ledger's database (account credentials, read in a thread), opened once, at first
+    use, by whichever thread asks first (the others wait for it)."""
+    with _opening:
+        if not _engine:
+            _engine.append(sql.engine(A.S.sql_url))
+        return _engine[0]
 
 
 async def send_fill(fill: Fill) -> None:

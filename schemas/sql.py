@@ -4,6 +4,7 @@ Money is integer paise; exact levels are stored as the strings the pure function
 """
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -338,11 +339,15 @@ def _alembic_config(connection):
     return config
 
 
+_MIGRATING = threading.Lock()   # alembic's migration context is one per process
+
+
 def upgrade(eng: Engine, revision: str = "head") -> None:
     """Migrate to `revision`. A database made before migrations existed holds the baseline's
-    tables without a version: it is stamped as the baseline first."""
+    tables without a version: it is stamped as the baseline first. One thread at a time: two
+    threads opening engines at once would share alembic's context and both fail."""
     from alembic import command
-    with eng.begin() as conn:
+    with _MIGRATING, eng.begin() as conn:
         config = _alembic_config(conn)
         tables = set(inspect(conn).get_table_names())
         if "links" in tables and "alembic_version" not in tables:

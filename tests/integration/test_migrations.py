@@ -58,3 +58,22 @@ def test_a_database_from_before_migrations_is_stamped_and_upgraded(empty_url, mo
     key = webhook_token_key(Settings())
     assert links.webhook_token(key, {"token_sealed": row.token_sealed}) == "t"
     eng.dispose()
+
+
+def test_engines_opened_by_several_threads_at_once_all_open(empty_url):
+    """Alembic's migration context is one per process: engines opened in threads at the same
+    moment (a worker's first orders, each loading its account in a thread) must all upgrade."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+    start = Barrier(4)
+
+    def open_one(_):
+        start.wait(10)
+        return sql.engine(empty_url)
+
+    with ThreadPoolExecutor(4) as pool:
+        engines = list(pool.map(open_one, range(4)))
+    for eng in engines:
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM links")).scalar() == 0
+        eng.dispose()
