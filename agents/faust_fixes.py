@@ -291,6 +291,8 @@ class Json:
 
     @staticmethod
     def dumps(obj, **_ignored) -> bytes:
+        if hasattr(obj, "__json__"):   # a table's position (a named tuple: else a JSON list)
+            obj = obj.__json__()
         try:
             return orjson.dumps(obj, default=faust_json.on_default,
                                 option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)

@@ -8,7 +8,7 @@ already exiting or closed answers so and changes nothing, so a repeated command 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -135,7 +135,7 @@ def adjust(pos: Position | None, levels: Levels, last_paise: int | None, now_ms:
             and not levels.trail_from_now:
         return Answer(UNCHANGED, f"{_name(pos)}: {describe(after)} (unchanged)")
     return Answer(ADJUSTED, f"{_name(pos)}: {describe(after)} ({by})",
-                  replace(after, rule_due_now=after.broker_stop))
+                  positions.replace(after, rule_due_now=after.broker_stop))
 
 
 def _check(levels: Levels, pos: Position, last: int, long_: bool) -> str | None:

@@ -6,19 +6,42 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
+from collections import deque, namedtuple
 
 from agents import risk
 from agents.positions import LIVE_STATES, Position, quiet_range
 from agents.strategies.candles import built_from
 from connectors.follower import TopicFollower
 from schemas import topics as registry
+from schemas.records import Exposure
 
 
 NEVER_QUIET = (1, 0)   # no price is in it
 # ticks of each instrument kept, newest last: a position restored after a handover lost it
 # has the ticks that passed it by applied again (a few minutes of a busy instrument)
 RECENT_TICKS = 256
+
+_DEFAULTS = Exposure._options.defaults
+
+
+class Exposed(namedtuple("Exposed", tuple(Exposure._options.fields))):
+    """A position's exposure as every worker keeps it (each live position of the cluster and
+    those closed today): a tuple, a third of the record's dict, read like it (risk.py reads
+    e["state"])."""
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        return getattr(self, key) if key.__class__ is str else tuple.__getitem__(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key, default)
+
+    @classmethod
+    def of(cls, record: dict) -> "Exposed":
+        """From the record's dict; the text many positions share (link, instrument, state)
+        kept once."""
+        values = (record.get(name, _DEFAULTS.get(name)) for name in cls._fields)
+        return cls(*(sys.intern(v) if v.__class__ is str else v for v in values))
 
 
 class WorkerMemory:
@@ -51,7 +74,7 @@ class WorkerMemory:
         self.last_seq: dict[str, int] = {}
         self.recent: dict[str, deque] = {}   # token -> (sequence number, price) of its last ticks
         self.last_tick_ms: int | None = None
-        self.exposures: dict[str, dict] = {}
+        self.exposures: dict[str, Exposed] = {}
 
     # -- settings -------------------------------------------------------------------------
     def link(self, link_id: str) -> dict | None:
@@ -97,7 +120,7 @@ class WorkerMemory:
         if closed and risk.ist_day(closed) < risk.ist_day(int(time.time() * 1000)):
             self.exposures.pop(exposure["position_id"], None)
             return
-        self.exposures[exposure["position_id"]] = exposure
+        self.exposures[exposure["position_id"]] = Exposed.of(exposure)
 
     def positions_of(self, *, link_id: str | None = None, account_id: str | None = None):
         return [e for e in self.exposures.values()

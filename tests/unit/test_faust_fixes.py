@@ -219,7 +219,9 @@ def test_the_json_codec_encodes_fast_and_keeps_big_integers_exact():
         alert_id="a1", link_id="l1", token="3045", symbol="SBIN-EQ", exchange="NSE",
         side="LONG", quantity=2**40, paper=True, sl_pct="1", target_pct="2", trail_pct=None,
         trail_activation_pct=None, slippage_bps=0, reference_price_paise=None, partition=3,
-        now_ms=1).to_dict()
+        now_ms=1)
+    assert json.loads(Json.dumps(pos)) == pos.to_dict()      # a table's value: the position
+    pos = pos.to_dict()
     assert json.loads(Json.dumps(pos)) == pos
     huge = {"quantity": 2**70, "price": Decimal("1.5")}   # orjson refuses it: stdlib's turn
     assert Json.loads(Json.dumps(huge)) == {"quantity": 2**70, "price": "1.5"}

@@ -1,4 +1,5 @@
 """Position transitions: fills (partial, duplicate, rejected), exits, P&L, resends."""
+import json
 from fractions import Fraction
 
 import pytest
@@ -120,6 +121,16 @@ def test_stale_intent_is_resent_after_the_timeout():
 def test_round_trip_dict():
     pos = fill(new(), "E", 10, 100000)
     assert P.Position.from_dict(pos.to_dict()) == pos
+    assert P.Position.from_dict(json.loads(json.dumps(pos.to_dict()))) == pos
+
+
+def test_positions_decoded_share_their_links_text_and_no_mutable_default():
+    a, b = (P.Position.from_dict(json.loads(json.dumps(new().to_dict()))) for _ in range(2))
+    assert a.link_id is b.link_id and a.state is b.state
+    with pytest.raises(TypeError):
+        new().order_fills["x"] = [1, 1]            # the empty default is shared: read-only
+    with pytest.raises(TypeError, match="not fields of Position"):
+        P.replace(new(), nonsense=1)
 
 
 def test_replayed_ticks_at_or_below_the_applied_offset_change_nothing():

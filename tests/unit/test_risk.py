@@ -66,6 +66,24 @@ def test_day_pnl_counts_today_closed_net_of_fees_after_the_reset_and_live_unreal
     assert risk.open_count(book) == 1
 
 
+def test_a_workers_kept_exposures_give_the_same_figures_as_the_records():
+    """WorkerMemory keeps each exposure as a compact tuple read like the record's dict."""
+    from agents.memory import Exposed
+    day = date(2026, 11, 27)
+    book = [pos(state="CLOSED", realized=-30_000, fees=1_000, closed=MS(2026, 11, 27, 10)),
+            pos(side="SHORT", eq=4, ev=400_000), pos(state="EXITING", xq=4, xv=404_000)]
+    kept = [Exposed.of({**p, "position_id": f"p{i}", "created_at_ms": 1, "version": 1})
+            for i, p in enumerate(book)]
+    price = {"T": 99_000}.get
+    assert risk.day_pnl(kept, day, price) == risk.day_pnl(book, day, price) != 0
+    assert risk.open_count(kept) == risk.open_count(book) == 2
+    assert [risk.pnl(k, 99_000) for k in kept] == [risk.pnl(p, 99_000) for p in book]
+    assert kept[1]["side"] == "SHORT" and kept[1].get("account_id") is None
+    assert Exposed.of({"position_id": "p", "link_id": "L", "token": "T", "side": "LONG",
+                       "state": "OPEN", "entry_qty": 1, "entry_value_paise": 1, "exit_qty": 0,
+                       "exit_value_paise": 0, "created_at_ms": 1, "version": 1}).fees_paise == 0
+
+
 def test_ist_day_boundary():
     assert risk.ist_day(MS(2026, 11, 27, 23, 59)) == date(2026, 11, 27)
     assert risk.ist_day(MS(2026, 11, 28, 0, 0)) == date(2026, 11, 28)
