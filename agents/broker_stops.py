@@ -1,13 +1,13 @@
 """A position's broker-side stop rule (a live link's --broker-stop gtt), decided purely: its
 triggers, and when a PROTECT order should place or move it. What the rule's answers and its
-own order do to the position is in positions.apply_fill."""
+own order do to the position is in fills.apply_fill."""
 from __future__ import annotations
 
 import math
 from fractions import Fraction
 
 from agents import exits
-from agents.positions import EXITING, OPEN, Position, _bump
+from agents.positions import EXITING, OPEN, Position, bump
 from connectors.placement import TICK_PAISE      # NSE's tick: a rule's triggers sit on it
 
 
@@ -49,6 +49,6 @@ def protection_due(pos: Position, now_ms: int, every_ms: int) -> bool:
 
 def protection_sent(pos: Position, now_ms: int) -> Position:
     stop, target = rule_levels(pos)
-    return _bump(pos, rule_stop_paise=stop, rule_target_paise=target,
-                 rule_qty=pos.entry_qty - pos.exit_qty, rule_attempt=pos.rule_attempt + 1,
-                 rule_sent_ms=now_ms, rule_due_now=False)
+    return bump(pos, rule_stop_paise=stop, rule_target_paise=target,
+                rule_qty=pos.entry_qty - pos.exit_qty, rule_attempt=pos.rule_attempt + 1,
+                rule_sent_ms=now_ms, rule_due_now=False)

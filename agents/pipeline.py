@@ -8,7 +8,7 @@ import threading
 
 from faust import current_event
 
-from agents import (app as A, broker_stops, emit, faults, metrics, positions, risk,
+from agents import (app as A, broker_stops, emit, faults, fills, metrics, positions, risk,
                     rule_watch, signals)
 from agents.brokers import Brokers
 from agents.exits import LONG, SHORT, SL
@@ -25,7 +25,7 @@ from schemas.records import Alert, Command, Fill, OrderIntent
 
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
-EXIT_RETRY = positions.ExitRetry(int(A.S.exit_retry_first_s * 1000),
+EXIT_RETRY = fills.ExitRetry(int(A.S.exit_retry_first_s * 1000),
                                  int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after,
                                  int(A.S.broker_stop_fill_wait_s * 1000))
 
@@ -310,7 +310,7 @@ async def execute(intent: OrderIntent) -> None:
     """Idempotent by client order id: a redelivered intent gets the same fills again."""
     done = A.executions.get(intent.client_order_id)
     if isinstance(done, list):
-        fills = [Fill(**f) for f in done]
+        answers = [Fill(**f) for f in done]
     else:
         # A marker, in the changelog before the live broker is called: a redelivery that finds
         # it (a takeover, a restart) looks for the order at the broker by its tag, whatever its
@@ -324,17 +324,17 @@ async def execute(intent: OrderIntent) -> None:
             broker = await brokers.for_intent(intent)
             price = memory.fresh_price(intent.token, A.S.paper_price_max_age_ms, now)
             intent = await _after_the_rule(intent)
-            fills = [] if intent.quantity == 0 and intent.purpose != "CANCEL" else \
+            answers = [] if intent.quantity == 0 and intent.purpose != "CANCEL" else \
                 await broker.execute(intent, price, now, maybe_placed=done is not None)
         except AccountError as exc:
-            fills = [rejection(intent, str(exc), now)]
+            answers = [rejection(intent, str(exc), now)]
         except Rejected as exc:
-            fills = [rejection(intent, str(exc), now)]
+            answers = [rejection(intent, str(exc), now)]
         faults.crash_point("order_placed")
         # fills that come later (the live order stream, the paper book) are not kept here;
         # [] marks the order as placed
-        A.executions[intent.client_order_id] = [f.asdict() for f in fills]
-    for fill in fills:
+        A.executions[intent.client_order_id] = [f.asdict() for f in answers]
+    for fill in answers:
         metrics.ORDER_TO_FILL.labels(intent.purpose).observe(
             max(0, fill.at_ms - intent.created_at_ms) / 1000)
         await send_fill(fill)
@@ -351,14 +351,14 @@ async def apply_fill(fill: Fill) -> None:
     if before is None:
         log.error("fill %s for unknown position %s", fill.fill_id, fill.position_id)
         return
-    pos = positions.apply_fill(before, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
-                               status=fill.status, quantity=fill.quantity,
-                               price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
-                               tick_offset=memory.last_seq.get(fill.token),
-                               broker_order_id=fill.broker_order_id,
-                               order_filled=fill.order_filled,
-                               order_value_paise=fill.order_value_paise,
-                               exit_retry=EXIT_RETRY)
+    pos = fills.apply_fill(before, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
+                           status=fill.status, quantity=fill.quantity,
+                           price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
+                           tick_offset=memory.last_seq.get(fill.token),
+                           broker_order_id=fill.broker_order_id,
+                           order_filled=fill.order_filled,
+                           order_value_paise=fill.order_value_paise,
+                           exit_retry=EXIT_RETRY)
     if pos is None:   # already applied; a crash may have come before the reverse was sent
         if before.state == positions.CLOSED:
             # ... or before its event was: announced again (the same event id, so the ledger
@@ -382,9 +382,9 @@ async def apply_fill(fill: Fill) -> None:
         await close_now(pos, "closed at once: its entry filled before the trader's "
                              "cancellation reached it")
         return
-    if positions.exit_resent(before, pos):
+    if fills.exit_resent(before, pos):
         await emit.order(pos, "EXIT")
-    if positions.closed_now(before, pos):
+    if fills.closed_now(before, pos):
         await reverse_after_close(pos, fill.price_paise)
     await protect_if_due(pos)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import json
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents import fills as F
 from agents import positions as P
 from bench.stack import BROKERS, Result, pipeline, rss_bytes, wait_for
 from connectors import kafka
@@ -49,7 +50,7 @@ def _position(i: int, tok: str, partitions: int, *, sl: str = "1") -> dict:
                           paper=True, sl_pct=sl, target_pct="2", trail_pct="0.5",
                           trail_activation_pct="0.4", slippage_bps=0, reference_price_paise=None,
                           partition=registry.instrument_partition(tok, partitions), now_ms=0)
-    pos = P.apply_fill(pos, fill_id="f", client_order_id=pos.entry_order_id, status="FILLED",
+    pos = F.apply_fill(pos, fill_id="f", client_order_id=pos.entry_order_id, status="FILLED",
                        quantity=1, price_paise=ENTRY, text=None, now_ms=0)
     return P.on_tick(pos, BEST, 0)[0].to_dict()   # the market has been higher since
 

@@ -107,7 +107,7 @@ def position_view(row: dict, prices: dict[str, int]) -> dict:
             "realized": None if row.get("realized_pnl_paise") is None
             else signed_rupees(row["realized_pnl_paise"]),
             "exit_reason": row.get("exit_reason"),
-            # its exit rejected time and again (positions.ExitRetry): still retried
+            # its exit rejected time and again (fills.ExitRetry): still retried
             "exit_failing": bool(snapshot.get("exit_failing")),
             "exit_problem": snapshot.get("note") if snapshot.get("exit_failing") else None}
 

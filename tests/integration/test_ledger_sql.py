@@ -3,6 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from agents import ledger
+from agents import fills as F
 from agents import positions as P
 from schemas import sql
 from schemas.records import Alert, Event, Fill, OrderIntent
@@ -33,7 +34,7 @@ def test_a_position_round_trip_with_replays(engine):
                           exchange="NSE", side="LONG", quantity=10, paper=True, sl_pct="1",
                           target_pct=None, trail_pct=None, trail_activation_pct=None,
                           slippage_bps=0, reference_price_paise=80000, partition=0, now_ms=1)
-    opened = P.apply_fill(pos, fill_id="f1", client_order_id=pos.entry_order_id, status="FILLED",
+    opened = F.apply_fill(pos, fill_id="f1", client_order_id=pos.entry_order_id, status="FILLED",
                           quantity=10, price_paise=80000, text=None, now_ms=2)
     order = OrderIntent(client_order_id=pos.entry_order_id, position_id=pos.id, link_id="L",
                         purpose="ENTRY", side="BUY", quantity=10, token="3045", symbol="SBIN-EQ",

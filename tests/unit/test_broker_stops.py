@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from agents import broker_stops as S, positions as P
+from agents import broker_stops as S, fills as F, positions as P
 from agents.rule_watch import Protected, rule_orders
 from agents.exits import LONG, SHORT
 from connectors.broker import RULE_FIRED, RULE_STILL_ACTIVE
@@ -26,14 +26,14 @@ def opened(side=LONG, trail=None, broker_stop=True, paper=False):
                           target_pct="2", trail_pct=trail, trail_activation_pct=None,
                           slippage_bps=0, reference_price_paise=100000, partition=3,
                           now_ms=1000, account_id="acct", broker_stop=broker_stop)
-    return P.apply_fill(pos, fill_id="f1", client_order_id=pos.entry_order_id, status="FILLED",
+    return F.apply_fill(pos, fill_id="f1", client_order_id=pos.entry_order_id, status="FILLED",
                         quantity=10, price_paise=100000, text=None, now_ms=2000)
 
 
 def answer(pos, purpose, status, qty=0, price=0, rule="R1", text=None, seq=0):
     coid = {"P": pos.protect_order_id, "X": pos.exit_order_id,
             "B": f"{pos.id}B0"}[purpose]
-    return P.apply_fill(pos, fill_id=f"{coid}-{status}-{seq}", client_order_id=coid,
+    return F.apply_fill(pos, fill_id=f"{coid}-{status}-{seq}", client_order_id=coid,
                         status=status, quantity=qty, price_paise=price, text=text, now_ms=3000,
                         broker_order_id=rule)
 
@@ -115,14 +115,14 @@ def test_an_exit_refused_after_its_rule_was_cancelled_places_the_rule_again():
     assert kept.rule_id == "R1"
 
 
-WAIT = P.ExitRetry(rule_fill_wait_ms=15_000)
+WAIT = F.ExitRetry(rule_fill_wait_ms=15_000)
 
 
 def fired_first():
     """pinewire's stop exit found the rule fired: nothing placed, its order exits."""
     pos = answer(S.protection_sent(opened(), 5000), "P", "PROTECTED")
     exiting, _, _ = P.on_tick(pos, 98000, now_ms=6000)
-    return P.apply_fill(exiting, fill_id="x0-fired", client_order_id=exiting.exit_order_id,
+    return F.apply_fill(exiting, fill_id="x0-fired", client_order_id=exiting.exit_order_id,
                         status=RULE_FIRED, quantity=0, price_paise=0, text=None, now_ms=7000,
                         exit_retry=WAIT)
 

@@ -3,6 +3,7 @@ listener's memory gone) or an account edit adds only what the position had not c
 order fills a position beyond its own quantity or what the position holds."""
 from decimal import Decimal
 
+from agents import fills as F
 from agents import positions as P
 from agents.exits import LONG
 from connectors.order_updates import OrderState, new_fills
@@ -22,7 +23,7 @@ def state(pos, purpose, filled, average, quantity=10, status="open"):
 
 
 def apply(pos, fill):
-    return P.apply_fill(pos, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
+    return F.apply_fill(pos, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
                         status=fill.status, quantity=fill.quantity,
                         price_paise=fill.price_paise, text=fill.text, now_ms=fill.at_ms,
                         order_filled=fill.order_filled,
@@ -77,9 +78,9 @@ def test_an_exit_never_counts_more_than_the_position_holds():
 
 
 def test_increments_without_cumulative_figures_still_add_up():
-    pos = P.apply_fill(opened(), fill_id="f1", client_order_id=opened().entry_order_id,
+    pos = F.apply_fill(opened(), fill_id="f1", client_order_id=opened().entry_order_id,
                        status="FILLED", quantity=4, price_paise=100_000, text=None, now_ms=2)
-    pos = P.apply_fill(pos, fill_id="f2", client_order_id=pos.entry_order_id, status="FILLED",
+    pos = F.apply_fill(pos, fill_id="f2", client_order_id=pos.entry_order_id, status="FILLED",
                        quantity=6, price_paise=100_010, text=None, now_ms=3)
     assert pos.entry_qty == 10 and pos.order_fills[pos.entry_order_id] == [10, 1_000_060]
     assert P.Position.from_dict(pos.to_dict()) == pos

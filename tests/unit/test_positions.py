@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import pytest
 
+from agents import fills as F
 from agents import positions as P
 from agents import exits
 from agents.exits import LONG, SHORT
@@ -20,7 +21,7 @@ def new(side=LONG, qty=10, **kw):
 
 def fill(pos, purpose, qty, price, seq=0, status="FILLED", text=None):
     coid = pos.entry_order_id if purpose == "E" else pos.exit_order_id
-    return P.apply_fill(pos, fill_id=f"{coid}-{seq}", client_order_id=coid, status=status,
+    return F.apply_fill(pos, fill_id=f"{coid}-{seq}", client_order_id=coid, status=status,
                         quantity=qty, price_paise=price, text=text, now_ms=2000)
 
 
@@ -28,7 +29,7 @@ def test_entry_fill_opens_and_duplicate_fill_is_ignored():
     pos = fill(new(), "E", 10, 100000)
     assert pos.state == P.OPEN and pos.entry_qty == 10 and pos.best_paise == 100000
     assert pos.stop == "99000" and pos.target == "102000"
-    assert P.apply_fill(pos, fill_id=pos.fill_ids[0], client_order_id=pos.entry_order_id,
+    assert F.apply_fill(pos, fill_id=pos.fill_ids[0], client_order_id=pos.entry_order_id,
                         status="FILLED", quantity=10, price_paise=1, text=None, now_ms=3) is None
 
 
@@ -59,11 +60,11 @@ def test_tick_exit_then_exit_fill_closes_with_exact_pnl(side, entry, exit_, pnl)
     assert pos.state == P.CLOSED and pos.realized_pnl_paise == pnl
 
 
-RETRY = P.ExitRetry(first_ms=2000, max_ms=60_000, failing_after=3)
+RETRY = F.ExitRetry(first_ms=2000, max_ms=60_000, failing_after=3)
 
 
 def reject(pos, now_ms, seq=0):
-    return P.apply_fill(pos, fill_id=f"{pos.exit_order_id}-r{seq}",
+    return F.apply_fill(pos, fill_id=f"{pos.exit_order_id}-r{seq}",
                         client_order_id=pos.exit_order_id, status="REJECTED", quantity=0,
                         price_paise=0, text="RMS: blocked", now_ms=now_ms, exit_retry=RETRY)
 
@@ -74,7 +75,7 @@ def test_a_rejected_exit_is_retried_with_backoff_never_per_tick():
     first_id = pos.exit_order_id
     before, pos = pos, reject(pos, 6000)
     assert pos.state == P.EXITING and pos.exit_order_id != first_id and "RMS" in pos.note
-    assert not P.exit_resent(before, pos), "not sent again at once"
+    assert not F.exit_resent(before, pos), "not sent again at once"
     assert pos.exit_reason == "SL" and pos.exit_order_qty == 10
     sent, at = [], 6000
     for now in range(6000, 40_000, 100):      # 340 ticks under the stop, the broker refusing
@@ -148,7 +149,7 @@ def test_replayed_ticks_at_or_below_the_applied_offset_change_nothing():
 
 
 def test_ticks_before_the_entry_fill_are_stale_and_a_restore_keeps_offsets_only_if_asked():
-    pos = P.apply_fill(new(), fill_id="f", client_order_id=new().entry_order_id, status="FILLED",
+    pos = F.apply_fill(new(), fill_id="f", client_order_id=new().entry_order_id, status="FILLED",
                        quantity=10, price_paise=100000, text=None, now_ms=1, tick_offset=41)
     assert P.on_tick(pos, 98000, now_ms=2, offset=41) == (None, None, None)
     assert P.restored(pos, now_ms=3).tick_offset is None
@@ -273,7 +274,7 @@ def test_an_entry_fill_after_the_exit_was_sent_gets_its_own_exit():
     late = fill(pos, "E", 6, 98900, seq=1)                       # the rest filled meanwhile
     assert late.state == P.EXITING and late.entry_qty == 10
     done = fill(late, "X", 4, 98900)
-    assert P.exit_resent(late, done) and done.exit_order_qty == 6
+    assert F.exit_resent(late, done) and done.exit_order_qty == 6
     assert done.exit_order_id.endswith("X1")
     closed = fill(done, "X", 6, 98900)
     assert closed.state == P.CLOSED

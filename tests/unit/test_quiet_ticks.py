@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
+from agents import fills as F
 from agents import positions as P
 from agents.memory import WorkerMemory
 
@@ -32,7 +33,7 @@ def _open(i: int, r: dict) -> P.Position:
                           trail_activation_pct=r["trail_activation_pct"], slippage_bps=0,
                           reference_price_paise=None, partition=0, now_ms=0,
                           tick_band_pct=r["tick_band_pct"])
-    return P.apply_fill(pos, fill_id="f", client_order_id=pos.entry_order_id, status="FILLED",
+    return F.apply_fill(pos, fill_id="f", client_order_id=pos.entry_order_id, status="FILLED",
                         quantity=3, price_paise=r["entry"], text=None, now_ms=0)
 
 
