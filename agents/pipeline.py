@@ -8,10 +8,9 @@ import threading
 
 from faust import current_event
 
-from agents import (app as A, broker_stops, emit, faults, fills, metrics, positions, risk,
-                    rule_watch, signals)
+from agents import (alert_rules, app as A, broker_stops, emit, faults, fills, metrics,
+                    positions, risk, rule_watch, signals)
 from agents.brokers import Brokers
-from agents.exits import LONG, SHORT, SL
 from agents.lanes import OrderLanes
 from agents.memory import WorkerMemory
 from agents.notify import BROKER_STOP_RULE
@@ -80,83 +79,29 @@ def _live(link_id: str, token: str) -> Position | None:
 _tripped: set[tuple] = set()   # breakers already announced by this worker
 
 
-def _scopes(link: dict, now_ms: int) -> list[risk.Scope]:
-    day = risk.ist_day(now_ms)
-    mine = memory.positions_of(link_id=link["link_id"])
-    scopes = [risk.Scope(f"link {link['name']}", link.get("max_open"),
-                         link.get("daily_loss_paise"), risk.open_count(mine),
-                         risk.day_pnl(mine, day, memory.price, link.get("breaker_reset_at_ms")))]
-    account = memory.account(link.get("account_id"))
-    if account and (account.get("max_open") or account.get("daily_loss_paise")):
-        theirs = memory.positions_of(account_id=account["account_id"])
-        scopes.append(risk.Scope(
-            f"account {account['name']}", account.get("max_open"),
-            account.get("daily_loss_paise"), risk.open_count(theirs),
-            risk.day_pnl(theirs, day, memory.price, account.get("breaker_reset_at_ms"))))
-    return scopes
+def _book(link: dict) -> alert_rules.Book:
+    return alert_rules.Book(memory.positions_of, memory.price,
+                            memory.account(link.get("account_id")))
 
 
-async def _entry_blocked(link: dict, token: str, *, new_position: bool) -> str | None:
-    """Why the link may not enter now (a breaker trip is announced once per day and reset)."""
-    now = emit.now_ms()
-    reason, tripped = risk.entry_block(_scopes(link, now), new_position=new_position)
-    if tripped is not None:
-        key = (tripped.name, risk.ist_day(now), link.get("breaker_reset_at_ms"))
-        if key not in _tripped:
-            _tripped.add(key)
-            log.warning("breaker tripped: %s", reason)
-            await emit.event("BREAKER_TRIPPED", link_id=link["link_id"], token=token,
-                             reason=reason, detail=tripped.figures(), key=repr(key),
-                             user_id=link.get("user_id"))
-    return reason
-
-
-def _size(link: dict, lot_size: int, reference_paise: int | None) -> tuple[int, str | None]:
-    return risk.size(quantity=link["quantity"], lot_size=lot_size, risk_pct=link.get("risk_pct"),
-                     capital_paise=link.get("capital_paise"), sl_pct=link["sl_pct"],
-                     reference_paise=reference_paise)
-
-
-def _new_position(link: dict, *, alert_id, token, symbol, exchange, side, quantity, lot_size,
-                  reference_paise, reverse_of=None) -> Position:
-    return positions.open_position(
-        alert_id=alert_id, link_id=link["link_id"], token=token, symbol=symbol,
-        exchange=exchange, side=side, quantity=quantity, paper=link["paper"],
-        sl_pct=link["sl_pct"], target_pct=link["target_pct"], trail_pct=link["trail_pct"],
-        trail_activation_pct=link["trail_activation_pct"], slippage_bps=link["slippage_bps"],
-        reference_price_paise=reference_paise, partition=emit.partition_of(token),
-        now_ms=emit.now_ms(), account_id=link.get("account_id"), lot_size=lot_size,
-        product=link.get("product", "auto"), paper_fill=link.get("paper_fill", "full"),
-        fee_paise=link.get("fee_paise", 0), tick_band_pct=link.get("tick_band_pct"),
-        reverse_of=reverse_of, user_id=link.get("user_id"),
-        broker_stop=link.get("broker_stop") == "gtt")
+async def _announce_trip(link: dict, token: str, tripped: alert_rules.Tripped | None,
+                         now_ms: int) -> None:
+    """A daily loss breaker found tripped: announced once per day and reset."""
+    if tripped is None:
+        return
+    key = (tripped.scope.name, risk.ist_day(now_ms), link.get("breaker_reset_at_ms"))
+    if key not in _tripped:
+        _tripped.add(key)
+        log.warning("breaker tripped: %s", tripped.reason)
+        await emit.event("BREAKER_TRIPPED", link_id=link["link_id"], token=token,
+                         reason=tripped.reason, detail=tripped.scope.figures(), key=repr(key),
+                         user_id=link.get("user_id"))
 
 
 # -- alerts --------------------------------------------------------------------------------
 @A.app.agent(A.alerts_topic, concurrency=1)
 async def on_alert(stream):
     await A.consume(stream, handle_alert, on_error=_alert_failed)
-
-
-async def _gate_entry(decision, link: dict, alert: Alert):
-    """The risk limits and sizing of an entry the alert asks for: (decision, quantity)."""
-    if decision.outcome not in (signals.OPEN, signals.ADD, signals.REVERSE):
-        return decision, 0
-    blocked = signals.outside_entry_window(link.get("entry_window"), alert.received_at_ms) or \
-        await _entry_blocked(link, alert.token, new_position=decision.outcome != signals.ADD)
-    if blocked and decision.outcome == signals.REVERSE:
-        return signals.AlertDecision(signals.CLOSE, f"{alert.action} closes the open position; "
-                                                    f"no reverse: {blocked}"), 0
-    if blocked:
-        return signals.AlertDecision(signals.IGNORE, blocked), 0
-    if decision.outcome == signals.REVERSE:
-        return decision, 0    # sized when the exit has filled
-    # sized by the alert's price when it carries one, else the last tick
-    reference = alert.price_paise or memory.price(alert.token)
-    quantity, why = _size(link, alert.lot_size, reference)
-    if not quantity:
-        return signals.AlertDecision(signals.IGNORE, why), 0
-    return decision, quantity
 
 
 async def handle_alert(alert: Alert) -> None:
@@ -177,40 +122,18 @@ async def handle_alert(alert: Alert) -> None:
         _decided(alert, duplicate)
         await _send_again(live, alert, common)
         return
-    decision = signals.decide(
-        action=alert.action, strategy=alert.strategy,
-        link_strategy=link["strategy"] if link else None,
-        link_enabled=bool(link and link["enabled"]),
-        bot_running=memory.bot_running(alert.user_id),
-        duplicate=duplicate, live=live, side=link["side"] if link else "long",
-        reverse=bool(link and link.get("reverse")),
-        max_entries=link.get("max_entries", 1) if link else 1,
-        no_option_shorts=bool(link) and signals.refuses_option_short(link, alert.exchange,
-                                                                     alert.symbol))
-    decision, quantity = await _gate_entry(decision, link, alert)
+    now = emit.now_ms()
+    decided = alert_rules.decide(alert, link, live, _book(link) if link else None,
+                                 bot_running=memory.bot_running(alert.user_id),
+                                 duplicate=duplicate, now_ms=now,
+                                 partition=emit.partition_of(alert.token))
+    decision, pos, purpose = decided.decision, decided.pos, decided.purpose
+    await _announce_trip(link, alert.token, decided.tripped, now)
     common["reason"] = decision.reason
     if decision.outcome == signals.IGNORE:
         _decided(alert, duplicate)
         await emit.event("ALERT_IGNORED", pos=live, **common)
         return
-    now, purpose = emit.now_ms(), "EXIT"
-    if decision.outcome == signals.OPEN:
-        pos, purpose = _new_position(link, alert_id=alert.id, token=alert.token,
-                                     symbol=alert.symbol, exchange=alert.exchange,
-                                     side=decision.side, quantity=quantity,
-                                     lot_size=alert.lot_size,
-                                     reference_paise=alert.price_paise), "ENTRY"
-    elif decision.outcome == signals.ADD:
-        pos, purpose = positions.add_entry(live, quantity, alert.price_paise, now,
-                                           alert_id=alert.id), "ENTRY"
-    elif decision.outcome == signals.REVERSE:
-        pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise,
-                                   then_open={"side": decision.side, "alert_id": alert.id,
-                                              "reference_price_paise": alert.price_paise},
-                                   alert_id=alert.id)
-    else:
-        pos = positions.begin_exit(live, positions.SIGNAL, now, price_paise=alert.price_paise,
-                                   alert_id=alert.id)
     _decided(alert, duplicate)
     await emit.store(memory, pos, live)     # its table write comes first, in the same step
     faults.crash_point("alert_decided")
@@ -424,36 +347,24 @@ async def reverse_after_close(closed: Position, exit_price: int) -> None:
     """Stop-and-reverse: the opposite entry, only once the exit filled completely, only while
     the bot runs, the link allows that side and no risk limit stops it. Idempotent: the
     reverse's id derives from the closed position's."""
-    link = memory.link(closed.link_id)
-    plan = closed.then_open
-    if plan is None and closed.exit_reason == SL and link and link.get("reverse_on_sl"):
-        plan = {"side": SHORT if closed.side == LONG else LONG, "alert_id": None,
-                "reference_price_paise": None}
-    if plan is None or link is None:
-        return
     if A.positions.get(positions.reverse_id(closed.id)) is not None:
         return
-    why = (None if memory.bot_running(closed.user_id) else "bot is stopped") or \
-        (None if link["enabled"] else "link is disabled") or \
-        (None if signals.allows(link["side"], plan["side"])
-         else f"the link trades {link['side']} only") or \
-        (None if plan["side"] == LONG or not signals.refuses_option_short(
-            link, closed.exchange, closed.symbol) else "option shorts are off") or \
-        await _entry_blocked(link, closed.token, new_position=True)
-    reference = plan.get("reference_price_paise") or exit_price
-    quantity, size_why = (0, None) if why else _size(link, closed.lot_size, reference)
-    why = why or size_why
-    if why:
+    link, now = memory.link(closed.link_id), emit.now_ms()
+    planned = alert_rules.reverse(closed, link, _book(link) if link else None,
+                                  bot_running=memory.bot_running(closed.user_id),
+                                  exit_price=exit_price, partition=emit.partition_of(closed.token),
+                                  now_ms=now)
+    await _announce_trip(link, closed.token, planned.tripped, now)
+    if planned.why_not:
         await emit.event("REVERSE_SKIPPED", link_id=closed.link_id, token=closed.token,
-                         pos=closed, reason=f"no reverse of the {closed.side} {closed.symbol} position: {why}")
+                         pos=closed, reason=planned.why_not)
         return
-    pos = _new_position(link, alert_id=plan.get("alert_id"), token=closed.token,
-                        symbol=closed.symbol, exchange=closed.exchange, side=plan["side"],
-                        quantity=quantity, lot_size=closed.lot_size, reference_paise=reference,
-                        reverse_of=closed.id)
+    pos = planned.pos
+    if pos is None:
+        return
     await emit.store(memory, pos, None)
     await emit.subscription(memory, pos)
-    await emit.order(pos, "ENTRY", alert_id=plan.get("alert_id"))
+    await emit.order(pos, "ENTRY", alert_id=pos.opened_by_alert)
     await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=pos,
                      reason=f"reverses the {closed.side} {closed.symbol} position "
                             f"({closed.exit_reason})")
