@@ -12,7 +12,8 @@ from faust import current_event
 from agents import app as A
 from agents import metrics
 from agents.memory import WorkerMemory
-from agents.positions import LIVE_STATES, MANUAL, Position, entry_side, exit_side
+from agents import positions
+from agents.positions import LIVE_STATES, Position
 from connectors.paper import broker as paper
 from schemas import ids
 from schemas.records import Event, Exposure, Fill, OrderIntent, Subscription
@@ -126,35 +127,8 @@ def write(pos: Position) -> None:
 
 
 async def order(pos: Position, purpose: str, *, alert_id: str | None = None) -> None:
-    """ENTRY, EXIT, PROTECT: the broker-side stop rule at the levels last asked of it, or
-    CANCEL: the entry, cancelled at the trader's word."""
-    if purpose == "ENTRY":
-        coid, side, quantity, rest = pos.entry_order_id, entry_side(pos), pos.open_entry_qty, {}
-    elif purpose == "CANCEL":
-        coid, side, quantity = ids.client_order_id(pos.id, "CANCEL", pos.entry_attempt), \
-            entry_side(pos), 0
-        rest = dict(reason=MANUAL, cancel_client_order_id=pos.entry_order_id)
-    elif purpose == "PROTECT":
-        coid, side, quantity = pos.protect_order_id, exit_side(pos), pos.rule_qty
-        rest = dict(stop_paise=pos.rule_stop_paise, target_paise=pos.rule_target_paise,
-                    rule_id=pos.rule_id)
-    else:
-        coid, side, quantity = pos.exit_order_id, exit_side(pos), pos.exit_order_qty
-        fired = pos.rule_fired_at_ms is not None     # its rule's order is cancelled instead
-        rest = dict(reason=pos.exit_reason,
-                    cancel_rule_id=None if fired else pos.rule_to_cancel,
-                    cancel_rule_order=pos.rule_id if fired else None,
-                    rule_filled_counted=pos.order_fills.get(
-                        ids.client_order_id(pos.id, "BROKER_STOP"), (0, 0))[0],
-                    cancel_client_order_id=pos.entry_order_id if pos.entry_open else None)
-    entry = purpose == "ENTRY"
-    intent = OrderIntent(
-        client_order_id=coid, position_id=pos.id, link_id=pos.link_id, purpose=purpose,
-        side=side, quantity=quantity, token=pos.token, symbol=pos.symbol,
-        exchange=pos.exchange, paper=pos.paper, created_at_ms=now_ms(),
-        reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
-        slippage_bps=pos.slippage_bps, alert_id=alert_id, account_id=pos.account_id,
-        product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id, **rest)
+    """The position's order (positions.order_intent) to its partition."""
+    intent = positions.order_intent(pos, purpose, alert_id, now_ms())
     # Write-ahead: the order goes to Kafka once the changelog holds the position that sent it
     # (the table's own record of this write may still be in flight). A worker killed between
     # the two restores a position that knows its order, and resends it if unanswered; never an

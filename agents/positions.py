@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from agents import badticks, exits
 from schemas import ids
+from schemas.records import OrderIntent
 from schemas.money import fraction_str, pct
 
 PENDING, OPEN, EXITING, CLOSED, REJECTED = "PENDING", "OPEN", "EXITING", "CLOSED", "REJECTED"
@@ -417,3 +418,35 @@ def resent(pos: Position, now_ms: int) -> Position:
     if pos.retry_at_ms is None:
         return bump(pos, intent_at_ms=now_ms)
     return bump(with_exit_order(pos, now_ms), retry_at_ms=None)
+
+
+def order_intent(pos: Position, purpose: str, alert_id: str | None, now_ms: int) -> OrderIntent:
+    """The order a position sends: ENTRY, EXIT, PROTECT (the broker-side stop rule at the
+    levels last asked of it), or CANCEL (the entry, cancelled at the trader's word)."""
+    if purpose == "ENTRY":
+        coid, side, quantity, rest = pos.entry_order_id, entry_side(pos), pos.open_entry_qty, {}
+    elif purpose == "CANCEL":
+        coid, side, quantity = ids.client_order_id(pos.id, "CANCEL", pos.entry_attempt), \
+            entry_side(pos), 0
+        rest = dict(reason=MANUAL, cancel_client_order_id=pos.entry_order_id)
+    elif purpose == "PROTECT":
+        coid, side, quantity = pos.protect_order_id, exit_side(pos), pos.rule_qty
+        rest = dict(stop_paise=pos.rule_stop_paise, target_paise=pos.rule_target_paise,
+                    rule_id=pos.rule_id)
+    else:
+        coid, side, quantity = pos.exit_order_id, exit_side(pos), pos.exit_order_qty
+        fired = pos.rule_fired_at_ms is not None     # its rule's order is cancelled instead
+        rest = dict(reason=pos.exit_reason,
+                    cancel_rule_id=None if fired else pos.rule_to_cancel,
+                    cancel_rule_order=pos.rule_id if fired else None,
+                    rule_filled_counted=pos.order_fills.get(
+                        ids.client_order_id(pos.id, "BROKER_STOP"), (0, 0))[0],
+                    cancel_client_order_id=pos.entry_order_id if pos.entry_open else None)
+    entry = purpose == "ENTRY"
+    return OrderIntent(
+        client_order_id=coid, position_id=pos.id, link_id=pos.link_id, purpose=purpose,
+        side=side, quantity=quantity, token=pos.token, symbol=pos.symbol,
+        exchange=pos.exchange, paper=pos.paper, created_at_ms=now_ms,
+        reference_price_paise=pos.reference_price_paise if entry else pos.exit_trigger_paise,
+        slippage_bps=pos.slippage_bps, alert_id=alert_id, account_id=pos.account_id,
+        product_type=pos.product_type, paper_fill=pos.paper_fill, user_id=pos.user_id, **rest)

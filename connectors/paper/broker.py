@@ -86,7 +86,12 @@ class PaperBroker:
 
     async def execute(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int,
                       maybe_placed: bool = False) -> list[Fill]:
-        """last_price_paise: the instrument's last tick if fresh, else None."""
+        return self.answer(intent, last_price_paise, now_ms)
+
+    def answer(self, intent: OrderIntent, last_price_paise: int | None, now_ms: int
+               ) -> list[Fill]:
+        """The order's fills now (a rest fills later, on_tick). last_price_paise: the
+        instrument's last tick if fresh, else None."""
         if intent.purpose == "CANCEL":
             return self.cancel(intent.token, intent.cancel_client_order_id, now_ms,
                                "cancelled by the trader")
