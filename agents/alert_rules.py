@@ -12,6 +12,9 @@ from typing import Callable, Iterable, Mapping
 from agents import positions, risk, signals
 from agents.exits import LONG, SHORT, SL
 from agents.positions import Position
+from agents.strategies.base import Signal
+from schemas import ids
+from schemas.money import paise_to_rupees
 from schemas.records import Alert
 
 PositionsOf = Callable[..., Iterable[Mapping]]   # (link_id=… | account_id=…) -> exposures
@@ -39,6 +42,25 @@ class Decided:
     pos: Position | None = None        # the position after the alert (None: ignored)
     purpose: str | None = None         # the order it sends: ENTRY | EXIT
     tripped: Tripped | None = None     # a daily loss breaker found tripped (to announce)
+
+
+def of_signal(link: Mapping, attachment: Mapping, signal: Signal, timeframe: str,
+              dedupe_window_s: int, bot_version: int, global_bot_version: int) -> Alert:
+    """A strategy's signal as its link's alert: its id derives from the link, the candle and
+    the action, so a signal sent again after a crash is the same alert."""
+    exchange, symbol = attachment["symbols"][attachment["tokens"].index(signal.token)] \
+        .split(":", 1)
+    payload = {"strategy": attachment["name"], "symbol": symbol, "action": signal.action,
+               "price": paise_to_rupees(signal.price), "time": signal.at_ms,
+               "timeframe": timeframe, "reason": signal.reason}
+    dedupe = ids.dedupe_key(link["link_id"], payload)
+    return Alert(id=ids.alert_id(dedupe, signal.at_ms * 1_000_000), dedupe_key=dedupe,
+                 dedupe_window_s=dedupe_window_s, link_id=link["link_id"],
+                 link_version=link["version"], user_id=link.get("user_id"),
+                 bot_version=bot_version, global_bot_version=global_bot_version,
+                 action=signal.action, symbol=symbol, exchange=exchange, token=signal.token,
+                 received_at_ms=signal.at_ms, price_paise=signal.price, payload=payload,
+                 signal_action=signal.action, source=f"strategy:{attachment['name']}")
 
 
 def scopes(link: Mapping, book: Book, now_ms: int) -> list[risk.Scope]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from agents import app as A
+from agents import alert_rules, app as A
 from agents.control import EXTRA_HOLIDAYS
 from agents.eod import is_trading_day
 from agents.emit import partition_of
@@ -25,8 +25,6 @@ from agents.risk import ist_day
 from agents.strategies.base import Signal, Strategy
 from agents.strategies.candles import PERIODS, last_of_period, roll_up
 from agents.strategies.shipped import make
-from schemas import ids
-from schemas.money import paise_to_rupees
 from schemas.records import Alert, Candle
 
 log = logging.getLogger(__name__)
@@ -95,18 +93,8 @@ def _alert(attachment: dict, signal: Signal, candle: Candle) -> Alert | None:
         log.warning("strategy %s: link %s unknown here; signal dropped", attachment["name"],
                     attachment["link_id"])
         return None
-    exchange, symbol = attachment["symbols"][attachment["tokens"].index(signal.token)] \
-        .split(":", 1)
-    payload = {"strategy": attachment["name"], "symbol": symbol, "action": signal.action,
-               "price": paise_to_rupees(signal.price), "time": signal.at_ms,
-               "timeframe": candle.timeframe, "reason": signal.reason}
-    dedupe = ids.dedupe_key(link["link_id"], payload)
     user = link.get("user_id")
-    return Alert(id=ids.alert_id(dedupe, signal.at_ms * 1_000_000), dedupe_key=dedupe,
-                 dedupe_window_s=A.S.own_id_dedupe_window_s, link_id=link["link_id"],
-                 link_version=link["version"], user_id=user,
-                 bot_version=memory.bot(user)["version"] if user else 0,
-                 global_bot_version=memory.bot()["version"], action=signal.action,
-                 symbol=symbol, exchange=exchange, token=signal.token,
-                 received_at_ms=signal.at_ms, price_paise=signal.price, payload=payload,
-                 signal_action=signal.action, source=f"strategy:{attachment['name']}")
+    return alert_rules.of_signal(link, attachment, signal, candle.timeframe,
+                                 A.S.own_id_dedupe_window_s,
+                                 memory.bot(user)["version"] if user else 0,
+                                 memory.bot()["version"])

@@ -1,11 +1,13 @@
-"""`pinewire backtest`: a strategy and a link's trading and exit rules over recorded ticks, run
-by the same agents as live trading — a worker of its own, on a namespace of its own (on the
-Kafka PINEWIRE_KAFKA_URL names, else an embedded broker started for the run), paper orders.
+"""`pinewire backtest`: a strategy and a link's trading and exit rules over recorded ticks, paper
+orders, decided by the same functions as live trading.
 
-The ticks go in a candle at a time: each step ends with the first tick of the next window (it
-closes the candle) and waits until the worker has handled everything that followed from it
-(its group's lag zero twice running). So a run is reproducible and equals a live pipeline fed
-the same way: an entry fills at the tick that closed its candle, an exit at its rule's price.
+By default in this process (agents/backtest.py): the ticks in order, no Kafka, no worker.
+`--through-pipeline` runs the agents themselves instead — a worker of its own, on a namespace of
+its own (on the Kafka PINEWIRE_KAFKA_URL names, else an embedded broker started for the run) —
+fed a candle at a time: each step ends with the first tick of the next window (it closes the
+candle) and waits until the worker has handled everything that followed from it (its group's
+lag zero twice running). Both give the same trades: an entry fills at the tick that closed its
+candle, an exit at its rule's price.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agents.backtest import Backtest, Conventions
 from agents.strategies.candles import built_from, timeframe_of, window_start
 from agents.strategies.shipped import make
 from connectors import kafka
@@ -28,7 +31,7 @@ from pinewire import broker, processes
 from schemas import instruments, topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
 from webapp.pnl import max_drawdown
-from webapp.publish import publish
+from webapp.publish import link_record, publish
 
 
 def steps(ticks: list, minutes: int) -> list[list]:
@@ -94,13 +97,32 @@ def trades(rows: list[dict]) -> list[dict]:
     return out
 
 
-def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog) -> dict:
+def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog, *,
+        through_pipeline: bool = False) -> dict:
     strategy = make(name, "0", params)
-    timeframe = timeframe_of(strategy.params.timeframe)
-    minutes = built_from(timeframe)
     ticks = list(replay.read(ticks_path))
     tokens = sorted({t.token for t in ticks})
-    symbols = [_symbol(catalog, t) for t in tokens]
+    attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
+                  "timeframe": timeframe_of(strategy.params.timeframe), "tokens": tokens,
+                  "symbols": [_symbol(catalog, t) for t in tokens], "enabled": True,
+                  "version": 1, "user_id": link["user_id"]}
+    paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
+    if through_pipeline:
+        found = _through_pipeline(settings, paper, attachment, ticks)
+    else:
+        engine = Backtest(link_record(paper).asdict(), attachment,
+                          Conventions(dedupe_window_s=settings.own_id_dedupe_window_s, eod=False))
+        found = trades([p.to_dict() for p in engine.run(ticks)])
+    closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
+              if t["pnl_paise"] is not None]
+    return {"strategy": name, "params": params, "link": link["name"], "ticks": len(ticks),
+            "instruments": len(tokens), "trades": found, "pnl_paise": sum(closed),
+            "max_drawdown_paise": max_drawdown(closed),
+            "wins": sum(1 for p in closed if p > 0), "closed": len(closed)}
+
+
+def _through_pipeline(settings, link: dict, attachment: dict, ticks: list) -> list[dict]:
+    minutes = built_from(attachment["timeframe"])
     namespace = f"backtest-{secrets.token_hex(4)}"
     work = Path(tempfile.mkdtemp(prefix="pinewire-backtest-"))
     embedded = None
@@ -120,13 +142,8 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
     try:
         asyncio.run(kafka.create_topics(bootstrap, namespace, settings.partitions, 1))
         asyncio.run(kafka.until_topics_complete(bootstrap, namespace, settings.partitions))
-        paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
-        attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
-                      "timeframe": timeframe, "tokens": tokens,
-                      "symbols": symbols, "enabled": True, "version": 1,
-                      "user_id": link["user_id"]}
         running = {"running": True, "version": 1, "at_ms": int(time.time() * 1000)}
-        asyncio.run(publish(bootstrap, namespace, links=[paper], strategies=[attachment],
+        asyncio.run(publish(bootstrap, namespace, links=[link], strategies=[attachment],
                             bots=[running, {**running, "user_id": link["user_id"]}]))
         worker = processes.spawn([sys.executable, "-m", "pinewire.cli", "worker"],
                                  work / "worker.log", env=env)
@@ -143,12 +160,7 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"backtest failed: its worker's log is in {work}", file=sys.stderr)
-    closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
-              if t["pnl_paise"] is not None]
-    return {"strategy": name, "params": params, "link": link["name"], "ticks": len(ticks),
-            "instruments": len(tokens), "trades": found, "pnl_paise": sum(closed),
-            "max_drawdown_paise": max_drawdown(closed),
-            "wins": sum(1 for p in closed if p > 0), "closed": len(closed)}
+    return found
 
 
 def _symbol(catalog, token: str) -> str:

@@ -146,7 +146,7 @@ def cmd_backtest(a) -> int:
     except json.JSONDecodeError as exc:
         raise StrategyError(f"--params is not JSON ({exc.msg})") from None
     result = backtest.run(settings(), my_link(a, a.link), a.strategy, params, Path(a.ticks),
-                          catalog.catalog(settings()))
+                          catalog.catalog(settings()), through_pipeline=a.through_pipeline)
     print(backtest.report(result))
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=2))
@@ -195,6 +195,9 @@ def register(sub) -> None:
     bt.add_argument("--link", required=True, help="the link whose trading and exit rules apply")
     bt.add_argument("--ticks", required=True, help="CSV: ts, token, ltp (rupees)[, volume]")
     bt.add_argument("--json", help="also write the trades and figures to this file")
+    bt.add_argument("--through-pipeline", dest="through_pipeline", action="store_true",
+                    help="run the agents themselves on Kafka (a worker of its own, a candle at "
+                         "a time: slow) instead of the same decisions in this process")
     user_flag(bt)
     bt.set_defaults(fn=cmd_backtest)
 

@@ -1,0 +1,208 @@
+"""The in-process backtest: a link's strategy over recorded ticks, decided by the very functions
+the worker calls — the strategy classes, candles, alert_rules (the signal, the risk gate and
+sizing, stop-and-reverse), positions and fills, the exit rules, the paper broker's fills and
+the end-of-day routine — in one process, in tick order: no Kafka, no worker, no SQL.
+
+Within a tick, the order is the worker's: the live positions on its instrument see it (an exit
+on a level fills at the tick that triggered it), then what rests in the paper book on it, then
+the candles it closes go to the strategy, whose signals are alerts decided at once (an entry
+fills at this tick, the last price, as the executor fills it after the candle closed). The end
+of day runs before the first tick at or after its time, at the last prices (the sweep's
+timer). Times are the ticks' own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Iterable
+
+from agents import alert_rules, eod, fills, positions, risk, signals
+from agents.positions import LIVE_STATES, Position
+from agents.strategies.base import Strategy
+from agents.strategies.candles import (PERIODS, CandleBuilder, built_from, last_of_period,
+                                       roll_up, timeframe_of)
+from agents.strategies.shipped import make
+from connectors.paper.broker import PaperBroker, fill_at_once
+from connectors.ticks.replay import ReplayTick
+from schemas.market_time import IST, in_session
+from schemas.records import Candle, Fill
+
+ALWAYS_FRESH_MS = 10**12        # a backtest's last price is always the price to fill at
+
+
+@dataclass
+class Conventions:
+    """What the worker reads from its settings."""
+    dedupe_window_s: int = 86_400
+    mis_squareoff: time = time(15, 15)
+    eod_time: time = time(15, 29)
+    eod: bool = True                       # the end-of-day routine runs (the worker's timer)
+    extra_holidays: frozenset = frozenset()
+    exit_retry: fills.ExitRetry = field(default_factory=fills.ExitRetry)
+
+
+class Backtest:
+    def __init__(self, link: dict, attachment: dict, conventions: Conventions = Conventions()):
+        """link: the link's settings as the links topic carries them; attachment: the
+        strategy's (name, params, tokens, symbols)."""
+        self.link, self.attachment, self.c = {**link, "paper": True}, attachment, conventions
+        self.timeframe = timeframe_of(attachment["params"].get("timeframe", 15))
+        self.minutes = (built_from(self.timeframe),)
+        self.positions: dict[str, Position] = {}
+        self.slots: dict[str, str] = {}
+        self.on_token: dict[str, set[str]] = {}
+        self.paper = PaperBroker({}, fill_timeout_ms=ALWAYS_FRESH_MS)
+        self.last: dict[str, int] = {}
+        self.last_seq: dict[str, int] = {}
+        self.seq = -1
+        self.now = 0
+        self.builders: dict[str, CandleBuilder] = {}
+        self.strategies: dict[str, Strategy] = {}
+        self.rolling: dict[str, dict | None] = {}
+        self.dedupe: dict[str, dict] = {}
+        self.swept: set[tuple[str, object]] = set()
+
+    # -- the driver ----------------------------------------------------------------------
+    def run(self, ticks: Iterable[ReplayTick]) -> list[Position]:
+        for t in ticks:
+            self.tick(t.token, t.ltp_paise, t.ts_ms, t.volume)
+        return sorted(self.positions.values(), key=lambda p: (p.created_at_ms, p.id))
+
+    def tick(self, token: str, price: int, ts_ms: int, volume: int | None = None) -> None:
+        if self.c.eod:
+            self._sweeps_due(ts_ms)
+        self.seq += 1
+        self.now, self.last[token], self.last_seq[token] = ts_ms, price, self.seq
+        for pid in sorted(self.on_token.get(token, ())):
+            self._on_tick(self.positions[pid], price)
+        for fill in self.paper.on_tick(token, price, ts_ms):
+            self._fill(fill)
+        if token in self.attachment["tokens"] and in_session(ts_ms):
+            builder = self.builders.setdefault(token, CandleBuilder(token, self.minutes))
+            for candle in builder.on_tick(price, ts_ms, volume):
+                self._candle(candle)
+
+    # -- exits (agents/monitor.py) ---------------------------------------------------------
+    def _on_tick(self, pos: Position, price: int) -> None:
+        if pos.state != positions.OPEN:
+            return
+        changed, decision, _verdict = positions.on_tick(pos, price, self.now, self.seq)
+        if changed is None:
+            return
+        self._store(changed)
+        if decision is not None:
+            if changed.entry_open:
+                for fill in self.paper.cancel(pos.token, changed.entry_order_id, self.now):
+                    self._fill(fill)
+            self._order(changed, "EXIT")
+
+    # -- candles and signals (agents/strategy_agent.py) -----------------------------------
+    def _candle(self, candle: Candle) -> None:
+        strategy = self.strategies.get(candle.token)
+        if strategy is None:
+            strategy = self.strategies[candle.token] = make(
+                self.attachment["name"], candle.token, self.attachment["params"])
+        if candle.timeframe == self.timeframe:
+            for signal in strategy.on_candle(candle):
+                self.alert(alert_rules.of_signal(self.link, self.attachment, signal,
+                                                 candle.timeframe, self.c.dedupe_window_s, 1, 1))
+        if candle.timeframe == "D":
+            for period in PERIODS:
+                key = f"{candle.token}|{period}"
+                last = last_of_period(risk.ist_day(candle.start_ms), period, self._trading_day)
+                self.rolling[key], closed = roll_up(self.rolling.get(key), candle, period, last)
+                for rolled in closed:
+                    self._candle(rolled)
+
+    # -- alerts (agents/pipeline.handle_alert) ---------------------------------------------
+    def alert(self, alert) -> alert_rules.Decided:
+        seen = self.dedupe.get(alert.dedupe_key)
+        duplicate = signals.duplicate_of(seen, alert.id, alert.received_at_ms,
+                                         alert.dedupe_window_s)
+        live = self.positions.get(self.slots.get(positions.slot_key(alert.link_id,
+                                                                    alert.token), ""))
+        decided = alert_rules.decide(alert, self.link, live, self._book(), bot_running=True,
+                                     duplicate=duplicate, now_ms=self.now, partition=0)
+        if duplicate is None:
+            self.dedupe[alert.dedupe_key] = {"alert_id": alert.id, "at_ms": alert.received_at_ms}
+        if decided.pos is not None:
+            self._store(decided.pos)
+            self._order(decided.pos, decided.purpose, alert.id)
+        return decided
+
+    def _book(self) -> alert_rules.Book:
+        def positions_of(link_id=None, account_id=None):
+            day = risk.ist_day(self.now)
+            return [p._asdict() for p in self.positions.values()
+                    if (link_id is None or p.link_id == link_id)
+                    and (p.state in LIVE_STATES or p.closed_at_ms is not None
+                         and risk.ist_day(p.closed_at_ms) == day)]
+        return alert_rules.Book(positions_of, self.last.get)
+
+    # -- orders and fills (the paper broker, agents/pipeline.apply_fill) ------------------
+    def _order(self, pos: Position, purpose: str, alert_id: str | None = None) -> None:
+        intent = positions.order_intent(pos, purpose, alert_id, self.now)
+        at_once = fill_at_once(self.paper.book, intent, self.now)
+        for fill in [at_once] if at_once else \
+                self.paper.answer(intent, self.last.get(pos.token), self.now):
+            self._fill(fill)
+
+    def _fill(self, fill: Fill) -> None:
+        before = self.positions[fill.position_id]
+        pos = fills.apply_fill(before, fill_id=fill.fill_id,
+                               client_order_id=fill.client_order_id, status=fill.status,
+                               quantity=fill.quantity, price_paise=fill.price_paise,
+                               text=fill.text, now_ms=fill.at_ms,
+                               tick_offset=self.last_seq.get(fill.token),
+                               order_filled=fill.order_filled,
+                               order_value_paise=fill.order_value_paise,
+                               exit_retry=self.c.exit_retry)
+        if pos is None:
+            return
+        self._store(pos)
+        if fills.exit_resent(before, pos):
+            self._order(pos, "EXIT")
+        if fills.closed_now(before, pos) and positions.reverse_id(pos.id) not in self.positions:
+            planned = alert_rules.reverse(pos, self.link, self._book(), bot_running=True,
+                                          exit_price=fill.price_paise, partition=0,
+                                          now_ms=self.now)
+            if planned.pos is not None:
+                self._store(planned.pos)
+                self._order(planned.pos, "ENTRY", planned.pos.opened_by_alert)
+
+    def _store(self, pos: Position) -> None:
+        self.positions[pos.id] = pos
+        ids = self.on_token.setdefault(pos.token, set())
+        if pos.state in LIVE_STATES:
+            self.slots[pos.slot] = pos.id
+            ids.add(pos.id)
+        else:
+            ids.discard(pos.id)
+            if self.slots.get(pos.slot) == pos.id:
+                del self.slots[pos.slot]
+
+    # -- the end of the day (agents/control.sweep) -----------------------------------------
+    def _trading_day(self, day) -> bool:
+        return eod.is_trading_day(day, self.c.extra_holidays)
+
+    def _sweeps_due(self, ts_ms: int) -> None:
+        moment = datetime.fromtimestamp(ts_ms / 1000, IST)
+        kind = eod.sweep_at(moment, self.c.mis_squareoff, self.c.eod_time)
+        due = [k for k in (eod.MIS_SQUAREOFF, eod.EOD)
+               if kind == k or kind == eod.EOD and k == eod.MIS_SQUAREOFF]
+        for k in due:
+            if (k, moment.date()) not in self.swept and self._trading_day(moment.date()):
+                self.swept.add((k, moment.date()))
+                self._sweep(k)
+
+    def _sweep(self, kind: str) -> None:
+        for pos in sorted((p for p in self.positions.values() if p.state == positions.OPEN),
+                          key=lambda p: p.id):
+            last = self.last.get(pos.token) or round(pos.entry_price)
+            unrealized = risk.pnl(pos._asdict(), last)[1]
+            if eod.decide(kind, self.link.get("eod", "close-losers"), pos.product_type,
+                          unrealized) == eod.CLOSE:
+                reason = "EOD" if kind == eod.EOD else "MIS"
+                closing = positions.begin_exit(pos, reason, self.now, price_paise=last)
+                self._store(closing)
+                self._order(closing, "EXIT")
