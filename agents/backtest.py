@@ -28,6 +28,31 @@ from schemas.market_time import IST, in_session
 from schemas.records import Candle, Fill
 
 ALWAYS_FRESH_MS = 10**12        # a backtest's last price is always the price to fill at
+DAY_MS, IST_OFFSET_MS = 86_400_000, 19_800_000
+
+
+def _at(day, moment: time) -> int:
+    return int(datetime.combine(day, moment, IST).timestamp() * 1000)
+
+
+def sweeps_of_day(ts_ms: int, c: "Conventions") -> list[tuple[int, str]]:
+    """The end-of-day sweeps of the IST day of ts_ms, (at_ms, kind), in time order: none on a
+    day that is not a trading day."""
+    day = risk.ist_day(ts_ms)
+    if not eod.is_trading_day(day, c.extra_holidays):
+        return []
+    return [(_at(day, c.mis_squareoff), eod.MIS_SQUAREOFF), (_at(day, c.eod_time), eod.EOD)]
+
+
+def due_sweeps(pending: list[tuple[int, str]], ts_ms: int) -> list[str]:
+    """The sweeps a tick at ts_ms finds due (taken from `pending`): each runs before that tick,
+    once, unless the tick comes after the sweeps' window (a timer that missed it runs none)."""
+    due = []
+    while pending and pending[0][0] <= ts_ms:
+        kind = pending.pop(0)[1]
+        if ts_ms < _at(risk.ist_day(ts_ms), eod.SWEEP_ENDS):
+            due.append(kind)
+    return due
 
 
 @dataclass
@@ -60,7 +85,9 @@ class Backtest:
         self.strategies: dict[str, Strategy] = {}
         self.rolling: dict[str, dict | None] = {}
         self.dedupe: dict[str, dict] = {}
-        self.swept: set[tuple[str, object]] = set()
+        self.quiet: dict[str, tuple[int, int] | None] = {}   # positions.quiet_range of each
+        self.exposed: dict[str, Position] = {}   # live, or closed today: what risk counts
+        self.day: tuple[int, list[tuple[int, str]]] | None = None   # today, its sweeps due
 
     # -- the driver ----------------------------------------------------------------------
     def run(self, ticks: Iterable[ReplayTick]) -> list[Position]:
@@ -69,12 +96,13 @@ class Backtest:
         return sorted(self.positions.values(), key=lambda p: (p.created_at_ms, p.id))
 
     def tick(self, token: str, price: int, ts_ms: int, volume: int | None = None) -> None:
-        if self.c.eod:
-            self._sweeps_due(ts_ms)
+        self._new_day_and_sweeps(ts_ms)
         self.seq += 1
         self.now, self.last[token], self.last_seq[token] = ts_ms, price, self.seq
         for pid in sorted(self.on_token.get(token, ())):
-            self._on_tick(self.positions[pid], price)
+            quiet = self.quiet.get(pid)     # the worker's shortcut: a tick that changes nothing
+            if quiet is None or not quiet[0] <= price <= quiet[1]:
+                self._on_tick(self.positions[pid], price)
         for fill in self.paper.on_tick(token, price, ts_ms):
             self._fill(fill)
         if token in self.attachment["tokens"] and in_session(ts_ms):
@@ -132,11 +160,8 @@ class Backtest:
 
     def _book(self) -> alert_rules.Book:
         def positions_of(link_id=None, account_id=None):
-            day = risk.ist_day(self.now)
-            return [p._asdict() for p in self.positions.values()
-                    if (link_id is None or p.link_id == link_id)
-                    and (p.state in LIVE_STATES or p.closed_at_ms is not None
-                         and risk.ist_day(p.closed_at_ms) == day)]
+            return [p._asdict() for p in self.exposed.values()
+                    if link_id is None or p.link_id == link_id]
         return alert_rules.Book(positions_of, self.last.get)
 
     # -- orders and fills (the paper broker, agents/pipeline.apply_fill) ------------------
@@ -171,13 +196,15 @@ class Backtest:
                 self._order(planned.pos, "ENTRY", planned.pos.opened_by_alert)
 
     def _store(self, pos: Position) -> None:
-        self.positions[pos.id] = pos
+        self.positions[pos.id] = self.exposed[pos.id] = pos
         ids = self.on_token.setdefault(pos.token, set())
         if pos.state in LIVE_STATES:
             self.slots[pos.slot] = pos.id
             ids.add(pos.id)
+            self.quiet[pos.id] = positions.quiet_range(pos)
         else:
             ids.discard(pos.id)
+            self.quiet.pop(pos.id, None)
             if self.slots.get(pos.slot) == pos.id:
                 del self.slots[pos.slot]
 
@@ -185,15 +212,16 @@ class Backtest:
     def _trading_day(self, day) -> bool:
         return eod.is_trading_day(day, self.c.extra_holidays)
 
-    def _sweeps_due(self, ts_ms: int) -> None:
-        moment = datetime.fromtimestamp(ts_ms / 1000, IST)
-        kind = eod.sweep_at(moment, self.c.mis_squareoff, self.c.eod_time)
-        due = [k for k in (eod.MIS_SQUAREOFF, eod.EOD)
-               if kind == k or kind == eod.EOD and k == eod.MIS_SQUAREOFF]
-        for k in due:
-            if (k, moment.date()) not in self.swept and self._trading_day(moment.date()):
-                self.swept.add((k, moment.date()))
-                self._sweep(k)
+    def _new_day_and_sweeps(self, ts_ms: int) -> None:
+        """On a new IST day, positions closed before it count towards no limit; the sweeps
+        whose time has come run before this tick."""
+        day = (ts_ms + IST_OFFSET_MS) // DAY_MS
+        if self.day is None or self.day[0] != day:
+            self.exposed = {pid: p for pid, p in self.exposed.items()
+                            if p.state in LIVE_STATES}
+            self.day = (day, sweeps_of_day(ts_ms, self.c) if self.c.eod else [])
+        for kind in due_sweeps(self.day[1], ts_ms):
+            self._sweep(kind)
 
     def _sweep(self, kind: str) -> None:
         for pos in sorted((p for p in self.positions.values() if p.state == positions.OPEN),

@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents.backtest import Backtest, Conventions
+from agents import eod, risk
+from agents.backtest import Backtest, Conventions, due_sweeps, sweeps_of_day
 from agents.strategies.candles import built_from, timeframe_of, window_start
 from agents.strategies.shipped import make
 from connectors import kafka
@@ -34,16 +35,26 @@ from webapp.pnl import max_drawdown
 from webapp.publish import link_record, publish
 
 
-def steps(ticks: list, minutes: int) -> list[list]:
-    """The ticks cut after each tick that opens a new window (the one that closes a candle)."""
-    out, current, window = [], [], {}
+def steps(ticks: list, minutes: int, conventions: Conventions | None = None) -> list:
+    """The ticks cut after those that open a new window (they close a candle; the ticks of
+    the same moment go with them); with conventions, an end-of-day sweep, (kind, at_ms),
+    before the first tick that finds it due (agents/backtest.py runs it there too)."""
+    out, current, window, day, pending, cut = [], [], {}, None, [], False
     for tick in ticks:
+        if cut and tick.ts_ms != current[-1].ts_ms:
+            out.append(current)
+            current, cut = [], False
+        if conventions is not None and conventions.eod:
+            if risk.ist_day(tick.ts_ms) != day:
+                day, pending = risk.ist_day(tick.ts_ms), sweeps_of_day(tick.ts_ms, conventions)
+            times = {kind: at for at, kind in pending}
+            for kind in due_sweeps(pending, tick.ts_ms):
+                out += ([current] if current else []) + [(kind, times[kind])]
+                current, cut = [], False
         current.append(tick)
         start = window_start(tick.ts_ms, minutes)
         if window.setdefault(tick.token, start) != start:
-            window[tick.token] = start
-            out.append(current)
-            current = []
+            window[tick.token], cut = start, True
     return out + ([current] if current else [])
 
 
@@ -61,13 +72,20 @@ async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None
 
 
 async def paced_replay(bootstrap: str, namespace: str, partitions: int, ticks: list,
-                       minutes: int) -> None:
+                       minutes: int, conventions: Conventions | None = None) -> None:
+    commands = registry.topic_name(namespace, registry.COMMANDS)
     async with kafka.producing(bootstrap, linger_ms=1) as prod, \
             TickSender(prod, namespace, partitions) as sender:
-        for step in steps(ticks, minutes):
-            for t in step:
-                await sender.send(t.token, t.ltp_paise, t.ts_ms, t.volume)
-            await sender.flush()
+        for step in steps(ticks, minutes, conventions):
+            if isinstance(step, tuple):           # an end-of-day sweep, to every partition
+                for command in eod.sweep_commands(*step, partitions):
+                    await prod.send_and_wait(commands, kafka.encode(command),
+                                             key=command.command_id.encode(),
+                                             partition=command.partition)
+            else:
+                for t in step:
+                    await sender.send(t.token, t.ltp_paise, t.ts_ms, t.volume)
+                await sender.flush()
             await settle(bootstrap, namespace)
 
 
@@ -107,11 +125,13 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
                   "symbols": [_symbol(catalog, t) for t in tokens], "enabled": True,
                   "version": 1, "user_id": link["user_id"]}
     paper = {**link, "paper": True, "enabled": True, "account_id": None, "version": 1}
+    conventions = Conventions(dedupe_window_s=settings.own_id_dedupe_window_s,
+                              mis_squareoff=settings.mis_squareoff, eod_time=settings.eod_time,
+                              extra_holidays=eod.parse_holidays(settings.extra_holidays))
     if through_pipeline:
-        found = _through_pipeline(settings, paper, attachment, ticks)
+        found = _through_pipeline(settings, paper, attachment, ticks, conventions)
     else:
-        engine = Backtest(link_record(paper).asdict(), attachment,
-                          Conventions(dedupe_window_s=settings.own_id_dedupe_window_s, eod=False))
+        engine = Backtest(link_record(paper).asdict(), attachment, conventions)
         found = trades([p.to_dict() for p in engine.run(ticks)])
     closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
               if t["pnl_paise"] is not None]
@@ -121,7 +141,8 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
             "wins": sum(1 for p in closed if p > 0), "closed": len(closed)}
 
 
-def _through_pipeline(settings, link: dict, attachment: dict, ticks: list) -> list[dict]:
+def _through_pipeline(settings, link: dict, attachment: dict, ticks: list,
+                      conventions: Conventions) -> list[dict]:
     minutes = built_from(attachment["timeframe"])
     namespace = f"backtest-{secrets.token_hex(4)}"
     work = Path(tempfile.mkdtemp(prefix="pinewire-backtest-"))
@@ -148,7 +169,8 @@ def _through_pipeline(settings, link: dict, attachment: dict, ticks: list) -> li
         worker = processes.spawn([sys.executable, "-m", "pinewire.cli", "worker"],
                                  work / "worker.log", env=env)
         asyncio.run(_worker_ready(bootstrap, namespace, worker))
-        asyncio.run(paced_replay(bootstrap, namespace, settings.partitions, ticks, minutes))
+        asyncio.run(paced_replay(bootstrap, namespace, settings.partitions, ticks, minutes,
+                                 conventions))
         found = trades(asyncio.run(positions(bootstrap, namespace)))
         done = True
     finally:
