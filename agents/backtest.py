@@ -24,7 +24,7 @@ from agents.strategies.candles import (PERIODS, CandleBuilder, built_from, last_
 from agents.strategies.shipped import make
 from connectors.paper.broker import PaperBroker, fill_at_once
 from connectors.ticks.replay import ReplayTick
-from schemas.market_time import IST, in_session
+from schemas.market_time import IST, SESSION_CLOSE, SESSION_OPEN
 from schemas.records import Candle, Fill
 
 ALWAYS_FRESH_MS = 10**12        # a backtest's last price is always the price to fill at
@@ -75,7 +75,8 @@ class Backtest:
         self.minutes = (built_from(self.timeframe),)
         self.positions: dict[str, Position] = {}
         self.slots: dict[str, str] = {}
-        self.on_token: dict[str, set[str]] = {}
+        self.watching: dict[str, tuple[str, ...]] = {}   # token -> its live positions' ids
+        self.tokens = frozenset(attachment["tokens"])
         self.paper = PaperBroker({}, fill_timeout_ms=ALWAYS_FRESH_MS)
         self.last: dict[str, int] = {}
         self.last_seq: dict[str, int] = {}
@@ -88,6 +89,7 @@ class Backtest:
         self.quiet: dict[str, tuple[int, int] | None] = {}   # positions.quiet_range of each
         self.exposed: dict[str, Position] = {}   # live, or closed today: what risk counts
         self.day: tuple[int, list[tuple[int, str]]] | None = None   # today, its sweeps due
+        self.session = (0, 0)
 
     # -- the driver ----------------------------------------------------------------------
     def run(self, ticks: Iterable[ReplayTick]) -> list[Position]:
@@ -99,13 +101,14 @@ class Backtest:
         self._new_day_and_sweeps(ts_ms)
         self.seq += 1
         self.now, self.last[token], self.last_seq[token] = ts_ms, price, self.seq
-        for pid in sorted(self.on_token.get(token, ())):
+        for pid in self.watching.get(token, ()):
             quiet = self.quiet.get(pid)     # the worker's shortcut: a tick that changes nothing
             if quiet is None or not quiet[0] <= price <= quiet[1]:
                 self._on_tick(self.positions[pid], price)
-        for fill in self.paper.on_tick(token, price, ts_ms):
-            self._fill(fill)
-        if token in self.attachment["tokens"] and in_session(ts_ms):
+        if token in self.paper.book:
+            for fill in self.paper.on_tick(token, price, ts_ms):
+                self._fill(fill)
+        if token in self.tokens and self.session[0] <= ts_ms < self.session[1]:
             builder = self.builders.setdefault(token, CandleBuilder(token, self.minutes))
             for candle in builder.on_tick(price, ts_ms, volume):
                 self._candle(candle)
@@ -197,7 +200,7 @@ class Backtest:
 
     def _store(self, pos: Position) -> None:
         self.positions[pos.id] = self.exposed[pos.id] = pos
-        ids = self.on_token.setdefault(pos.token, set())
+        ids = set(self.watching.get(pos.token, ()))
         if pos.state in LIVE_STATES:
             self.slots[pos.slot] = pos.id
             ids.add(pos.id)
@@ -207,6 +210,7 @@ class Backtest:
             self.quiet.pop(pos.id, None)
             if self.slots.get(pos.slot) == pos.id:
                 del self.slots[pos.slot]
+        self.watching[pos.token] = tuple(sorted(ids))
 
     # -- the end of the day (agents/control.sweep) -----------------------------------------
     def _trading_day(self, day) -> bool:
@@ -220,6 +224,8 @@ class Backtest:
             self.exposed = {pid: p for pid, p in self.exposed.items()
                             if p.state in LIVE_STATES}
             self.day = (day, sweeps_of_day(ts_ms, self.c) if self.c.eod else [])
+            today = risk.ist_day(ts_ms)      # the session: in_session's, as bounds of the day
+            self.session = (_at(today, SESSION_OPEN), _at(today, SESSION_CLOSE))
         for kind in due_sweeps(self.day[1], ts_ms):
             self._sweep(kind)
 

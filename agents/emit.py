@@ -149,12 +149,24 @@ def _send_order(intent: OrderIntent, partition: int, fill: Fill | None, written)
                     "position resends it", intent.client_order_id,
                     None if written.cancelled() else written.exception())
         return
-    A.orders_topic.send_soon(key=intent.position_id, value=intent, partition=partition)
+    sent = A.orders_topic.send_soon(key=intent.position_id, value=intent, partition=partition)
     if fill is not None:
-        A.fills_topic.send_soon(key=fill.position_id, value=fill,
-                                partition=partition_of(fill.token))
-        metrics.ORDER_TO_FILL.labels(intent.purpose).observe(
-            max(0, fill.at_ms - intent.created_at_ms) / 1000)
+        sent.add_done_callback(partial(_send_fill, intent, fill))
+
+
+def _send_fill(intent: OrderIntent, fill: Fill, sent) -> None:
+    """A fill decided with its order goes once Kafka holds the order: the two are on other
+    partitions, and a fill delivered without its order (a broker or the worker lost in
+    between) would close the position with no order on record. Not sent: the position, still
+    exiting, sends both again (the same ids)."""
+    if sent.cancelled() or sent.exception() is not None:
+        log.warning("fill of %s not sent: its order did not reach Kafka (%r); the position "
+                    "resends both", intent.client_order_id,
+                    None if sent.cancelled() else sent.exception())
+        return
+    A.fills_topic.send_soon(key=fill.position_id, value=fill, partition=partition_of(fill.token))
+    metrics.ORDER_TO_FILL.labels(intent.purpose).observe(
+        max(0, fill.at_ms - intent.created_at_ms) / 1000)
 
 
 async def event(kind: str, *, link_id: str, token: str | None = None,

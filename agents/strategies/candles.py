@@ -95,11 +95,13 @@ class CandleBuilder:
     def on_tick(self, price: int, ts_ms: int, day_volume: int | None = None) -> list[Candle]:
         """The candles this tick closes (it belongs to a later window), oldest first; the tick
         joins its own windows. A late tick changes nothing but the `late` count."""
-        if any(ts_ms < self.closed_until.get(m, ts_ms) or
-               (m in self.windows and ts_ms < self.windows[m].start_ms)
-               for m in self.timeframes):
-            self.late += 1
-            return []
+        windows, closed_until = self.windows, self.closed_until
+        for minutes in self.timeframes:
+            window = windows.get(minutes)
+            if ts_ms < closed_until.get(minutes, ts_ms) or \
+                    window is not None and ts_ms < window.start_ms:
+                self.late += 1
+                return []
         closed = self.close_until(ts_ms)
         volume_before = self.last_day_volume
         if day_volume is not None:
@@ -107,13 +109,15 @@ class CandleBuilder:
                 volume_before = day_volume
             self.last_day_volume = day_volume
         for minutes in self.timeframes:
-            window = self.windows.get(minutes)
+            window = windows.get(minutes)
             if window is None:
-                self.windows[minutes] = _Open(window_start(ts_ms, minutes), price, price, price,
-                                              price, volume_from=volume_before,
-                                              volume_to=day_volume)
+                windows[minutes] = _Open(window_start(ts_ms, minutes), price, price, price,
+                                         price, volume_from=volume_before, volume_to=day_volume)
             else:
-                window.high, window.low = max(window.high, price), min(window.low, price)
+                if price > window.high:
+                    window.high = price
+                elif price < window.low:
+                    window.low = price
                 window.close, window.ticks = price, window.ticks + 1
                 if day_volume is not None:
                     window.volume_to = day_volume
@@ -128,7 +132,9 @@ class CandleBuilder:
                 del self.windows[minutes]
                 self.closed_until[minutes] = window.start_ms + minutes * MINUTE_MS
                 closed.append(self._candle(minutes, window))
-        return sorted(closed, key=lambda c: (c.end_ms, c.end_ms - c.start_ms))
+        if len(closed) > 1:
+            closed.sort(key=lambda c: (c.end_ms, c.end_ms - c.start_ms))
+        return closed
 
     def _candle(self, minutes: int, w: _Open) -> Candle:
         volume = None if w.volume_to is None else w.volume_to - w.volume_from
