@@ -59,7 +59,7 @@ integration: $(STAMP) services
 # Benchmarks (never part of `make test`): each starts its own broker, worker and web app on
 # loopback, prints a table and writes bench/results/<name>.json (<name>_kafka.json on Apache
 # Kafka) with its goals and the same-run floors they were compared with. BENCH_BROKERS=tansu
-# runs on the embedded broker only.
+# runs on the embedded broker only. The in-process backtest's needs no broker: it runs once.
 BENCH_BROKERS ?= tansu kafka
 bench: $(STAMP)
 	@case " $(BENCH_BROKERS) " in *" kafka "*) $(MAKE) --no-print-directory jdk;; esac
@@ -68,6 +68,7 @@ bench: $(STAMP)
 	    $(BIN)/python -m bench.$$b --broker $$broker || exit 1; \
 	  done; \
 	done
+	$(BIN)/python -m bench.backtest
 
 clean:
 	rm -rf $(VENV) .pinewire bench/results
