@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from agents import eod, risk
-from agents.backtest import Backtest, Conventions, due_sweeps, sweeps_of_day
+from agents.backtest import ALWAYS_FRESH_MS, Backtest, Conventions, due_sweeps, sweeps_of_day
 from agents.strategies.candles import built_from, timeframe_of, window_start
 from agents.strategies.shipped import make
 from connectors import kafka
@@ -59,15 +59,19 @@ def steps(ticks: list, minutes: int, conventions: Conventions | None = None) -> 
 
 
 async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None:
-    """Until the workers' group has read and committed every record of its topics, twice."""
+    """Until the workers' group has read and committed every record of its topics, and none
+    came for three readings running: a record a worker sends once another is acknowledged
+    (a paper exit's fill, once its order is in Kafka) is not on its topic at once."""
     group, specs = registry.consumer_groups(namespace)["workers"]
     names = [registry.topic_name(namespace, spec) for spec in specs]
-    deadline, quiet = time.monotonic() + timeout_s, 0
+    deadline, quiet, ends = time.monotonic() + timeout_s, 0, None
     while quiet < 2:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the backtest worker did not settle in {timeout_s:.0f} s")
         lags = await kafka.group_lag(bootstrap, group, names)
-        quiet = quiet + 1 if lags and all(v["lag"] == 0 for v in lags.values()) else 0
+        before, ends = ends, {name: lag["end"] for name, lag in lags.items()}
+        still = lags and all(v["lag"] == 0 for v in lags.values()) and ends == before
+        quiet = quiet + 1 if still else 0
         await asyncio.sleep(0.1)      # the pace of polling an external condition
 
 
@@ -157,7 +161,7 @@ def _through_pipeline(settings, link: dict, attachment: dict, ticks: list,
            "PINEWIRE_FEED": "none", "PINEWIRE_METRICS_PORT": "0",
            "PINEWIRE_WORKER_NAME": "backtest", "PINEWIRE_STATIC_MEMBERSHIP": "false",
            "PINEWIRE_CANDLES_ON_TIME": "false", "PINEWIRE_EOD_ON_TIME": "false",
-           "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(10**12),
+           "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(ALWAYS_FRESH_MS),
            "PINEWIRE_LOG_LEVEL": "WARNING", "PINEWIRE_COMMIT_INTERVAL_S": "0.2"}
     worker, done = None, False
     try:

@@ -1,8 +1,11 @@
 """The in-process backtest (agents/backtest.py) makes the very trades the live pipeline makes on
 the same ticks: scenarios that stop out through a gap, trail, pyramid, stop and reverse, trade
 5-minute candles on two instruments, and meet the intraday square-off and the end of day — all
-replayed at once through the session's workers, a candle at a time, and each run in-process.
-On one Kafka broker: what is compared is the agents' decisions, not the broker's part."""
+replayed at once through a pipeline's workers, a candle at a time, and each run in-process.
+The pipeline is set as `--through-pipeline` sets its own: the last price is always fresh (an
+entry fills at the tick that closed its candle, however long the step took) and only ticks
+close candles. On one Kafka broker: what is compared is the agents' decisions, not the
+broker's part."""
 import asyncio
 import json
 import random
@@ -17,14 +20,14 @@ from pinewire import backtest
 from schemas import instruments
 from schemas.market_time import IST
 from webapp.publish import link_record
+from tests.integration.harness import Pipeline
 from tests.integration.test_strategies_pipeline import _known_to_the_workers, cli
 
 pytestmark = pytest.mark.one_kafka_broker
 
 
 def _day():
-    """A trading day after any other test's (a candle builder drops a tick older than its
-    newest as late), far enough ahead that no wall-clock candle close comes between steps."""
+    """A trading day (the end of day sweeps only those)."""
     day = datetime.now(IST).date() + timedelta(days=10)
     while not is_trading_day(day):
         day += timedelta(days=1)
@@ -84,8 +87,16 @@ def same(trades: list[dict]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
+def pipeline(kafka_url, tmp_path_factory):
+    with Pipeline(tmp_path_factory.mktemp("parity"), kafka_url,
+                  PINEWIRE_PAPER_PRICE_MAX_AGE_MS=str(backtest.ALWAYS_FRESH_MS),
+                  PINEWIRE_CANDLES_ON_TIME="false", PINEWIRE_COMMIT_INTERVAL_S="0.2").running() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
 def both(pipeline):
-    """Every scenario on a link of its own, through the session's workers (one replay of all
+    """Every scenario on a link of its own, through the pipeline's workers (one replay of all
     their ticks), and in-process."""
     links = {}
     for scenario, (name, params, settings, paths) in SCENARIOS.items():
