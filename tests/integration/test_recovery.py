@@ -46,6 +46,7 @@ def test_worker_sigkill_recovers_best_price_from_changelog_and_exits_once(pipeli
     print(f"\nworker SIGKILL -> restarted worker owning partitions: {recovered_s:.1f}s")
 
 
+@pytest.mark.one_kafka_broker      # the worker's own store is tested: any broker shows it
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_a_worker_on_rocksdb_keeps_its_tables_only_from_a_clean_stop(kafka_url, tmp_path, stop):
     """Stopped, the worker keeps its RocksDB tables; killed, they may be ahead of their

@@ -1,6 +1,7 @@
 """A strategy attached to a link, through the real pipeline: replayed ticks become 1-minute
 candles, an SMA crossover on a known price path emits exactly the expected alerts (source
-strategy:sma_cross), and they open and close a paper position as a TradingView alert would."""
+strategy:sma_cross), and they open and close a paper position as a TradingView alert would.
+On one Kafka broker: the candles, strategies and universes are the worker's and the CLI's."""
 import asyncio
 import json
 import subprocess
@@ -14,6 +15,8 @@ from schemas import instruments, sql
 from schemas import topics as registry
 from schemas.market_time import IST
 from tests.integration.harness import wait_until
+
+pytestmark = pytest.mark.one_kafka_broker
 
 # closes, one tick a minute: SMA2 crosses above SMA3 at the 7th candle (close 102), below at
 # the 10th (98); equal averages (3rd, 6th, 9th candles) are no cross
@@ -92,7 +95,6 @@ BT_START = int(datetime(_DAY.year, _DAY.month, _DAY.day, 11, 0, 30, tzinfo=IST).
                * 1000)
 
 
-@pytest.mark.one_kafka_broker      # the backtest's own worker; the parity is test_backtest_parity
 def test_the_backtest_in_process_and_through_the_pipeline_make_the_hand_computed_trades(
         pipeline, tmp_path):
     link = pipeline.add_link(name="btx", sl_pct="1", target_pct="2", quantity=1)
