@@ -55,7 +55,7 @@ def due_sweeps(pending: list[tuple[int, str]], ts_ms: int) -> list[str]:
     return due
 
 
-@dataclass
+@dataclass(frozen=True)
 class Conventions:
     """What the worker reads from its settings."""
     dedupe_window_s: int = 86_400

@@ -9,10 +9,8 @@ from functools import partial
 
 from faust import current_event
 
-from agents import app as A
-from agents import metrics
+from agents import app as A, metrics, positions
 from agents.memory import WorkerMemory
-from agents import positions
 from agents.positions import LIVE_STATES, Position
 from connectors.paper import broker as paper
 from schemas import ids
