@@ -4,10 +4,10 @@ orders, decided by the same functions as live trading.
 By default in this process (agents/backtest.py): the ticks in order, no Kafka, no worker.
 `--through-pipeline` runs the agents themselves instead — a worker of its own, on a namespace of
 its own (on the Kafka PINEWIRE_KAFKA_URL names, else an embedded broker started for the run) —
-fed a candle at a time: each step ends with the first tick of the next window (it closes the
-candle) and waits until the worker has handled everything that followed from it (its group's
-lag zero twice running). Both give the same trades: an entry fills at the tick that closed its
-candle, an exit at its rule's price.
+fed a candle at a time: each step ends with the ticks of the moment that opens the next window
+(they close the candle) and waits until the worker has handled everything that followed from
+it (settle). Both give the same trades (tests/integration/test_backtest_parity.py): an entry
+fills at the tick that closed its candle, an exit at its rule's price.
 """
 from __future__ import annotations
 
