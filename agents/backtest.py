@@ -17,6 +17,7 @@ from datetime import datetime, time
 from typing import Iterable
 
 from agents import alert_rules, eod, fills, positions, risk, signals
+from agents.exits import LONG
 from agents.positions import LIVE_STATES, Position
 from agents.strategies.base import Strategy
 from agents.strategies.candles import (PERIODS, CandleBuilder, built_from, last_of_period,
@@ -28,6 +29,10 @@ from schemas.market_time import IST, SESSION_CLOSE, SESSION_OPEN
 from schemas.records import Candle, Fill
 
 ALWAYS_FRESH_MS = 10**12        # a backtest's last price is always the price to fill at
+INTRABAR = ("candles only: each is its open at its start, then its low and high (with a LONG "
+            "open the low first, with a SHORT the high first: the stop before the target; "
+            "flat, the extreme against the candle's direction first) and its close just before "
+            "its end")
 DAY_MS, IST_OFFSET_MS = 86_400_000, 19_800_000
 
 
@@ -95,6 +100,22 @@ class Backtest:
     def run(self, ticks: Iterable[ReplayTick]) -> list[Position]:
         for t in ticks:
             self.tick(t.token, t.ltp_paise, t.ts_ms, t.volume)
+        return sorted(self.positions.values(), key=lambda p: (p.created_at_ms, p.id))
+
+    def run_candles(self, candles: Iterable[Candle]) -> list[Position]:
+        """Candles without their ticks, each as four ticks (INTRABAR): the order of its low
+        and high is chosen after its open, when what it holds is known."""
+        for c in sorted(candles, key=lambda c: (c.start_ms, c.token)):
+            self.tick(c.token, c.open, c.start_ms)
+            held = self.positions.get(self.slots.get(positions.slot_key(self.link["link_id"],
+                                                                        c.token), ""))
+            side = held.side if held is not None and held.state in LIVE_STATES else None
+            low_first = side == LONG or side is None and c.close >= c.open
+            third = (c.end_ms - c.start_ms) // 3
+            for at, price in ((c.start_ms + third, c.low if low_first else c.high),
+                              (c.start_ms + 2 * third, c.high if low_first else c.low),
+                              (c.end_ms - 1, c.close)):
+                self.tick(c.token, price, at)
         return sorted(self.positions.values(), key=lambda p: (p.created_at_ms, p.id))
 
     def tick(self, token: str, price: int, ts_ms: int, volume: int | None = None) -> None:

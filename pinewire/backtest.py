@@ -22,13 +22,15 @@ import time
 from pathlib import Path
 
 from agents import eod, risk
-from agents.backtest import ALWAYS_FRESH_MS, Backtest, Conventions, due_sweeps, sweeps_of_day
+from agents.backtest import (ALWAYS_FRESH_MS, INTRABAR, Backtest, Conventions, due_sweeps,
+                             sweeps_of_day)
 from agents.strategies.candles import built_from, timeframe_of, window_start
 from agents.strategies.shipped import make
 from connectors import kafka
 from connectors.ticks import replay
 from connectors.ticks.feed import TickSender
 from pinewire import broker, processes
+from pinewire.candle_history import load_csv
 from schemas import instruments, topics as registry
 from schemas.money import paise_to_rupees, signed_rupees
 from webapp.pnl import max_drawdown
@@ -119,11 +121,21 @@ def trades(rows: list[dict]) -> list[dict]:
     return out
 
 
-def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog, *,
-        through_pipeline: bool = False) -> dict:
+def run(settings, link: dict, name: str, params: dict, ticks_path: Path | None, catalog, *,
+        through_pipeline: bool = False, candles_path: Path | None = None) -> dict:
+    """Over the ticks of ticks_path, or the candles of candles_path (INTRABAR: in-process
+    only, as the order of a candle's low and high follows what it holds)."""
     strategy = make(name, "0", params)
-    ticks = list(replay.read(ticks_path))
-    tokens = sorted({t.token for t in ticks})
+    if candles_path is not None:
+        if through_pipeline:
+            raise ValueError("--candles runs in-process only: the order of a candle's low and "
+                             "high follows the position it holds (--through-pipeline needs "
+                             "ticks)")
+        candles = load_csv(candles_path, catalog)
+        tokens, ticks = sorted({c.token for c in candles}), None
+    else:
+        ticks = list(replay.read(ticks_path))
+        tokens = sorted({t.token for t in ticks})
     attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
                   "timeframe": timeframe_of(strategy.params.timeframe), "tokens": tokens,
                   "symbols": [_symbol(catalog, t) for t in tokens], "enabled": True,
@@ -132,14 +144,18 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path, catalog
     conventions = Conventions(dedupe_window_s=settings.own_id_dedupe_window_s,
                               mis_squareoff=settings.mis_squareoff, eod_time=settings.eod_time,
                               extra_holidays=eod.parse_holidays(settings.extra_holidays))
+    engine = Backtest(link_record(paper).asdict(), attachment, conventions)
     if through_pipeline:
         found = _through_pipeline(settings, paper, attachment, ticks, conventions)
+    elif ticks is None:
+        found = trades([p.to_dict() for p in engine.run_candles(candles)])
     else:
-        engine = Backtest(link_record(paper).asdict(), attachment, conventions)
         found = trades([p.to_dict() for p in engine.run(ticks)])
     closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
               if t["pnl_paise"] is not None]
-    return {"strategy": name, "params": params, "link": link["name"], "ticks": len(ticks),
+    return {"strategy": name, "params": params, "link": link["name"],
+            "ticks": len(ticks) if ticks is not None else 4 * len(candles),
+            "intrabar": INTRABAR if ticks is None else None,
             "instruments": len(tokens), "trades": found, "pnl_paise": sum(closed),
             "max_drawdown_paise": max_drawdown(closed),
             "wins": sum(1 for p in closed if p > 0), "closed": len(closed)}
@@ -219,6 +235,8 @@ async def _worker_ready(bootstrap: str, namespace: str, worker, timeout_s: float
 def report(result: dict) -> str:
     lines = [f"{result['strategy']} {json.dumps(result['params'])} on link {result['link']}: "
              f"{result['ticks']} ticks, {result['instruments']} instrument(s)"]
+    if result.get("intrabar"):
+        lines.append(f"  {result['intrabar']}")
     for t in result["trades"]:
         exit_ = f"{paise_to_rupees(t['exit_paise'])} {t['exit_reason']}" if t["exit_paise"] \
             else "still open"

@@ -145,8 +145,10 @@ def cmd_backtest(a) -> int:
         params = json.loads(a.params)
     except json.JSONDecodeError as exc:
         raise StrategyError(f"--params is not JSON ({exc.msg})") from None
-    result = backtest.run(settings(), my_link(a, a.link), a.strategy, params, Path(a.ticks),
-                          catalog.catalog(settings()), through_pipeline=a.through_pipeline)
+    result = backtest.run(settings(), my_link(a, a.link), a.strategy, params,
+                          Path(a.ticks) if a.ticks else None, catalog.catalog(settings()),
+                          through_pipeline=a.through_pipeline,
+                          candles_path=Path(a.candles) if a.candles else None)
     print(backtest.report(result))
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=2))
@@ -193,7 +195,11 @@ def register(sub) -> None:
     bt.add_argument("--strategy", required=True, choices=sorted(STRATEGIES))
     bt.add_argument("--params", default="{}", help="JSON, as for strategy attach")
     bt.add_argument("--link", required=True, help="the link whose trading and exit rules apply")
-    bt.add_argument("--ticks", required=True, help="CSV: ts, token, ltp (rupees)[, volume]")
+    given = bt.add_mutually_exclusive_group(required=True)
+    given.add_argument("--ticks", help="CSV: ts, token, ltp (rupees)[, volume]")
+    given.add_argument("--candles", help="CSV as for candles load (symbol, timeframe, start, "
+                                         "open, high, low, close): each candle taken as four "
+                                         "ticks, the stop before the target (README)")
     bt.add_argument("--json", help="also write the trades and figures to this file")
     bt.add_argument("--through-pipeline", dest="through_pipeline", action="store_true",
                     help="run the agents themselves on Kafka (a worker of its own, a candle at "

@@ -121,6 +121,19 @@ def test_the_backtest_in_process_and_through_the_pipeline_make_the_hand_computed
     assert local["pnl_paise"] == piped["pnl_paise"] == (10600 - 10300) + (9600 - 9700)
     assert link["name"] == local["link"]
 
+    # the same path as flat 1-minute candles (no ticks): the same trades, the convention said
+    candles = tmp_path / "candles.csv"
+    start = datetime.fromtimestamp(BT_START / 1000, IST).replace(second=0, tzinfo=None)
+    candles.write_text("symbol,timeframe,start,open,high,low,close\n" + "".join(
+        f"HINDUNILVR,1,{start + timedelta(minutes=k)},{c},{c},{c},{c}\n"
+        for k, c in enumerate(BT_CLOSES)))
+    out = tmp_path / "candles.json"
+    printed = cli(pipeline, "backtest", "--strategy", "sma_cross", "--params", json.dumps(params),
+                  "--link", "btx", "--candles", str(candles), "--json", str(out))
+    assert "candles only: each is its open at its start" in printed
+    assert [same(t) for t in json.loads(out.read_text())["trades"]] == \
+        [same(t) for t in local["trades"]]
+
 
 def test_history_from_a_csv_warms_the_strategy_so_the_first_live_candle_signals(pipeline,
                                                                                tmp_path):
