@@ -220,9 +220,11 @@ async def producing(bootstrap: str, **kwargs):
         await prod.stop()
 
 
-async def read_topic(bootstrap: str, name: str, *, follow: bool = False, idle_s: float = 1.0):
-    """Every record of a topic from the beginning, as (partition, offset, key, value dict);
-    with follow, keeps yielding new records until cancelled."""
+async def read_topic(bootstrap: str, name: str, *, follow: bool = False, idle_s: float = 1.0,
+                     decode: bool = True):
+    """Every record of a topic from the beginning, as (partition, offset, key, value dict, or
+    the value's bytes if not decode); with follow, keeps yielding new records until
+    cancelled."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
@@ -240,6 +242,6 @@ async def read_topic(bootstrap: str, name: str, *, follow: bool = False, idle_s:
             for tp, records in batch.items():
                 for r in records:
                     yield tp.partition, r.offset, (r.key or b"").decode(errors="replace"), \
-                        (json.loads(r.value) if r.value else None)
+                        (json.loads(r.value) if r.value else None) if decode else r.value
     finally:
         await consumer.stop()

@@ -251,10 +251,13 @@ class Pipeline:
         return row
 
     def set_link(self, name: str, **changes) -> dict:
+        """As the trader does it, on the dashboard's API: the gateway knows it at once (a
+        change published by another process reaches it a moment later, and an alert sent in
+        that moment is decided by the link as it was)."""
         link = links.link_by_name(self.engine, name, self.user["id"])
-        row = links.set_link(self.engine, link["id"], user_id=self.user["id"], **changes)
-        self.publish(links=[row])
-        return row
+        answer = self.http.patch(f"/api/v1/links/{link['id']}", json=changes)
+        assert answer.status_code == 200, answer.text
+        return links.link_by_name(self.engine, name, self.user["id"])
 
     def set_bot(self, running: bool) -> None:
         """As the trader does it, on the dashboard's API: the gateway knows it at once."""

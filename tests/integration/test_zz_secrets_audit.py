@@ -3,7 +3,6 @@ dashboard password, API token or session cookie appears in clear in any log file
 SDK could have written, or any topic of the run."""
 import asyncio
 import functools
-import json
 import os
 from pathlib import Path
 
@@ -53,9 +52,9 @@ def _topic_text(p) -> str:
     names = [registry.topic_name(p.settings.namespace, spec) for spec in registry.ALL]
     names += [registry.changelog_name(p.settings.namespace, t) for t in registry.TABLES]
 
-    async def one(name: str) -> str:
-        return "\n".join([key + json.dumps(value) async for _, _, key, value
-                          in kafka.read_topic(p.settings.bootstrap, name)])
+    async def one(name: str) -> str:      # the records as they are on the wire
+        return "\n".join([key + (value or b"").decode("latin-1") async for _, _, key, value
+                          in kafka.read_topic(p.settings.bootstrap, name, decode=False)])
 
     async def read():
         ends = await kafka.topic_offsets(p.settings.bootstrap, names)
