@@ -253,11 +253,9 @@ class Backtest:
     def _sweep(self, kind: str) -> None:
         for pos in sorted((p for p in self.positions.values() if p.state == positions.OPEN),
                           key=lambda p: p.id):
-            last = self.last.get(pos.token) or round(pos.entry_price)
-            unrealized = risk.pnl(pos._asdict(), last)[1]
-            if eod.decide(kind, self.link.get("eod", "close-losers"), pos.product_type,
-                          unrealized) == eod.CLOSE:
-                reason = "EOD" if kind == eod.EOD else "MIS"
-                closing = positions.begin_exit(pos, reason, self.now, price_paise=last)
+            decision, last, _ = eod.at_sweep(kind, self.link.get("eod", "close-losers"), pos,
+                                             self.last.get(pos.token))
+            if decision == eod.CLOSE:
+                closing = positions.begin_exit(pos, eod.REASONS[kind], self.now, price_paise=last)
                 self._store(closing)
                 self._order(closing, "EXIT")

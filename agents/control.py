@@ -109,16 +109,14 @@ async def sweep(command: Command) -> None:
         if pos.partition != command.partition or pos.state != positions.OPEN:
             continue
         link = memory.link(pos.link_id) or {}
-        last = memory.price(pos.token) or round(pos.entry_price)
-        unrealized = risk.pnl(pos.to_dict(), last)[1]
-        decision = eod.decide(command.kind, link.get("eod", "close-losers"), pos.product_type,
-                              unrealized)
+        decision, last, unrealized = eod.at_sweep(command.kind, link.get("eod", "close-losers"),
+                                                  pos, memory.price(pos.token))
         if decision is None:
             continue
         rows.append(report_row(pos, last, unrealized, decision))
         if decision == eod.CLOSE:
-            reason = "EOD" if command.kind == eod.EOD else "MIS"
-            closing = positions.begin_exit(pos, reason, emit.now_ms(), price_paise=last)
+            closing = positions.begin_exit(pos, eod.REASONS[command.kind], emit.now_ms(),
+                                           price_paise=last)
             await emit.store(memory, closing, pos)
             await emit.order(closing, "EXIT")
             await emit.event("POSITION", link_id=pos.link_id, token=pos.token, pos=closing,

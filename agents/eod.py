@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import holidays
 
-from agents.risk import IST
+from agents.risk import IST, pnl as risk_pnl
 from schemas.records import Command
 
 MIS_SQUAREOFF, EOD = "MIS_SQUAREOFF", "EOD"
@@ -53,6 +53,17 @@ def decide(kind: str, policy: str, product_type: str, unrealized_paise: int) -> 
     if policy == "hold":
         return KEEP
     return KEEP if unrealized_paise > 0 else CLOSE
+
+
+REASONS = {EOD: "EOD", MIS_SQUAREOFF: "MIS"}   # a sweep's close, as its exit reason
+
+
+def at_sweep(kind: str, policy: str, pos, last_paise: int | None) -> tuple[str | None, int, int]:
+    """An OPEN position at a sweep: (decide()'s answer, the price it is marked at — the last,
+    else its entry —, its unrealized P&L there)."""
+    last = last_paise or round(pos.entry_price)
+    unrealized = risk_pnl(pos.to_dict(), last)[1]
+    return decide(kind, policy, pos.product_type, unrealized), last, unrealized
 
 
 def parse_holidays(text: str | None) -> frozenset[date]:

@@ -25,8 +25,8 @@ from schemas.records import Alert, Command, Fill, OrderIntent
 log = logging.getLogger(__name__)
 memory = WorkerMemory(A.S.bootstrap, A.S.namespace)
 EXIT_RETRY = fills.ExitRetry(int(A.S.exit_retry_first_s * 1000),
-                                 int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after,
-                                 int(A.S.broker_stop_fill_wait_s * 1000))
+                             int(A.S.exit_retry_max_s * 1000), A.S.exit_failing_after,
+                             int(A.S.broker_stop_fill_wait_s * 1000))
 
 
 _engine: list = []
