@@ -69,11 +69,13 @@ class Live:
             client = sdk().SmartConnect(api_key=self.sim_account.api_key, root=self.sim.root)
             wait_until(lambda: _login(client, self.sim_account), 5, "a login within 1/s")
             from schemas.instruments import lookup
-            client.placeOrder({
-                "variety": "NORMAL", "tradingsymbol": f"{symbol}-EQ", "exchange": "NSE",
-                "symboltoken": lookup(symbol).token, "transactiontype": side,
-                "ordertype": "MARKET", "producttype": "DELIVERY", "duration": "DAY",
-                "price": "0", "quantity": str(qty)})
+            order = {"variety": "NORMAL", "tradingsymbol": f"{symbol}-EQ", "exchange": "NSE",
+                     "symboltoken": lookup(symbol).token, "transactiontype": side,
+                     "ordertype": "MARKET", "producttype": "DELIVERY", "duration": "DAY",
+                     "price": "0", "quantity": str(qty)}
+            # the SDK answers a refused order (over the 9/s shared with pinewire's own
+            # session) with None: the trader taps again, as in the app
+            wait_until(lambda: client.placeOrder(dict(order)), 10, "the trader's order placed")
         elif self.kind == "kite":
             from kiteconnect import KiteConnect
             client = KiteConnect(api_key=self.sim_account.api_key, root=self.sim.root)

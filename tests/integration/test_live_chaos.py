@@ -173,9 +173,27 @@ def _square_off_by_hand(p, lives: dict, held: dict, plain_links: set[str]) -> No
         pid, row = next((pid, r) for pid, r in held.items() if r["state"] == "OPEN" and
                         r["account_id"] == live.account["id"] and r["entry_qty"] == 10 and
                         r["link_id"] in plain_links)
-        live.by_hand(row["symbol"].removesuffix("-EQ"), "SELL", 10)
-        closed = p.position(pid, "CLOSED", timeout_s=60)
+        symbol = row["symbol"].removesuffix("-EQ")
+        live.by_hand(symbol, "SELL", 10)
+        try:
+            closed = p.position(pid, "CLOSED", timeout_s=60)
+        except AssertionError as timeout:
+            raise AssertionError(_not_reconciled(p, live, pid, symbol)) from timeout
         assert (closed["exit_reason"], closed["exit_qty"]) == ("RECONCILED", 10)
+
+
+def _not_reconciled(p, live, pid: str, symbol: str) -> str:
+    """What a position the trader closed at the broker, still open here, leaves to look at:
+    its row, the broker's orders on its instrument, the account's reconciliation reports."""
+    row = p.rows(sql.positions, sql.positions.c.id == pid)[0]
+    orders = [(o["tag"][-3:], o["side"], o["filled"], o["status"]) for o in book(live.sim)
+              if o["symbol"] == symbol]
+    reports = [r["detail"] for r in p.rows(sql.reconciliations,
+                                           sql.reconciliations.c.account_id ==
+                                           live.account["id"])]
+    return (f"{live.kind} {symbol} {pid}: {row['state']} entry {row['entry_qty']} exit "
+            f"{row['exit_qty']} {row['snapshot'].get('note') or ''}; at the broker {orders}; "
+            f"reconciliations {reports[-3:]}")
 
 
 def _check(p, lives: dict, sims: dict, pids: list[str]) -> str:
