@@ -98,7 +98,7 @@ def new_position(link: Mapping, *, alert_id, token, symbol, exchange, side, quan
         product=link.get("product", "auto"), paper_fill=link.get("paper_fill", "full"),
         fee_paise=link.get("fee_paise", 0), tick_band_pct=link.get("tick_band_pct"),
         reverse_of=reverse_of, user_id=link.get("user_id"),
-        broker_stop=link.get("broker_stop") == "gtt")
+        broker_stop=link.get("broker_stop") == "gtt", costs=link.get("costs") or "none")
 
 
 def decide(alert: Alert, link: Mapping | None, live: Position | None, book: Book, *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from agents import exits
+from agents import costs, exits
 from agents.positions import (CLOSED, EXITING, OPEN, PENDING, REJECTED, Position, bump,
                               replace, with_exit_order, with_levels)
 from connectors.broker import RULE_FIRED, RULE_STILL_ACTIVE
@@ -59,7 +59,9 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
             if not quantity:
                 return bump(replace(pos, fill_ids=pos.fill_ids + (fill_id,)))
         price_paise = (2 * value + quantity) // (2 * quantity)    # the average, to the paisa
-        pos = replace(pos, order_fills={**pos.order_fills, client_order_id: counted})
+        before = pos.order_fills.get(client_order_id, (0, 0))[1]
+        pos = replace(pos, order_fills={**pos.order_fills, client_order_id: counted},
+                      fees_paise=pos.fees_paise + _charged(pos, purpose, before, counted[1]))
     pos = replace(pos, fill_ids=pos.fill_ids + (fill_id,))
     if status == "FILLED" and quantity and client_order_id not in pos.charged_orders:
         pos = replace(pos, charged_orders=pos.charged_orders + (client_order_id,),
@@ -73,6 +75,16 @@ def apply_fill(pos: Position, *, fill_id: str, client_order_id: str, status: str
     if purpose == "B":
         return bump(_broker_stop_fill(pos, status, quantity, price_paise, text, now_ms))
     return bump(pos, note=f"fill {fill_id} for unknown order {client_order_id} ignored")
+
+
+def _charged(pos: Position, purpose: str, value_before: int, value_after: int) -> int:
+    """What the charges table (the link's plan) adds for a fill of an order whose filled
+    value went from value_before to value_after."""
+    if pos.costs == "none":
+        return 0
+    buying = (purpose == "E") == (pos.side == exits.LONG)
+    return costs.added(pos.costs, costs.segment(pos.product_type, pos.exchange, pos.symbol),
+                       "BUY" if buying else "SELL", value_before, value_after)
 
 
 def _new_part(pos: Position, client_order_id: str, quantity: int, price_paise: int,

@@ -97,6 +97,7 @@ class Position(NamedTuple):
     fee_paise: int = 0              # charged once per order that filled
     fees_paise: int = 0
     charged_orders: tuple = ()
+    costs: str = "none"             # the charges table's plan (agents/costs.py) for each fill
     # -- reversal: the position this one reversed, and the entry to send once this one closed
     reverse_of: str | None = None
     then_open: dict | None = None   # {"side", "alert_id", "reference_price_paise"}
@@ -194,7 +195,8 @@ class Position(NamedTuple):
 # worker holding positions decoded from their changelog, not one per position
 _SHARED = frozenset({"link_id", "token", "symbol", "exchange", "side", "state", "sl_pct",
                      "target_pct", "trail_pct", "trail_activation_pct", "account_id",
-                     "exit_reason", "product_type", "paper_fill", "tick_band_pct", "user_id"})
+                     "exit_reason", "product_type", "paper_fill", "tick_band_pct", "user_id",
+                     "costs"})
 
 
 def slot_key(link_id: str, token: str) -> str:
@@ -240,7 +242,7 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
                   account_id: str | None = None, lot_size: int = 1, product: str = "auto",
                   paper_fill: str = "full", fee_paise: int = 0, tick_band_pct: str | None = None,
                   reverse_of: str | None = None, user_id: str | None = None,
-                  broker_stop: bool = False) -> Position:
+                  broker_stop: bool = False, costs: str = "none") -> Position:
     """A new position, PENDING its entry. A reverse gets its id from the position it reverses."""
     return Position(
         id=reverse_id(reverse_of) if reverse_of else ids.position_id(alert_id),
@@ -254,7 +256,7 @@ def open_position(*, alert_id: str | None, link_id: str, token: str, symbol: str
         intent_at_ms=now_ms, version=1, lot_size=lot_size,
         product_type=product_type(product, exchange, side), paper_fill=paper_fill,
         fee_paise=fee_paise, tick_band_pct=tick_band_pct, reverse_of=reverse_of, user_id=user_id,
-        broker_stop=broker_stop and not paper)
+        broker_stop=broker_stop and not paper, costs=costs)
 
 
 _band = lru_cache(maxsize=256)(pct)   # a link's bad-tick band, parsed once, not every tick

@@ -1,109 +1,35 @@
-"""`pinewire backtest`: a strategy and a link's trading and exit rules over recorded ticks, paper
-orders, decided by the same functions as live trading.
+"""`pinewire backtest`: a strategy and a link's trading and exit rules over recorded ticks or
+candles, paper orders, decided by the same functions as live trading.
 
 By default in this process (agents/backtest.py): the ticks in order, no Kafka, no worker.
-`--through-pipeline` runs the agents themselves instead — a worker of its own, on a namespace of
-its own (on the Kafka PINEWIRE_KAFKA_URL names, else an embedded broker started for the run) —
-fed a candle at a time: each step ends with the ticks of the moment that opens the next window
-(they close the candle) and waits until the worker has handled everything that followed from
-it (settle). Both give the same trades (tests/integration/test_backtest_parity.py): an entry
-fills at the tick that closed its candle, an exit at its rule's price.
+`--through-pipeline` runs the agents themselves (pinewire/backtest_pipeline.py); both give the
+same trades (tests/integration/test_backtest_parity.py): an entry fills at the tick that closed
+its candle, an exit at its rule's price. `--grid` sweeps parameters (pinewire/backtest_grid.py);
+`--html` writes the report a trader reads (pinewire/backtest_html.py).
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import secrets
-import shutil
-import sys
-import tempfile
-import time
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
+from typing import Iterator
 
-from agents import eod, risk
-from agents.backtest import (ALWAYS_FRESH_MS, INTRABAR, Backtest, Conventions, due_sweeps,
-                             sweeps_of_day)
-from agents.strategies.candles import built_from, timeframe_of, window_start
+from agents import eod
+from agents.backtest import DAY_MS, INTRABAR, IST_OFFSET_MS, Backtest, Conventions
+from agents.strategies.candles import timeframe_of
 from agents.strategies.shipped import make
-from connectors import kafka
 from connectors.ticks import replay
-from connectors.ticks.feed import TickSender
-from pinewire import broker, processes
+from connectors.ticks.replay import ReplayTick
+from pinewire import backtest_pipeline
+from pinewire.backtest_figures import figures
 from pinewire.candle_history import load_csv
-from schemas import instruments, topics as registry
+from schemas import instruments
 from schemas.money import paise_to_rupees, signed_rupees
-from webapp.pnl import max_drawdown
-from webapp.publish import link_record, publish
+from schemas.records import Candle
+from webapp.publish import link_record
 
-
-def steps(ticks: list, minutes: int, conventions: Conventions | None = None) -> list:
-    """The ticks cut after those that open a new window (they close a candle; the ticks of
-    the same moment go with them); with conventions, an end-of-day sweep, (kind, at_ms),
-    before the first tick that finds it due (agents/backtest.py runs it there too)."""
-    out, current, window, day, pending, cut = [], [], {}, None, [], False
-    for tick in ticks:
-        if cut and tick.ts_ms != current[-1].ts_ms:
-            out.append(current)
-            current, cut = [], False
-        if conventions is not None and conventions.eod:
-            if risk.ist_day(tick.ts_ms) != day:
-                day, pending = risk.ist_day(tick.ts_ms), sweeps_of_day(tick.ts_ms, conventions)
-            times = {kind: at for at, kind in pending}
-            for kind in due_sweeps(pending, tick.ts_ms):
-                out += ([current] if current else []) + [(kind, times[kind])]
-                current, cut = [], False
-        current.append(tick)
-        start = window_start(tick.ts_ms, minutes)
-        if window.setdefault(tick.token, start) != start:
-            window[tick.token], cut = start, True
-    return out + ([current] if current else [])
-
-
-async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None:
-    """Until the workers' group has read and committed every record of its topics, and none
-    came for three readings running: a record a worker sends once another is acknowledged
-    (a paper exit's fill, once its order is in Kafka) is not on its topic at once."""
-    group, specs = registry.consumer_groups(namespace)["workers"]
-    names = [registry.topic_name(namespace, spec) for spec in specs]
-    deadline, quiet, ends = time.monotonic() + timeout_s, 0, None
-    while quiet < 2:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the backtest worker did not settle in {timeout_s:.0f} s")
-        lags = await kafka.group_lag(bootstrap, group, names)
-        before, ends = ends, {name: lag["end"] for name, lag in lags.items()}
-        still = lags and all(v["lag"] == 0 for v in lags.values()) and ends == before
-        quiet = quiet + 1 if still else 0
-        await asyncio.sleep(0.1)      # the pace of polling an external condition
-
-
-async def paced_replay(bootstrap: str, namespace: str, partitions: int, ticks: list,
-                       minutes: int, conventions: Conventions | None = None) -> None:
-    commands = registry.topic_name(namespace, registry.COMMANDS)
-    async with kafka.producing(bootstrap, linger_ms=1) as prod, \
-            TickSender(prod, namespace, partitions) as sender:
-        for step in steps(ticks, minutes, conventions):
-            if isinstance(step, tuple):           # an end-of-day sweep, to every partition
-                for command in eod.sweep_commands(*step, partitions):
-                    await prod.send_and_wait(commands, kafka.encode(command),
-                                             key=command.command_id.encode(),
-                                             partition=command.partition)
-            else:
-                for t in step:
-                    await sender.send(t.token, t.ltp_paise, t.ts_ms, t.volume)
-                await sender.flush()
-            await settle(bootstrap, namespace)
-
-
-async def positions(bootstrap: str, namespace: str) -> list[dict]:
-    """Each position's last snapshot on the events topic."""
-    last: dict[str, dict] = {}
-    async for _, _, _, ev in kafka.read_topic(bootstrap,
-                                              registry.topic_name(namespace, registry.EVENTS)):
-        pos = ev.get("position")
-        if pos and pos["version"] >= last.get(pos["id"], {"version": -1})["version"]:
-            last[pos["id"]] = pos
-    return sorted(last.values(), key=lambda p: (p["created_at_ms"], p["id"]))
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def trades(rows: list[dict]) -> list[dict]:
@@ -112,7 +38,8 @@ def trades(rows: list[dict]) -> list[dict]:
         if not p["entry_qty"]:
             continue
         net = (p.get("realized_pnl_paise") or 0) - (p.get("fees_paise") or 0)
-        out.append({"symbol": p["symbol"], "side": p["side"], "quantity": p["entry_qty"],
+        out.append({"symbol": p["symbol"], "token": p["token"], "side": p["side"],
+                    "quantity": p["entry_qty"],
                     "entry_paise": p["entry_value_paise"] // p["entry_qty"],
                     "exit_paise": p["exit_value_paise"] // p["exit_qty"] if p["exit_qty"] else None,
                     "exit_reason": p.get("exit_reason"), "state": p["state"],
@@ -121,21 +48,88 @@ def trades(rows: list[dict]) -> list[dict]:
     return out
 
 
-def run(settings, link: dict, name: str, params: dict, ticks_path: Path | None, catalog, *,
-        through_pipeline: bool = False, candles_path: Path | None = None) -> dict:
-    """Over the ticks of ticks_path, or the candles of candles_path (INTRABAR: in-process
-    only, as the order of a candle's low and high follows what it holds)."""
-    strategy = make(name, "0", params)
+@dataclass(frozen=True)
+class Data:
+    """What a backtest runs over: ticks, or candles without their ticks (INTRABAR)."""
+    ticks: list[ReplayTick] | None
+    candles: list[Candle] | None
+    tokens: list[str]
+
+    @property
+    def count(self) -> int:
+        """Ticks, a candle counting as its four."""
+        return len(self.ticks) if self.ticks is not None else 4 * len(self.candles)
+
+    def _times(self) -> Iterator[int]:
+        return (t.ts_ms for t in self.ticks) if self.ticks is not None else \
+            (c.start_ms for c in self.candles)
+
+    def days(self) -> list[date]:
+        """The IST days the data has prices on."""
+        numbers = {(ms + IST_OFFSET_MS) // DAY_MS for ms in self._times()}
+        return [date.fromordinal(EPOCH_ORDINAL + n) for n in sorted(numbers)]
+
+    @property
+    def start_ms(self) -> int:
+        return min(self._times(), default=0)
+
+    @property
+    def end_ms(self) -> int:
+        return max(self._times(), default=0)
+
+    def between(self, first: date, last: date) -> "Data":
+        """Only what falls on the IST days first..last, both included."""
+        low = (first.toordinal() - EPOCH_ORDINAL) * DAY_MS - IST_OFFSET_MS
+        high = (last.toordinal() + 1 - EPOCH_ORDINAL) * DAY_MS - IST_OFFSET_MS
+        if self.ticks is not None:
+            return Data([t for t in self.ticks if low <= t.ts_ms < high], None, self.tokens)
+        return Data(None, [c for c in self.candles if low <= c.start_ms < high], self.tokens)
+
+    def prices(self, points: int = 1200) -> dict[str, list[tuple[int, int]]]:
+        """Each instrument's prices for a chart: the last of each of about `points` equal
+        stretches of its time."""
+        series: dict[str, list[tuple[int, int]]] = {}
+        rows = ((t.token, t.ts_ms, t.ltp_paise) for t in self.ticks) if self.ticks is not None \
+            else ((c.token, c.end_ms - 1, c.close) for c in self.candles)
+        for token, at, price in rows:
+            series.setdefault(token, []).append((at, price))
+        out = {}
+        for token, values in series.items():
+            step = max(1, (values[-1][0] - values[0][0]) // points)
+            kept: dict[int, tuple[int, int]] = {}
+            for at, price in values:
+                kept[(at - values[0][0]) // step] = (at, price)
+            out[token] = list(kept.values())
+        return out
+
+
+def load(catalog, ticks_path: Path | None = None, candles_path: Path | None = None) -> Data:
     if candles_path is not None:
-        if through_pipeline:
-            raise ValueError("--candles runs in-process only: the order of a candle's low and "
-                             "high follows the position it holds (--through-pipeline needs "
-                             "ticks)")
         candles = load_csv(candles_path, catalog)
-        tokens, ticks = sorted({c.token for c in candles}), None
-    else:
-        ticks = list(replay.read(ticks_path))
-        tokens = sorted({t.token for t in ticks})
+        return Data(None, candles, sorted({c.token for c in candles}))
+    ticks = list(replay.read(ticks_path))
+    return Data(ticks, None, sorted({t.token for t in ticks}))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A backtest's link (as the links topic carries it, paper), strategy and conventions."""
+    link: dict
+    name: str
+    attachment: dict
+    conventions: Conventions
+
+    def with_params(self, params: dict) -> "Setup":
+        return replace(self, attachment={**self.attachment, "params": params})
+
+    @property
+    def params(self) -> dict:
+        return self.attachment["params"]
+
+
+def setup(settings, link: dict, name: str, params: dict, data: Data, catalog) -> Setup:
+    strategy = make(name, "0", params)          # a parameter it refuses, refused here
+    tokens = data.tokens
     attachment = {"id": "backtest", "link_id": link["id"], "name": name, "params": params,
                   "timeframe": timeframe_of(strategy.params.timeframe), "tokens": tokens,
                   "symbols": [_symbol(catalog, t) for t in tokens], "enabled": True,
@@ -144,92 +138,41 @@ def run(settings, link: dict, name: str, params: dict, ticks_path: Path | None, 
     conventions = Conventions(dedupe_window_s=settings.own_id_dedupe_window_s,
                               mis_squareoff=settings.mis_squareoff, eod_time=settings.eod_time,
                               extra_holidays=eod.parse_holidays(settings.extra_holidays))
-    engine = Backtest(link_record(paper).asdict(), attachment, conventions)
-    if through_pipeline:
-        found = _through_pipeline(settings, paper, attachment, ticks, conventions)
-    elif ticks is None:
-        found = trades([p.to_dict() for p in engine.run_candles(candles)])
-    else:
-        found = trades([p.to_dict() for p in engine.run(ticks)])
-    closed = [t["pnl_paise"] for t in sorted(found, key=lambda t: t["closed_at_ms"] or 0)
-              if t["pnl_paise"] is not None]
-    return {"strategy": name, "params": params, "link": link["name"],
-            "ticks": len(ticks) if ticks is not None else 4 * len(candles),
-            "intrabar": INTRABAR if ticks is None else None,
-            "instruments": len(tokens), "trades": found, "pnl_paise": sum(closed),
-            "max_drawdown_paise": max_drawdown(closed),
-            "wins": sum(1 for p in closed if p > 0), "closed": len(closed)}
+    return Setup(paper, name, attachment, conventions)
 
 
-def _through_pipeline(settings, link: dict, attachment: dict, ticks: list,
-                      conventions: Conventions) -> list[dict]:
-    minutes = built_from(attachment["timeframe"])
-    namespace = f"backtest-{secrets.token_hex(4)}"
-    work = Path(tempfile.mkdtemp(prefix="pinewire-backtest-"))
-    embedded = None
-    bootstrap = settings.kafka_url
-    if not bootstrap:
-        port = _free_port()
-        embedded = broker.start(port, work)
-        bootstrap = f"127.0.0.1:{port}"
-    env = {**os.environ, "PINEWIRE_KAFKA_URL": bootstrap, "PINEWIRE_NAMESPACE": namespace,
-           "PINEWIRE_DATA_DIR": str(work), "PINEWIRE_DATABASE_URL": f"sqlite:///{work}/bt.db",
-           "PINEWIRE_FEED": "none", "PINEWIRE_METRICS_PORT": "0",
-           "PINEWIRE_WORKER_NAME": "backtest", "PINEWIRE_STATIC_MEMBERSHIP": "false",
-           "PINEWIRE_CANDLES_ON_TIME": "false", "PINEWIRE_EOD_ON_TIME": "false",
-           "PINEWIRE_PAPER_PRICE_MAX_AGE_MS": str(ALWAYS_FRESH_MS),
-           "PINEWIRE_LOG_LEVEL": "WARNING", "PINEWIRE_COMMIT_INTERVAL_S": "0.2"}
-    worker, done = None, False
-    try:
-        asyncio.run(kafka.create_topics(bootstrap, namespace, settings.partitions, 1))
-        asyncio.run(kafka.until_topics_complete(bootstrap, namespace, settings.partitions))
-        running = {"running": True, "version": 1, "at_ms": int(time.time() * 1000)}
-        asyncio.run(publish(bootstrap, namespace, links=[link], strategies=[attachment],
-                            bots=[running, {**running, "user_id": link["user_id"]}]))
-        worker = processes.spawn([sys.executable, "-m", "pinewire.cli", "worker"],
-                                 work / "worker.log", env=env)
-        asyncio.run(_worker_ready(bootstrap, namespace, worker))
-        asyncio.run(paced_replay(bootstrap, namespace, settings.partitions, ticks, minutes,
-                                 conventions))
-        found = trades(asyncio.run(positions(bootstrap, namespace)))
-        done = True
-    finally:
-        if worker is not None:
-            processes.stop(worker)
-        if embedded is not None:
-            processes.stop(embedded)
-        if done:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"backtest failed: its worker's log is in {work}", file=sys.stderr)
-    return found
+def in_process(s: Setup, data: Data) -> list[dict]:
+    """The trades, from the in-process engine (agents/backtest.py)."""
+    engine = Backtest(link_record(s.link).asdict(), s.attachment, s.conventions)
+    done = engine.run(data.ticks) if data.ticks is not None else engine.run_candles(data.candles)
+    return trades([p.to_dict() for p in done])
+
+
+def result(s: Setup, data: Data, found: list[dict]) -> dict:
+    """What the report, --json and --html show."""
+    return {"strategy": s.name, "params": s.params, "link": s.link["name"],
+            "ticks": data.count, "intrabar": INTRABAR if data.ticks is None else None,
+            "instruments": len(data.tokens),
+            "symbols": dict(zip(s.attachment["tokens"], s.attachment["symbols"])),
+            "trades": found, **figures(found, data.days(), data.end_ms)}
+
+
+def run(settings, s: Setup, data: Data, through_pipeline: bool = False) -> list[dict]:
+    """The trades: in this process, or through the agents (ticks only: with candles the order
+    of a candle's low and high follows the position it holds, INTRABAR)."""
+    if not through_pipeline:
+        return in_process(s, data)
+    if data.ticks is None:
+        raise ValueError("--candles runs in-process only: the order of a candle's low and "
+                         "high follows the position it holds (--through-pipeline needs ticks)")
+    return trades(backtest_pipeline.run(settings, s.link, s.attachment, data.ticks,
+                                        s.conventions))
 
 
 def _symbol(catalog, token: str) -> str:
     inst = instruments.by_token(token) or \
         (catalog.current().by_token(token) if hasattr(catalog, "current") else None)
     return f"{inst.exchange}:{inst.symbol}" if inst else f"NSE:{token}"
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _worker_ready(bootstrap: str, namespace: str, worker, timeout_s: float = 90) -> None:
-    """Until the worker's heartbeat says it owns every partition."""
-    topic = registry.topic_name(namespace, registry.WORKERS)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the backtest worker exited ({worker.returncode}); see its log")
-        async for _, _, _, beat in kafka.read_topic(bootstrap, topic):
-            if beat and beat.get("active"):
-                return
-        await asyncio.sleep(0.5)      # the pace of polling an external condition
-    raise TimeoutError("the backtest worker did not start")
 
 
 def report(result: dict) -> str:

@@ -5,16 +5,16 @@ import argparse
 import logging
 import sys
 
-from pinewire.verbs import (accounts, kafka, links, notify, positions, services, strategies,
-                            trading, users)
+from pinewire.verbs import (accounts, backtest, kafka, links, notify, positions, services,
+                            strategies, trading, users)
 from schemas.settings import settings
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pinewire", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (services, kafka, links, accounts, positions, strategies, notify, trading,
-                  users):
+    for group in (services, kafka, links, accounts, positions, strategies, backtest, notify,
+                  trading, users):
         group.register(sub)
     return p
 

@@ -253,6 +253,7 @@ class LinkConfig(_Record):
     entry_window: Optional[str] = None  # "HH:MM-HH:MM" IST: entries only then
     broker_stop: str = "none"          # none | gtt: the broker's own stop/target rule too
     option_shorts: bool = False        # a SELL may open a short option position
+    costs: str = "none"                # the charges table's plan for each fill (agents/costs)
 
 
 class AccountConfig(_Record):

@@ -103,6 +103,7 @@ links = Table(
     Column("entry_window", String(11)),                    # "HH:MM-HH:MM" IST, or NULL
     Column("broker_stop", String(8), nullable=False, server_default="none"),   # none | gtt
     Column("option_shorts", Boolean, nullable=False, server_default=false()),
+    Column("costs", String(12), nullable=False, server_default="none"),   # agents/costs.PLANS
     _owner(), UniqueConstraint("user_id", "name", name="uq_links_user_name"),
 )
 

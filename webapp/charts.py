@@ -69,10 +69,11 @@ def bars(chart_id: str, title: str, values: list[tuple[str, int, str]]) -> Marku
 
 
 def over_time(chart_id: str, title: str, series: dict[str, list[tuple[int, float, str, str]]],
-              marks: list[tuple[str, int, float, str, str]]) -> Markup:
+              marks: list[tuple[str, int, float, str, str]], dots: bool = True) -> Markup:
     """Prices over time: each series (name -> (at, value, time as shown, value as shown)) a
-    step line, each holding until its next point; each mark (name, at, value, time, value as
-    shown) a ring. Not from zero: the prices' own range."""
+    step line, each holding until its next point (a dot on each point, unless not `dots`);
+    each mark (name, at, value, time, value as shown) a ring. Not from zero: the prices' own
+    range."""
     values = [v for points in series.values() for _, v, _, _ in points] + \
         [v for _, _, v, _, _ in marks]
     times = [t for points in series.values() for t, _, _, _ in points] + \
@@ -101,7 +102,7 @@ def over_time(chart_id: str, title: str, series: dict[str, list[tuple[int, float
             f'<circle class="point {escape(name)}" cx="{x(t)}" cy="{y(v)}" r="2.5" '
             f'fill="{colours.get(name, "#555")}" data-x="{escape(when)}" data-y="{escape(shown)}">'
             f'<title>{escape(name)} {escape(shown)} at {escape(when)}</title></circle>'
-            for t, v, when, shown in points)
+            for t, v, when, shown in points if dots)
     body += "".join(
         f'<circle class="mark {escape(name)}" cx="{x(t)}" cy="{y(v)}" r="5" fill="none" '
         f'stroke="#000" stroke-width="2" data-x="{escape(when)}" data-y="{escape(shown)}">'

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, select, true, update
 
+from agents.costs import PLANS
 from schemas import market_time, sql
 from schemas.money import rupees_to_paise
 
@@ -63,6 +64,7 @@ EOD_POLICIES = ("close-losers", "close-all", "hold")
 BROKER_STOPS = ("none", "gtt")            # the broker's own stop/target rule beside pinewire's
 KINDS = ("tradingview", "chartink")       # what posts to the link (README "Signal sources")
 SCAN_ACTIONS = ("buy", "sell")
+COST_PLANS = tuple(PLANS)                 # charges by a broker's table (agents/costs.py)
 OFF = ("", "off", "none")
 # Every setting a link has, with its default: the SQL columns, the link record, the CLI flags and
 # (later) the dashboard's form all go through validate() below.
@@ -72,7 +74,7 @@ DEFAULTS = dict(quantity=None, sl_pct=None, target_pct=None, trail_pct=None,
                 risk_pct=None, capital_paise=None, max_open=None, daily_loss_paise=None,
                 product="auto", paper_fill="full", tick_band_pct=None, eod="close-losers",
                 fee_paise=0, kind="tradingview", scan_action=None, entry_window=None,
-                broker_stop="none", option_shorts=False)
+                broker_stop="none", option_shorts=False, costs="none")
 FLAGS = dict(quantity="--qty", sl_pct="--sl", target_pct="--target", trail_pct="--trail",
              trail_activation_pct="--trail-activation", slippage_bps="--slippage-bps",
              side="--side", max_entries="--max-entries", risk_pct="--risk-pct",
@@ -80,7 +82,7 @@ FLAGS = dict(quantity="--qty", sl_pct="--sl", target_pct="--target", trail_pct="
              product="--product", paper_fill="--paper-fill", tick_band_pct="--tick-band",
              eod="--eod", fee_paise="--fee-paise", account_id="--account", kind="--kind",
              scan_action="--action", entry_window="--entry-window",
-             broker_stop="--broker-stop")
+             broker_stop="--broker-stop", costs="--costs")
 
 
 # ... and as the dashboard's link form calls them
@@ -94,7 +96,7 @@ LABELS = dict(quantity="Quantity per entry (lots for options)", sl_pct="Stop-los
               fee_paise="Charges per order (₹)", entry_window="Entry window (IST)",
               side="Trade side", product="Product", eod="End of day", kind="Signals from",
               scan_action="ChartInk action", broker_stop="Broker-side stop (live)",
-              account_id="Broker account")
+              account_id="Broker account", costs="Charges table (brokerage, taxes)")
 
 
 def _off(value) -> bool:
@@ -207,6 +209,7 @@ _CONVERT = dict(
     scan_action=lambda v: None if _off(v) else _choice("scan_action", v, SCAN_ACTIONS).upper(),
     entry_window=_entry_window,
     broker_stop=lambda v: _choice("broker_stop", v, BROKER_STOPS),
+    costs=lambda v: _choice("costs", v, COST_PLANS),
 )
 
 

@@ -202,7 +202,8 @@ async def _link_form(request: Request, row: dict | None, status=200,
                         choices={"side": links.SIDES, "product": links.PRODUCTS,
                                  "broker_stop": links.BROKER_STOPS,
                                  "eod": links.EOD_POLICIES, "kind": links.KINDS,
-                                 "scan_action": ("", "BUY", "SELL")}, **context)
+                                 "scan_action": ("", "BUY", "SELL"),
+                                 "costs": links.COST_PLANS}, **context)
 
 
 @signed_in

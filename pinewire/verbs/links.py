@@ -110,6 +110,7 @@ def describe(row: dict) -> list[tuple[str, str]]:
         ("bad-tick band", percent(row["tick_band_pct"])),
         ("paper fills", row["paper_fill"]), ("paper slippage", f"{row['slippage_bps']} bps"),
         ("fee per order", rupees(row["fee_paise"] or None, "0.00")),
+        ("charges table", row["costs"]),
     ]
 
 
@@ -212,6 +213,8 @@ def _setting_flags(p: argparse.ArgumentParser, *, adding: bool) -> None:
                                                              "jumping more than this percent")
     p.add_argument("--eod", help="close-losers, close-all or hold (default close-losers)")
     p.add_argument("--fee-paise", dest="fee_paise", help="charges per filled order, in paise")
+    p.add_argument("--costs", help="charge each fill by a broker's table of brokerage and "
+                                   f"taxes: {', '.join(links.COST_PLANS)} (default none)")
     p.add_argument("--kind", help="what posts to the link: tradingview (or any client of "
                                   "that shape) or chartink (default tradingview)")
     p.add_argument("--action", dest="scan_action", help="a chartink link's BUY or SELL for "

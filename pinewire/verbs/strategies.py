@@ -1,5 +1,5 @@
 """Strategies on links and the universes they scan: strategy attach|detach|list,
-universe add|list, candles load, backtest."""
+universe add|list, candles load."""
 from __future__ import annotations
 
 import asyncio
@@ -139,22 +139,6 @@ async def _from_smartapi(a, s) -> list:
     return out
 
 
-def cmd_backtest(a) -> int:
-    from pinewire import backtest
-    try:
-        params = json.loads(a.params)
-    except json.JSONDecodeError as exc:
-        raise StrategyError(f"--params is not JSON ({exc.msg})") from None
-    result = backtest.run(settings(), my_link(a, a.link), a.strategy, params,
-                          Path(a.ticks) if a.ticks else None, catalog.catalog(settings()),
-                          through_pipeline=a.through_pipeline,
-                          candles_path=Path(a.candles) if a.candles else None)
-    print(backtest.report(result))
-    if a.json:
-        Path(a.json).write_text(json.dumps(result, indent=2))
-    return 0
-
-
 def register(sub) -> None:
     strategy = sub.add_parser("strategy", help="strategies that emit a link's alerts") \
         .add_subparsers(dest="strategy", required=True)
@@ -189,23 +173,6 @@ def register(sub) -> None:
     for parser, fn in ((add, cmd_universe_add), (uls, cmd_universe_list)):
         user_flag(parser)
         parser.set_defaults(fn=fn)
-
-    bt = sub.add_parser("backtest", help="a strategy and a link's rules over recorded ticks, "
-                                         "on the same agents, paper")
-    bt.add_argument("--strategy", required=True, choices=sorted(STRATEGIES))
-    bt.add_argument("--params", default="{}", help="JSON, as for strategy attach")
-    bt.add_argument("--link", required=True, help="the link whose trading and exit rules apply")
-    given = bt.add_mutually_exclusive_group(required=True)
-    given.add_argument("--ticks", help="CSV: ts, token, ltp (rupees)[, volume]")
-    given.add_argument("--candles", help="CSV as for candles load (symbol, timeframe, start, "
-                                         "open, high, low, close): each candle taken as four "
-                                         "ticks, the stop before the target (README)")
-    bt.add_argument("--json", help="also write the trades and figures to this file")
-    bt.add_argument("--through-pipeline", dest="through_pipeline", action="store_true",
-                    help="run the agents themselves on Kafka (a worker of its own, a candle at "
-                         "a time: slow) instead of the same decisions in this process")
-    user_flag(bt)
-    bt.set_defaults(fn=cmd_backtest)
 
     candles = sub.add_parser("candles", help="candle history").add_subparsers(
         dest="candles", required=True)

@@ -16,7 +16,7 @@ import pytest
 from agents.backtest import Backtest, Conventions
 from agents.eod import is_trading_day
 from connectors.ticks.replay import ReplayTick
-from pinewire import backtest
+from pinewire import backtest, backtest_pipeline
 from schemas import instruments
 from schemas.market_time import IST
 from webapp.publish import link_record
@@ -109,9 +109,9 @@ def both(pipeline):
     ticks = sorted((t for *_, paths in SCENARIOS.values() for t in ticks_of(paths)),
                    key=lambda t: t.ts_ms)
     s = pipeline.settings
-    asyncio.run(backtest.paced_replay(s.bootstrap, s.namespace, s.partitions, ticks, 1,
+    asyncio.run(backtest_pipeline.paced_replay(s.bootstrap, s.namespace, s.partitions, ticks, 1,
                                       Conventions()))
-    rows = asyncio.run(backtest.positions(s.bootstrap, s.namespace))
+    rows = asyncio.run(backtest_pipeline.positions(s.bootstrap, s.namespace))
     return {scenario: (backtest.trades([r for r in rows if r["link_id"] == link["id"]]),
                        in_process(link, *SCENARIOS[scenario][:2], SCENARIOS[scenario][3]))
             for scenario, link in links.items()}

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from agents.backtest import Conventions, due_sweeps, sweeps_of_day
 from connectors.ticks.replay import ReplayTick
-from pinewire.backtest import steps
+from pinewire.backtest_pipeline import steps
 from schemas.market_time import IST
 
 DAY = date(2026, 12, 8)     # a Tuesday, a trading day
