@@ -10,26 +10,15 @@ extra holidays given are skipped.
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from functools import lru_cache
-
-import holidays
 
 from agents.risk import IST, pnl as risk_pnl
+from schemas.market_time import is_trading_day  # noqa: F401 - the calendar, where eod is read
 from schemas.records import Command
 
 MIS_SQUAREOFF, EOD = "MIS_SQUAREOFF", "EOD"
 CLOSE, KEEP = "CLOSE", "KEEP"
 INTRADAY = "INTRADAY"
 SWEEP_ENDS = time(15, 45)   # a sweep not run by then is missed, not run after hours
-
-
-@lru_cache(maxsize=16)
-def _nse_holidays(year: int):
-    return holidays.financial_holidays("XNSE", years=year)
-
-
-def is_trading_day(day: date, extra_holidays: frozenset[date] = frozenset()) -> bool:
-    return day.weekday() < 5 and day not in _nse_holidays(day.year) and day not in extra_holidays
 
 
 def sweep_at(moment: datetime, mis_time: time, eod_time: time) -> str | None:

@@ -86,7 +86,8 @@ def scripting_routes(exchange: Callable[[Request], SimState],
     """POST /sim/faults (any Faults field), GET /sim/orders (every order, as the broker shows
     them), GET /sim/sessions (every token issued: tests check none leaked), GET
     /sim/held-answers, POST /sim/drop-streams, GET /sim/stop-rules (every broker-side stop rule
-    the exchange keeps, with its state)."""
+    the exchange keeps, with its state), GET /sim/history-calls (historical API calls
+    answered)."""
     async def faults(request: Request):
         current = exchange(request).faults
         for key, value in (await request.json()).items():
@@ -110,12 +111,16 @@ def scripting_routes(exchange: Callable[[Request], SimState],
     async def stop_rules(request: Request):
         return JSONResponse([r.__dict__ for r in exchange(request).stop_rules.values()])
 
+    async def history_calls(request: Request):
+        return JSONResponse({"calls": exchange(request).history_calls})
+
     return [Route("/sim/faults", faults, methods=["POST"]),
             Route("/sim/orders", orders, methods=["GET"]),
             Route("/sim/sessions", sessions, methods=["GET"]),
             Route("/sim/held-answers", held, methods=["GET"]),
             Route("/sim/drop-streams", drop, methods=["POST"]),
-            Route("/sim/stop-rules", stop_rules, methods=["GET"])]
+            Route("/sim/stop-rules", stop_rules, methods=["GET"]),
+            Route("/sim/history-calls", history_calls, methods=["GET"])]
 
 
 async def random_walk(sim, interval_s: float, seed: int) -> None:

@@ -1,6 +1,7 @@
-"""Past candles for the strategies to warm up from, so that a 200-candle average is right from
-the first live candle: read from a CSV and sent to the candles topic marked as history (they
-give no signal).
+"""Past candles — from a CSV, or from an account's broker (its historical API, cached on disk:
+connectors/history.py) — for backtests, and for the strategies to warm up from, so that a
+200-candle average is right from the first live candle: sent to the candles topic marked as
+history (they give no signal).
 
 CSV columns: symbol, timeframe (1 3 5 15 60 or D), start (IST, "2026-11-27 09:15" or a date
 for D), open, high, low, close in rupees, and volume (optional). Rows of one instrument and
@@ -8,9 +9,11 @@ timeframe must be oldest first; the strategy agent drops a candle older than one
 """
 from __future__ import annotations
 
+import asyncio
 import csv
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Callable
 
 from agents.strategies.candles import DAILY, MINUTE_MS, label, minutes_of
 from connectors import kafka
@@ -53,6 +56,23 @@ def load_csv(path: Path, catalog) -> list[Candle]:
             except (KeyError, ValueError) as exc:
                 raise HistoryError(f"{path.name} line {line}: {exc}") from None
     return candles
+
+
+async def from_account(eng, s, account: dict, names: list[str], tokens: list[str],
+                       timeframe: str, first: date, last: date,
+                       progress: Callable[[str, int, int], None] | None = None) -> list[Candle]:
+    """The candles of each instrument (names "NSE:SBIN-EQ", and their tokens) on the trading
+    days first..last, from the account's broker, through the cache in data_dir/history."""
+    from connectors import credentials, history
+    creds = await asyncio.to_thread(credentials.load, eng, s.secret_key, account["id"])
+    src, today = history.source(creds, s), datetime.now(IST).date()
+    out: list[Candle] = []
+    for name, token in zip(names, tokens):
+        exchange, symbol = name.split(":", 1)
+        shown = (lambda n, total, name=name: progress(name, n, total)) if progress else None
+        out += await history.candles(src, Path(s.data_dir) / "history", exchange, token,
+                                     symbol, timeframe, first, last, today, shown)
+    return out
 
 
 async def publish_history(bootstrap: str, namespace: str, partitions: int,

@@ -1,7 +1,12 @@
-"""The exchange's clock: India Standard Time (no daylight saving), the NSE session's open, and
-time-of-day windows such as a link's entry window ("09:20-14:30")."""
+"""The exchange's clock: India Standard Time (no daylight saving), the NSE session's open, its
+trading days (weekends and NSE holidays — the `holidays` package's XNSE calendar — and any
+extra holidays given are not), and time-of-day windows such as a link's entry window
+("09:20-14:30")."""
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+
+import holidays
 
 IST = timezone(timedelta(hours=5, minutes=30))
 SESSION_OPEN = time(9, 15)
@@ -33,3 +38,12 @@ def in_window(window: str, at_ms: int) -> bool:
 def in_session(at_ms: int) -> bool:
     """Whether `at_ms` falls in the NSE session, 09:15 to 15:30 IST."""
     return SESSION_OPEN <= datetime.fromtimestamp(at_ms / 1000, IST).time() < SESSION_CLOSE
+
+
+@lru_cache(maxsize=16)
+def _nse_holidays(year: int):
+    return holidays.financial_holidays("XNSE", years=year)
+
+
+def is_trading_day(day: date, extra_holidays: frozenset[date] = frozenset()) -> bool:
+    return day.weekday() < 5 and day not in _nse_holidays(day.year) and day not in extra_holidays

@@ -1,13 +1,12 @@
-"""Past candles from Angel One's historical API (getCandleData), for the strategies to warm up
-from: fetched in the longest spans the API allows per call, held to its limit (3 calls a
-second, 180 a minute), returned as candle records marked as history."""
+"""Past candles from Angel One's historical API (getCandleData), for backtests and for the
+strategies to warm up from: fetched in the longest spans the API allows per call, held to its
+limit (3 calls a second, 180 a minute), returned as candle records marked as history."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from connectors.history import HistoryUnavailable, candle, spans
 from connectors.smartapi.session import Session, error_code
-from schemas.market_time import IST, SESSION_OPEN, TIMEFRAMES
-from schemas.money import rupees_to_paise
 from schemas.records import Candle
 
 INTERVALS = {"1": "ONE_MINUTE", "3": "THREE_MINUTE", "5": "FIVE_MINUTE",
@@ -15,39 +14,10 @@ INTERVALS = {"1": "ONE_MINUTE", "3": "THREE_MINUTE", "5": "FIVE_MINUTE",
 MAX_DAYS = {"1": 30, "3": 60, "5": 100, "15": 200, "60": 400, "D": 2000}   # per call
 
 
-class HistoryUnavailable(RuntimeError):
-    """The broker did not give the candles: its words."""
-
-
-def spans(start: datetime, end: datetime, timeframe: str) -> list[tuple[datetime, datetime]]:
-    """[start, end] cut into the longest spans one call may ask for."""
-    step, out = timedelta(days=MAX_DAYS[timeframe]), []
-    while start <= end:
-        out.append((start, min(end, start + step - timedelta(minutes=1))))
-        start += step
-    return out
-
-
-def candle(token: str, timeframe: str, row: list) -> Candle:
-    """One [ISO time, open, high, low, close, volume] row, prices in rupees."""
-    at = datetime.fromisoformat(row[0])
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=IST)
-    if timeframe == "D":
-        at = datetime.combine(at.astimezone(IST).date(), SESSION_OPEN, IST)
-    start = int(at.timestamp() * 1000)
-    return Candle(token=token, timeframe=timeframe, start_ms=start,
-                  end_ms=start + TIMEFRAMES[timeframe] * 60_000,
-                  open=rupees_to_paise(str(row[1])), high=rupees_to_paise(str(row[2])),
-                  low=rupees_to_paise(str(row[3])), close=rupees_to_paise(str(row[4])),
-                  volume=int(row[5]) if len(row) > 5 and row[5] is not None else None,
-                  history=True)
-
-
 async def fetch(session: Session, exchange: str, token: str, timeframe: str,
                 start: datetime, end: datetime) -> list[Candle]:
     out: list[Candle] = []
-    for first, last in spans(start, end, timeframe):
+    for first, last in spans(start, end, MAX_DAYS[timeframe]):
         response = await session.call("candles", "getCandleData", {
             "exchange": exchange, "symboltoken": token, "interval": INTERVALS[timeframe],
             "fromdate": first.strftime("%Y-%m-%d %H:%M"),
@@ -58,3 +28,15 @@ async def fetch(session: Session, exchange: str, token: str, timeframe: str,
                                      f"({error_code(response) or 'no code'})")
         out += [candle(token, timeframe, row) for row in response.get("data") or []]
     return out
+
+
+class SmartApiHistory:
+    """connectors.history.Source for an Angel One account."""
+    broker = "smartapi"
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    async def fetch(self, exchange: str, token: str, symbol: str, timeframe: str,
+                    first: datetime, last: datetime) -> list[Candle]:
+        return await fetch(self.session, exchange, token, timeframe, first, last)

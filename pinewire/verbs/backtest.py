@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 from agents.strategies.base import StrategyError
 from agents.strategies.shipped import STRATEGIES
 from pinewire import backtest, backtest_grid, backtest_html
 from pinewire.backtest_figures import RANKS
-from pinewire.verbs.common import user_flag
+from pinewire.verbs.common import progress, user_flag
 from pinewire.verbs.links import my_link
+from pinewire.verbs.strategies import account_candles
 from schemas.money import paise_to_rupees, signed_rupees
 from schemas.settings import settings
 from webapp import catalog, links
-
-
-def progress(done: int, total: int) -> None:
-    """A bar on the terminal (nothing when stderr is not one)."""
-    if sys.stderr.isatty():
-        filled = 30 * done // total
-        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="",
-              file=sys.stderr, flush=True)
-        if done == total:
-            print(file=sys.stderr)
 
 
 def _row_line(k: int, params: dict, f: dict) -> str:
@@ -68,6 +59,20 @@ def _sweep(a, s: backtest.Setup, data: backtest.Data) -> tuple[dict, dict, backt
     return table, rows[0].params, data
 
 
+def _history(a) -> backtest.Data:
+    """--account's candles over --from..--to (cached on disk after the first run)."""
+    if not (a.start and a.end):
+        raise StrategyError("with --account give --from YYYY-MM-DD and --to YYYY-MM-DD")
+    try:
+        first, last = date.fromisoformat(a.start), date.fromisoformat(a.end)
+    except ValueError as exc:
+        raise StrategyError(f"--from and --to are dates, YYYY-MM-DD ({exc})") from None
+    candles = account_candles(a, settings(), first, last)
+    print(f"{len(candles)} candles from the account's broker (cache: "
+          f"{Path(settings().data_dir) / 'history'})")
+    return backtest.Data(None, candles, sorted({c.token for c in candles}))
+
+
 def cmd_backtest(a) -> int:
     try:
         params = json.loads(a.params)
@@ -80,8 +85,9 @@ def cmd_backtest(a) -> int:
     link, cat = my_link(a, a.link), catalog.catalog(settings())
     if a.costs:
         link = {**link, "costs": a.costs}
-    data = backtest.load(cat, Path(a.ticks) if a.ticks else None,
-                         Path(a.candles) if a.candles else None)
+    data = _history(a) if a.account else \
+        backtest.load(cat, Path(a.ticks) if a.ticks else None,
+                      Path(a.candles) if a.candles else None)
     s, table = backtest.setup(settings(), link, a.strategy, params, data, cat), None
     if a.grid:
         table, best, data = _sweep(a, s, data)
@@ -108,6 +114,13 @@ def register(sub) -> None:
     given.add_argument("--candles", help="CSV as for candles load (symbol, timeframe, start, "
                                          "open, high, low, close): each candle taken as four "
                                          "ticks, the stop before the target (README)")
+    given.add_argument("--account", help="candles from this account's broker (its historical "
+                                         "API, cached on disk), taken as --candles are")
+    bt.add_argument("--symbols", help="with --account: comma-separated")
+    bt.add_argument("--symbols-file", dest="symbols_file", help="with --account: one a line")
+    bt.add_argument("--timeframe", default="1", help="with --account: 1 3 5 15 60 or D")
+    bt.add_argument("--from", dest="start", help="with --account: the first day, YYYY-MM-DD")
+    bt.add_argument("--to", dest="end", help="with --account: the last day, YYYY-MM-DD")
     bt.add_argument("--json", help="also write the trades and figures to this file")
     bt.add_argument("--html", help="also write the report (charts, figures, trades) as one "
                                    "HTML file")

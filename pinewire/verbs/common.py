@@ -46,3 +46,13 @@ def me(a) -> dict:
     """The user a verb acts for: --user NAME, or the admin (created on a new data dir)."""
     return users.acting_user(engine(), getattr(a, "user", None),
                              say=lambda text: print(f"note: {text}", file=sys.stderr))
+
+
+def progress(done: int, total: int, label: str = "") -> None:
+    """A bar on the terminal (nothing when stderr is not one)."""
+    if sys.stderr.isatty():
+        filled = 30 * done // total
+        print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="",
+              file=sys.stderr, flush=True)
+        if done == total:
+            print(file=sys.stderr)

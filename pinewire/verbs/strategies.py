@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from agents.strategies.base import StrategyError
 from agents.strategies.shipped import STRATEGIES
-from pinewire.verbs.common import engine, me, publish, user_flag
+from pinewire.verbs.common import engine, me, progress, publish, user_flag
 from pinewire.verbs.links import my_link
+from schemas.market_time import IST
 from schemas.settings import settings
 from webapp import catalog, strategies
 
@@ -102,41 +104,35 @@ def cmd_universe_list(a) -> int:
 def cmd_candles_load(a) -> int:
     from pinewire.candle_history import load_csv, publish_history
     s = settings()
-    if (a.csv is None) == (a.smartapi is None):
-        raise StrategyError("give --csv FILE or --smartapi ACCOUNT (with --symbols)")
+    if (a.csv is None) == (a.account is None):
+        raise StrategyError("give --csv FILE or --account ACCOUNT (with --symbols)")
     if a.csv:
         candles = load_csv(Path(a.csv), catalog.catalog(s))
     else:
-        candles = asyncio.run(_from_smartapi(a, s))
+        today = datetime.now(IST).date()
+        candles = account_candles(a, s, today - timedelta(days=a.days), today)
     sent = asyncio.run(publish_history(s.bootstrap, s.namespace, s.partitions, candles))
     print(f"{sent} history candle(s) sent; strategies warm up from them")
     return 0
 
 
-async def _from_smartapi(a, s) -> list:
-    """The last --days of candles of each symbol from the account's historical API."""
-    from datetime import datetime, timedelta
-
-    from connectors import credentials
-    from connectors.smartapi import history
-    from connectors.smartapi.session import Session
-    from schemas.market_time import IST
+def account_candles(a, s, first, last) -> list:
+    """--account's candles of --symbols (or --symbols-file) in --timeframe, first..last: the
+    broker's historical API, through the cache on disk (a bar on a terminal while fetching)."""
+    from pinewire.candle_history import from_account
+    from schemas.market_time import TIMEFRAMES
     from webapp import accounts
-    account = accounts.account_by_name(engine(), a.smartapi, me(a)["id"])
+    account = accounts.account_by_name(engine(), a.account, me(a)["id"])
     if account is None:
-        raise accounts.AccountError(f"no account named {a.smartapi!r} (pinewire account list)")
+        raise accounts.AccountError(f"no account named {a.account!r} (pinewire account list)")
     timeframe = str(a.timeframe).upper()
-    if timeframe not in history.INTERVALS:
-        raise StrategyError(f"--timeframe must be one of {', '.join(history.INTERVALS)}")
+    if timeframe not in TIMEFRAMES:
+        raise StrategyError(f"--timeframe must be one of {', '.join(TIMEFRAMES)}")
     names, tokens = strategies.resolve(catalog.catalog(s), _symbols(a) or [])
-    session = Session(credentials.load(engine(), s.secret_key, account["id"]), s.smartapi_root,
-                      s.smartapi_timeout_s)
-    end = datetime.now(IST).replace(tzinfo=None, second=0, microsecond=0)
-    out = []
-    for name, token in zip(names, tokens):
-        out += await history.fetch(session, name.split(":")[0], token, timeframe,
-                                   end - timedelta(days=a.days), end)
-    return out
+    if not names:
+        raise StrategyError("name the instruments: --symbols A,B or --symbols-file FILE")
+    return asyncio.run(from_account(engine(), s, account, names, tokens, timeframe, first, last,
+                                    lambda name, n, total: progress(n, total, name)))
 
 
 def register(sub) -> None:
@@ -179,10 +175,11 @@ def register(sub) -> None:
     load = candles.add_parser("load", help="send past candles for the strategies to warm up "
                                            "from: a CSV or the broker's historical API")
     load.add_argument("--csv", help="symbol, timeframe, start, open, high, low, close[, volume]")
-    load.add_argument("--smartapi", metavar="ACCOUNT", help="an account's getCandleData")
-    load.add_argument("--symbols", help="with --smartapi: comma-separated")
+    load.add_argument("--account", "--smartapi", dest="account", metavar="ACCOUNT",
+                      help="an account's broker: its historical API (Angel One, Kite, Upstox)")
+    load.add_argument("--symbols", help="with --account: comma-separated")
     load.add_argument("--symbols-file", dest="symbols_file", help="one symbol a line")
-    load.add_argument("--timeframe", default="D", help="with --smartapi: 1 3 5 15 60 or D")
-    load.add_argument("--days", type=int, default=400, help="with --smartapi: how far back")
+    load.add_argument("--timeframe", default="D", help="with --account: 1 3 5 15 60 or D")
+    load.add_argument("--days", type=int, default=400, help="with --account: how far back")
     user_flag(load)
     load.set_defaults(fn=cmd_candles_load)

@@ -4,6 +4,7 @@ volumes, the span cut into the longest the API allows per call, and its 3-a-seco
 import asyncio
 from datetime import datetime
 
+from connectors.history import spans
 from connectors.smartapi import history
 from schemas.market_time import IST
 from tests.integration.test_smartapi_broker import _session
@@ -16,7 +17,7 @@ def test_history_comes_in_spans_under_the_rate_limit(smartapi_sim, sim_account):
             ["2026-11-25T09:15:00+05:30", 800, 801, 799, 800.5, 64000]]
     smartapi_sim.candles("3045", "ONE_MINUTE", rows)
     start, end = datetime(2026, 8, 1, 9, 0), datetime(2026, 11, 27, 15, 30)
-    assert len(history.spans(start, end, "1")) == 4          # 30 days a call for 1-minute
+    assert len(spans(start, end, history.MAX_DAYS["1"])) == 4     # 30 days a call, 1-minute
 
     async def fetch():
         return await history.fetch(_session(smartapi_sim, sim_account), "NSE", "3045", "1",

@@ -7,16 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from connectors import sim_history
 from connectors.kite.simulator import state as st
 from connectors.kite.simulator.state import KiteSim, order_row
 from connectors.sim_common import accepted, gateway_error, over_limit, scripting_routes
+from schemas.market_time import IST
 
 
 def ok(data) -> JSONResponse:
@@ -297,6 +299,39 @@ async def instrument_list(request: Request):
     return Response(out.getvalue(), media_type="text/csv")
 
 
+# interval -> (minutes, the most days one call may span: Kite's documented caps)
+HISTORICAL = {"minute": (1, 60), "3minute": (3, 100), "5minute": (5, 100),
+              "10minute": (10, 100), "15minute": (15, 200), "30minute": (30, 200),
+              "60minute": (60, 400), "day": (sim_history.DAY, 2000)}
+
+
+async def historical(request: Request):
+    """Candles of an instrument from the simulated exchange's past, `from` to `to`
+    ("yyyy-mm-dd hh:mm:ss", IST) both included; a span beyond the interval's cap is an
+    InputException, as Kite answers it."""
+    account, refused = _admitted(request, "historical")
+    if refused:
+        return refused
+    sim, interval = _sim(request), request.path_params["interval"]
+    inst = sim.instruments.get(int(request.path_params["instrument_token"]))
+    if inst is None or interval not in HISTORICAL:
+        return error("InputException", "invalid token" if inst is None else
+                     "invalid interval", 400)
+    try:
+        first, last = (datetime.strptime(request.query_params[k], "%Y-%m-%d %H:%M:%S")
+                       .replace(tzinfo=IST) for k in ("from", "to"))
+    except (KeyError, ValueError):
+        return error("InputException", "invalid from or to date", 400)
+    minutes, most = HISTORICAL[interval]
+    if last - first > timedelta(days=most):
+        return error("InputException", "interval exceeds max limit: "
+                     f"{most} days", 400)
+    sim.exchange.history_calls += 1
+    return ok({"candles": [[sim_history.iso(at, colon=False), o / 100, h / 100, low / 100,
+                            c / 100, v] for at, o, h, low, c, v in sim_history.candles(
+                                inst.exchange_token, minutes, first, last)]})
+
+
 async def ltp(request: Request):
     account, refused = _admitted(request, "quote")
     if refused:
@@ -344,6 +379,8 @@ def create_app(sim: KiteSim) -> Starlette:
         Route("/instruments", instrument_list, methods=["GET"]),
         Route("/instruments/{exchange}", instrument_list, methods=["GET"]),
         Route("/quote/ltp", ltp, methods=["GET"]),
+        Route("/instruments/historical/{instrument_token:int}/{interval}", historical,
+              methods=["GET"]),
         Route("/gtt/triggers", gtt_list, methods=["GET"]),
         Route("/gtt/triggers", gtt_place, methods=["POST"]),
         Route("/gtt/triggers/{trigger_id:int}", gtt_item, methods=["GET", "PUT", "DELETE"]),

@@ -3,15 +3,17 @@ page; plus /sim/* routes that script prices and faults."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from connectors import sim_history
 from connectors.sim_common import accepted, gateway_error, over_limit, scripting_routes
 from connectors.smartapi.simulator.state import Order, SimState
+from schemas.market_time import IST
 
 AUTH = "/rest/auth/angelbroking"
 SECURE = "/rest/secure/angelbroking"
@@ -242,13 +244,17 @@ async def ltp(request: Request):
                "symboltoken": p.get("symboltoken"), "ltp": price / 100})
 
 
-INTERVALS = ("ONE_MINUTE", "THREE_MINUTE", "FIVE_MINUTE", "TEN_MINUTE", "FIFTEEN_MINUTE",
-             "THIRTY_MINUTE", "ONE_HOUR", "ONE_DAY")
+# interval -> (minutes, the most days one call may span)
+INTERVALS = {"ONE_MINUTE": (1, 30), "THREE_MINUTE": (3, 60), "FIVE_MINUTE": (5, 100),
+             "TEN_MINUTE": (10, 100), "FIFTEEN_MINUTE": (15, 200), "THIRTY_MINUTE": (30, 200),
+             "ONE_HOUR": (60, 400), "ONE_DAY": (sim_history.DAY, 2000)}
 
 
 async def candle_data(request: Request):
-    """getCandleData: the scripted candles of the token and interval between the two times
-    ("yyyy-MM-dd HH:mm", IST), both included."""
+    """getCandleData: the candles of the token and interval between the two times
+    ("yyyy-MM-dd HH:mm", IST), both included: those scripted for it, else the simulated
+    exchange's past (connectors/sim_history.py). A span longer than the interval allows is
+    refused."""
     sim = _state(request)
     s, refused = _admitted(request, "candles")
     if refused:
@@ -260,8 +266,17 @@ async def candle_data(request: Request):
         start, end = (datetime.strptime(p[k], "%Y-%m-%d %H:%M") for k in ("fromdate", "todate"))
     except (KeyError, TypeError, ValueError):
         return fail("AB13000", "Invalid date format")
-    rows = sim.candles.get((str(p.get("symboltoken")), p["interval"]), [])
-    return ok([r for r in rows
+    minutes, most = INTERVALS[p["interval"]]
+    if end - start > timedelta(days=most):
+        return fail("AB13000", f"Date range exceeds {most} days for {p['interval']}")
+    sim.history_calls += 1
+    scripted = sim.candles.get((str(p.get("symboltoken")), p["interval"]))
+    if scripted is None:
+        return ok([[sim_history.iso(at), o / 100, h / 100, low / 100, c / 100, v]
+                   for at, o, h, low, c, v in sim_history.candles(
+                       str(p.get("symboltoken")), minutes, start.replace(tzinfo=IST),
+                       end.replace(tzinfo=IST))])
+    return ok([r for r in scripted
                if start <= datetime.fromisoformat(r[0]).replace(tzinfo=None) <= end])
 
 

@@ -171,6 +171,7 @@ class SimState:
         self.stream_drops: set[asyncio.Event] = set()
         # (token, interval) -> [[ISO time, open, high, low, close, volume], ...], oldest first
         self.candles: dict[tuple[str, str], list[list]] = {}
+        self.history_calls = 0                           # historical API calls answered
         self.stop_rules: dict[str, StopRule] = {}
         self.rule_ids = itertools.count(1001)
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date, datetime, time
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from connectors import sim_history
 from connectors.sim_common import accepted, gateway_error, over_limit, scripting_routes
 from connectors.upstox.simulator import state as st
 from connectors.upstox.simulator.state import UpstoxSim, order_row
+from schemas.market_time import IST
 
 
 def ok(data) -> JSONResponse:
@@ -201,6 +204,39 @@ async def ltp(request: Request):
     return ok(data)
 
 
+# unit -> (the intervals it takes, the most days one call may span for each)
+UNITS = {"minutes": lambda n: 1 <= n <= 300 and (31 if n <= 15 else 92),
+         "hours": lambda n: 1 <= n <= 5 and 92, "days": lambda n: n == 1 and 3660}
+
+
+async def historical(request: Request):
+    """v3 historical candles, newest first (as Upstox returns them), from the simulated
+    exchange's past: from_date to to_date (yyyy-mm-dd) both included. Like Upstox's, it
+    needs no access token (the SDK sends none)."""
+    sim, path = _sim(request), request.path_params
+    if over_limit(sim.exchange, "historical", "other"):
+        return error("UDAPI10005", "Too Many Request Sent", 429)
+    inst = sim.instruments.get(path["instrument_key"])
+    unit, interval = path["unit"], int(path["interval"]) if path["interval"].isdigit() else 0
+    most = UNITS[unit](interval) if unit in UNITS else False
+    if inst is None or not most:
+        return error("UDAPI1021" if inst is None else "UDAPI1020", "Invalid instrument key"
+                     if inst is None else "Invalid unit or interval", 400)
+    try:
+        first, last = (date.fromisoformat(path[k]) for k in ("from_date", "to_date"))
+    except ValueError:
+        return error("UDAPI1022", "Invalid date", 400)
+    if (last - first).days > most:
+        return error("UDAPI1148", f"Date range exceeds the limit of {most} days", 400)
+    sim.exchange.history_calls += 1
+    minutes = {"minutes": interval, "hours": 60 * interval, "days": sim_history.DAY}[unit]
+    rows = sim_history.candles(inst.exchange_token, minutes,
+                               datetime.combine(first, time(0), IST),
+                               datetime.combine(last, time(23, 59), IST))
+    return ok({"candles": [[sim_history.iso(at), o / 100, h / 100, low / 100, c / 100, v, 0]
+                           for at, o, h, low, c, v in reversed(rows)]})
+
+
 # -- scripting the simulator -------------------------------------------------------------------
 async def sim_price(request: Request):
     """{"instrument_key": "NSE_EQ|...", "ltp_paise": P}"""
@@ -236,6 +272,8 @@ def create_app(sim: UpstoxSim, ws_root: str) -> Starlette:
               methods=["GET"]),
         Route("/instruments/complete.json.gz", instrument_file, methods=["GET"]),
         Route("/v3/market-quote/ltp", ltp, methods=["GET"]),
+        Route("/v3/historical-candle/{instrument_key}/{unit}/{interval}/{to_date}/{from_date}",
+              historical, methods=["GET"]),
         Route("/sim/price", sim_price, methods=["POST"]),
         *scripting_routes(lambda request: _sim(request).exchange, _rows, _tokens),
         *gtt.routes(),
