@@ -31,6 +31,32 @@ class Source(Protocol):
         """The candles starting within [first, last] (naive IST datetimes), oldest first."""
 
 
+class FromMaster:
+    """A Source whose broker names instruments its own way (found in its instrument list):
+    the spans of MAX_DAYS, each one call (_span), the rows it answers made candles."""
+    broker = ""
+    MAX_DAYS: dict[str, int] = {}
+
+    def __init__(self, session, master):
+        self.session, self.master = session, master
+
+    async def _span(self, inst, timeframe: str, start: datetime, end: datetime) -> list[list]:
+        """[ISO time, open, high, low, close, volume] rows, oldest first."""
+        raise NotImplementedError
+
+    async def fetch(self, exchange: str, token: str, symbol: str, timeframe: str,
+                    first: datetime, last: datetime) -> list[Candle]:
+        inst = await self.master.instrument(exchange, token, symbol)
+        if inst is None:
+            raise HistoryUnavailable(f"{exchange}:{symbol} is not in the instrument list of "
+                                     f"{self.broker}")
+        out: list[Candle] = []
+        for start, end in spans(first, last, self.MAX_DAYS[timeframe]):
+            out += [candle(token, timeframe, row)
+                    for row in await self._span(inst, timeframe, start, end)]
+        return out
+
+
 def spans(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
     """[start, end] cut into the longest spans of `days` one call may ask for."""
     step, out = timedelta(days=days), []
