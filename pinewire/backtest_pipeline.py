@@ -48,10 +48,21 @@ def steps(ticks: list, minutes: int, conventions: Conventions | None = None) -> 
     return out + ([current] if current else [])
 
 
+async def _awaiting_fills(bootstrap: str, namespace: str) -> int:
+    """Paper orders filled as they were decided whose fill is not on its topic yet: a worker
+    sends such a fill once Kafka has acknowledged its order, a moment after the order."""
+    at_once = {order["client_order_id"] async for _, _, _, order in kafka.read_topic(
+        bootstrap, registry.topic_name(namespace, registry.ORDERS))
+        if order.get("filled_at_once")}
+    filled = {fill["client_order_id"] async for _, _, _, fill in kafka.read_topic(
+        bootstrap, registry.topic_name(namespace, registry.FILLS))}
+    return len(at_once - filled)
+
+
 async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None:
-    """Until the workers' group has read and committed every record of its topics, and none
-    came for three readings running: a record a worker sends once another is acknowledged
-    (a paper exit's fill, once its order is in Kafka) is not on its topic at once."""
+    """Until the workers' group has read and committed every record of its topics, none came
+    for three readings running, and every paper order filled as it was decided has its fill
+    on the fills topic (sent once Kafka acknowledged the order, so not at once)."""
     group, specs = registry.consumer_groups(namespace)["workers"]
     names = [registry.topic_name(namespace, spec) for spec in specs]
     deadline, quiet, ends = time.monotonic() + timeout_s, 0, None
@@ -61,6 +72,8 @@ async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None
         lags = await kafka.group_lag(bootstrap, group, names)
         before, ends = ends, {name: lag["end"] for name, lag in lags.items()}
         still = lags and all(v["lag"] == 0 for v in lags.values()) and ends == before
+        if still and quiet == 1:
+            still = not await _awaiting_fills(bootstrap, namespace)
         quiet = quiet + 1 if still else 0
         await asyncio.sleep(0.1)      # the pace of polling an external condition
 
