@@ -72,9 +72,13 @@ class Conventions:
 
 
 class Backtest:
-    def __init__(self, link: dict, attachment: dict, conventions: Conventions = Conventions()):
+    def __init__(self, link: dict, attachment: dict, conventions: Conventions = Conventions(),
+                 paths: bool = False):
         """link: the link's settings as the links topic carries them; attachment: the
-        strategy's (name, params, tokens, symbols)."""
+        strategy's (name, params, tokens, symbols); paths: keep each position's levels as
+        they moved and its fills, as the dashboard's position chart reads them (`self.paths`:
+        {"levels": [(at, stop, target, best)], "fills": [(at, side, price)]})."""
+        self.paths: dict[str, dict] | None = {} if paths else None
         self.link, self.attachment, self.c = {**link, "paper": True}, attachment, conventions
         self.timeframe = timeframe_of(attachment["params"].get("timeframe", 15))
         self.minutes = (built_from(self.timeframe),)
@@ -209,6 +213,8 @@ class Backtest:
         if pos is None:
             return
         self._store(pos)
+        if self.paths is not None and fill.status == "FILLED" and fill.quantity:
+            self.paths[pos.id]["fills"].append((fill.at_ms, fill.side, fill.price_paise))
         if fills.exit_resent(before, pos):
             self._order(pos, "EXIT")
         if fills.closed_now(before, pos) and positions.reverse_id(pos.id) not in self.positions:
@@ -221,6 +227,11 @@ class Backtest:
 
     def _store(self, pos: Position) -> None:
         self.positions[pos.id] = self.exposed[pos.id] = pos
+        if self.paths is not None:
+            path = self.paths.setdefault(pos.id, {"levels": [], "fills": []})
+            levels = (pos.stop, pos.target, pos.best_paise)
+            if not path["levels"] or path["levels"][-1][1:] != levels:
+                path["levels"].append((self.now, *levels))
         ids = set(self.watching.get(pos.token, ()))
         if pos.state in LIVE_STATES:
             self.slots[pos.slot] = pos.id

@@ -141,11 +141,17 @@ def setup(settings, link: dict, name: str, params: dict, data: Data, catalog) ->
     return Setup(paper, name, attachment, conventions)
 
 
-def in_process(s: Setup, data: Data) -> list[dict]:
-    """The trades, from the in-process engine (agents/backtest.py)."""
-    engine = Backtest(link_record(s.link).asdict(), s.attachment, s.conventions)
+def in_process(s: Setup, data: Data, paths: bool = False) -> list[dict]:
+    """The trades, from the in-process engine (agents/backtest.py); with paths, each with its
+    levels as they moved and its fills ("path", as the position chart reads them)."""
+    engine = Backtest(link_record(s.link).asdict(), s.attachment, s.conventions, paths=paths)
     done = engine.run(data.ticks) if data.ticks is not None else engine.run_candles(data.candles)
-    return trades([p.to_dict() for p in done])
+    rows = [p.to_dict() for p in done]
+    found = trades(rows)
+    if paths:
+        for trade, row in zip(found, (r for r in rows if r["entry_qty"])):
+            trade["path"] = engine.paths[row["id"]]
+    return found
 
 
 def result(s: Setup, data: Data, found: list[dict]) -> dict:
@@ -157,11 +163,13 @@ def result(s: Setup, data: Data, found: list[dict]) -> dict:
             "trades": found, **figures(found, data.days(), data.end_ms)}
 
 
-def run(settings, s: Setup, data: Data, through_pipeline: bool = False) -> list[dict]:
-    """The trades: in this process, or through the agents (ticks only: with candles the order
-    of a candle's low and high follows the position it holds, INTRABAR)."""
+def run(settings, s: Setup, data: Data, through_pipeline: bool = False,
+        paths: bool = False) -> list[dict]:
+    """The trades: in this process (with paths, each trade's), or through the agents (ticks
+    only: with candles the order of a candle's low and high follows the position it holds,
+    INTRABAR)."""
     if not through_pipeline:
-        return in_process(s, data)
+        return in_process(s, data, paths)
     if data.ticks is None:
         raise ValueError("--candles runs in-process only: the order of a candle's low and "
                          "high follows the position it holds (--through-pipeline needs ticks)")

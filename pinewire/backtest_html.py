@@ -13,7 +13,8 @@ from schemas.market_time import IST
 from schemas.money import paise_to_rupees, signed_rupees
 from webapp import charts
 
-MAX_CHARTS = 12
+MAX_CHARTS = 12            # instruments' price charts
+MAX_TRADE_CHARTS = 500     # trades' own charts
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#1d2733}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px}
@@ -66,6 +67,24 @@ def _figures_table(found: dict) -> str:
     return '<table id="figures">' + "".join(
         f'<tr><th class="l">{k}</th><td>{escape(str(v))}</td></tr>' for k, v in rows) + \
         "</table>"
+
+
+def _each_trade(trades: list[dict]) -> str:
+    """Each trade's chart, as a position's page draws it (its stop, target and best price as
+    they moved, its fills marked), folded under a line that names it."""
+    drawn = [(k, t) for k, t in enumerate(trades, 1) if t.get("path")][:MAX_TRADE_CHARTS]
+    if not drawn:
+        return ("<p class='note'>Each trade's chart is drawn by the in-process backtest "
+                "(not --through-pipeline).</p>")
+    more = len(trades) - len(drawn)
+    return "".join(
+        f"<details id='trade-{k}'><summary>#{k} {escape(t['symbol'])} {t['side']} "
+        f"{t['quantity']} at {paise_to_rupees(t['entry_paise'])}, {_when(t['opened_at_ms'])}"
+        f" → {escape(t['exit_reason'] or 'open')}"
+        f"{' ' + signed_rupees(t['pnl_paise']) if t['pnl_paise'] is not None else ''}"
+        f"</summary>{charts.position(t, t['path'], _when, f'trade-chart-{k}')}</details>"
+        for k, t in drawn) + (f"<p class='note'>{more} later trades not drawn.</p>"
+                              if more > 0 else "")
 
 
 def _trades_table(trades: list[dict]) -> str:
@@ -135,5 +154,6 @@ def render(result: dict, prices: dict[str, list[tuple[int, int]]],
             f"<h2>Drawdown</h2>{drawdown_chart(bf.equity(trades))}"
             f"<h2>P&amp;L per month</h2>{months_chart(trades)}"
             f"<h2>Trades on the price</h2>{drawn}{more}{_sweep_table(sweep)}"
+            f"<h2>Each trade</h2>{_each_trade(trades)}"
             f"<h2>Trades</h2>{_trades_table(trades)}</body></html>")
 

@@ -123,9 +123,11 @@ def equity(closes: list[tuple[int, str, int]], when: Callable[[int], str]) -> Ma
     return line("equity", "Equity: realized P&L added up, trade by trade", points)
 
 
-def position(row: dict, path: dict, when: Callable[[int], str]) -> Markup:
+def position(row: dict, path: dict, when: Callable[[int], str],
+             chart_id: str = "position-chart") -> Markup:
     """A position's stop, target and best price (what a trailing stop follows) as they moved,
-    event by event (queries.position_path); its entry and exit fills marked."""
+    event by event (queries.position_path, or a backtest's trade); its entry and exit fills
+    marked."""
     series: dict[str, list] = {"stop": [], "target": [], "best": []}
     for at_ms, *levels in path["levels"]:
         for name, value in zip(series, levels):
@@ -135,5 +137,5 @@ def position(row: dict, path: dict, when: Callable[[int], str]) -> Markup:
     entry_side = "BUY" if row["side"] == "LONG" else "SELL"
     marks = [("entry" if side == entry_side else "exit", at_ms, price, when(at_ms),
               paise_to_rupees(price)) for at_ms, side, price in path["fills"]]
-    return over_time("position-chart", "Stop, target and best price as they moved; the fills "
-                     "marked", {k: v for k, v in series.items() if v}, marks)
+    return over_time(chart_id, "Stop, target and best price as they moved; the fills marked",
+                     {k: v for k, v in series.items() if v}, marks)

@@ -93,7 +93,8 @@ def cmd_backtest(a) -> int:
         table, best, data = _sweep(a, s, data)
         s = s.with_params(best)
         print("the best, over the data of its report:")
-    result = backtest.result(s, data, backtest.run(settings(), s, data, a.through_pipeline))
+    result = backtest.result(s, data, backtest.run(settings(), s, data, a.through_pipeline,
+                                                   paths=bool(a.html)))
     print(backtest.report(result))
     if a.json:
         Path(a.json).write_text(json.dumps({**result, "sweep": table}, indent=2))

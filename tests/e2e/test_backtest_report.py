@@ -1,14 +1,16 @@
 """A sweep with a walk-forward split, from the command line, and the HTML report of the
 combination it chose, read in Chromium: every figure, curve, bar and mark the JSON of the same
-run says it should have, and nothing fetched from anywhere but the file itself."""
+run says it should have — each trade's own chart with its stop and fills too — and nothing
+fetched from anywhere but the file itself."""
 import json
 import subprocess
+from fractions import Fraction
 
 import pytest
 
 from bench.backtest import write_year
 from schemas import instruments
-from schemas.money import signed_rupees
+from schemas.money import paise_to_rupees, signed_rupees
 from tests.conftest import BROKERS
 from tests.e2e.browser import off_loop, shot
 
@@ -59,5 +61,18 @@ def test_a_walk_forward_sweeps_report_opens_with_its_charts_drawn(site, browser,
     assert chart.locator("circle.mark.exit").count() == \
         sum(1 for t in trades if t["exit_paise"])
     assert page.locator("#trades tr").count() == 1 + len(trades)
+    # each trade's own chart, as a position's page draws it: the first's stop is 1 % below
+    # its entry (the link's), its entry and exit fills marked
+    assert page.locator("details[id^=trade-]").count() == len(trades)
+    first = trades[0]
+    page.locator("#trade-1 summary").click()
+    chart = page.locator("#trade-chart-1")
+    assert chart.locator("circle.point.stop").first.get_attribute("data-y") == \
+        paise_to_rupees(Fraction(first["entry_paise"] * 99, 100) if first["side"] == "LONG"
+                        else Fraction(first["entry_paise"] * 101, 100))
+    marks = chart.locator("circle.mark")
+    assert [marks.nth(n).get_attribute("data-y") for n in range(marks.count())] == \
+        [paise_to_rupees(first["entry_paise"])] + \
+        ([paise_to_rupees(first["exit_paise"])] if first["exit_paise"] else [])
     shot(page, "backtest-report")
     page.close()
