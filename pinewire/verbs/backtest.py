@@ -42,8 +42,8 @@ def _sweep(a, s: backtest.Setup, data: backtest.Data) -> tuple[dict, dict, backt
         print(f"walk-forward: {len(combos)} combinations ranked by {a.rank} on "
               f"{a.train}, the best {len(wf.chosen)} tested on {a.test}:")
         for k, (trained, tested) in enumerate(wf.chosen, 1):
-            print(_row_line(k, trained.params, trained.figures) + "   (train)")
-            print(" " * 45 + _row_line(k, tested.params, tested.figures)[45:] + "   (test)")
+            print(_row_line(k, trained.params, trained.figures) + "   train")
+            print(_row_line(k, tested.params, tested.figures) + "   test")
         rows = [{"params": tr.params, "train": tr.figures, "test": te.figures}
                 for tr, te in wf.chosen]
         table = {"walk_forward": {"train": a.train, "test": a.test, "rows": rows},
