@@ -29,18 +29,19 @@ def test_link_add_with_every_setting_then_show_set_and_list(pipeline):
         "--side", "long", "--reverse", "--reverse-on-sl", "--max-entries", "3",
         "--risk-pct", "1", "--capital", "200000", "--max-open", "4", "--daily-loss", "2500",
         "--product", "intraday", "--paper-fill", "partial:0.5", "--tick-band", "2",
-        "--eod", "close-all", "--fee-paise", "2000")
+        "--eod", "close-all", "--fee-paise", "2000", "--costs", "zerodha")
     row = links.link_by_name(pipeline.engine, "rules")
     assert (row["trail_activation_pct"], row["side"], row["reverse"], row["reverse_on_sl"],
             row["max_entries"], row["risk_pct"], row["capital_paise"], row["max_open"],
             row["daily_loss_paise"], row["product"], row["paper_fill"], row["tick_band_pct"],
-            row["eod"], row["fee_paise"]) == \
+            row["eod"], row["fee_paise"], row["costs"]) == \
         ("0", "long", True, True, 3, "1", 20_000_000, 4, 250_000, "intraday", "partial:0.5",
-         "2", "close-all", 2000)
+         "2", "close-all", 2000, "zerodha")
     shown = run(pipeline, "link", "show", "rules").stdout
     for text in ("risk 1 % of capital 200000.00", "trailing starts       0 %", "side", "long",
                  "max entries           3", "daily loss limit      2500.00", "close-all",
-                 "partial:0.5", "fee per order         20.00", "breaker ok",
+                 "partial:0.5", "fee per order         20.00", "charges table         zerodha",
+                 "breaker ok",
                  f"/hook/{links.webhook_token(webhook_token_key(pipeline.settings), row)}"):
         assert text in shown, (text, shown)
 
@@ -73,6 +74,8 @@ def test_a_new_link_opens_long_only_and_short_options_only_when_told(pipeline):
     (("--qty", "1", "--sl", "150"), "--sl must be between 0 and 100 percent"),
     (("--qty", "1", "--daily-loss", "-5"), "--daily-loss must be a positive amount of rupees"),
     (("--qty", "1", "--live"), "a live link needs a broker account"),
+    (("--qty", "1", "--costs", "cheap"),
+     "--costs must be one of none, angelone, zerodha, upstox, not 'cheap'"),
 ])
 def test_invalid_settings_are_one_clear_line(pipeline, args, message):
     out = run(pipeline, "link", "add", "--name", "bad", "--strategy", "st", *args, ok=False)

@@ -140,3 +140,13 @@ def test_partial_paper_entry_exits_exactly_what_filled():
     [pos] = run.positions()
     assert (pos.state, pos.entry_qty, pos.exit_qty, pos.realized_pnl_paise) == \
         ("CLOSED", 4, 4, -5520)
+
+
+def test_a_links_charges_table_charges_the_backtests_fills():
+    run = Run(costs="zerodha")
+    run.alert("BUY", "RELIANCE", "1400")              # 10 × ₹1,400 delivery (a LONG, auto)
+    [pos] = run.positions()
+    # Zerodha, delivery, ₹14,000 bought: no brokerage; STT 0.1 % = ₹14; exchange 0.00307 % =
+    # ₹0.4298; SEBI ₹0.014; GST 18 % of 0.4438 = 0.0799; stamp 0.015 % = ₹2.10
+    assert (pos.costs, pos.product_type, pos.fees_paise) == ("zerodha", "DELIVERY",
+                                                              1400 + 43 + 1 + 8 + 210)
