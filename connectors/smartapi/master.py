@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from schemas import option_chain
+
 OPTION_TYPES = ("OPTIDX", "OPTSTK")
 
 
@@ -100,13 +102,14 @@ class InstrumentMaster:
     def resolve_option(self, underlying: str, right: str, price_paise: int,
                        today: date) -> Contract:
         """The nearest expiry (today or later), at the money: the strike nearest the
-        underlying's price on that expiry's strike grid (the lower one on a tie)."""
+        underlying's price on that expiry's strike grid (the lower one on a tie;
+        schemas/option_chain.py)."""
         name = underlying.strip().upper().removesuffix("-EQ")
         if ":" in name:
             name = name.split(":", 1)[1]
         chain = [c for c in self.options.get((name, right), []) if c.expiry >= today]
         if not chain:
             raise InstrumentError(f"no {right} options on {name} expiring on or after {today}")
-        expiry = min(c.expiry for c in chain)
+        expiry = option_chain.expiry("current_week", [c.expiry for c in chain], today)
         strikes = sorted((c for c in chain if c.expiry == expiry), key=lambda c: c.strike_paise)
-        return min(strikes, key=lambda c: (abs(c.strike_paise - price_paise), c.strike_paise))
+        return strikes[option_chain.atm_index([c.strike_paise for c in strikes], price_paise)]
