@@ -1,8 +1,8 @@
 """`pinewire backtest --through-pipeline`: the agents themselves instead of the in-process engine —
 a worker of its own, on a namespace of its own (on the Kafka PINEWIRE_KAFKA_URL names, else an
-embedded broker started for the run) — fed a candle at a time: each step ends with the ticks of
-the moment that opens the next window (they close the candle) and waits until the worker has
-handled everything that followed from it (settle). Both give the same trades
+embedded broker started for the run) — fed a candle at a time: the ticks within a window, then
+those of the moment that opens the next window (they close the candle), each step waiting until
+the worker has handled everything that followed from it (settle). Both give the same trades
 (tests/integration/test_backtest_parity.py)."""
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ from webapp.publish import publish
 
 
 def steps(ticks: list, minutes: int, conventions: Conventions | None = None) -> list:
-    """The ticks cut after those that open a new window (they close a candle; the ticks of
-    the same moment go with them); with conventions, an end-of-day sweep, (kind, at_ms),
+    """The ticks cut before and after the moment whose ticks open a new window (they close a
+    candle): what happened within the window (an exit) is settled before the candle closes,
+    and an entry the close signals fills at that moment's price; with conventions, an end-of-day sweep, (kind, at_ms),
     before the first tick that finds it due (agents/backtest.py runs it there too)."""
     out, current, window, day, pending, cut = [], [], {}, None, [], False
     for tick in ticks:
@@ -41,40 +42,53 @@ def steps(ticks: list, minutes: int, conventions: Conventions | None = None) -> 
             for kind in due_sweeps(pending, tick.ts_ms):
                 out += ([current] if current else []) + [(kind, times[kind])]
                 current, cut = [], False
-        current.append(tick)
         start = window_start(tick.ts_ms, minutes)
         if window.setdefault(tick.token, start) != start:
+            earlier = [t for t in current if t.ts_ms < tick.ts_ms]
+            if earlier and not cut:     # what came within the window, settled before it closes
+                out.append(earlier)
+                current = current[len(earlier):]
             window[tick.token], cut = start, True
+        current.append(tick)
     return out + ([current] if current else [])
 
 
 async def _awaiting_fills(bootstrap: str, namespace: str) -> int:
-    """Paper orders filled as they were decided whose fill is not on its topic yet: a worker
-    sends such a fill once Kafka has acknowledged its order, a moment after the order."""
-    at_once = {order["client_order_id"] async for _, _, _, order in kafka.read_topic(
-        bootstrap, registry.topic_name(namespace, registry.ORDERS))
-        if order.get("filled_at_once")}
-    filled = {fill["client_order_id"] async for _, _, _, fill in kafka.read_topic(
-        bootstrap, registry.topic_name(namespace, registry.FILLS))}
-    return len(at_once - filled)
+    """Orders without their whole answer on the fills topic yet (filled in full, or refused):
+    a paper order filled as it was decided has its fill sent once Kafka acknowledged the
+    order, the others once the executor has read them. (A partial paper fill's rest may rest
+    in the book: such orders are not waited for.)"""
+    wanted = {order["client_order_id"]: order["quantity"]
+              async for _, _, _, order in kafka.read_topic(
+                  bootstrap, registry.topic_name(namespace, registry.ORDERS))
+              if order["purpose"] in ("ENTRY", "EXIT") and order["paper_fill"] == "full"}
+    async for _, _, _, fill in kafka.read_topic(bootstrap,
+                                                registry.topic_name(namespace, registry.FILLS)):
+        left = wanted.get(fill["client_order_id"])
+        if left is not None:
+            done = fill["status"] != "FILLED" or left <= fill["quantity"]
+            wanted[fill["client_order_id"]] = 0 if done else left - fill["quantity"]
+    return sum(1 for left in wanted.values() if left)
 
 
 async def settle(bootstrap: str, namespace: str, timeout_s: float = 120) -> None:
-    """Until the workers' group has read and committed every record of its topics, none came
-    for three readings running, and every paper order filled as it was decided has its fill
-    on the fills topic (sent once Kafka acknowledged the order, so not at once)."""
+    """Until every entry and exit order has its whole answer on the fills topic, and then the
+    workers' group has read and committed every record of its topics with none coming for
+    four readings running (what a worker sends as it handles a record reaches its topic a
+    moment after the record is committed)."""
     group, specs = registry.consumer_groups(namespace)["workers"]
     names = [registry.topic_name(namespace, spec) for spec in specs]
     deadline, quiet, ends = time.monotonic() + timeout_s, 0, None
-    while quiet < 2:
+    while quiet < 3:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the backtest worker did not settle in {timeout_s:.0f} s")
+        # fills looked for before the lags are read: a fill found must then show in the
+        # ends, and as lag until the worker has read it
+        awaiting = quiet == 1 and await _awaiting_fills(bootstrap, namespace)
         lags = await kafka.group_lag(bootstrap, group, names)
         before, ends = ends, {name: lag["end"] for name, lag in lags.items()}
         still = lags and all(v["lag"] == 0 for v in lags.values()) and ends == before
-        if still and quiet == 1:
-            still = not await _awaiting_fills(bootstrap, namespace)
-        quiet = quiet + 1 if still else 0
+        quiet = quiet + 1 if still and not awaiting else 0
         await asyncio.sleep(0.1)      # the pace of polling an external condition
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agents.backtest import Backtest, Conventions
+from agents.backtest import ALWAYS_FRESH_MS, Backtest, Conventions
 from agents.eod import is_trading_day
 from connectors.ticks.replay import ReplayTick
 from pinewire import backtest, backtest_pipeline
@@ -89,7 +89,7 @@ def same(trades: list[dict]) -> list[dict]:
 @pytest.fixture(scope="module")
 def pipeline(kafka_url, tmp_path_factory):
     with Pipeline(tmp_path_factory.mktemp("parity"), kafka_url,
-                  PINEWIRE_PAPER_PRICE_MAX_AGE_MS=str(backtest.ALWAYS_FRESH_MS),
+                  PINEWIRE_PAPER_PRICE_MAX_AGE_MS=str(ALWAYS_FRESH_MS),
                   PINEWIRE_CANDLES_ON_TIME="false", PINEWIRE_COMMIT_INTERVAL_S="0.2").running() as p:
         yield p
 
@@ -127,7 +127,15 @@ def both(pipeline):
 def test_the_backtest_trades_as_the_pipeline_does(both, scenario, shows):
     live, local = both[scenario]
     assert live and shows(live), f"the scenario does not show what it is for: {live}"
-    assert same(local) == same(live)
+    assert same(local) == same(live), f"in-process:\n{_lines(local)}\npipeline:\n{_lines(live)}"
+
+
+def _lines(trades: list[dict]) -> str:
+    """The trades in time order, a line each (what a failed comparison leaves to look at)."""
+    return "\n".join(f"  {t['symbol']} {t['side']} {t['quantity']} {t['entry_paise']} "
+                     f"{(t['opened_at_ms'] - START) / 1000:+.0f}s -> {t['exit_paise']} "
+                     f"{t['exit_reason']} {((t['closed_at_ms'] or START) - START) / 1000:+.0f}s"
+                     for t in sorted(trades, key=lambda t: t["opened_at_ms"]))
 
 
 def test_the_end_of_day_closes_the_same_positions_in_both(both):
