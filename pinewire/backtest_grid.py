@@ -115,20 +115,21 @@ def valid(s: Setup, combos: list[dict]) -> tuple[list[dict], list[str]]:
     return good, refused
 
 
-_SHARED: tuple[Setup, Data] | None = None     # what the forked processes read
+# what the forked processes read: the setup, the data, and its days and end (read once, not
+# from every tick again for each combination)
+_SHARED: tuple[Setup, Data, list, int] | None = None
 
 
 def _one(params: dict) -> Row:
-    s, data = _SHARED
-    found = in_process(s.with_params(params), data)
-    return Row(params, figures(found, data.days(), data.end_ms))
+    s, data, days, end_ms = _SHARED
+    return Row(params, figures(in_process(s.with_params(params), data), days, end_ms))
 
 
 def sweep(s: Setup, data: Data, combos: list[dict], workers: int | None = None,
           progress: Callable[[int, int], None] | None = None) -> list[Row]:
     """Each combination's figures over data, in the order given."""
     global _SHARED
-    _SHARED = (s, data)
+    _SHARED = (s, data, data.days(), data.end_ms)
     workers = max(1, min(workers or len(os.sched_getaffinity(0)), len(combos)))
     rows: list[Row] = []
     try:
